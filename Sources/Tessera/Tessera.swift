@@ -1,0 +1,3 @@
+// The umbrella module: `import Tessera` brings in every layer of the toolkit.
+@_exported import TesseraCore
+@_exported import TesseraMedia

@@ -1,0 +1,67 @@
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Process-wide threading settings for Tessera's CPU loops.
+public enum Threading {
+    /// Number of worker threads for parallel loops. Defaults to `TESSERA_THREADS` when set,
+    /// otherwise the number of active processor cores. Values below 1 are treated as 1.
+    public static var threadCount: Int {
+        get { max(1, _threadCount.value) }
+        set { _threadCount.value = max(1, newValue) }
+    }
+
+    nonisolated(unsafe) private static var _threadCount = Box(defaultThreadCount())
+
+    private final class Box { var value: Int; init(_ v: Int) { value = v } }
+
+    private static func defaultThreadCount() -> Int {
+        if let raw = getenv("TESSERA_THREADS"), let n = Int(String(cString: raw)), n > 0 { return n }
+        return ProcessInfoCores.active
+    }
+}
+
+enum ProcessInfoCores {
+    static var active: Int {
+        #if canImport(Glibc)
+        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        #else
+        return max(1, Int(sysconf(_SC_NPROCESSORS_ONLN)))
+        #endif
+    }
+}
+
+/// Runs `body(i)` for every `i` in `0..<count`, split into contiguous chunks across
+/// `Threading.threadCount` threads. Runs inline when there is one thread or one item.
+///
+/// `body` receives a half-open range of indices so that per-chunk setup (scratch buffers)
+/// happens once per chunk, not once per element.
+@inlinable
+public func parallelChunks(_ count: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+    guard count > 0 else { return }
+    let threads = min(Threading.threadCount, max(1, count / max(1, minChunk)))
+    if threads <= 1 {
+        body(0..<count)
+        return
+    }
+    let chunk = (count + threads - 1) / threads
+    withoutActuallyEscaping(body) { body in
+        // The caller guarantees its chunks touch disjoint memory.
+        let work = UncheckedSendable(body)
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            let start = t * chunk
+            let end = min(count, start + chunk)
+            if start < end { work.value(start..<end) }
+        }
+    }
+}
+
+/// Carries a value across a concurrency boundary the compiler cannot check
+/// (disjoint-memory parallel loops).
+public struct UncheckedSendable<Value>: @unchecked Sendable {
+    public let value: Value
+    @inlinable public init(_ value: Value) { self.value = value }
+}

@@ -1,0 +1,72 @@
+import Foundation
+
+/// What a media file is, read from its content (not its extension).
+public enum MediaDescription: Sendable {
+    case image(ImageInfo)
+    case video(VideoInfo)
+}
+
+/// Media discovery: probing files and expanding folders into media files.
+public enum Media {
+    /// File extensions treated as images when listing folders.
+    public static let imageExtensions: Set<String> = ["png", "jpg", "jpeg", "jpe", "jfif"]
+    /// File extensions treated as videos when listing folders.
+    public static let videoExtensions: Set<String> = ["mp4", "m4v", "mov", "mkv", "webm", "avi", "gif", "mpg", "mpeg", "ts", "flv", "wmv", "3gp"]
+
+    /// Probes a file: PNG/JPEG by signature, anything else through FFmpeg.
+    public static func probe(_ url: URL) throws -> MediaDescription {
+        let head = try readHead(url, count: 16)
+        guard !head.isEmpty else { throw MediaError(.empty, path: url.path, "empty file (0 bytes)") }
+        if ImageFormat.sniff(head) != nil {
+            return .image(try ImageInfo(contentsOf: url))
+        }
+        return .video(try VideoReader(url: url).info)
+    }
+
+    /// Whether a file's content is a PNG or JPEG image (false for videos and unknown data).
+    public static func isImage(_ url: URL) -> Bool {
+        (try? readHead(url, count: 8)).flatMap { ImageFormat.sniff($0) } != nil
+    }
+
+    /// Expands paths into media files: files are kept as given (whatever their extension);
+    /// folders are searched recursively for image and video extensions, sorted by path so the
+    /// order is deterministic.
+    public static func expand(_ paths: [String]) throws -> [URL] {
+        var out: [URL] = []
+        let known = imageExtensions.union(videoExtensions)
+        for path in paths {
+            let url = URL(fileURLWithPath: path)
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+                out.append(url)
+                continue
+            }
+            guard let walker = FileManager.default.enumerator(at: url, includingPropertiesForKeys: [.isRegularFileKey]) else {
+                throw MediaError(.unreadable, path: url.path, "cannot list folder")
+            }
+            var found: [URL] = []
+            for case let file as URL in walker where known.contains(file.pathExtension.lowercased()) {
+                found.append(file)
+            }
+            out += found.sorted { $0.path < $1.path }
+        }
+        return out
+    }
+
+    private static func readHead(_ url: URL, count: Int) throws -> [UInt8] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw MediaError(.unreadable, path: url.path, "no such file")
+        }
+        guard !isDirectory.boolValue else { throw MediaError(.unreadable, path: url.path, "is a directory") }
+        guard let handle = FileHandle(forReadingAtPath: url.path) else {
+            throw MediaError(.unreadable, path: url.path, "cannot open (permission denied?)")
+        }
+        defer { try? handle.close() }
+        do {
+            return [UInt8](try handle.read(upToCount: count) ?? Data())
+        } catch {
+            throw MediaError(.unreadable, path: url.path, "cannot read (\(error.localizedDescription))")
+        }
+    }
+}

@@ -1,0 +1,312 @@
+import TesseraCore
+
+/// Resampling filters, with Pillow's definitions (bicubic uses a = −0.5).
+///
+/// Downscaling widens each filter by the scale factor (antialiasing), as Pillow and
+/// `torchvision.transforms.functional.resize(..., antialias=True)` do.
+public enum ResizeFilter: String, Sendable, CaseIterable {
+    case nearest, box, bilinear, hamming, bicubic, lanczos
+
+    /// Half-width of the filter at scale 1.
+    var support: Double {
+        switch self {
+        case .nearest, .box: return 0.5
+        case .bilinear, .hamming: return 1
+        case .bicubic: return 2
+        case .lanczos: return 3
+        }
+    }
+
+    @inline(__always)
+    func weight(_ x: Double) -> Double {
+        switch self {
+        case .nearest, .box:
+            return x > -0.5 && x <= 0.5 ? 1 : 0
+        case .bilinear:
+            let a = abs(x)
+            return a < 1 ? 1 - a : 0
+        case .hamming:
+            let a = abs(x)
+            if a == 0 { return 1 }
+            if a >= 1 { return 0 }
+            let px = a * .pi
+            return sin(px) / px * (0.54 + 0.46 * cos(px))
+        case .bicubic:
+            let a = abs(x), c = -0.5
+            if a < 1 { return ((c + 2) * a - (c + 3)) * a * a + 1 }
+            if a < 2 { return (((a - 5) * a + 8) * a - 4) * c }
+            return 0
+        case .lanczos:
+            guard x >= -3 && x < 3 else { return 0 }
+            return sinc(x) * sinc(x / 3)
+        }
+    }
+
+    private func sinc(_ x: Double) -> Double {
+        if x == 0 { return 1 }
+        let px = x * .pi
+        return sin(px) / px
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Per-output-sample source windows and weights for one axis (Pillow's `precompute_coeffs`).
+struct ResampleCoefficients<T: BinaryFloatingPoint> {
+    /// Taps per output sample (row stride of `weights`).
+    let taps: Int
+    /// First source index per output sample.
+    let start: [Int]
+    /// Number of source samples per output sample.
+    let count: [Int]
+    /// `outSize * taps` normalized weights.
+    let weights: [T]
+
+    /// Computes coefficients mapping `inSize` samples to `outSize`, all arithmetic in `T`
+    /// (Double reproduces Pillow; Float reproduces PyTorch's antialiased interpolate).
+    init(inSize: Int, outSize: Int, filter: ResizeFilter) {
+        let scale = T(inSize) / T(outSize)
+        let filterScale = max(scale, 1)
+        let support = T(filter.support) * filterScale
+        let taps = Int((support).rounded(.up)) * 2 + 1
+        let inverse = 1 / filterScale
+        var start = [Int](repeating: 0, count: outSize)
+        var count = [Int](repeating: 0, count: outSize)
+        var weights = [T](repeating: 0, count: outSize * taps)
+        for xx in 0..<outSize {
+            let center = (T(xx) + 0.5) * scale
+            let xmin = max(0, Int(center - support + 0.5))
+            let xmax = min(inSize, Int(center + support + 0.5)) - xmin
+            var total: T = 0
+            for x in 0..<max(0, xmax) {
+                let w = T(filter.weight(Double((T(x + xmin) - center + 0.5) * inverse)))
+                weights[xx * taps + x] = w
+                total += w
+            }
+            if total != 0 {
+                for x in 0..<max(0, xmax) { weights[xx * taps + x] /= total }
+            }
+            start[xx] = xmin
+            count[xx] = max(0, xmax)
+        }
+        self.taps = taps
+        self.start = start
+        self.count = count
+        self.weights = weights
+    }
+}
+
+// MARK: - 8-bit resampling (bit-exact with Pillow)
+
+/// Pillow's fixed-point precision for 8-bit resampling.
+private let precisionBits = 32 - 8 - 2
+
+private func fixedPoint(_ c: ResampleCoefficients<Double>) -> [Int32] {
+    c.weights.map { w in
+        Int32(w < 0 ? (-0.5 + w * Double(1 << precisionBits)) : (0.5 + w * Double(1 << precisionBits)))
+    }
+}
+
+@inline(__always)
+private func clip8(_ v: Int32) -> UInt8 {
+    let s = v >> Int32(precisionBits)
+    return s < 0 ? 0 : (s > 255 ? 255 : UInt8(s))
+}
+
+extension Image {
+    /// The image resized to `width`×`height`, bit-exact with Pillow's `Image.resize`
+    /// (and so with torchvision's resize of PIL images). RGBA is resized with premultiplied
+    /// alpha, as Pillow does.
+    public func resized(width outW: Int, height outH: Int, filter: ResizeFilter = .bicubic) -> Image {
+        precondition(outW > 0 && outH > 0, "resize target must be positive, got \(outW)x\(outH)")
+        if outW == width && outH == height { return self }
+        if filter == .nearest { return resizedNearest(width: outW, height: outH) }
+        let premultiply = layout == .rgba
+        let source = premultiply ? premultiplied() : self
+        let horizontal = ResampleCoefficients<Double>(inSize: width, outSize: outW, filter: filter)
+        let vertical = ResampleCoefficients<Double>(inSize: height, outSize: outH, filter: filter)
+        let c = channels
+        var current = source.pixels
+        var curW = width
+        var vStart = vertical.start
+        if outW != width {
+            // Horizontal pass first, over only the rows the vertical pass will read.
+            let firstRow = vertical.start[0]
+            let lastRow = vertical.start[outH - 1] + vertical.count[outH - 1]
+            vStart = vStart.map { $0 - firstRow }
+            let rows = lastRow - firstRow
+            var out = [UInt8](repeating: 0, count: rows * outW * c)
+            let k = fixedPoint(horizontal)
+            let taps = horizontal.taps
+            current.withUnsafeBufferPointer { src in
+                out.withUnsafeMutableBufferPointer { dst in
+                    nonisolated(unsafe) let s = src.baseAddress!, d = dst.baseAddress!
+                    k.withUnsafeBufferPointer { kk in
+                        nonisolated(unsafe) let kp = kk.baseAddress!
+                        parallelChunks(rows, minChunk: 8) { range in
+                            for y in range {
+                                let srow = s + (y + firstRow) * curW * c
+                                let drow = d + y * outW * c
+                                for xx in 0..<outW {
+                                    let xmin = horizontal.start[xx], n = horizontal.count[xx]
+                                    let w = kp + xx * taps
+                                    for ch in 0..<c {
+                                        var acc: Int32 = 1 << Int32(precisionBits - 1)
+                                        for x in 0..<n { acc &+= Int32(srow[(x + xmin) * c + ch]) &* w[x] }
+                                        drow[xx * c + ch] = clip8(acc)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            current = out
+            curW = outW
+        }
+        if outH != height {
+            var out = [UInt8](repeating: 0, count: outH * curW * c)
+            let k = fixedPoint(vertical)
+            let taps = vertical.taps
+            let rowLength = curW * c
+            current.withUnsafeBufferPointer { src in
+                out.withUnsafeMutableBufferPointer { dst in
+                    nonisolated(unsafe) let s = src.baseAddress!, d = dst.baseAddress!
+                    k.withUnsafeBufferPointer { kk in
+                        nonisolated(unsafe) let kp = kk.baseAddress!
+                        parallelChunks(outH, minChunk: 8) { range in
+                            for yy in range {
+                                let ymin = vStart[yy], n = vertical.count[yy]
+                                let w = kp + yy * taps
+                                let drow = d + yy * rowLength
+                                for i in 0..<rowLength {
+                                    var acc: Int32 = 1 << Int32(precisionBits - 1)
+                                    for y in 0..<n { acc &+= Int32(s[(y + ymin) * rowLength + i]) &* w[y] }
+                                    drow[i] = clip8(acc)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            current = out
+        }
+        let result = Image(width: outW, height: outH, layout: layout, pixels: current)
+        return premultiply ? result.unpremultiplied() : result
+    }
+
+    /// Pillow's NEAREST resize: an affine scale sampling each output pixel's centre.
+    private func resizedNearest(width outW: Int, height outH: Int) -> Image {
+        let c = channels
+        let sx = Double(width) / Double(outW), sy = Double(height) / Double(outH)
+        // Pillow accumulates the source coordinate by repeated addition; so do we, to pick
+        // the same pixel when a coordinate lands on an integer boundary.
+        var xs = [Int](repeating: 0, count: outW)
+        var xo = sx * 0.5
+        for x in 0..<outW { xs[x] = min(width - 1, max(0, Int(xo))); xo += sx }
+        var out = [UInt8](repeating: 0, count: outW * outH * c)
+        var yo = sy * 0.5
+        for y in 0..<outH {
+            let syi = min(height - 1, max(0, Int(yo)))
+            yo += sy
+            for x in 0..<outW {
+                let s = (syi * width + xs[x]) * c, d = (y * outW + x) * c
+                for k in 0..<c { out[d + k] = pixels[s + k] }
+            }
+        }
+        return Image(width: outW, height: outH, layout: layout, pixels: out)
+    }
+
+    /// RGBA → premultiplied RGBa, with Pillow's rounding.
+    private func premultiplied() -> Image {
+        var out = pixels
+        for i in stride(from: 0, to: out.count, by: 4) {
+            let a = Int(out[i + 3])
+            for k in 0..<3 {
+                let t = Int(out[i + k]) * a + 128
+                out[i + k] = UInt8(((t >> 8) + t) >> 8)
+            }
+        }
+        return Image(width: width, height: height, layout: .rgba, pixels: out)
+    }
+
+    /// Premultiplied RGBa → RGBA, with Pillow's rounding.
+    private func unpremultiplied() -> Image {
+        var out = pixels
+        for i in stride(from: 0, to: out.count, by: 4) {
+            let a = Int(out[i + 3])
+            guard a != 0 && a != 255 else { continue }
+            for k in 0..<3 { out[i + k] = UInt8(clamping: (255 * Int(out[i + k])) / a) }
+        }
+        return Image(width: width, height: height, layout: .rgba, pixels: out)
+    }
+}
+
+// MARK: - Float resampling (PyTorch antialiased interpolate)
+
+extension Tensor {
+    /// Resizes the last two axes (…, H, W) to `height`×`width` the way
+    /// `torch.nn.functional.interpolate(..., antialias=True)` (and so torchvision's tensor
+    /// `resize(..., antialias=True)`) does: separable, horizontal pass first, Pillow-style
+    /// support widening on downscale, bicubic with a = −0.5. No clamping.
+    public func resizedAntialiased(height outH: Int, width outW: Int, filter: ResizeFilter = .bicubic) -> Tensor {
+        precondition(rank >= 2, "resize needs at least 2 axes, shape is \(shape)")
+        precondition(filter == .bilinear || filter == .bicubic, "antialiased tensor resize supports bilinear and bicubic")
+        let h = shape[rank - 2], w = shape[rank - 1]
+        let planes = count / max(1, h * w)
+        var result = self
+        if outW != w {
+            let k = ResampleCoefficients<Float>(inSize: w, outSize: outW, filter: filter)
+            var out = [Float](repeating: 0, count: planes * h * outW)
+            result.scalars.withUnsafeBufferPointer { src in
+                out.withUnsafeMutableBufferPointer { dst in
+                    nonisolated(unsafe) let s = src.baseAddress!, d = dst.baseAddress!
+                    parallelChunks(planes * h, minChunk: 16) { range in
+                        for row in range {
+                            let sr = s + row * w, dr = d + row * outW
+                            for xx in 0..<outW {
+                                var acc: Float = 0
+                                let base = xx * k.taps, xmin = k.start[xx]
+                                for x in 0..<k.count[xx] { acc += sr[xmin + x] * k.weights[base + x] }
+                                dr[xx] = acc
+                            }
+                        }
+                    }
+                }
+            }
+            var newShape = shape
+            newShape[rank - 1] = outW
+            result = Tensor(shape: newShape, scalars: out)
+        }
+        if outH != h {
+            let k = ResampleCoefficients<Float>(inSize: h, outSize: outH, filter: filter)
+            let rowLength = result.shape[rank - 1]
+            var out = [Float](repeating: 0, count: planes * outH * rowLength)
+            result.scalars.withUnsafeBufferPointer { src in
+                out.withUnsafeMutableBufferPointer { dst in
+                    nonisolated(unsafe) let s = src.baseAddress!, d = dst.baseAddress!
+                    parallelChunks(planes * outH, minChunk: 4) { range in
+                        for idx in range {
+                            let p = idx / outH, yy = idx % outH
+                            let sp = s + p * h * rowLength, dr = d + idx * rowLength
+                            let base = yy * k.taps, ymin = k.start[yy]
+                            for i in 0..<rowLength { dr[i] = 0 }
+                            for y in 0..<k.count[yy] {
+                                let wgt = k.weights[base + y], sr = sp + (ymin + y) * rowLength
+                                for i in 0..<rowLength { dr[i] += sr[i] * wgt }
+                            }
+                        }
+                    }
+                }
+            }
+            var newShape = result.shape
+            newShape[rank - 2] = outH
+            result = Tensor(shape: newShape, scalars: out)
+        }
+        return result
+    }
+}

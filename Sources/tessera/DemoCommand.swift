@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import Tessera
+
+/// Locates the bundled `Assets/` folder: the given path, `./Assets`, or the checkout the
+/// tool was built from.
+func locateAssets(_ explicit: String?) throws -> URL {
+    if let explicit { return URL(fileURLWithPath: explicit) }
+    let candidates = [
+        URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("Assets"),
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Assets"),
+    ]
+    for c in candidates where FileManager.default.fileExists(atPath: c.appendingPathComponent("images").path) {
+        return c
+    }
+    throw ValidationError("cannot find the bundled Assets folder; run from the repository root or pass --assets")
+}
+
+struct Demo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the bundled demo on Assets/ (no downloads): media info, preprocessing, video frames.")
+
+    @Option(help: "The Assets folder (default: ./Assets).")
+    var assets: String?
+    @Option(name: .shortAndLong, help: "Output folder.")
+    var output: String = "out/demo"
+    @Option(help: "Model input size for the preprocessing step.")
+    var size: Int = 256
+
+    func run() throws {
+        let assetsURL = try locateAssets(assets)
+        let out = try makeOutputDirectory(output)
+        let files = try Media.expand([assetsURL.appendingPathComponent("images").path,
+                                      assetsURL.appendingPathComponent("video").path])
+        print("== tessera info")
+        try Info.parse(files.map(\.path)).run()
+
+        let preprocessed = try makeOutputDirectory(out.appendingPathComponent("preprocessed").path)
+        print("\n== preprocess: shorter side \(size), bicubic (Pillow-exact), centre crop \(size)x\(size)")
+        let pipeline = Preprocessing(resize: .shorterSide(size), filter: .bicubic, centerCrop: PixelSize(size))
+        var failures = FailureLog()
+        for file in files {
+            let stem = file.deletingPathExtension().lastPathComponent
+            do {
+                if Media.isImage(file) {
+                    let start = Date()
+                    let image = try Image(contentsOf: file)
+                    let result = pipeline.image(image)
+                    try result.writePNG(to: preprocessed.appendingPathComponent(stem + ".png"))
+                    let tensor = result.tensor(.unit)
+                    print(String(format: "%@: %dx%d -> %@ tensor %@ in %.1f ms", file.lastPathComponent, image.width, image.height,
+                                 stem + ".png", "\(tensor.shape)", Date().timeIntervalSince(start) * 1000))
+                } else {
+                    let reader = try VideoReader(url: file)
+                    var frames = try reader.frames(.uniform(count: 4))
+                    while let frame = try frames.next() {
+                        let name = String(format: "%@_%06d_%.3fs.png", stem, frame.index, frame.timestamp)
+                        try pipeline.image(frame.image).writePNG(to: preprocessed.appendingPathComponent(name))
+                        print("\(file.lastPathComponent): frame \(frame.index) at \(formatSeconds(frame.timestamp))s -> \(name)")
+                    }
+                }
+            } catch {
+                failures.record(error, input: file.path)
+            }
+        }
+        print("\nwrote \(preprocessed.path)")
+        try failures.finish()
+    }
+}

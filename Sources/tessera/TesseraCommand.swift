@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import Tessera
+
+@main
+struct TesseraCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tessera",
+        abstract: "Visual tokenization toolkit: decode media, preprocess, tokenize.",
+        subcommands: [Info.self, Frames.self, Preprocess.self, Demo.self, Bench.self])
+}
+
+/// Prints one line per failed input to stderr and remembers that something failed, so a
+/// command finishes the other inputs and then exits with status 1.
+struct FailureLog {
+    private(set) var count = 0
+
+    mutating func record(_ error: Error, input: String) {
+        count += 1
+        let message: String
+        switch error {
+        case let e as MediaError: message = e.description
+        case let e as ArrayFileError: message = e.description
+        default: message = "\(input): \(error)"
+        }
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    }
+
+    /// Exit status 1 when any input failed.
+    func finish() throws {
+        if count > 0 {
+            FileHandle.standardError.write(Data("\(count) input(s) failed\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// Creates the output folder (and parents).
+func makeOutputDirectory(_ path: String) throws -> URL {
+    let url = URL(fileURLWithPath: path)
+    do {
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    } catch {
+        throw ValidationError("cannot create output folder \(path): \(error.localizedDescription)")
+    }
+    return url
+}
+
+func formatSeconds(_ s: Double?) -> String {
+    guard let s else { return "?" }
+    return String(format: "%.3f", s)
+}
