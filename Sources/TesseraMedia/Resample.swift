@@ -139,61 +139,13 @@ extension Image {
             let lastRow = vertical.start[outH - 1] + vertical.count[outH - 1]
             vStart = vStart.map { $0 - firstRow }
             let rows = lastRow - firstRow
-            var out = [UInt8](repeating: 0, count: rows * outW * c)
-            let k = fixedPoint(horizontal)
-            let taps = horizontal.taps
-            current.withUnsafeBufferPointer { src in
-                out.withUnsafeMutableBufferPointer { dst in
-                    nonisolated(unsafe) let s = src.baseAddress!, d = dst.baseAddress!
-                    k.withUnsafeBufferPointer { kk in
-                        nonisolated(unsafe) let kp = kk.baseAddress!
-                        parallelChunks(rows, minChunk: 8) { range in
-                            for y in range {
-                                let srow = s + (y + firstRow) * curW * c
-                                let drow = d + y * outW * c
-                                for xx in 0..<outW {
-                                    let xmin = horizontal.start[xx], n = horizontal.count[xx]
-                                    let w = kp + xx * taps
-                                    for ch in 0..<c {
-                                        var acc: Int32 = 1 << Int32(precisionBits - 1)
-                                        for x in 0..<n { acc &+= Int32(srow[(x + xmin) * c + ch]) &* w[x] }
-                                        drow[xx * c + ch] = clip8(acc)
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            current = out
+            current = resampleRows(current, width: curW, firstRow: firstRow, rows: rows, channels: c,
+                                   outWidth: outW, coefficients: horizontal)
             curW = outW
         }
         if outH != height {
-            var out = [UInt8](repeating: 0, count: outH * curW * c)
-            let k = fixedPoint(vertical)
-            let taps = vertical.taps
-            let rowLength = curW * c
-            current.withUnsafeBufferPointer { src in
-                out.withUnsafeMutableBufferPointer { dst in
-                    nonisolated(unsafe) let s = src.baseAddress!, d = dst.baseAddress!
-                    k.withUnsafeBufferPointer { kk in
-                        nonisolated(unsafe) let kp = kk.baseAddress!
-                        parallelChunks(outH, minChunk: 8) { range in
-                            for yy in range {
-                                let ymin = vStart[yy], n = vertical.count[yy]
-                                let w = kp + yy * taps
-                                let drow = d + yy * rowLength
-                                for i in 0..<rowLength {
-                                    var acc: Int32 = 1 << Int32(precisionBits - 1)
-                                    for y in 0..<n { acc &+= Int32(s[(y + ymin) * rowLength + i]) &* w[y] }
-                                    drow[i] = clip8(acc)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            current = out
+            current = resampleColumns(current, rowLength: curW * c, outRows: outH, starts: vStart,
+                                      coefficients: vertical)
         }
         let result = Image(width: outW, height: outH, layout: layout, pixels: current)
         return premultiply ? result.unpremultiplied() : result
@@ -244,6 +196,90 @@ extension Image {
         }
         return Image(width: width, height: height, layout: .rgba, pixels: out)
     }
+}
+
+/// Horizontal pass: each output sample is a fixed-point weighted sum along its row.
+private func resampleRows(_ source: [UInt8], width: Int, firstRow: Int, rows: Int, channels c: Int,
+                          outWidth outW: Int, coefficients k: ResampleCoefficients<Double>) -> [UInt8] {
+    var out = [UInt8](unsafeUninitializedCapacity: rows * outW * c) { _, n in n = rows * outW * c }
+    let weights = fixedPoint(k)
+    let taps = k.taps
+    source.withUnsafeBufferPointer { src in
+        out.withUnsafeMutableBufferPointer { dst in
+            weights.withUnsafeBufferPointer { kk in
+                k.start.withUnsafeBufferPointer { starts in
+                    k.count.withUnsafeBufferPointer { counts in
+                        let ptrs = UncheckedSendable((src.baseAddress!, dst.baseAddress!, kk.baseAddress!,
+                                                      starts.baseAddress!, counts.baseAddress!))
+                        parallelChunks(rows, minChunk: 8) { range in
+                            let (s, d, kp, st, ct) = ptrs.value
+                            let half: Int32 = 1 << Int32(precisionBits - 1)
+                            for y in range {
+                                let srow = s + (y + firstRow) * width * c
+                                var o = d + y * outW * c
+                                for xx in 0..<outW {
+                                    let n = ct[xx], w = kp + xx * taps
+                                    var p = srow + st[xx] * c
+                                    if c == 3 {
+                                        var a0 = half, a1 = half, a2 = half
+                                        for x in 0..<n {
+                                            let wx = w[x]
+                                            a0 &+= Int32(p[0]) &* wx; a1 &+= Int32(p[1]) &* wx; a2 &+= Int32(p[2]) &* wx
+                                            p += 3
+                                        }
+                                        o[0] = clip8(a0); o[1] = clip8(a1); o[2] = clip8(a2)
+                                    } else {
+                                        var a0 = half, a1 = half, a2 = half, a3 = half
+                                        for x in 0..<n {
+                                            let wx = w[x]
+                                            a0 &+= Int32(p[0]) &* wx; a1 &+= Int32(p[1]) &* wx
+                                            a2 &+= Int32(p[2]) &* wx; a3 &+= Int32(p[3]) &* wx
+                                            p += 4
+                                        }
+                                        o[0] = clip8(a0); o[1] = clip8(a1); o[2] = clip8(a2); o[3] = clip8(a3)
+                                    }
+                                    o += c
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return out
+}
+
+/// Vertical pass: whole rows are accumulated tap by tap, which vectorizes; the sums are the
+/// same integers Pillow's per-pixel loop computes, so the result is identical.
+private func resampleColumns(_ source: [UInt8], rowLength: Int, outRows: Int, starts: [Int],
+                             coefficients k: ResampleCoefficients<Double>) -> [UInt8] {
+    var out = [UInt8](unsafeUninitializedCapacity: outRows * rowLength) { _, n in n = outRows * rowLength }
+    let weights = fixedPoint(k)
+    let taps = k.taps
+    source.withUnsafeBufferPointer { src in
+        out.withUnsafeMutableBufferPointer { dst in
+            weights.withUnsafeBufferPointer { kk in
+                let ptrs = UncheckedSendable((src.baseAddress!, dst.baseAddress!, kk.baseAddress!))
+                parallelChunks(outRows, minChunk: 4) { range in
+                    let (s, d, kp) = ptrs.value
+                    let acc = UnsafeMutablePointer<Int32>.allocate(capacity: rowLength)
+                    defer { acc.deallocate() }
+                    for yy in range {
+                        acc.initialize(repeating: 1 << Int32(precisionBits - 1), count: rowLength)
+                        let w = kp + yy * taps
+                        for y in 0..<k.count[yy] {
+                            let wy = w[y], row = s + (starts[yy] + y) * rowLength
+                            for i in 0..<rowLength { acc[i] &+= Int32(row[i]) &* wy }
+                        }
+                        let o = d + yy * rowLength
+                        for i in 0..<rowLength { o[i] = clip8(acc[i]) }
+                    }
+                }
+            }
+        }
+    }
+    return out
 }
 
 // MARK: - Float resampling (PyTorch antialiased interpolate)
