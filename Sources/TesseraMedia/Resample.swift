@@ -118,9 +118,10 @@ private func clip8(_ v: Int32) -> UInt8 {
 }
 
 extension Image {
-    /// The image resized to `width`×`height`, bit-exact with Pillow's `Image.resize`
-    /// (and so with torchvision's resize of PIL images). RGBA is resized with premultiplied
-    /// alpha, as Pillow does.
+    /// The image resized to `width`×`height`, bit-exact with Pillow 13's `Image.resize`
+    /// (and so with torchvision's resize of PIL images): same coefficients, 22-bit fixed
+    /// point, 8-bit intermediate, same pass order. RGBA is resized with premultiplied alpha,
+    /// as Pillow does.
     public func resized(width outW: Int, height outH: Int, filter: ResizeFilter = .bicubic) -> Image {
         precondition(outW > 0 && outH > 0, "resize target must be positive, got \(outW)x\(outH)")
         if outW == width && outH == height { return self }
@@ -131,21 +132,30 @@ extension Image {
         let vertical = ResampleCoefficients<Double>(inSize: height, outSize: outH, filter: filter)
         let c = channels
         var current = source.pixels
-        var curW = width
-        var vStart = vertical.start
-        if outW != width {
-            // Horizontal pass first, over only the rows the vertical pass will read.
-            let firstRow = vertical.start[0]
-            let lastRow = vertical.start[outH - 1] + vertical.count[outH - 1]
-            vStart = vStart.map { $0 - firstRow }
-            let rows = lastRow - firstRow
-            current = resampleRows(current, width: curW, firstRow: firstRow, rows: rows, channels: c,
-                                   outWidth: outW, coefficients: horizontal)
-            curW = outW
-        }
-        if outH != height {
-            current = resampleColumns(current, rowLength: curW * c, outRows: outH, starts: vStart,
-                                      coefficients: vertical)
+        // Pillow 13 runs the vertical pass first when the height shrinks by more than twice
+        // as many pixels as the width does; the order changes the rounded intermediate.
+        let horizontalFirst = !(height - outH > 0 && height - outH > (width - outW) * 2)
+        if horizontalFirst {
+            var vStart = vertical.start
+            var curW = width
+            if outW != width {
+                // Only the rows the vertical pass will read.
+                let firstRow = vertical.start[0]
+                let lastRow = vertical.start[outH - 1] + vertical.count[outH - 1]
+                vStart = vStart.map { $0 - firstRow }
+                current = resampleRows(current, width: width, firstRow: firstRow, rows: lastRow - firstRow, channels: c,
+                                       outWidth: outW, coefficients: horizontal)
+                curW = outW
+            }
+            if outH != height {
+                current = resampleColumns(current, rowLength: curW * c, outRows: outH, starts: vStart, coefficients: vertical)
+            }
+        } else {
+            current = resampleColumns(current, rowLength: width * c, outRows: outH, starts: vertical.start, coefficients: vertical)
+            if outW != width {
+                current = resampleRows(current, width: width, firstRow: 0, rows: outH, channels: c,
+                                       outWidth: outW, coefficients: horizontal)
+            }
         }
         let result = Image(width: outW, height: outH, layout: layout, pixels: current)
         return premultiply ? result.unpremultiplied() : result

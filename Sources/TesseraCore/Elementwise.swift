@@ -1,0 +1,126 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Pointwise activation functions, with PyTorch's definitions.
+public enum Activation: String, Sendable, CaseIterable {
+    /// Exact GELU: x · Φ(x) with erf (`nn.GELU()`).
+    case gelu
+    /// Tanh-approximated GELU (`nn.GELU(approximate="tanh")`, HF `gelu_pytorch_tanh`).
+    case geluTanh
+    /// x · sigmoid(1.702 x) (OpenAI CLIP).
+    case quickGelu
+    /// x · sigmoid(x) (`nn.SiLU`, "swish").
+    case silu
+    case relu, tanh, sigmoid, identity
+
+    /// Reads the activation names used in Hugging Face / timm configs.
+    public init?(configName: String) {
+        switch configName.lowercased() {
+        case "gelu", "gelu_exact": self = .gelu
+        case "gelu_pytorch_tanh", "gelu_new", "gelu_tanh", "gelu_fast": self = .geluTanh
+        case "quick_gelu", "quickgelu": self = .quickGelu
+        case "silu", "swish": self = .silu
+        case "relu": self = .relu
+        case "tanh": self = .tanh
+        case "sigmoid": self = .sigmoid
+        case "identity", "linear": self = .identity
+        default: return nil
+        }
+    }
+
+    @inline(__always)
+    public func apply(_ x: Float) -> Float {
+        switch self {
+        case .gelu: return 0.5 * x * (1 + erff(x * 0.70710678118654752440))
+        case .geluTanh:
+            let inner = 0.79788456080286535588 * (x + 0.044715 * x * x * x)
+            return 0.5 * x * (1 + tanhf(inner))
+        case .quickGelu: return x / (1 + expf(-1.702 * x))
+        case .silu: return x / (1 + expf(-x))
+        case .relu: return max(0, x)
+        case .tanh: return tanhf(x)
+        case .sigmoid: return 1 / (1 + expf(-x))
+        case .identity: return x
+        }
+    }
+}
+
+extension Tensor {
+    /// Applies an activation to every element.
+    public func activated(_ activation: Activation) -> Tensor {
+        var out = self
+        out.activate(activation)
+        return out
+    }
+
+    /// Applies an activation in place.
+    public mutating func activate(_ activation: Activation) {
+        guard activation != .identity else { return }
+        scalars.withUnsafeMutableBufferPointer { buf in
+            let p = UncheckedSendable(buf.baseAddress!)
+            parallelChunks(buf.count, minChunk: 16384) { range in
+                let q = p.value
+                for i in range { q[i] = activation.apply(q[i]) }
+            }
+        }
+    }
+
+    /// Elementwise combination with numpy broadcasting.
+    public func broadcasting(_ other: Tensor, _ op: (Float, Float) -> Float) -> Tensor {
+        if shape == other.shape {
+            var out = self
+            out.scalars.withUnsafeMutableBufferPointer { a in
+                other.scalars.withUnsafeBufferPointer { b in
+                    for i in 0..<a.count { a[i] = op(a[i], b[i]) }
+                }
+            }
+            return out
+        }
+        let target = broadcastShapes(shape, other.shape)
+        let sa = broadcastStrides(shape, to: target), sb = broadcastStrides(other.shape, to: target)
+        let n = target.reduce(1, *)
+        var out = [Float](repeating: 0, count: n)
+        // Iterate over the target with the innermost axis in a tight loop.
+        let inner = target.last ?? 1
+        let ia = sa.last ?? 0, ib = sb.last ?? 0
+        let outerShape = Array(target.dropLast())
+        let outerA = Array(sa.dropLast()), outerB = Array(sb.dropLast())
+        scalars.withUnsafeBufferPointer { a in
+            other.scalars.withUnsafeBufferPointer { b in
+                out.withUnsafeMutableBufferPointer { o in
+                    for outer in 0..<(n / max(1, inner)) {
+                        let oa = batchOffset(outer, outerShape, outerA), ob = batchOffset(outer, outerShape, outerB)
+                        for j in 0..<inner { o[outer * inner + j] = op(a[oa + j * ia], b[ob + j * ib]) }
+                    }
+                }
+            }
+        }
+        return Tensor(shape: target, scalars: out)
+    }
+
+    public static func + (a: Tensor, b: Tensor) -> Tensor { a.broadcasting(b, +) }
+    public static func - (a: Tensor, b: Tensor) -> Tensor { a.broadcasting(b, -) }
+    public static func * (a: Tensor, b: Tensor) -> Tensor { a.broadcasting(b, *) }
+    public static func / (a: Tensor, b: Tensor) -> Tensor { a.broadcasting(b, /) }
+
+    /// Every element combined with a scalar.
+    public func map(_ f: (Float) -> Float) -> Tensor {
+        Tensor(shape: shape, scalars: scalars.map(f))
+    }
+
+    public static func * (a: Tensor, s: Float) -> Tensor { a.map { $0 * s } }
+    public static func + (a: Tensor, s: Float) -> Tensor { a.map { $0 + s } }
+
+    /// Adds `other` (same shape) in place.
+    public mutating func add(_ other: Tensor) {
+        precondition(shape == other.shape, "add: \(shape) vs \(other.shape)")
+        scalars.withUnsafeMutableBufferPointer { a in
+            other.scalars.withUnsafeBufferPointer { b in
+                for i in 0..<a.count { a[i] += b[i] }
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+#if canImport(Accelerate)
+import Accelerate
+#else
+import COpenBLAS
+#endif
+
+/// Matrix products through BLAS (`cblas_sgemm`: OpenBLAS on Linux, Accelerate on macOS).
+public enum BLAS {
+    /// C = alpha · op(A) · op(B) + beta · C for row-major matrices, where op(A) is M×K and
+    /// op(B) is K×N. `lda`/`ldb`/`ldc` are row strides in elements.
+    @inlinable
+    public static func sgemm(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
+                             alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                             b: UnsafePointer<Float>, ldb: Int,
+                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        guard m > 0 && n > 0 else { return }
+        guard k > 0 else {
+            // BLAS leaves C · beta; make the empty product explicit.
+            for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } }
+            return
+        }
+        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// Sets the BLAS library's own thread count (OpenBLAS); follows ``Threading/threadCount``.
+    public static func setThreads(_ n: Int) {
+        #if !canImport(Accelerate)
+        openblas_set_num_threads(Int32(max(1, n)))
+        #endif
+    }
+}
+
+extension Tensor {
+    /// Matrix product over the last two axes, broadcasting leading (batch) axes:
+    /// `[..., M, K] @ [..., K, N] → [..., M, N]`. With `transposeB`, `other` is `[..., N, K]`.
+    public func matmul(_ other: Tensor, transposeB: Bool = false) -> Tensor {
+        precondition(rank >= 2 && other.rank >= 2, "matmul needs rank >= 2, got \(shape) and \(other.shape)")
+        let m = shape[rank - 2], k = shape[rank - 1]
+        let (kb, n) = transposeB ? (other.shape[other.rank - 1], other.shape[other.rank - 2])
+                                 : (other.shape[other.rank - 2], other.shape[other.rank - 1])
+        precondition(k == kb, "matmul inner dimensions differ: \(shape) @ \(other.shape)\(transposeB ? "ᵀ" : "")")
+        let batchA = Array(shape.dropLast(2)), batchB = Array(other.shape.dropLast(2))
+        let batch = broadcastShapes(batchA, batchB)
+        let count = batch.reduce(1, *)
+        var out = [Float](repeating: 0, count: count * m * n)
+        let stridesA = broadcastStrides(batchA, to: batch), stridesB = broadcastStrides(batchB, to: batch)
+        scalars.withUnsafeBufferPointer { a in
+            other.scalars.withUnsafeBufferPointer { b in
+                out.withUnsafeMutableBufferPointer { c in
+                    for i in 0..<count {
+                        let (ia, ib) = (batchOffset(i, batch, stridesA), batchOffset(i, batch, stridesB))
+                        BLAS.sgemm(transposeB: transposeB, m: m, n: n, k: k,
+                                   a: a.baseAddress! + ia * m * k, lda: k,
+                                   b: b.baseAddress! + ib * k * n, ldb: transposeB ? k : n,
+                                   c: c.baseAddress! + i * m * n, ldc: n)
+                    }
+                }
+            }
+        }
+        return Tensor(shape: batch + [m, n], scalars: out)
+    }
+}
+
+/// Broadcast of two shapes (numpy rules). - Precondition: they are compatible.
+public func broadcastShapes(_ a: [Int], _ b: [Int]) -> [Int] {
+    let r = max(a.count, b.count)
+    var out = [Int](repeating: 1, count: r)
+    for i in 0..<r {
+        let da = i < r - a.count ? 1 : a[i - (r - a.count)]
+        let db = i < r - b.count ? 1 : b[i - (r - b.count)]
+        precondition(da == db || da == 1 || db == 1, "shapes \(a) and \(b) do not broadcast")
+        out[i] = da == 1 ? db : da
+    }
+    return out
+}
+
+/// Element strides of `shape` (right-aligned) inside `target`, 0 on broadcast axes.
+func broadcastStrides(_ shape: [Int], to target: [Int]) -> [Int] {
+    var strides = [Int](repeating: 0, count: target.count)
+    var s = 1
+    for i in stride(from: shape.count - 1, through: 0, by: -1) {
+        let t = i + target.count - shape.count
+        strides[t] = shape[i] == 1 ? 0 : s
+        s *= shape[i]
+    }
+    return strides
+}
+
+/// Offset (in elements of the broadcast operand) of flat index `i` of `shape`.
+@inline(__always)
+func batchOffset(_ i: Int, _ shape: [Int], _ strides: [Int]) -> Int {
+    var rem = i, off = 0
+    for d in stride(from: shape.count - 1, through: 0, by: -1) {
+        off += (rem % shape[d]) * strides[d]
+        rem /= shape[d]
+    }
+    return off
+}

@@ -1,0 +1,131 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension Tensor {
+    /// LayerNorm over the last axis (`F.layer_norm`): biased variance, `eps` inside the root.
+    public func layerNorm(weight: Tensor?, bias: Tensor?, eps: Float) -> Tensor {
+        let d = shape.last ?? 1
+        precondition(weight == nil || weight!.count == d, "layerNorm weight has \(weight!.count) elements, last axis is \(d)")
+        precondition(bias == nil || bias!.count == d, "layerNorm bias has \(bias!.count) elements, last axis is \(d)")
+        var out = [Float](repeating: 0, count: count)
+        let rows = count / max(1, d)
+        let w = weight?.scalars, b = bias?.scalars
+        scalars.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                let p = UncheckedSendable((src.baseAddress!, dst.baseAddress!))
+                parallelChunks(rows, minChunk: 32) { range in
+                    let (s, o) = p.value
+                    for r in range {
+                        let x = s + r * d, y = o + r * d
+                        var mean: Float = 0
+                        for i in 0..<d { mean += x[i] }
+                        mean /= Float(d)
+                        var variance: Float = 0
+                        for i in 0..<d { let t = x[i] - mean; variance += t * t }
+                        variance /= Float(d)
+                        let inv = 1 / sqrtf(variance + eps)
+                        switch (w, b) {
+                        case let (w?, b?): for i in 0..<d { y[i] = (x[i] - mean) * inv * w[i] + b[i] }
+                        case let (w?, nil): for i in 0..<d { y[i] = (x[i] - mean) * inv * w[i] }
+                        default: for i in 0..<d { y[i] = (x[i] - mean) * inv + (b?[i] ?? 0) }
+                        }
+                    }
+                }
+            }
+        }
+        return Tensor(shape: shape, scalars: out)
+    }
+
+    /// GroupNorm over `[N, C, ...]` (`F.group_norm`): statistics per sample and group of
+    /// `C / groups` channels, then a per-channel affine.
+    public func groupNorm(groups: Int, weight: Tensor?, bias: Tensor?, eps: Float) -> Tensor {
+        precondition(rank >= 2, "groupNorm needs [N, C, ...], got \(shape)")
+        let n = shape[0], c = shape[1]
+        precondition(groups > 0 && c % groups == 0, "groupNorm: \(c) channels not divisible into \(groups) groups")
+        let spatial = count / max(1, n * c)
+        let perGroup = c / groups
+        var out = [Float](repeating: 0, count: count)
+        let w = weight?.scalars, b = bias?.scalars
+        scalars.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                let p = UncheckedSendable((src.baseAddress!, dst.baseAddress!))
+                parallelChunks(n * groups) { range in
+                    let (s, o) = p.value
+                    for ng in range {
+                        let base = ng * perGroup * spatial, len = perGroup * spatial
+                        // Double accumulation: groups span many elements.
+                        var sum = 0.0
+                        for i in 0..<len { sum += Double(s[base + i]) }
+                        let mean = sum / Double(len)
+                        var sq = 0.0
+                        for i in 0..<len { let t = Double(s[base + i]) - mean; sq += t * t }
+                        let inv = Float(1 / (sq / Double(len) + Double(eps)).squareRoot())
+                        let m = Float(mean)
+                        for ch in 0..<perGroup {
+                            let channel = (ng % groups) * perGroup + ch
+                            let scale = (w?[channel] ?? 1) * inv, shift = b?[channel] ?? 0
+                            let off = base + ch * spatial
+                            for i in 0..<spatial { o[off + i] = (s[off + i] - m) * scale + shift }
+                        }
+                    }
+                }
+            }
+        }
+        return Tensor(shape: shape, scalars: out)
+    }
+
+    /// Softmax over the last axis. Rows that are all −inf give zeros (no NaN).
+    public func softmax() -> Tensor {
+        var out = self
+        out.softmaxInPlace()
+        return out
+    }
+
+    /// Softmax over the last axis, in place.
+    public mutating func softmaxInPlace() {
+        let d = shape.last ?? 1
+        let rows = count / max(1, d)
+        scalars.withUnsafeMutableBufferPointer { buf in
+            let p = UncheckedSendable(buf.baseAddress!)
+            parallelChunks(rows, minChunk: 16) { range in
+                for r in range { softmaxRow(p.value + r * d, d) }
+            }
+        }
+    }
+
+    /// Log-softmax over the last axis.
+    public func logSoftmax() -> Tensor {
+        let d = shape.last ?? 1
+        var out = self
+        out.scalars.withUnsafeMutableBufferPointer { buf in
+            for r in 0..<(buf.count / max(1, d)) {
+                let x = buf.baseAddress! + r * d
+                var m = -Float.infinity
+                for i in 0..<d { m = max(m, x[i]) }
+                var sum: Float = 0
+                for i in 0..<d { sum += expf(x[i] - m) }
+                let lse = m + logf(sum)
+                for i in 0..<d { x[i] -= lse }
+            }
+        }
+        return out
+    }
+}
+
+/// Numerically stable softmax of one row, in place.
+@inline(__always)
+public func softmaxRow(_ x: UnsafeMutablePointer<Float>, _ d: Int) {
+    var m = -Float.infinity
+    for i in 0..<d { m = max(m, x[i]) }
+    if m == -.infinity {
+        for i in 0..<d { x[i] = 0 }
+        return
+    }
+    var sum: Float = 0
+    for i in 0..<d { let e = expf(x[i] - m); x[i] = e; sum += e }
+    let inv = 1 / sum
+    for i in 0..<d { x[i] *= inv }
+}
