@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "Tessera", targets: ["Tessera"]),
         .library(name: "TesseraCore", targets: ["TesseraCore"]),
         .library(name: "TesseraMedia", targets: ["TesseraMedia"]),
+        .library(name: "TesseraNN", targets: ["TesseraNN"]),
         .executable(name: "tessera", targets: ["tessera"]),
     ],
     dependencies: [
@@ -29,12 +30,15 @@ let package = Package(
             name: "TesseraCore",
             dependencies: [.target(name: "COpenBLAS", condition: .when(platforms: [.linux]))]),
         .target(name: "TesseraMedia", dependencies: ["TesseraCore", "CPNG", "CJPEG", "CFFmpeg"]),
-        .target(name: "Tessera", dependencies: ["TesseraCore", "TesseraMedia"]),
+        .target(name: "TesseraNN", dependencies: ["TesseraCore"]),
+        .target(name: "TesseraTokenizers", dependencies: ["TesseraCore", "TesseraNN", "TesseraMedia"]),
+        .target(name: "Tessera", dependencies: ["TesseraCore", "TesseraMedia", "TesseraNN", "TesseraTokenizers"]),
         .executableTarget(
             name: "tessera",
             dependencies: ["Tessera", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .testTarget(name: "TesseraCoreTests", dependencies: ["TesseraCore"]),
         .testTarget(name: "TesseraMediaTests", dependencies: ["TesseraMedia", "TesseraCore"]),
+        .testTarget(name: "TesseraNNTests", dependencies: ["TesseraNN", "TesseraCore", "TesseraTokenizers", "TesseraMedia"]),
     ]
 )

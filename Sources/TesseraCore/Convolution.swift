@@ -82,7 +82,7 @@ extension Tensor {
 
     /// Modes of `F.interpolate` without antialiasing (bicubic uses a = −0.75 and replicates
     /// the border, as PyTorch's `upsample_bicubic2d`).
-    public enum InterpolationMode: Sendable { case nearest, bilinear(alignCorners: Bool), bicubic(alignCorners: Bool) }
+    public enum InterpolationMode: Sendable { case nearest, nearestExact, bilinear(alignCorners: Bool), bicubic(alignCorners: Bool) }
 
     /// `F.interpolate(x, size=(outH, outW), mode=…)` on the last two axes.
     public func interpolated(height outH: Int, width outW: Int, mode: InterpolationMode) -> Tensor {
@@ -90,10 +90,13 @@ extension Tensor {
         let h = shape[rank - 2], w = shape[rank - 1], planes = count / max(1, h * w)
         var out = [Float](repeating: 0, count: planes * outH * outW)
         switch mode {
-        case .nearest:
+        case .nearest, .nearestExact:
+            // "nearest" samples at floor(i * scale) (PyTorch's legacy rule), "nearest-exact"
+            // at floor((i + 0.5) * scale), the pixel centre.
+            let offset: Float = { if case .nearestExact = mode { return 0.5 } else { return 0 } }()
             let sy = Float(h) / Float(outH), sx = Float(w) / Float(outW)
-            let ys = (0..<outH).map { Swift.min(Int((Float($0) * sy).rounded(.down)), h - 1) }
-            let xs = (0..<outW).map { Swift.min(Int((Float($0) * sx).rounded(.down)), w - 1) }
+            let ys = (0..<outH).map { Swift.min(Int(((Float($0) + offset) * sy).rounded(.down)), h - 1) }
+            let xs = (0..<outW).map { Swift.min(Int(((Float($0) + offset) * sx).rounded(.down)), w - 1) }
             for p in 0..<planes {
                 for y in 0..<outH { for x in 0..<outW { out[(p * outH + y) * outW + x] = scalars[(p * h + ys[y]) * w + xs[x]] } }
             }

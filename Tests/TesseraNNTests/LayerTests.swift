@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+import TesseraCore
+@testable import TesseraNN
+
+struct LayerCase: Decodable, Sendable, CustomTestStringConvertible {
+    var `case`: String
+    var config: [String: JSONValue]
+    var testDescription: String { self.case }
+}
+
+/// Layers bound to real checkpoint keys against timm / open_clip / transformers
+/// (Tests/Fixtures/core/layers.json). Strict loading: every key used, none missing.
+@Suite struct LayerTests {
+    static let cases: [LayerCase] = Fixtures.load("core/layers.json") ?? []
+
+    @Test func manifestIsPresent() { #expect(Self.cases.count >= 7) }
+
+    @Test(arguments: cases)
+    func matchesReference(_ c: LayerCase) throws {
+        let dir = Fixtures.root.appendingPathComponent("core/layers")
+        let loader = WeightLoader(try Checkpoint(directory: dir.appendingPathComponent("\(c.case).weights.safetensors")))
+        let io = try SafeTensorsFile(url: dir.appendingPathComponent("\(c.case).io.safetensors"))
+        let w = loader.root
+        let cfg = c.config
+        var output: Tensor
+        var probs: Tensor? = nil
+        switch c.case {
+        case "timm_block":
+            let block = TransformerBlock(w, family: .timm, dim: 32, heads: 4, mlpHidden: 128, activation: .gelu, eps: 1e-6)
+            (output, _) = block(try io.tensor("input"))
+        case "openclip_block":
+            let block = TransformerBlock(w, family: .openCLIP, dim: 32, heads: 4, mlpHidden: 128, activation: .gelu, eps: 1e-5)
+            (output, _) = block(try io.tensor("input"))
+        case "clip_encoder_layer", "siglip_encoder_layer":
+            let act = try #require(Activation(configName: cfg["hidden_act"]!.string!))
+            let block = TransformerBlock(w, family: .huggingFace, dim: 32, heads: 4, mlpHidden: 64, activation: act,
+                                         eps: Float(cfg["layer_norm_eps"]!.double!))
+            (output, probs) = block(try io.tensor("input"), statistics: .full)
+            let reference = try io.tensor("attn_probs")
+            #expect(relativeError(try #require(probs), reference) <= 1e-5)
+        case "swiglu":
+            output = SwiGLU(w, dim: 32, hidden: 48)(try io.tensor("input"))
+        case "mlp":
+            output = MLP(w, dim: 32, hidden: 64, activation: .gelu)(try io.tensor("input"))
+        case "embedding":
+            let ids = try io.integers("input")
+            output = Embedding(w, count: 50, dim: 16)(ids, shape: try #require(io.entries["input"]).shape)
+        default:
+            Issue.record("no Swift layer for \(c.case)")
+            return
+        }
+        try loader.finish()
+        let reference = try io.tensor("output")
+        #expect(output.shape == reference.shape)
+        let err = relativeError(output, reference)
+        #expect(err <= 1e-5, "\(c.case): relative error \(err)")
+    }
+
+    @Test func strictLoadingReportsEveryProblem() throws {
+        let dir = Fixtures.root.appendingPathComponent("core/layers")
+        let loader = WeightLoader(try Checkpoint(directory: dir.appendingPathComponent("timm_block.weights.safetensors")))
+        // Wrong width: every weight mismatches; a made-up key is missing; nothing is used.
+        _ = Linear(loader.root["attn.qkv"], in: 16, out: 48)
+        _ = loader.root.tensor("no.such.key", shape: [3])
+        do {
+            try loader.finish()
+            Issue.record("expected a load error")
+        } catch let e as WeightLoadError {
+            #expect(e.missing == ["no.such.key"])
+            #expect(e.mismatched.map(\.key).sorted() == ["attn.qkv.bias", "attn.qkv.weight"])
+            #expect(e.unused.contains("norm1.weight") && e.unused.contains("mlp.fc2.bias"))
+            #expect(e.description.contains("timm_block.weights.safetensors"))
+        }
+        // Renames and ignore rules for checkpoint quirks.
+        let renamed = WeightLoader(try Checkpoint(directory: dir.appendingPathComponent("mlp.weights.safetensors")),
+                                   renames: [("fc1.", "first.")], ignored: ["fc2."])
+        _ = Linear(renamed.root["first"], in: 32, out: 64)
+        try renamed.finish()
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import Testing
+import TesseraCore
+import TesseraMedia
+@testable import TesseraTokenizers
+
+/// A whole timm ViT (vit_tiny layout, depth 2, random weights) against timm on real images
+/// (Tests/Fixtures/vit, made by Tests/Reference/make_core_fixtures.py).
+@Suite struct TimmViTTests {
+    static let dir = Fixtures.root.appendingPathComponent("vit")
+
+    @Test func configFromHubDirectory() throws {
+        let config = try TimmViTConfig(directory: Self.dir.appendingPathComponent("model"))
+        #expect(config.depth == 2 && config.embedDim == 192 && config.heads == 3 && config.numClasses == 10)
+        #expect(config.imageSize == 224 && config.patchSize == 16 && config.cropPercent == 0.9)
+    }
+
+    @Test func preprocessingMatchesTimmTransform() throws {
+        let config = try TimmViTConfig(directory: Self.dir.appendingPathComponent("model"))
+        let expected = try SafeTensorsFile(url: Self.dir.appendingPathComponent("expected.safetensors")).tensor("pixel_values")
+        for (i, name) in ["astronaut.jpg", "chelsea.png"].enumerated() {
+            let image = try Image(contentsOf: Self.dir.appendingPathComponent("images/\(name)"))
+            let pixels = config.preprocessing.tensor(image)
+            let reference = expected.slice(axis: 0, i..<(i + 1)).reshaped([3, 224, 224])
+            #expect(maxAbsDiff(pixels, reference) <= 1e-6, "\(name)")
+        }
+    }
+
+    @Test func outputsMatchTimm() throws {
+        let model = try TimmViT(directory: Self.dir.appendingPathComponent("model"))
+        let expected = try SafeTensorsFile(url: Self.dir.appendingPathComponent("expected.safetensors"))
+        let pixels = try expected.tensor("pixel_values")
+        var hidden: [Tensor] = []
+        let features = model.forward(pixels) { _, h, _ in hidden.append(h) }
+        for (name, value) in [("blocks.0", hidden[0]), ("blocks.1", hidden[1]), ("forward_features", features)] {
+            let err = relativeError(value, try expected.tensor(name))
+            #expect(err <= 1e-4, "\(name): relative error \(err)")
+        }
+        let pooled = model.pooled(features)
+        #expect(relativeError(pooled, try expected.tensor("pre_logits")) <= 1e-4)
+        let logits = model.logits(pixels)
+        let err = relativeError(logits, try expected.tensor("logits"))
+        #expect(err <= 1e-4, "logits: relative error \(err)")
+    }
+
+    @Test func halfPrecisionCheckpointsWidenOnLoad() throws {
+        let expected = try SafeTensorsFile(url: Self.dir.appendingPathComponent("expected.safetensors"))
+        let pixels = try expected.tensor("pixel_values")
+        let config = try TimmViTConfig(directory: Self.dir.appendingPathComponent("model"))
+        for (file, key) in [("model.f16.safetensors", "logits_f16w"), ("model.bf16.safetensors", "logits_bf16w")] {
+            let model = try TimmViT(config: config, checkpoint: Checkpoint(directory: Self.dir.appendingPathComponent(file)))
+            let err = relativeError(model.logits(pixels), try expected.tensor(key))
+            #expect(err <= 1e-4, "\(file): relative error \(err)")
+        }
+    }
+}
+
+func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
+    zip(a.scalars, b.scalars).reduce(0) { max($0, abs($1.0 - $1.1)) }
+}
