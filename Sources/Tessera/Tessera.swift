@@ -1,3 +1,5 @@
 // The umbrella module: `import Tessera` brings in every layer of the toolkit.
 @_exported import TesseraCore
 @_exported import TesseraMedia
+@_exported import TesseraNN
+@_exported import TesseraTokenizers

@@ -7,7 +7,7 @@ struct TesseraCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tessera",
         abstract: "Visual tokenization toolkit: decode media, preprocess, tokenize.",
-        subcommands: [Info.self, Frames.self, Preprocess.self, Demo.self, Bench.self])
+        subcommands: [Info.self, Frames.self, Preprocess.self, Features.self, Demo.self, Bench.self])
 }
 
 /// Prints one line per failed input to stderr and remembers that something failed, so a
@@ -49,4 +49,16 @@ func makeOutputDirectory(_ path: String) throws -> URL {
 func formatSeconds(_ s: Double?) -> String {
     guard let s else { return "?" }
     return String(format: "%.3f", s)
+}
+
+/// Runs `body` on every input across cores; results come back in input order.
+func decodeInParallel<T>(_ inputs: [URL], _ body: @Sendable (URL) throws -> T) -> [Result<T, Error>] {
+    let results = UnsafeMutableBufferPointer<Result<T, Error>?>.allocate(capacity: inputs.count)
+    results.initialize(repeating: nil)
+    defer { results.deallocate() }
+    let box = UncheckedSendable(results)
+    DispatchQueue.concurrentPerform(iterations: inputs.count) { i in
+        box.value[i] = Result { try body(inputs[i]) }
+    }
+    return results.map { $0! }
 }
