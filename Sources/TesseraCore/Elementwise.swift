@@ -56,14 +56,22 @@ extension Tensor {
         return out
     }
 
-    /// Applies an activation in place.
+    /// Applies an activation in place (vectorized for the GELU/SiLU family).
     public mutating func activate(_ activation: Activation) {
         guard activation != .identity else { return }
         scalars.withUnsafeMutableBufferPointer { buf in
             let p = UncheckedSendable(buf.baseAddress!)
-            parallelChunks(buf.count, minChunk: 16384) { range in
-                let q = p.value
-                for i in range { q[i] = activation.apply(q[i]) }
+            let chunks = (buf.count + 4095) / 4096
+            parallelChunks(chunks, minChunk: 4) { range in
+                let start = range.lowerBound * 4096, end = min(buf.count, range.upperBound * 4096)
+                let q = p.value + start, n = end - start
+                switch activation {
+                case .gelu: mapVectorized(q, n) { x in 0.5 * x * (1 + verf(x * 0.70710678118654752440)) }
+                case .quickGelu: mapVectorized(q, n) { x in x / (1 + vexp(-1.702 * x)) }
+                case .silu: mapVectorized(q, n) { x in x / (1 + vexp(-x)) }
+                case .sigmoid: mapVectorized(q, n) { x in 1 / (1 + vexp(-x)) }
+                default: for i in 0..<n { q[i] = activation.apply(q[i]) }
+                }
             }
         }
     }

@@ -19,16 +19,45 @@ public enum BLAS {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } }
             return
         }
+        // Tessera threads GEMMs itself: rows of C are split across ``Threading`` workers, each
+        // running a single-threaded BLAS call. OpenBLAS's own pool busy-waits between calls and
+        // would fight the other parallel loops for the cores.
+        configureOnce
+        let rowsPerTask = 32
+        let tasks = transposeA ? 1 : min(Threading.threadCount, m / rowsPerTask, (m * n * k) / 2_000_000 + 1)
+        guard tasks > 1 else {
+            call(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            return
+        }
+        let chunk = (m + tasks - 1) / tasks
+        let ptrs = UncheckedSendable((a, b, c))
+        parallelChunks(tasks) { range in
+            let (a, b, c) = ptrs.value
+            for t in range {
+                let start = t * chunk, rows = min(chunk, m - start)
+                if rows > 0 {
+                    call(false, transposeB, rows, n, k, alpha, a + start * lda, lda, b, ldb, beta, c + start * ldc, ldc)
+                }
+            }
+        }
+    }
+
+    @usableFromInline
+    static func call(_ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                     _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                     _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
         cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
-    /// Sets the BLAS library's own thread count (OpenBLAS); follows ``Threading/threadCount``.
-    public static func setThreads(_ n: Int) {
+    /// Puts OpenBLAS in single-threaded mode (once per process).
+    @usableFromInline
+    static let configureOnce: Void = {
         #if !canImport(Accelerate)
-        openblas_set_num_threads(Int32(max(1, n)))
+        openblas_set_num_threads(1)
         #endif
-    }
+    }()
+
 }
 
 extension Tensor {

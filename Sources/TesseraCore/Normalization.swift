@@ -124,8 +124,9 @@ public func softmaxRow(_ x: UnsafeMutablePointer<Float>, _ d: Int) {
         for i in 0..<d { x[i] = 0 }
         return
     }
+    mapVectorized(x, d) { vexp($0 - m) }
     var sum: Float = 0
-    for i in 0..<d { let e = expf(x[i] - m); x[i] = e; sum += e }
+    for i in 0..<d { sum += x[i] }
     let inv = 1 / sum
     for i in 0..<d { x[i] *= inv }
 }

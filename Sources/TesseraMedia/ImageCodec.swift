@@ -207,7 +207,7 @@ private func decodeJPEG(_ bytes: [UInt8], path: String, options: ImageDecodingOp
         image = Image(width: width, height: height, layout: .rgb, pixels: rgb)
     default:
         image = Image(width: width, height: height, layout: .rgb,
-                      pixels: cmykToRGB(raw, inverted: info.saw_adobe_marker != 0))
+                      pixels: cmykToRGB(raw))
     }
     if options.applyOrientation {
         let orientation = exifOrientation(inJPEG: bytes)
@@ -216,9 +216,9 @@ private func decodeJPEG(_ bytes: [UInt8], path: String, options: ImageDecodingOp
     return image
 }
 
-/// CMYK to RGB as Pillow converts it. Adobe (Photoshop) JPEGs store CMYK inverted, so
-/// Pillow reads them as "CMYK;I" first.
-private func cmykToRGB(_ cmyk: [UInt8], inverted: Bool) -> [UInt8] {
+/// CMYK to RGB as Pillow converts it. Pillow reads every 4-component JPEG as inverted
+/// ("CMYK;I", the Adobe/Photoshop convention), so R = 255 − C' with C' = 255 − stored, …
+private func cmykToRGB(_ cmyk: [UInt8]) -> [UInt8] {
     let n = cmyk.count / 4
     var out = [UInt8](repeating: 0, count: n * 3)
     @inline(__always) func muldiv255(_ a: Int, _ b: Int) -> Int { let t = a * b + 128; return ((t >> 8) + t) >> 8 }
@@ -226,7 +226,7 @@ private func cmykToRGB(_ cmyk: [UInt8], inverted: Bool) -> [UInt8] {
         out.withUnsafeMutableBufferPointer { dst in
             for i in 0..<n {
                 var v = (Int(src[4 * i]), Int(src[4 * i + 1]), Int(src[4 * i + 2]), Int(src[4 * i + 3]))
-                if inverted { v = (255 - v.0, 255 - v.1, 255 - v.2, 255 - v.3) }
+                v = (255 - v.0, 255 - v.1, 255 - v.2, 255 - v.3)
                 let nk = 255 - v.3
                 dst[3 * i] = UInt8(clamping: nk - muldiv255(v.0, nk))
                 dst[3 * i + 1] = UInt8(clamping: nk - muldiv255(v.1, nk))

@@ -5,7 +5,7 @@ import Tessera
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure throughput. Compare with PyTorch/Pillow via Scripts/bench-*.sh.",
-        subcommands: [BenchDecode.self])
+        subcommands: [BenchDecode.self, BenchViT.self])
 }
 
 struct BenchDecode: ParsableCommand {
@@ -78,5 +78,119 @@ struct BenchDecode: ParsableCommand {
                          size, sequentialRate, parallelRate, cores))
             if let videoRate { print(String(format: "video decode + RGB: %.1f frames/s (1 thread, %d frames)", videoRate, videoFrames)) }
         }
+    }
+}
+
+struct BenchViT: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vit",
+        abstract: "Images/s and GFLOP/s of a timm ViT forward pass (Scripts/bench-vit.sh adds the timm comparison).")
+
+    @Option(help: "timm hub model directory; without it, random weights for --architecture are generated.")
+    var model: String?
+    @Option(help: "Architecture for random weights.")
+    var architecture: String = "vit_base_patch16_224"
+    @Option(help: "Batch sizes to measure.")
+    var batch: [Int] = [1, 8]
+    @Option(help: "Seconds to measure each batch size (after one warm-up pass).")
+    var seconds: Double = 8
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    func run() throws {
+        let vit: TimmViT
+        if let model {
+            vit = try TimmViT(directory: URL(fileURLWithPath: model))
+        } else {
+            let config = try TimmViTConfig(architecture: architecture)
+            vit = try TimmViT(config: config, checkpoint: try randomCheckpoint(for: config))
+        }
+        let c = vit.config
+        let n = c.gridSize * c.gridSize + c.prefixTokens
+        let d = Double(c.embedDim), tokens = Double(n), hidden = Double(c.mlpHidden)
+        // Multiply-adds × 2: patch embedding, per block qkv + proj + MLP + attention maps, head.
+        let perBlock = 2 * tokens * (3 * d * d + d * d + 2 * d * hidden) + 4 * tokens * tokens * d
+        let flops = 2 * Double(c.gridSize * c.gridSize) * 3 * Double(c.patchSize * c.patchSize) * d
+            + Double(c.depth) * perBlock + 2 * d * Double(c.numClasses)
+        var results: [[String: Any]] = []
+        for b in batch {
+            var rng = Xorshift(seed: UInt64(b))
+            let pixels = Tensor(shape: [b, 3, c.imageSize, c.imageSize],
+                                scalars: (0..<(b * 3 * c.imageSize * c.imageSize)).map { _ in Float.random(in: -1...1, using: &rng) })
+            _ = vit.logits(pixels)
+            var runs = 0
+            let start = Date()
+            repeat {
+                _ = vit.logits(pixels)
+                runs += 1
+            } while Date().timeIntervalSince(start) < seconds
+            let elapsed = Date().timeIntervalSince(start)
+            let imagesPerSecond = Double(runs * b) / elapsed
+            results.append(["batch": b, "images_per_s": imagesPerSecond, "gflops": imagesPerSecond * flops / 1e9,
+                            "ms_per_batch": elapsed / Double(runs) * 1000])
+        }
+        let rss = peakResidentBytes()
+        if json {
+            let object: [String: Any] = ["architecture": c.architecture, "gflop_per_image": flops / 1e9, "results": results,
+                                         "peak_rss_mb": Double(rss) / 1e6, "threads": Threading.threadCount]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+        } else {
+            print(String(format: "%@: %.2f GFLOP/image, %d threads", c.architecture, flops / 1e9, Threading.threadCount))
+            for r in results {
+                print(String(format: "batch %2d: %7.2f images/s  %6.1f GFLOP/s  %8.1f ms/batch", r["batch"] as! Int,
+                             r["images_per_s"] as! Double, r["gflops"] as! Double, r["ms_per_batch"] as! Double))
+            }
+            print(String(format: "peak RSS %.0f MB", Double(rss) / 1e6))
+        }
+    }
+}
+
+/// A random-weight checkpoint in timm's layout for a ViT config (written to a temporary file).
+func randomCheckpoint(for c: TimmViTConfig) throws -> Checkpoint {
+    let d = c.embedDim, h = c.mlpHidden
+    var shapes: [(String, [Int])] = [
+        ("patch_embed.proj.weight", [d, 3, c.patchSize, c.patchSize]), ("patch_embed.proj.bias", [d]),
+        ("cls_token", [1, 1, d]), ("pos_embed", [1, c.gridSize * c.gridSize + 1, d]),
+        ("norm.weight", [d]), ("norm.bias", [d]), ("head.weight", [c.numClasses, d]), ("head.bias", [c.numClasses]),
+    ]
+    for i in 0..<c.depth {
+        let p = "blocks.\(i)."
+        shapes += [(p + "norm1.weight", [d]), (p + "norm1.bias", [d]), (p + "attn.qkv.weight", [3 * d, d]), (p + "attn.qkv.bias", [3 * d]),
+                   (p + "attn.proj.weight", [d, d]), (p + "attn.proj.bias", [d]), (p + "norm2.weight", [d]), (p + "norm2.bias", [d]),
+                   (p + "mlp.fc1.weight", [h, d]), (p + "mlp.fc1.bias", [h]), (p + "mlp.fc2.weight", [d, h]), (p + "mlp.fc2.bias", [d])]
+    }
+    var rng = Xorshift(seed: 0x5EED)
+    let tensors: [(String, SafeTensorsWriter.Payload)] = shapes.map { name, shape in
+        let n = shape.reduce(1, *)
+        let scale = Float(1 / Double(shape.last!).squareRoot())
+        let values = name.hasSuffix("norm1.weight") || name.hasSuffix("norm2.weight") || name == "norm.weight"
+            ? [Float](repeating: 1, count: n) : (0..<n).map { _ in Float.random(in: -scale...scale, using: &rng) }
+        return (name, .float(Tensor(shape: shape, scalars: values)))
+    }
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-bench-\(UUID()).safetensors")
+    try SafeTensorsWriter.write(tensors, to: url)
+    defer { try? FileManager.default.removeItem(at: url) }
+    return try Checkpoint(directory: url)
+}
+
+/// Peak resident set size of this process (Linux: VmHWM).
+func peakResidentBytes() -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        let kb = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
+        return kb * 1024
+    }
+    return 0
+}
+
+/// A fast, seeded generator for benchmark inputs (not for cryptography).
+struct Xorshift: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed | 1 }
+    mutating func next() -> UInt64 {
+        state ^= state << 13
+        state ^= state >> 7
+        state ^= state << 17
+        return state
     }
 }

@@ -19,6 +19,10 @@ Usage:
 
 The output directories owned by this script are deleted and regenerated from
 scratch, so the run is reproducible (byte-identical with the same tool versions).
+
+External tools: ffmpeg/ffprobe (5.1 CLI), ImageMagick 6 (for the YCCK JPEG), and
+optionally djpeg (libjpeg-turbo-progs) and a C compiler + FFmpeg dev headers
+(libavformat-dev, libavcodec-dev, libswscale-dev) for the tolerance measurements.
 """
 
 from __future__ import annotations
@@ -35,7 +39,6 @@ import struct
 import subprocess
 import sys
 import zlib
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -86,9 +89,12 @@ def write_json(path: Path, obj) -> None:
 
 
 def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
-    kw.setdefault("check", True)
     kw.setdefault("capture_output", True)
-    return subprocess.run([str(c) for c in cmd], **kw)
+    r = subprocess.run([str(c) for c in cmd], **kw)
+    if r.returncode != 0:
+        sys.stderr.write(r.stderr.decode(errors="replace") if isinstance(r.stderr, bytes) else str(r.stderr))
+        raise subprocess.CalledProcessError(r.returncode, r.args)
+    return r
 
 
 def natural(name: str, box: tuple[int, int, int, int], size: tuple[int, int]) -> np.ndarray:
@@ -268,9 +274,11 @@ def make_pngs(entries: list, notes: dict) -> None:
                 raise AssertionError(f"{name}: Pillow decode != spec model (maxdiff "
                                      f"{maxdiff(got, model) if got.shape == model.shape else got.shape})")
             n_bad = int((got != model).any(-1).sum()) if got.shape == model.shape else -1
-            desc += (f" PILLOW DEVIATES here (Pillow {mode} -> {got.shape[-1]} channels, "
-                     f"{n_bad} pixels differ): expected computed with numpy from the raw samples per the "
-                     f"PNG spec (tRNS key compared at file bit depth, 16-bit -> high byte).")
+            desc += (f" PILLOW DEVIATES here: Pillow opens it as mode {mode} with info['transparency'] = the raw "
+                     f"key, but compares that key with its already-reduced 8-bit samples, so "
+                     f"{n_bad} pixels get the wrong alpha. Expected computed with numpy from the raw samples per the "
+                     f"PNG spec (tRNS key compared at the file's bit depth; 16-bit -> high byte), which is also "
+                     f"what libpng does.")
             expected = model
             how = "numpy-spec (Pillow deviates)"
             notes.setdefault("pillow_png_deviations", []).append(name)
@@ -303,7 +311,7 @@ def make_pngs(entries: list, notes: dict) -> None:
     g1_img = Image.fromarray(gray_a).convert("1")  # Floyd-Steinberg dither, deterministic
     g1 = (np.array(g1_img) > 0).astype(np.uint8)
     add("gray1.png", g1, 0, 1, writer="pngenc", description="Greyscale 1-bit (dithered), 37x29 (row = 5 bytes, 3 padding bits).")
-    add("gray1_pillow.png", g1, 0, 1, writer="pillow", pil_image=g1_img, description="Greyscale 1-bit written by Pillow (mode '1').")
+    add("gray1_pillow.png", g1, 0, 1, writer="pillow", pil_image=g1_img, description="Greyscale 1-bit, same pixels as gray1.png (Pillow mode '1').")
     add("gray2.png", gray_a >> 6, 0, 2, writer="pngenc", description="Greyscale 2-bit; values scale v*85.")
     add("gray4.png", gray_b >> 4, 0, 4, writer="pngenc", description="Greyscale 4-bit, 45x31; values scale v*17.")
     add("gray8.png", gray_b, 0, 8, writer="pillow", pil_image=L(gray_b), description="Greyscale 8-bit.")
@@ -360,9 +368,16 @@ def make_pngs(entries: list, notes: dict) -> None:
     add("gray2_trns.png", g2, 0, 2, writer="pngenc", trns=struct.pack(">H", 1), pillow_deviates=True,
         description="Greyscale 2-bit + tRNS key 1 (raw sample value) -> RGBA, alpha 0 where the 2-bit sample == 1 "
                     "(those pixels are grey 85).")
-    key16 = int(g16.ravel()[7])
-    add("gray16_trns.png", g16, 0, 16, writer="pngenc", trns=struct.pack(">H", key16),
+    # a 5x4 block equal to the key (transparent) and a 5x4 block with the same HIGH byte but a different
+    # low byte (must stay opaque: the key is compared at 16 bits, not after reduction to 8 bits)
+    g16t = g16.copy()
+    key16 = int(g16t[3, 4])
+    g16t[3:8, 4:8] = key16
+    g16t[12:17, 20:24] = (key16 & 0xFF00) | ((key16 + 1) & 0xFF)
+    add("gray16_trns.png", g16t, 0, 16, writer="pngenc", trns=struct.pack(">H", key16),
         description=f"Greyscale 16-bit + tRNS key {key16}: key compared with the full 16-bit sample, then high byte. "
+                    "Rows 3-7/cols 4-7 equal the key (alpha 0); rows 12-16/cols 20-23 share its high byte but not "
+                    "its low byte (alpha 255). "
                     "(Pillow's own convert('RGBA') from I;16 would clip AND ignore the key; the expected uses Pillow's "
                     "16-bit samples and its info['transparency'] with numpy.)")
     kr = tuple(int(v) for v in rgb_b[3, 5])
@@ -370,8 +385,12 @@ def make_pngs(entries: list, notes: dict) -> None:
         description=f"RGB 8-bit + tRNS key {kr} -> RGBA.")
     r16 = widen16(rgb_a, 7)
     k16 = tuple(int(v) for v in r16[4, 6])
+    r16[4:9, 6:10] = k16
+    r16[15:20, 25:29] = [(v & 0xFF00) | ((v + 1) & 0xFF) for v in k16]
     add("rgb16_trns.png", r16, 2, 16, writer="pngenc", trns=struct.pack(">HHH", *k16), pillow_deviates=True,
-        description=f"RGB 16-bit + tRNS key {k16}: key compared with the full 16-bit samples, then high byte.")
+        description=f"RGB 16-bit + tRNS key {k16}: key compared with the full 16-bit samples, then high byte. "
+                    "Rows 4-8/cols 6-9 equal the key (alpha 0); rows 15-19/cols 25-28 share its high bytes but not "
+                    "its low bytes (alpha 255).")
     # ---- Adam7 interlaced
     add("rgb8_interlaced.png", rgb_b, 2, 8, writer="pngenc", interlace=True, description="RGB 8-bit, Adam7, 45x31.")
     add("gray1_interlaced.png", g1, 0, 1, writer="pngenc", interlace=True, description="Greyscale 1-bit, Adam7, 37x29.")
@@ -581,8 +600,9 @@ def make_bad_images() -> list:
             im.load()
             pillow = f"opened without error ({im.mode} {im.size})"
         except Exception as e:  # noqa: BLE001
-            pillow = f"{type(e).__name__}: {e}"
-        bad.append({"file": name, "kind": kind, "description": description, "pillow": pillow})
+            pillow = f"{type(e).__name__}: {e}".replace(str(IMG_DIR) + os.sep, "")
+        bad.append({"file": name, "kind": kind, "description": description, "pillow": pillow,
+                    "pillow_rejects": not pillow.startswith("opened without error")})
 
     good_png = (IMG_DIR / "rgb8_cyclic_filters.png").read_bytes()
     good_jpg = (IMG_DIR / "baseline_420.jpg").read_bytes()
@@ -595,7 +615,12 @@ def make_bad_images() -> list:
     crc_pos = i + 4 + ln
     broken = bytearray(good_png)
     broken[crc_pos] ^= 0xFF
-    add("bad_crc.png", bytes(broken), "corrupt", "Valid PNG except the IDAT CRC-32 is wrong.")
+    add("bad_crc_idat.png", bytes(broken), "corrupt",
+        "Valid PNG except the IDAT CRC-32 is wrong. NOTE: Pillow does NOT check IDAT CRCs and decodes this file "
+        "fine; libpng (default settings) rejects it ('IDAT: CRC error').")
+    broken = bytearray(good_png)
+    broken[8 + 8 + 13] ^= 0x01  # first byte of the IHDR CRC (signature 8 + len/type 8 + data 13)
+    add("bad_crc_ihdr.png", bytes(broken), "corrupt", "Valid PNG except the IHDR CRC-32 is wrong (Pillow and libpng reject it).")
     # garbage zlib data inside IDAT with a correct CRC
     rs = np.random.RandomState(1234)
     garbage = bytes(rs.randint(0, 256, size=ln).astype(np.uint8))
@@ -621,11 +646,38 @@ def make_bad_images() -> list:
     return bad
 
 
+def libpng_check(entries: list, notes: dict) -> None:
+    """Independent check: system libpng (png_set_expand + png_set_strip_16 + png_set_gray_to_rgb)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as td:
+        exe = build_c_helper("libpng_decode", ["libpng"], Path(td))
+        if not exe:
+            notes["libpng_check"] = "skipped (no cc / libpng-dev)"
+            return
+        mism = []
+        for e in entries:
+            if e["format"] != "png":
+                continue
+            out = run([exe, IMG_DIR / e["file"]]).stdout
+            head, _, body = out.partition(b"\n")
+            w, h, c = map(int, head.split())
+            arr = np.frombuffer(body, np.uint8).reshape(h, w, c)
+            exp = np.load(IMG_DIR / e["expected"])
+            same = arr.shape == exp.shape and np.array_equal(arr, exp)
+            e["libpng_matches_expected"] = bool(same)
+            if not same:
+                mism.append(e["file"])
+        ver = run([shutil.which("pkg-config"), "--modversion", "libpng"]).stdout.decode().strip()
+        notes["libpng_check"] = {"libpng": ver, "mismatches": mism}
+
+
 def make_images() -> dict:
     IMG_DIR.mkdir(parents=True)
     entries: list = []
     notes: dict = {}
     make_pngs(entries, notes)
+    libpng_check(entries, notes)
     make_jpegs(entries, notes)
     write_json(IMG_DIR / "images.json", entries)
     bad = make_bad_images()
@@ -643,7 +695,7 @@ FF_DET = ["-threads", "1", "-map_metadata", "-1", "-fflags", "+bitexact", "-flag
 
 
 def lavfi_src(size: str, rate: int, duration: float, kind: str = "testsrc2") -> list[str]:
-    return ["-f", "lavfi", "-i", f"{kind}=size={size}:rate={rate}:duration={duration}"]
+    return ["-f", "lavfi", "-t", str(duration), "-i", f"{kind}=size={size}:rate={rate}"]
 
 
 def ffmpeg_rgb(path: Path, n: int, w: int, h: int, sws: str | None = "bilinear", autorotate: bool = True) -> np.ndarray:
@@ -668,8 +720,35 @@ def probe_rotation(path: Path) -> int:
     return 0
 
 
+def build_c_helper(name: str, pkgs: list[str], tmpdir: Path) -> Path | None:
+    """Optionally compile Tests/Reference/<name>.c against system libraries (found with pkg-config)."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    pkg = shutil.which("pkg-config")
+    if not (cc and pkg):
+        return None
+    try:
+        flags = run([pkg, "--cflags", "--libs"] + pkgs).stdout.decode().split()
+        exe = tmpdir / name
+        run([cc, "-O1", Path(__file__).resolve().parent / f"{name}.c", "-o", exe] + flags)
+        return exe
+    except subprocess.CalledProcessError:
+        return None
+
+
+def build_sws_helper(tmpdir: Path) -> Path | None:
+    """sws_rgb24.c against the system FFmpeg (Debian 12: FFmpeg 5.1, libswscale 6)."""
+    return build_c_helper("sws_rgb24", ["libavformat", "libavcodec", "libswscale", "libavutil"], tmpdir)
+
+
+def sws_api_frames(helper: Path, path: Path, n: int, w: int, h: int) -> np.ndarray:
+    arr = np.frombuffer(run([helper, path]).stdout, np.uint8)
+    assert arr.size == n * w * h * 3, (path, arr.size)
+    return arr.reshape(n, h, w, 3)
+
+
 def describe_video(path: Path, codec_note: str, container: str) -> tuple[dict, np.ndarray]:
     import av
+    from av.video.frame import PictureType
 
     c = av.open(str(path))
     s = c.streams.video[0]
@@ -683,7 +762,8 @@ def describe_video(path: Path, codec_note: str, container: str) -> tuple[dict, n
             "pts": int(f.pts),
             "pts_seconds": float(f.pts * tb),
             "key": bool(f.key_frame),
-            "pict_type": f.pict_type.name if hasattr(f.pict_type, "name") else str(f.pict_type),
+            "pict_type": PictureType(int(f.pict_type)).name,
+            "duration_seconds": float(f.duration * tb) if f.duration else None,
         })
     c.close()
     # decode order of packets (to show pts order != decode order when B-frames exist)
@@ -771,6 +851,11 @@ def make_videos() -> dict:
 
     manifest = []
     notes = {}
+    helper = build_sws_helper(tmp)
+    if helper:
+        sysver = run([FFMPEG, "-version"]).stdout.decode()
+        m = re.search(r"libswscale\s+(\d+\.\s*\d+\.\s*\d+)", sysver)
+        notes["system_libswscale"] = m.group(1).replace(" ", "") if m else None
     for path, note, container in specs:
         info, frames = describe_video(path, note, container)
         n, h, w, _ = frames.shape
@@ -805,7 +890,14 @@ def make_videos() -> dict:
         d_def = maxdiff(cli_default, pyav_cmp)
         info["ffmpeg_cli_vs_pyav_max_abs_diff"] = d_bil
         info["ffmpeg_cli_default_sws_vs_pyav_max_abs_diff"] = d_def
-        info["max_abs_diff"] = int(max(d_bil, info.get("pyav_rotated_vs_expected_max_abs_diff", 0)))
+        d_api = None
+        if helper:
+            api = sws_api_frames(helper, path, n, w, h)  # decoded orientation
+            if rot:
+                api = np.rot90(api, k=k, axes=(1, 2))
+            d_api = maxdiff(api, expected)
+            info["system_libswscale_api_vs_expected_max_abs_diff"] = d_api
+        info["max_abs_diff"] = int(max(d_bil, info.get("pyav_rotated_vs_expected_max_abs_diff", 0), d_api or 0))
         info["expected"] = save_npy(VID_DIR / (path.stem + ".npy"), expected)
         info["expected_shape"] = list(expected.shape)
         # key order: put the brief's fields first
@@ -814,7 +906,8 @@ def make_videos() -> dict:
         ordered.update({k: v for k, v in info.items() if k not in ordered})
         manifest.append(ordered)
         notes[path.name] = {"cli_bilinear_vs_pyav": d_bil, "cli_default_vs_pyav": d_def,
-                            "rot_vs_expected": info.get("pyav_rotated_vs_expected_max_abs_diff")}
+                            "rot_vs_expected": info.get("pyav_rotated_vs_expected_max_abs_diff"),
+                            "system_sws_api_vs_expected": d_api}
     write_json(VID_DIR / "videos.json", manifest)
 
     # ---- error-test files
@@ -915,10 +1008,9 @@ def _pil_filter_fn(name):
 
 def pillow_resample_model(img: np.ndarray, w: int, h: int, filt: str) -> np.ndarray:
     """Independent numpy re-implementation of Pillow's ImagingResample (8-bit), used to verify
-    the algorithm description in README.md. Two passes: horizontal (only the source rows the vertical
-    pass needs), rounded + clipped to uint8, then vertical. Coefficients: PRECISION_BITS = 22 fixed point."""
-    import math
-
+    the algorithm description in README.md. Two separable passes, each rounded + clipped to uint8;
+    normally horizontal first (only on the source rows the vertical pass needs), but vertical first when
+    (H - h) > 0 and (H - h) > 2 * (W - w). Coefficients: PRECISION_BITS = 22 fixed point."""
     PB = 22
 
     def coeffs(in_size, out_size):
@@ -953,14 +1045,22 @@ def pillow_resample_model(img: np.ndarray, w: int, h: int, filt: str) -> np.ndar
     out = img
     vc = coeffs(H, h)
     need_h, need_v = w != W, h != H
-    if need_h:
-        first = vc[0][0]
-        last = vc[-1][0] + len(vc[-1][1])
-        out = apply(out[first:last], coeffs(W, w), 1)
-        vc = [(xmin - first, ki) for xmin, ki in vc]
-    if need_v:
-        out = apply(out, vc, 0)
-    _ = math
+    # Pillow 13: "If height is being scaled down more than twice the amount the width is,
+    # run the vertical pass first" (the order changes the result: 8-bit rounding between passes)
+    horizontal_first = not ((H - h) > 0 and (H - h) > (W - w) * 2)
+    if horizontal_first:
+        if need_h:
+            first = vc[0][0]
+            last = vc[-1][0] + len(vc[-1][1])
+            out = apply(out[first:last], coeffs(W, w), 1)
+            vc = [(xmin - first, ki) for xmin, ki in vc]
+        if need_v:
+            out = apply(out, vc, 0)
+    else:
+        if need_v:
+            out = apply(out, vc, 0)
+        if need_h:
+            out = apply(out, coeffs(W, w), 1)
     return out
 
 
@@ -1081,7 +1181,8 @@ def make_preprocess() -> dict:
         ("source_rgb_69x45.png", "bilinear", 23, 15, "integer downscale /3"),
         ("source_rgb_69x45.png", "bilinear", 40, 26, "non-integer downscale"),
         ("source_rgb_69x45.png", "bilinear", 101, 70, "non-integer upscale"),
-        ("source_rgb_69x45.png", "bilinear", 100, 20, "mixed: x up, y down"),
+        ("source_rgb_69x45.png", "bilinear", 100, 20, "mixed: x up, y down (Pillow 13 runs the VERTICAL pass first here)"),
+        ("source_rgb_69x45.png", "bicubic", 60, 20, "both down, height reduced > 2x as much as width (Pillow 13: vertical pass first)"),
         ("source_rgb_69x45.png", "bilinear", 1, 45, "1-pixel-wide output (height unchanged: horizontal pass only)"),
         ("source_rgb_69x45.png", "bilinear", 1, 1, "1x1 output"),
         ("source_rgb_69x45.png", "bicubic", 23, 15, "integer downscale /3"),
@@ -1113,8 +1214,12 @@ def make_preprocess() -> dict:
         else:
             model = pillow_resample_model(arr, w, h, filt)
         md = maxdiff(model, out)
+        assert md == 0, (srcname, filt, w, h, md)
         model_diffs.append(md)
         desc = f"Pillow {im.mode} resize {im.width}x{im.height} -> {w}x{h}, {filt}: {what}."
+        if filt != "nearest" and w != im.width and h != im.height:
+            vfirst = (im.height - h) > 0 and (im.height - h) > (im.width - w) * 2
+            desc += f" Pass order: {'VERTICAL then horizontal' if vfirst else 'horizontal then vertical'}."
         if im.mode == "RGBA" and filt != "nearest":
             desc += (" Pillow resizes RGBA by converting to premultiplied RGBa (c' = MULDIV255(c, a)), resampling, "
                      "and converting back (c = a in {0,255} ? c' : min(255, 255*c'//a)).")
@@ -1293,11 +1398,12 @@ def make_assets() -> None:
         rows.append((dst, w, h, (img_dir / dst).stat().st_size, src, how, lic))
     # sample video: slow pan + zoom over coffee.png (CC0)
     out = vid_dir / "sample.mp4"
-    vf = ("scale=480:320:flags=lanczos,"
-          "crop=w='trunc((320-100*t/3)*4/3/2)*2':h='trunc((240-100*t/3)/2)*2':x='(in_w-out_w)*t/3':y='(in_h-out_h)*(1-t/3)/2',"
-          "scale=256:192:flags=bicubic,setsar=1")
-    run([FFMPEG] + FF_COMMON + ["-loop", "1", "-framerate", "12", "-t", "3", "-i", data_dir / "coffee.png",
-                                "-vf", vf, "-r", "12", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "24",
+    # 600x400 -> 4:3 crop 532x400, upscale x4 (sub-pixel smooth zoompan), zoom 1.0 -> 1.35 while panning right
+    vf = ("crop=532:400:0:0,scale=2128:1600:flags=bicubic,"
+          "zoompan=z='1+0.35*on/35':x='(iw-iw/zoom)*on/35':y='(ih-ih/zoom)*(0.5-0.3*on/35)':d=36:s=256x192:fps=12,"
+          "setsar=1")
+    run([FFMPEG] + FF_COMMON + ["-i", data_dir / "coffee.png",
+                                "-vf", vf, "-frames:v", "36", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "24",
                                 "-preset", "slow", "-g", "12", "-movflags", "+faststart"] + FF_DET + [out])
     assert out.stat().st_size <= 500_000, out.stat().st_size
     lines = [
@@ -1315,7 +1421,7 @@ def make_assets() -> None:
     for dst, w, h, size, src, how, lic in rows:
         lines.append(f"| `images/{dst}` | {w}x{h} | {size} | skimage `data/{src}` | {how} | {lic} |")
     lines.append(f"| `video/sample.mp4` | 256x192, 12 fps, 3 s, H.264 | {out.stat().st_size} | made from skimage "
-                 f"`data/coffee.png` | ffmpeg slow pan/zoom (crop with t-dependent position, scale to 256x192), libx264 crf 24 | "
+                 f"`data/coffee.png` | ffmpeg slow pan + zoom (zoompan, 36 frames), libx264 crf 24, yuv420p | "
                  f"Derived from coffee.png: \"No copyright restrictions. CC0 by the photographer (Rachel Michetti).\" |")
     lines.append("")
     (ASSETS / "LICENSES.md").write_text("\n".join(lines))
@@ -1333,6 +1439,8 @@ def versions() -> dict:
 
     v = {
         "python": platform.python_version(),
+        "machine": platform.machine(),
+        "python_zlib_runtime": zlib.ZLIB_RUNTIME_VERSION,
         "numpy": np.__version__,
         "Pillow": Image.__version__,
         "Pillow_libjpeg_turbo": features.version("libjpeg_turbo"),
@@ -1343,6 +1451,8 @@ def versions() -> dict:
         "scikit_image": skimage.__version__,
         "ffmpeg_cli": run([FFMPEG, "-version"]).stdout.decode().splitlines()[0],
         "djpeg": (run([DJPEG, "-version"]).stderr.decode().strip().splitlines() or ["?"])[0] if DJPEG else None,
+        "system_libswscale": (re.search(r"libswscale\s+(\d+\.\s*\d+\.\s*\d+)", run([FFMPEG, "-version"]).stdout.decode())
+                              or [None, None])[1],
     }
     try:
         import torch
