@@ -8,6 +8,72 @@ public enum AttentionStatistics: Sendable, Equatable {
     case rows([Int])
     /// Mean over queries of each key column: `[B, H, Nk]`.
     case columnMeans
+
+    func statsShape(b: Int, h: Int, nq: Int, nk: Int) -> [Int]? {
+        switch self {
+        case .none: return nil
+        case .full: return [b, h, nq, nk]
+        case .rows(let r): return [b, h, r.count, nk]
+        case .columnMeans: return [b, h, nk]
+        }
+    }
+}
+
+/// Strided views of one attention problem: for batch `bi` and head `hi`, the first element of
+/// its q/k/v rows and of its output rows, with row strides (elements).
+struct AttentionLayout {
+    var b, h, nq, nk, d, dv: Int
+    var q: (Int, Int) -> Int, ldq: Int
+    var k: (Int, Int) -> Int, ldk: Int
+    var v: (Int, Int) -> Int, ldv: Int
+    var o: (Int, Int) -> Int, ldo: Int
+}
+
+/// Runs every (batch, head) problem of `layout`, heads in parallel with single-threaded GEMMs.
+private func attend(_ layout: AttentionLayout, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                    out: UnsafeMutablePointer<Float>, scale: Float, bias: Tensor?, mask: [Bool]?,
+                    statistics: AttentionStatistics) -> [Float] {
+    let (b, h, nq, nk) = (layout.b, layout.h, layout.nq, layout.nk)
+    if let bias { _ = broadcastShapes(bias.shape, [b, h, nq, nk]) }
+    precondition(mask == nil || mask!.count == nq * nk, "attention mask must have Nq * Nk entries")
+    let biasStrides = bias.map { broadcastStrides($0.shape, to: [b, h, nq, nk]) }
+    let statsCount = statistics.statsShape(b: b, h: h, nq: nq, nk: nk)?.reduce(1, *) ?? 0
+    var stats = [Float](repeating: 0, count: statsCount)
+    stats.withUnsafeMutableBufferPointer { statsBuf in
+        let ctx = UncheckedSendable((q, k, v, out, statsBuf.baseAddress, bias?.scalars, biasStrides, mask, layout))
+        parallelChunks(b * h) { range in
+            let (q, k, v, out, statsPtr, biasValues, bst, mask, L) = ctx.value
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: nq * nk)
+            defer { scores.deallocate() }
+            for head in range {
+                let bi = head / h, hi = head % h
+                BLAS.call(false, true, nq, nk, L.d, scale, q + L.q(bi, hi), L.ldq, k + L.k(bi, hi), L.ldk, 0, scores, nk)
+                for qi in 0..<nq {
+                    let r = scores + qi * nk
+                    if let biasValues, let bst {
+                        let base = bi * bst[0] + hi * bst[1] + qi * bst[2]
+                        for j in 0..<nk { r[j] += biasValues[base + j * bst[3]] }
+                    }
+                    if let mask { for j in 0..<nk where !mask[qi * nk + j] { r[j] = -.infinity } }
+                    softmaxRow(r, nk)
+                }
+                BLAS.call(false, false, nq, L.dv, nk, 1, scores, nk, v + L.v(bi, hi), L.ldv, 0, out + L.o(bi, hi), L.ldo)
+                guard let s = statsPtr else { continue }
+                switch statistics {
+                case .none: break
+                case .full:
+                    (s + head * nq * nk).update(from: scores, count: nq * nk)
+                case .rows(let rows):
+                    for (ri, qi) in rows.enumerated() { (s + (head * rows.count + ri) * nk).update(from: scores + qi * nk, count: nk) }
+                case .columnMeans:
+                    let dst = s + head * nk
+                    for qi in 0..<nq { for j in 0..<nk { dst[j] += scores[qi * nk + j] } }
+                    for j in 0..<nk { dst[j] /= Float(nq) }
+                }
+            }
+        }
+    }
+    return stats
 }
 
 /// Scaled dot-product attention (`F.scaled_dot_product_attention` semantics).
@@ -15,7 +81,7 @@ public enum AttentionStatistics: Sendable, Equatable {
 /// - Parameters:
 ///   - q: `[B, H, Nq, D]`; `k`: `[B, H, Nk, D]`; `v`: `[B, H, Nk, Dv]`.
 ///   - bias: added to the scores, broadcastable to `[B, H, Nq, Nk]`.
-///   - mask: `[Nq * Nk]` booleans (true = attend), shared by every batch and head.
+///   - mask: `Nq · Nk` booleans (true = attend), shared by every batch and head.
 ///   - scale: defaults to `1 / sqrt(D)`.
 /// - Returns: the output `[B, H, Nq, Dv]` and the requested probabilities.
 public func scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor? = nil, mask: [Bool]? = nil,
@@ -24,73 +90,46 @@ public func scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, bias: Ten
     let (b, h, nq, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
     let nk = k.shape[2], dv = v.shape[3]
     precondition(k.shape == [b, h, nk, d] && v.shape[0...2] == [b, h, nk], "attention: q \(q.shape), k \(k.shape), v \(v.shape) do not fit")
-    precondition(mask == nil || mask!.count == nq * nk, "attention mask must have Nq * Nk entries")
-    let s = scale ?? 1 / Float(d).squareRoot()
-    let biasShape = [b, h, nq, nk]
-    let biasStrides = bias.map { broadcastStrides($0.shape, to: biasShape) }
-    if let bias { _ = broadcastShapes(bias.shape, biasShape) }
-
+    let layout = AttentionLayout(
+        b: b, h: h, nq: nq, nk: nk, d: d, dv: dv,
+        q: { ($0 * h + $1) * nq * d }, ldq: d, k: { ($0 * h + $1) * nk * d }, ldk: d,
+        v: { ($0 * h + $1) * nk * dv }, ldv: dv, o: { ($0 * h + $1) * nq * dv }, ldo: dv)
     var output = [Float](repeating: 0, count: b * h * nq * dv)
-    var stats: [Float] = []
-    switch statistics {
-    case .none: break
-    case .full: stats = [Float](repeating: 0, count: b * h * nq * nk)
-    case .rows(let r): stats = [Float](repeating: 0, count: b * h * r.count * nk)
-    case .columnMeans: stats = [Float](repeating: 0, count: b * h * nk)
-    }
-    // One batch element at a time bounds the score memory at H × Nq × Nk.
-    var scores = [Float](repeating: 0, count: h * nq * nk)
-    q.scalars.withUnsafeBufferPointer { qp in
-    k.scalars.withUnsafeBufferPointer { kp in
-    v.scalars.withUnsafeBufferPointer { vp in
-    output.withUnsafeMutableBufferPointer { op in
-    scores.withUnsafeMutableBufferPointer { sp in
-        for bi in 0..<b {
-            for hi in 0..<h {
-                let head = bi * h + hi
-                BLAS.sgemm(transposeB: true, m: nq, n: nk, k: d, alpha: s,
-                           a: qp.baseAddress! + head * nq * d, lda: d, b: kp.baseAddress! + head * nk * d, ldb: d,
-                           c: sp.baseAddress! + hi * nq * nk, ldc: nk)
-            }
-            let ctx = UncheckedSendable((sp.baseAddress!, bias?.scalars, biasStrides, mask))
-            parallelChunks(h * nq, minChunk: 8) { range in
-                let (sc, biasValues, bst, mask) = ctx.value
-                for row in range {
-                    let hi = row / nq, qi = row % nq
-                    let r = sc + row * nk
-                    if let biasValues, let bst {
-                        let base = bi * bst[0] + hi * bst[1] + qi * bst[2]
-                        for j in 0..<nk { r[j] += biasValues[base + j * bst[3]] }
-                    }
-                    if let mask { for j in 0..<nk where !mask[qi * nk + j] { r[j] = -.infinity } }
-                    softmaxRow(r, nk)
-                }
-            }
-            for hi in 0..<h {
-                let head = bi * h + hi
-                BLAS.sgemm(m: nq, n: dv, k: nk, a: sp.baseAddress! + hi * nq * nk, lda: nk,
-                           b: vp.baseAddress! + head * nk * dv, ldb: dv, c: op.baseAddress! + head * nq * dv, ldc: dv)
-                let probs = sp.baseAddress! + hi * nq * nk
-                switch statistics {
-                case .none: break
-                case .full:
-                    for i in 0..<(nq * nk) { stats[head * nq * nk + i] = probs[i] }
-                case .rows(let rows):
-                    for (ri, qi) in rows.enumerated() {
-                        for j in 0..<nk { stats[(head * rows.count + ri) * nk + j] = probs[qi * nk + j] }
-                    }
-                case .columnMeans:
-                    for qi in 0..<nq { for j in 0..<nk { stats[head * nk + j] += probs[qi * nk + j] } }
-                    for j in 0..<nk { stats[head * nk + j] /= Float(nq) }
+    let stats = q.scalars.withUnsafeBufferPointer { qp in
+        k.scalars.withUnsafeBufferPointer { kp in
+            v.scalars.withUnsafeBufferPointer { vp in
+                output.withUnsafeMutableBufferPointer { op in
+                    attend(layout, q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!, out: op.baseAddress!,
+                           scale: scale ?? 1 / Float(d).squareRoot(), bias: bias, mask: mask, statistics: statistics)
                 }
             }
         }
-    }}}}}
-    let out = Tensor(shape: [b, h, nq, dv], scalars: output)
-    switch statistics {
-    case .none: return (out, nil)
-    case .full: return (out, Tensor(shape: [b, h, nq, nk], scalars: stats))
-    case .rows(let r): return (out, Tensor(shape: [b, h, r.count, nk], scalars: stats))
-    case .columnMeans: return (out, Tensor(shape: [b, h, nk], scalars: stats))
     }
+    let probabilities = statistics.statsShape(b: b, h: h, nq: nq, nk: nk).map { Tensor(shape: $0, scalars: stats) }
+    return (Tensor(shape: [b, h, nq, dv], scalars: output), probabilities)
+}
+
+/// Multi-head self-attention straight from packed projections, without splitting or
+/// permuting them: `qkv` is `[B, N, 3·D]` laid out (q | k | v), each of `heads` contiguous
+/// slices of `D / heads` (timm's `qkv`, torch's `in_proj`, concatenated HF q/k/v projections).
+/// Returns `[B, N, D]` with the heads merged, ready for the output projection.
+public func packedSelfAttention(_ qkv: Tensor, heads: Int, bias: Tensor? = nil, mask: [Bool]? = nil,
+                                statistics: AttentionStatistics = .none) -> (output: Tensor, probabilities: Tensor?) {
+    precondition(qkv.rank == 3 && qkv.shape[2] % (3 * heads) == 0, "packed qkv must be [B, N, 3·D] with D divisible by heads, got \(qkv.shape)")
+    let (b, n) = (qkv.shape[0], qkv.shape[1])
+    let dim = qkv.shape[2] / 3, hd = dim / heads
+    let row = 3 * dim
+    let layout = AttentionLayout(
+        b: b, h: heads, nq: n, nk: n, d: hd, dv: hd,
+        q: { $0 * n * row + $1 * hd }, ldq: row, k: { $0 * n * row + dim + $1 * hd }, ldk: row,
+        v: { $0 * n * row + 2 * dim + $1 * hd }, ldv: row, o: { $0 * n * dim + $1 * hd }, ldo: dim)
+    var output = [Float](repeating: 0, count: b * n * dim)
+    let stats = qkv.scalars.withUnsafeBufferPointer { p in
+        output.withUnsafeMutableBufferPointer { op in
+            attend(layout, q: p.baseAddress!, k: p.baseAddress!, v: p.baseAddress!, out: op.baseAddress!,
+                   scale: 1 / Float(hd).squareRoot(), bias: bias, mask: mask, statistics: statistics)
+        }
+    }
+    let probabilities = statistics.statsShape(b: b, h: heads, nq: n, nk: n).map { Tensor(shape: $0, scalars: stats) }
+    return (Tensor(shape: [b, n, dim], scalars: output), probabilities)
 }

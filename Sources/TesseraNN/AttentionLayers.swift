@@ -38,16 +38,7 @@ public struct SelfAttention: Sendable {
     public func callAsFunction(_ x: Tensor, bias: Tensor? = nil, mask: [Bool]? = nil,
                                statistics: AttentionStatistics = .none) -> (Tensor, Tensor?) {
         precondition(x.rank == 3 && x.shape[2] == dim, "attention input must be [B, N, \(dim)], got \(x.shape)")
-        let (b, n) = (x.shape[0], x.shape[1])
-        let hd = dim / heads
-        // [B, N, 3, H, hd] → [3, B, H, N, hd]
-        let packed = qkv(x).reshaped([b, n, 3, heads, hd]).permuted([2, 0, 3, 1, 4])
-        let per = b * heads * n * hd
-        let q = Tensor(shape: [b, heads, n, hd], scalars: Array(packed.scalars[0..<per]))
-        let k = Tensor(shape: [b, heads, n, hd], scalars: Array(packed.scalars[per..<(2 * per)]))
-        let v = Tensor(shape: [b, heads, n, hd], scalars: Array(packed.scalars[(2 * per)...]))
-        let (o, probs) = scaledDotProductAttention(q: q, k: k, v: v, bias: bias, mask: mask, statistics: statistics)
-        let merged = o.permuted([0, 2, 1, 3]).reshaped([b, n, dim])
+        let (merged, probs) = packedSelfAttention(qkv(x), heads: heads, bias: bias, mask: mask, statistics: statistics)
         return (out(merged), probs)
     }
 }
