@@ -37,6 +37,8 @@ let package = Package(
             name: "tessera",
             dependencies: ["Tessera", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
+        .executableTarget(name: "video-features", dependencies: ["Tessera"], path: "Examples/VideoFeatures"),
+
         .testTarget(name: "TesseraCoreTests", dependencies: ["TesseraCore"]),
         .testTarget(name: "TesseraMediaTests", dependencies: ["TesseraMedia", "TesseraCore"]),
         .testTarget(name: "TesseraNNTests", dependencies: ["TesseraNN", "TesseraCore", "TesseraTokenizers", "TesseraMedia"]),
