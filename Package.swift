@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "TesseraCore", targets: ["TesseraCore"]),
         .library(name: "TesseraMedia", targets: ["TesseraMedia"]),
         .library(name: "TesseraNN", targets: ["TesseraNN"]),
+        .library(name: "TesseraQuantizers", targets: ["TesseraQuantizers"]),
         .executable(name: "tessera", targets: ["tessera"]),
     ],
     dependencies: [
@@ -31,8 +32,10 @@ let package = Package(
             dependencies: [.target(name: "COpenBLAS", condition: .when(platforms: [.linux]))]),
         .target(name: "TesseraMedia", dependencies: ["TesseraCore", "CPNG", "CJPEG", "CFFmpeg"]),
         .target(name: "TesseraNN", dependencies: ["TesseraCore"]),
-        .target(name: "TesseraTokenizers", dependencies: ["TesseraCore", "TesseraNN", "TesseraMedia"]),
-        .target(name: "Tessera", dependencies: ["TesseraCore", "TesseraMedia", "TesseraNN", "TesseraTokenizers"]),
+        .target(name: "TesseraQuantizers", dependencies: ["TesseraCore"]),
+        .target(name: "TesseraTokenizers", dependencies: ["TesseraCore", "TesseraNN", "TesseraQuantizers", "TesseraMedia"]),
+        .target(name: "TesseraStreams", dependencies: ["TesseraCore"]),
+        .target(name: "Tessera", dependencies: ["TesseraCore", "TesseraMedia", "TesseraNN", "TesseraQuantizers", "TesseraTokenizers", "TesseraStreams"]),
         .executableTarget(
             name: "tessera",
             dependencies: ["Tessera", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -42,5 +45,6 @@ let package = Package(
         .testTarget(name: "TesseraCoreTests", dependencies: ["TesseraCore"]),
         .testTarget(name: "TesseraMediaTests", dependencies: ["TesseraMedia", "TesseraCore"]),
         .testTarget(name: "TesseraNNTests", dependencies: ["TesseraNN", "TesseraCore", "TesseraTokenizers", "TesseraMedia"]),
+        .testTarget(name: "TesseraTokenizersTests", dependencies: ["Tessera"]),
     ]
 )

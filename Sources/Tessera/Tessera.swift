@@ -2,4 +2,6 @@
 @_exported import TesseraCore
 @_exported import TesseraMedia
 @_exported import TesseraNN
+@_exported import TesseraQuantizers
 @_exported import TesseraTokenizers
+@_exported import TesseraStreams

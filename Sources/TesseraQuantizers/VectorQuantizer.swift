@@ -1,0 +1,132 @@
+import TesseraCore
+
+/// A problem with token ids or quantizer inputs.
+public struct QuantizerError: Error, CustomStringConvertible, Sendable {
+    public var reason: String
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String { reason }
+}
+
+/// Nearest-codeword vector quantization (`VectorQuantizer` of taming-transformers / TiTok):
+/// optional L2 normalization of inputs and codewords (`F.normalize`, eps 1e-12), squared
+/// euclidean distance `|z|² + |e|² − 2 z·e` computed by GEMM in row tiles, argmin with the
+/// first index on ties.
+public struct VectorQuantizer: Sendable {
+    /// `[K, D]` codewords as looked up (already normalized when `useL2Norm`).
+    public let codebook: Tensor
+    public let useL2Norm: Bool
+    private let squaredNorms: [Float]
+
+    /// - Parameter codebook: `[K, D]` as stored in the checkpoint.
+    public init(codebook: Tensor, useL2Norm: Bool) {
+        precondition(codebook.rank == 2, "codebook must be [K, D], got \(codebook.shape)")
+        self.useL2Norm = useL2Norm
+        let book = useL2Norm ? codebook.l2Normalized() : codebook
+        let d = codebook.shape[1]
+        squaredNorms = (0..<codebook.shape[0]).map { k in
+            var s: Float = 0
+            for j in 0..<d { let v = book.scalars[k * d + j]; s += v * v }
+            return s
+        }
+        self.codebook = book
+    }
+
+    public var size: Int { codebook.shape[0] }
+    public var dimension: Int { codebook.shape[1] }
+
+    /// Index of the nearest codeword for each row of `z` (`[M, D]`).
+    public func encode(_ z: Tensor) -> [Int] {
+        precondition(z.rank == 2 && z.shape[1] == dimension, "quantizer input must be [M, \(dimension)], got \(z.shape)")
+        let x = useL2Norm ? z.l2Normalized() : z
+        let m = x.shape[0], k = size, d = dimension
+        var ids = [Int](repeating: 0, count: m)
+        let tile = 256
+        var dots = [Float](repeating: 0, count: min(m, tile) * k)
+        x.scalars.withUnsafeBufferPointer { xp in
+            codebook.scalars.withUnsafeBufferPointer { cp in
+                dots.withUnsafeMutableBufferPointer { dp in
+                    for start in stride(from: 0, to: m, by: tile) {
+                        let rows = min(tile, m - start)
+                        BLAS.sgemm(transposeB: true, m: rows, n: k, k: d, a: xp.baseAddress! + start * d, lda: d,
+                                   b: cp.baseAddress!, ldb: d, c: dp.baseAddress!, ldc: k)
+                        for r in 0..<rows {
+                            let row = xp.baseAddress! + (start + r) * d
+                            var zz: Float = 0
+                            for j in 0..<d { zz += row[j] * row[j] }
+                            var best = 0
+                            var bestDistance = Float.infinity
+                            for c in 0..<k {
+                                let dist = (zz + squaredNorms[c]) - 2 * dp[r * k + c]
+                                if dist < bestDistance || (dist.isNaN && best == 0 && c == 0) { bestDistance = dist; best = c }
+                            }
+                            ids[start + r] = best
+                        }
+                    }
+                }
+            }
+        }
+        return ids
+    }
+
+    /// Codewords for `ids`: `[ids.count, D]`.
+    public func decode(_ ids: [Int]) throws -> Tensor {
+        if let bad = ids.first(where: { $0 < 0 || $0 >= size }) {
+            throw QuantizerError("token id \(bad) is outside the codebook (0..<\(size))")
+        }
+        return codebook.indexSelect(axis: 0, ids)
+    }
+}
+
+extension Tensor {
+    /// Rows scaled to unit L2 norm along the last axis (`F.normalize(x, dim=-1)`, eps 1e-12).
+    public func l2Normalized(eps: Float = 1e-12) -> Tensor {
+        let d = shape.last ?? 1
+        var out = self
+        out.scalars.withUnsafeMutableBufferPointer { p in
+            for r in 0..<(p.count / max(1, d)) {
+                var s: Float = 0
+                for j in 0..<d { s += p[r * d + j] * p[r * d + j] }
+                let n = max(s.squareRoot(), eps)
+                for j in 0..<d { p[r * d + j] /= n }
+            }
+        }
+        return out
+    }
+}
+
+/// The diagonal Gaussian posterior of a VAE bottleneck: the first half of the channels is
+/// the mean, the second the log-variance (clamped to [−30, 20]).
+public struct DiagonalGaussian: Sendable {
+    public let mean: Tensor
+    public let logVariance: Tensor
+
+    /// Splits `parameters` along `axis` into mean and log-variance.
+    public init(parameters: Tensor, axis: Int) {
+        let ax = parameters.axis(axis)
+        let half = parameters.shape[ax] / 2
+        let parts = parameters.split([half, half], axis: ax)
+        mean = parts[0]
+        logVariance = parts[1].map { Swift.min(Swift.max($0, -30), 20) }
+    }
+
+    /// mean + std · ε with ε ~ N(0, 1) from a seeded generator (Box–Muller).
+    public func sample(seed: UInt64) -> Tensor {
+        var state = seed &+ 0x9E37_79B9_7F4A_7C15
+        func uniform() -> Double {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            z ^= z >> 31
+            return (Double(z >> 11) + 0.5) / Double(1 << 53)
+        }
+        var out = mean
+        for i in 0..<out.count {
+            let eps = (-2 * Foundation.log(uniform())).squareRoot() * Foundation.cos(2 * .pi * uniform())
+            out.scalars[i] += Float(Foundation.exp(0.5 * Double(logVariance.scalars[i])) * eps)
+        }
+        return out
+    }
+}
+
+import Foundation
