@@ -36,7 +36,10 @@ extension Tensor {
         let kdim = c * kh * kw, spatial = oh * ow
         let direct = kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0
         var out = [Float](repeating: 0, count: n * o * spatial)
-        var col = direct ? [] : [Float](repeating: 0, count: kdim * spatial)
+        // im2col in bands of output rows, so the column buffer stays cache-sized (a 256×256
+        // 3×3 convolution over 128 channels would otherwise need a 300 MB buffer).
+        let bandRows = direct ? oh : max(1, min(oh, (1 << 21) / max(1, kdim * ow)))
+        var col = direct ? [] : [Float](repeating: 0, count: kdim * bandRows * ow)
         scalars.withUnsafeBufferPointer { src in
             weight.scalars.withUnsafeBufferPointer { wt in
                 out.withUnsafeMutableBufferPointer { dst in
@@ -51,27 +54,38 @@ extension Tensor {
                                        beta: bias == nil ? 0 : 1, c: y, ldc: spatial)
                             continue
                         }
-                        col.withUnsafeMutableBufferPointer { colBuf in
-                            let p = UncheckedSendable((x, colBuf.baseAddress!))
-                            parallelChunks(kdim, minChunk: 8) { range in
-                                let (x, cp) = p.value
-                                for row in range {
-                                    let ch = row / (kh * kw), ky = (row / kw) % kh, kx = row % kw
-                                    let dstRow = cp + row * spatial
-                                    for yy in 0..<oh {
-                                        let iy = yy * sh - ph + ky
-                                        let d = dstRow + yy * ow
-                                        guard iy >= 0 && iy < h else { d.initialize(repeating: 0, count: ow); continue }
-                                        let srcRow = x + (ch * h + iy) * w
-                                        for xx in 0..<ow {
-                                            let ix = xx * sw - pw + kx
-                                            d[xx] = ix >= 0 && ix < w ? srcRow[ix] : 0
+                        for band in Swift.stride(from: 0, to: oh, by: bandRows) {
+                            let rows = min(bandRows, oh - band), cols = rows * ow
+                            col.withUnsafeMutableBufferPointer { colBuf in
+                                let p = UncheckedSendable((x, colBuf.baseAddress!))
+                                parallelChunks(kdim, minChunk: 8) { range in
+                                    let (x, cp) = p.value
+                                    for row in range {
+                                        let ch = row / (kh * kw), ky = (row / kw) % kh, kx = row % kw
+                                        let dstRow = cp + row * cols
+                                        for r in 0..<rows {
+                                            let iy = (band + r) * sh - ph + ky
+                                            let d = dstRow + r * ow
+                                            guard iy >= 0 && iy < h else { d.initialize(repeating: 0, count: ow); continue }
+                                            let srcRow = x + (ch * h + iy) * w
+                                            if sw == 1 {
+                                                // contiguous run with zero borders
+                                                for xx in 0..<ow {
+                                                    let ix = xx - pw + kx
+                                                    d[xx] = ix >= 0 && ix < w ? srcRow[ix] : 0
+                                                }
+                                            } else {
+                                                for xx in 0..<ow {
+                                                    let ix = xx * sw - pw + kx
+                                                    d[xx] = ix >= 0 && ix < w ? srcRow[ix] : 0
+                                                }
+                                            }
                                         }
                                     }
                                 }
+                                BLAS.sgemm(m: o, n: cols, k: kdim, a: wt.baseAddress!, lda: kdim, b: colBuf.baseAddress!, ldb: cols,
+                                           beta: bias == nil ? 0 : 1, c: y + band * ow, ldc: spatial)
                             }
-                            BLAS.sgemm(m: o, n: spatial, k: kdim, a: wt.baseAddress!, lda: kdim, b: colBuf.baseAddress!, ldb: spatial,
-                                       beta: bias == nil ? 0 : 1, c: y, ldc: spatial)
                         }
                     }
                 }
