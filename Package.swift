@@ -41,6 +41,7 @@ let package = Package(
             dependencies: ["Tessera", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .executableTarget(name: "video-features", dependencies: ["Tessera"], path: "Examples/VideoFeatures"),
+        .executableTarget(name: "tokenize-image", dependencies: ["Tessera"], path: "Examples/Tokenize"),
 
         .testTarget(name: "TesseraCoreTests", dependencies: ["TesseraCore"]),
         .testTarget(name: "TesseraMediaTests", dependencies: ["TesseraMedia", "TesseraCore"]),

@@ -69,11 +69,11 @@ extension Tensor {
                                             guard iy >= 0 && iy < h else { d.initialize(repeating: 0, count: ow); continue }
                                             let srcRow = x + (ch * h + iy) * w
                                             if sw == 1 {
-                                                // contiguous run with zero borders
-                                                for xx in 0..<ow {
-                                                    let ix = xx - pw + kx
-                                                    d[xx] = ix >= 0 && ix < w ? srcRow[ix] : 0
-                                                }
+                                                // a contiguous run of the source row, zeros outside it
+                                                let lo = Swift.max(0, pw - kx), hi = Swift.min(ow, w + pw - kx)
+                                                if lo > 0 { d.initialize(repeating: 0, count: Swift.min(lo, ow)) }
+                                                if hi > lo { (d + lo).update(from: srcRow + (lo - pw + kx), count: hi - lo) }
+                                                if hi < ow { (d + Swift.max(hi, 0)).initialize(repeating: 0, count: ow - Swift.max(hi, 0)) }
                                             } else {
                                                 for xx in 0..<ow {
                                                     let ix = xx * sw - pw + kx

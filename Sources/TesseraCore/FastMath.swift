@@ -9,7 +9,8 @@ public typealias FloatVector = SIMD8<Float>
 /// e^x for each lane; 0 below −87.3, clamped (finite) above 88.7.
 @inlinable @inline(__always)
 public func vexp(_ x: FloatVector) -> FloatVector {
-    let clamped = pointwiseMax(pointwiseMin(x, FloatVector(repeating: 88.72283)), FloatVector(repeating: -87.33654))
+    var clamped = x.replacing(with: 88.72283, where: x .> 88.72283)
+    clamped = clamped.replacing(with: -87.33654, where: clamped .< -87.33654)
     let magic = FloatVector(repeating: 12_582_912)
     let shifted = clamped * 1.442695040888963 + magic
     let n = shifted - magic

@@ -5,7 +5,7 @@ import Tessera
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure throughput. Compare with PyTorch/Pillow via Scripts/bench-*.sh.",
-        subcommands: [BenchDecode.self, BenchViT.self])
+        subcommands: [BenchDecode.self, BenchViT.self, BenchTiTok.self])
 }
 
 struct BenchDecode: ParsableCommand {
@@ -215,4 +215,56 @@ func measureSGEMM(m: Int, n: Int, k: Int, seconds: Double) -> Double {
         }
     }
     return 2 * Double(m * n * k) * Double(runs) / Date().timeIntervalSince(start) / 1e9
+}
+
+struct BenchTiTok: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "titok",
+        abstract: "Encode and decode images/s of a TiTok-family model (Scripts/bench-titok.sh adds the PyTorch comparison).")
+
+    @Option(help: "TiTok model directory.")
+    var model: String
+    @Option(help: "Batch sizes to measure.")
+    var batch: [Int] = [1, 8]
+    @Option(help: "Minimum seconds per measurement (at least one run each).")
+    var seconds: Double = 5
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    func run() throws {
+        let titok = try TiTok(directory: URL(fileURLWithPath: model))
+        let c = titok.config
+        let s = c.imageSize
+        var results: [[String: Any]] = []
+        for b in batch {
+            var rng = Xorshift(seed: UInt64(b))
+            let pixels = Tensor(shape: [b, 3, s, s], scalars: (0..<(b * 3 * s * s)).map { _ in Float.random(in: 0...1, using: &rng) })
+            func time(_ body: () -> Void) -> Double {
+                body()   // warm-up
+                var runs = 0
+                let start = Date()
+                repeat { body(); runs += 1 } while Date().timeIntervalSince(start) < seconds
+                return Date().timeIntervalSince(start) / Double(runs)
+            }
+            var latents = titok.encodeLatents(pixels)
+            let encode = time {
+                latents = titok.encodeLatents(pixels)
+                if !c.isVAE { _ = titok.quantize(latents) }
+            }
+            let z: Tensor = c.isVAE ? DiagonalGaussian(parameters: latents, axis: 1).mean : try titok.lookup(titok.quantize(latents))
+            let decode = time { _ = titok.decodeLatents(z) }
+            results.append(["batch": b, "encode_ms": encode * 1000, "decode_ms": decode * 1000,
+                            "encode_images_per_s": Double(b) / encode, "decode_images_per_s": Double(b) / decode])
+        }
+        if json {
+            let object: [String: Any] = ["model": titok.modelID, "results": results, "threads": Threading.threadCount,
+                                         "peak_rss_mb": Double(peakResidentBytes()) / 1e6]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+        } else {
+            for r in results {
+                print(String(format: "batch %d: encode %.1f ms/batch (%.2f img/s), decode %.1f ms/batch (%.2f img/s)", r["batch"] as! Int,
+                             r["encode_ms"] as! Double, r["encode_images_per_s"] as! Double, r["decode_ms"] as! Double, r["decode_images_per_s"] as! Double))
+            }
+        }
+    }
 }
