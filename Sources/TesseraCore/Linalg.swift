@@ -23,8 +23,28 @@ public enum BLAS {
         // running a single-threaded BLAS call. OpenBLAS's own pool busy-waits between calls and
         // would fight the other parallel loops for the cores.
         configureOnce
-        let rowsPerTask = 32
-        let tasks = transposeA ? 1 : min(Threading.threadCount, m / rowsPerTask, (m * n * k) / 2_000_000 + 1)
+        // Split the larger of M and N: splitting rows makes every task pack all of B, so wide
+        // products (convolutions: few output channels, many pixels) split columns instead.
+        let minPerTask = 32
+        let work = (m * n * k) / 2_000_000 + 1
+        if n > m && !transposeA {
+            let tasks = min(Threading.threadCount, n / minPerTask, work)
+            if tasks > 1 {
+                let chunk = ((n + tasks - 1) / tasks + 15) / 16 * 16
+                let ptrs = UncheckedSendable((a, b, c))
+                parallelChunks(tasks) { range in
+                    let (a, b, c) = ptrs.value
+                    for t in range {
+                        let start = t * chunk, cols = min(chunk, n - start)
+                        if cols > 0 {
+                            call(false, transposeB, m, cols, k, alpha, a, lda, b + (transposeB ? start * ldb : start), ldb, beta, c + start, ldc)
+                        }
+                    }
+                }
+                return
+            }
+        }
+        let tasks = transposeA ? 1 : min(Threading.threadCount, m / minPerTask, work)
         guard tasks > 1 else {
             call(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
             return

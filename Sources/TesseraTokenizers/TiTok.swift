@@ -77,6 +77,8 @@ struct TiTokHubConfig: Decodable {
         var vit_dec_num_heads: Int?
     }
     struct Model: Decodable {
+        /// "one_d_piece" in One-D-Piece's configs.
+        var type: String?
         var vq_model: VQModel
         var pixel_decoder: PixelDecoderConfig?
     }
@@ -117,7 +119,9 @@ extension TiTokConfig {
         pixelDecoder = hub.model.pixel_decoder ?? PixelDecoderConfig()
         textLength = v.text_context_length
         textDim = v.text_embed_dim ?? 768
-        resizeFilter = hub.dataset?.preprocessing?.interpolation.flatMap(ResizeFilter.init(rawValue:)) ?? .bicubic
+        // One-D-Piece's inference script resizes with torchvision's default (bilinear).
+        let defaultFilter: ResizeFilter = hub.model.type == "one_d_piece" ? .bilinear : .bicubic
+        resizeFilter = hub.dataset?.preprocessing?.interpolation.flatMap(ResizeFilter.init(rawValue:)) ?? defaultFilter
         guard ["vq", "vae"].contains(quantizeMode) else { throw ModelConfigError(path: path, reason: "unknown quantize_mode '\(quantizeMode)'") }
         guard quantizeMode == "vae" || codebookSize > 0 else { throw ModelConfigError(path: path, reason: "vq model without codebook_size") }
         guard encoder.patchSize == decoder.patchSize, imageSize % encoder.patchSize == 0 else {

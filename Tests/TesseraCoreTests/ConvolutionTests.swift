@@ -28,3 +28,4 @@ import Testing
         #expect(worst < 1e-3, "max abs difference \(worst)")
     }
 }
+
