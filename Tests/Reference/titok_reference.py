@@ -24,7 +24,7 @@ pixel decoder). Tessera extensions (optional; defaults are the official values):
     model.type: "titok" | "tatitok" | "one_d_piece"   (One-D-Piece's own yaml uses model.type "one_d_piece";
                                                        TA-TiTok is also detected from vq_model.text_embed_dim)
 
-Only torch (and numpy for the safetensors helpers) is needed; no einops / omegaconf / huggingface_hub.
+Only torch (plus numpy, which torch's .numpy() uses in the safetensors helpers) is needed; no einops / omegaconf / huggingface_hub.
 """
 
 from __future__ import annotations
@@ -33,11 +33,10 @@ import json
 import math
 import struct
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
