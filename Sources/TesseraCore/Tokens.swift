@@ -26,3 +26,14 @@ public struct Tokens: Sendable, Equatable {
     public var isContinuous: Bool { latents != nil }
 }
 
+
+extension Tokens {
+    /// The first `k` token positions (for variable-length models such as One-D-Piece).
+    public func prefix(_ k: Int) -> Tokens {
+        guard k < count else { return self }
+        var t = self
+        t.shape[0] = k
+        if let latents { t.latents = latents.slice(axis: 0, 0..<k) } else { t.ids = Array(ids.prefix(k * shape.dropFirst().reduce(1, *))) }
+        return t
+    }
+}

@@ -72,7 +72,7 @@ extension Image {
                            Int32(max(0, min(9, compressionLevel))), &out, &size, &errBuf, errBuf.count)
         }
         guard status == 0, let out else {
-            throw MediaError(.writeFailed, path: "<png>", "PNG encoding failed: \(String(cString: errBuf))")
+            throw MediaError(.writeFailed, path: "<png>", "PNG encoding failed: \(cString(errBuf))")
         }
         defer { tsr_png_free(out) }
         return Array(UnsafeBufferPointer(start: out, count: size))
@@ -103,7 +103,7 @@ extension ImageInfo {
         case .png:
             var info = tsr_png_info()
             guard tsr_png_read_info(bytes, bytes.count, &info, &errBuf, errBuf.count) == 0 else {
-                throw codecError(String(cString: errBuf), path: path, format: "PNG")
+                throw codecError(cString(errBuf), path: path, format: "PNG")
             }
             let kinds = [0: "gray", 2: "RGB", 3: "palette", 4: "gray+alpha", 6: "RGBA"]
             var desc = "\(kinds[Int(info.color_type)] ?? "?") \(info.bit_depth)-bit"
@@ -114,7 +114,7 @@ extension ImageInfo {
         case .jpeg:
             var info = tsr_jpeg_info()
             guard tsr_jpeg_read_info(bytes, bytes.count, &info, &errBuf, errBuf.count) == 0 else {
-                throw codecError(String(cString: errBuf), path: path, format: "JPEG")
+                throw codecError(cString(errBuf), path: path, format: "JPEG")
             }
             let spaces = [1: "gray", 2: "YCbCr", 3: "YCbCr", 4: "CMYK", 5: "YCCK"]
             var desc = spaces[Int(info.color_space)] ?? "components=\(info.components)"
@@ -166,7 +166,7 @@ private func decodePNG(_ bytes: [UInt8], path: String, options: ImageDecodingOpt
     var errBuf = [CChar](repeating: 0, count: 256)
     var info = tsr_png_info()
     guard tsr_png_read_info(bytes, bytes.count, &info, &errBuf, errBuf.count) == 0 else {
-        throw codecError(String(cString: errBuf), path: path, format: "PNG")
+        throw codecError(cString(errBuf), path: path, format: "PNG")
     }
     let width = Int(info.width), height = Int(info.height)
     try checkSize(width, height, path: path, limit: options.maxPixels)
@@ -175,7 +175,7 @@ private func decodePNG(_ bytes: [UInt8], path: String, options: ImageDecodingOpt
     let status = pixels.withUnsafeMutableBufferPointer { out in
         tsr_png_decode(bytes, bytes.count, out.baseAddress, Int32(layout.rawValue), &errBuf, errBuf.count)
     }
-    guard status == 0 else { throw codecError(String(cString: errBuf), path: path, format: "PNG") }
+    guard status == 0 else { throw codecError(cString(errBuf), path: path, format: "PNG") }
     return Image(width: width, height: height, layout: layout, pixels: pixels)
 }
 
@@ -183,7 +183,7 @@ private func decodeJPEG(_ bytes: [UInt8], path: String, options: ImageDecodingOp
     var errBuf = [CChar](repeating: 0, count: 256)
     var info = tsr_jpeg_info()
     guard tsr_jpeg_read_info(bytes, bytes.count, &info, &errBuf, errBuf.count) == 0 else {
-        throw codecError(String(cString: errBuf), path: path, format: "JPEG")
+        throw codecError(cString(errBuf), path: path, format: "JPEG")
     }
     let width = Int(info.width), height = Int(info.height)
     try checkSize(width, height, path: path, limit: options.maxPixels)
@@ -193,7 +193,7 @@ private func decodeJPEG(_ bytes: [UInt8], path: String, options: ImageDecodingOp
     let status = raw.withUnsafeMutableBufferPointer { out in
         tsr_jpeg_decode(bytes, bytes.count, out.baseAddress, out.count, &errBuf, errBuf.count)
     }
-    guard status == 0 else { throw codecError(String(cString: errBuf), path: path, format: "JPEG") }
+    guard status == 0 else { throw codecError(cString(errBuf), path: path, format: "JPEG") }
 
     var image: Image
     switch components {
@@ -284,4 +284,10 @@ private func tiffOrientation(_ tiff: ArraySlice<UInt8>) -> Orientation? {
         if tag == 0x0112, u16(e + 2) == 3, let value = u16(e + 8) { return Orientation(rawValue: value) }
     }
     return nil
+}
+
+/// The text of a NUL-terminated C buffer.
+func cString(_ buffer: [CChar]) -> String {
+    let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+    return String(decoding: bytes, as: UTF8.self)
 }

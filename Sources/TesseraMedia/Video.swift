@@ -163,7 +163,7 @@ extension FrameIterator: AsyncSequence, AsyncIteratorProtocol {
 private func ffmpegMessage(_ code: Int32) -> String {
     var buf = [CChar](repeating: 0, count: 256)
     av_strerror(code, &buf, buf.count)
-    return String(cString: buf)
+    return cString(buf)
 }
 
 private let quietLogs: Void = { av_log_set_level(-8) }()   // AV_LOG_QUIET: errors are reported as MediaError

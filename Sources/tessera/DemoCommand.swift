@@ -83,16 +83,16 @@ extension Demo {
         let tokenizer = try options.load()
         print("\n== encode with \(tokenizer.modelID): \(tokenizer.tokenCount) tokens of \(tokenizer.vocabularySizes) per \(tokenizer.imageSize)² image")
         let tokensFile = out.appendingPathComponent("tokens.jsonl")
-        var encode = try Encode.parse(["--model", model.path, "--uniform", "3", "-o", tokensFile.path] + files.map(\.path))
+        let encode = try Encode.parse(["--model", model.path, "--uniform", "3", "-o", tokensFile.path] + files.map(\.path))
         try encode.run()
         if let first = try TokenFile.read(tokensFile).first {
             print("first record: \(URL(fileURLWithPath: first.source).lastPathComponent) ids \(first.tokens.ids.prefix(12).map(String.init).joined(separator: " ")) …")
         }
         print("\n== decode \(tokensFile.lastPathComponent)")
-        var decode = try Decode.parse(["--model", model.path, tokensFile.path, "-o", out.appendingPathComponent("decoded").path])
+        let decode = try Decode.parse(["--model", model.path, tokensFile.path, "-o", out.appendingPathComponent("decoded").path])
         try decode.run()
         print("\n== roundtrip (original | reconstruction)")
-        var roundtrip = try Roundtrip.parse(["--model", model.path, "-o", out.appendingPathComponent("roundtrip").path]
+        let roundtrip = try Roundtrip.parse(["--model", model.path, "-o", out.appendingPathComponent("roundtrip").path]
                                             + files.filter(Media.isImage).map(\.path))
         try roundtrip.run()
     }

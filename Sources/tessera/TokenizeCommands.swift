@@ -190,13 +190,3 @@ struct Models: ParsableCommand {
     }
 }
 
-extension Tokens {
-    /// The first `k` tokens (variable-length models).
-    func prefix(_ k: Int) -> Tokens {
-        guard k < count else { return self }
-        var t = self
-        t.shape[0] = k
-        if let latents { t.latents = latents.slice(axis: 0, 0..<k) } else { t.ids = Array(ids.prefix(k * shape.dropFirst().reduce(1, *))) }
-        return t
-    }
-}
