@@ -32,7 +32,7 @@ let package = Package(
             dependencies: [.target(name: "COpenBLAS", condition: .when(platforms: [.linux]))]),
         .target(name: "TesseraMedia", dependencies: ["TesseraCore", "CPNG", "CJPEG", "CFFmpeg"]),
         .target(name: "TesseraNN", dependencies: ["TesseraCore"]),
-        .target(name: "TesseraQuantizers", dependencies: ["TesseraCore"]),
+        .target(name: "TesseraQuantizers", dependencies: ["TesseraCore", "TesseraNN"]),
         .target(name: "TesseraTokenizers", dependencies: ["TesseraCore", "TesseraNN", "TesseraQuantizers", "TesseraMedia"]),
         .target(name: "TesseraStreams", dependencies: ["TesseraCore"]),
         .target(name: "Tessera", dependencies: ["TesseraCore", "TesseraMedia", "TesseraNN", "TesseraQuantizers", "TesseraTokenizers", "TesseraStreams"]),
@@ -47,5 +47,6 @@ let package = Package(
         .testTarget(name: "TesseraMediaTests", dependencies: ["TesseraMedia", "TesseraCore"]),
         .testTarget(name: "TesseraNNTests", dependencies: ["TesseraNN", "TesseraCore", "TesseraTokenizers", "TesseraMedia"]),
         .testTarget(name: "TesseraTokenizersTests", dependencies: ["Tessera"]),
+        .testTarget(name: "TesseraQuantizersTests", dependencies: ["TesseraQuantizers", "TesseraNN", "TesseraCore"]),
     ]
 )

@@ -7,21 +7,36 @@ public struct QuantizerError: Error, CustomStringConvertible, Sendable {
     public var description: String { reason }
 }
 
-/// Nearest-codeword vector quantization (`VectorQuantizer` of taming-transformers / TiTok):
-/// optional L2 normalization of inputs and codewords (`F.normalize`, eps 1e-12), squared
-/// euclidean distance `|z|² + |e|² − 2 z·e` computed by GEMM in row tiles, argmin with the
-/// first index on ties.
+/// Nearest-codeword vector quantization with the variants in use: euclidean distance
+/// `|z|² + |e|² − 2 z·e` (optionally clamped below, as vector-quantize-pytorch's cdist),
+/// or cosine similarity (largest dot product with l2-normalized inputs); optional L2
+/// normalization of inputs and codewords (TiTok's `use_l2_norm`, UniTok). Distances are
+/// computed by GEMM in row tiles (never the full M×K matrix); ties go to the first index.
 public struct VectorQuantizer: Sendable {
-    /// `[K, D]` codewords as looked up (already normalized when `useL2Norm`).
+    /// How the nearest codeword is chosen.
+    public enum Metric: Sendable, Equatable {
+        /// Smallest squared distance; values below `clampMin` count as equal (ties → first).
+        case euclidean(clampMin: Float?)
+        /// Largest dot product (inputs l2-normalized with `inputEps`).
+        case cosine(inputEps: Float)
+    }
+
+    /// `[K, D]` codewords as looked up (normalized when the quantizer normalizes its codebook).
     public let codebook: Tensor
-    public let useL2Norm: Bool
+    public let metric: Metric
+    /// Inputs are l2-normalized before the search (TiTok's `use_l2_norm`).
+    public let normalizeInputs: Bool
     private let squaredNorms: [Float]
 
-    /// - Parameter codebook: `[K, D]` as stored in the checkpoint.
+    /// TiTok's quantizer: euclidean, inputs and codebook l2-normalized when `useL2Norm`.
     public init(codebook: Tensor, useL2Norm: Bool) {
+        self.init(codebook: codebook, metric: .euclidean(clampMin: nil), normalizeInputs: useL2Norm, normalizeCodebook: useL2Norm)
+    }
+
+    /// - Parameter codebook: `[K, D]` as stored in the checkpoint.
+    public init(codebook: Tensor, metric: Metric, normalizeInputs: Bool = false, normalizeCodebook: Bool = false) {
         precondition(codebook.rank == 2, "codebook must be [K, D], got \(codebook.shape)")
-        self.useL2Norm = useL2Norm
-        let book = useL2Norm ? codebook.l2Normalized() : codebook
+        let book = normalizeCodebook ? codebook.l2Normalized() : codebook
         let d = codebook.shape[1]
         squaredNorms = (0..<codebook.shape[0]).map { k in
             var s: Float = 0
@@ -29,6 +44,8 @@ public struct VectorQuantizer: Sendable {
             return s
         }
         self.codebook = book
+        self.metric = metric
+        self.normalizeInputs = normalizeInputs
     }
 
     public var size: Int { codebook.shape[0] }
@@ -37,7 +54,11 @@ public struct VectorQuantizer: Sendable {
     /// Index of the nearest codeword for each row of `z` (`[M, D]`).
     public func encode(_ z: Tensor) -> [Int] {
         precondition(z.rank == 2 && z.shape[1] == dimension, "quantizer input must be [M, \(dimension)], got \(z.shape)")
-        let x = useL2Norm ? z.l2Normalized() : z
+        var x = z
+        switch metric {
+        case .cosine(let eps): x = z.l2Normalized(eps: eps)
+        case .euclidean: if normalizeInputs { x = z.l2Normalized() }
+        }
         let m = x.shape[0], k = size, d = dimension
         var ids = [Int](repeating: 0, count: m)
         let tile = 256
@@ -50,14 +71,22 @@ public struct VectorQuantizer: Sendable {
                         BLAS.sgemm(transposeB: true, m: rows, n: k, k: d, a: xp.baseAddress! + start * d, lda: d,
                                    b: cp.baseAddress!, ldb: d, c: dp.baseAddress!, ldc: k)
                         for r in 0..<rows {
-                            let row = xp.baseAddress! + (start + r) * d
-                            var zz: Float = 0
-                            for j in 0..<d { zz += row[j] * row[j] }
+                            let dot = dp.baseAddress! + r * k
                             var best = 0
-                            var bestDistance = Float.infinity
-                            for c in 0..<k {
-                                let dist = (zz + squaredNorms[c]) - 2 * dp[r * k + c]
-                                if dist < bestDistance || (dist.isNaN && best == 0 && c == 0) { bestDistance = dist; best = c }
+                            switch metric {
+                            case .cosine:
+                                var bestValue = -Float.infinity
+                                for c in 0..<k where dot[c] > bestValue { bestValue = dot[c]; best = c }
+                            case .euclidean(let clampMin):
+                                let row = xp.baseAddress! + (start + r) * d
+                                var zz: Float = 0
+                                for j in 0..<d { zz += row[j] * row[j] }
+                                var bestDistance = Float.infinity
+                                let floor = clampMin ?? -Float.infinity
+                                for c in 0..<k {
+                                    let dist = max((zz + squaredNorms[c]) - 2 * dot[c], floor)
+                                    if dist < bestDistance { bestDistance = dist; best = c }
+                                }
                             }
                             ids[start + r] = best
                         }

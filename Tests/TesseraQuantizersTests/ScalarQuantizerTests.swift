@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+import TesseraCore
+@testable import TesseraQuantizers
+
+/// The published checks of each quantizer's definition (shared/reference/quantizers.md).
+@Suite struct ScalarQuantizerTests {
+    @Test func fsqKnownIds() throws {
+        let fsq = try FSQ(levels: [8, 5, 5, 5])
+        #expect(fsq.codebookSize == 1000 && fsq.basis == [1, 8, 40, 200])
+        let z = Tensor(shape: [3, 4], scalars: [0, 0, 0, 0, .infinity, .infinity, .infinity, .infinity,
+                                                -.infinity, -.infinity, -.infinity, -.infinity])
+        let (ids, codes) = try fsq.encode(z)
+        #expect(ids == [500, 999, 0])
+        #expect(Array(codes.scalars[4..<8]) == [0.75, 1, 1, 1])      // L = 8 is asymmetric: −1 … 0.75
+        #expect(try fsq.decode(ids) == codes)
+        // every id decodes to a distinct code inside [−1, 1]
+        let all = try fsq.decode(Array(0..<fsq.codebookSize))
+        let rows = Set((0..<1000).map { Array(all.scalars[($0 * 4)..<($0 * 4 + 4)]) })
+        #expect(rows.count == 1000 && all.scalars.allSatisfy { $0 >= -1 && $0 <= 1 })
+        #expect(throws: QuantizerError.self) { try fsq.decode([1000]) }
+        #expect(throws: QuantizerError.self) { try FSQ(levels: [2, 3]) }
+        let flextok = try FSQ(levels: [8, 8, 8, 5, 5, 5])
+        #expect(flextok.codebookSize == 64000 && flextok.basis == [1, 8, 64, 512, 2560, 12800])
+    }
+
+    @Test func fsqPreserveSymmetryHandlesLevelTwo() throws {
+        let fsq = try FSQ(levels: [2, 3, 4], preserveSymmetry: true)
+        let (ids, codes) = try fsq.encode(Tensor(shape: [2, 3], scalars: [-3, 0, 0.2, 3, 3, -3]))
+        // level-2 channel: ±1; level-3 channel: −1, 0, 1; level-4 channel: −1, −1/3, 1/3, 1
+        #expect(codes.scalars[0] == -1 && codes.scalars[1] == 0 && abs(codes.scalars[2] - 1.0 / 3) < 1e-6)
+        #expect(try fsq.decode(ids) == codes)
+        #expect(codes.scalars[0] == -1 && codes.scalars[3] == 1)
+    }
+
+    @Test func lfqSignsAndIds() throws {
+        let lfq = try LFQ(dimension: 4)
+        let (ids, codes) = try lfq.encode(Tensor(shape: [2, 4], scalars: [1, -1, -1, -1, 0, 2, 0, 3]))
+        #expect(ids == [8, 5])                                 // MSB first; 0 counts as negative
+        #expect(codes.scalars == [1, -1, -1, -1, -1, 1, -1, 1])
+        #expect(try lfq.decode(ids) == codes)
+        let bsq = try LFQ(dimension: 4, spherical: true)
+        #expect(try bsq.encode(Tensor(shape: [1, 4], scalars: [3, -1, 2, -5])).codes.scalars == [0.5, -0.5, 0.5, -0.5])
+        let two = try LFQ(dimension: 8, codebooks: 2)
+        #expect(try two.encode(Tensor(shape: [1, 8], scalars: [1, 1, -1, -1, -1, -1, 1, 1])).ids == [12, 3])
+        #expect(throws: QuantizerError.self) { try lfq.decode([16]) }
+    }
+
+    @Test func tokenBridgeRepresentatives() throws {
+        let q = try DimensionWiseQuantizer(bits: 6, range: -5...5, stdRange: 3)
+        let r = q.representatives
+        #expect(r.count == 64)
+        for (i, expected) in [(0, -2.43710), (1, -1.99424), (2, -1.76421), (31, -0.019585), (32, 0.019585)] {
+            #expect(abs(r[i] - expected) < 5e-5, "r\(i) = \(r[i])")
+        }
+        #expect(abs(q.boundaries[1] - -2.15387) < 5e-5)
+        // nearest representative, not bucketing: −2.2 (standardized) is closer to r₁ than r₀
+        let x = Tensor(shape: [3], scalars: [0.0, 100, -100])
+        let ids = q.encode(x)
+        #expect(ids == [31, 63, 0])   // 0 lies exactly between r31 and r32: the lower wins
+        let back = try q.decode(ids, shape: [3])
+        #expect(abs(back.scalars[0] - Float((r[31] + 3) / 6 * 10 - 5)) < 1e-6)
+    }
+
+    @Test func binaryPacking() throws {
+        let e = Tensor(shape: [4, 2], scalars: [1, 0, 0, 1, 10, 10, 100, 0])
+        let q = try BinaryQuantizer(embedding: e)
+        let ids = try q.encode(Tensor(shape: [2, 4], scalars: [0.5, 0, -1, 2, -1, 3, 1, 0]))
+        #expect(ids == [0b1001, 0b0110])
+        #expect(try q.decode(ids).scalars == [101, 0, 10, 11])
+    }
+
+    @Test func inverseNormalCDFIsAccurate() {
+        for p in [1e-12, 1e-4, 0.02, 0.3, 0.5, 0.77, 0.9999] {
+            let x = inverseNormalCDF(p)
+            #expect(abs(normalCDF(x) - p) < 1e-12 * max(1, p * 1e3), "p = \(p)")
+        }
+    }
+}
