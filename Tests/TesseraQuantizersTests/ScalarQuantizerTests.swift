@@ -77,3 +77,40 @@ import TesseraCore
         }
     }
 }
+
+@Suite struct QuantizerSpecTests {
+    @Test func parsesEveryKind() throws {
+        guard case .fsq(let f) = try QuantizerSpec(parsing: "fsq:8,5,5,5") else { Issue.record("not fsq"); return }
+        #expect(f.levels == [8, 5, 5, 5] && !f.preserveSymmetry)
+        guard case .fsq(let s) = try QuantizerSpec(parsing: "fsq-sym:2,3,4") else { Issue.record("not fsq"); return }
+        #expect(s.preserveSymmetry)
+        guard case .lfq(let l) = try QuantizerSpec(parsing: "lfq:16,codebooks=2,scale=0.5") else { Issue.record("not lfq"); return }
+        #expect(l.dimension == 16 && l.codebooks == 2 && l.scale == 0.5 && !l.spherical)
+        guard case .lfq(let b) = try QuantizerSpec(parsing: "bsq:8") else { Issue.record("not bsq"); return }
+        #expect(b.spherical)
+        guard case .dimensionWise(let d, _) = try QuantizerSpec(parsing: "dimwise:bits=4,range=-2:2,std=2.5") else { Issue.record("not dimwise"); return }
+        #expect(d.levels == 16 && d.range == -2...2 && d.stdRange == 2.5)
+        for bad in ["vq:3", "fsq:", "fsq:8,x", "lfq", "lfq:7,codebooks=2", "dimwise:range=3:1"] {
+            #expect(throws: QuantizerError.self, "\(bad)") { try QuantizerSpec(parsing: bad) }
+        }
+    }
+
+    @Test func roundTripThroughSpec() throws {
+        let x = Tensor(shape: [4, 6], scalars: (0..<24).map { Float($0) / 7 - 1.5 })
+        // (FSQ codes are not inputs of FSQ's tanh bound; its decode == encode check is in fsqKnownIds.)
+        for text in ["lfq:6,codebooks=3", "bsq:6", "dimwise:bits=6"] {
+            let spec = try QuantizerSpec(parsing: text)
+            let ids = try spec.quantize(x)
+            #expect(ids.count == 4 * spec.idsPerRow(dimension: 6))
+            let codes = try spec.dequantize(ids, rows: 4, dimension: 6)
+            #expect(try spec.quantize(codes) == ids, "\(text): codes re-quantize to the same ids")
+        }
+    }
+
+    @Test func codebookUsage() throws {
+        let u = try CodebookUsage(ids: [0, 0, 1, 3], vocabularySize: 4)
+        #expect(u.used == 3 && u.dead == 1 && u.utilization == 0.75)
+        #expect(abs(u.perplexity - exp(-(0.5 * log(0.5) + 2 * 0.25 * log(0.25)))) < 1e-12)
+        #expect(throws: QuantizerError.self) { try CodebookUsage(ids: [4], vocabularySize: 4) }
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import TesseraCore
+
+/// A quantizer chosen by an inline description, for scripts and the command line:
+///
+/// - `fsq:8,5,5,5` — FSQ with these levels; `fsq-sym:2,3,4` with `preserve_symmetry`
+/// - `lfq:16`, `lfq:16,codebooks=2,scale=1`, `bsq:16` (spherical LFQ)
+/// - `dimwise:bits=6,range=-5:5,std=3` — TokenBridge dimension-wise quantization
+///
+/// Every row of a `[M, D]` input becomes `idsPerRow` ids.
+public enum QuantizerSpec: Sendable {
+    case fsq(FSQ)
+    case lfq(LFQ)
+    case dimensionWise(DimensionWiseQuantizer, dimension: Int?)
+
+    public init(parsing text: String) throws {
+        let (name, rest) = text.split(separator: ":", maxSplits: 1).map(String.init).splitFirst()
+        func options(_ s: String) -> (positional: [String], named: [String: String]) {
+            var positional: [String] = [], named: [String: String] = [:]
+            for part in s.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !part.isEmpty {
+                if let eq = part.firstIndex(of: "=") { named[String(part[..<eq])] = String(part[part.index(after: eq)...]) } else { positional.append(part) }
+            }
+            return (positional, named)
+        }
+        let o = options(rest ?? "")
+        func int(_ s: String) throws -> Int {
+            guard let v = Int(s) else { throw QuantizerError("'\(s)' is not an integer in quantizer spec '\(text)'") }
+            return v
+        }
+        switch name.lowercased() {
+        case "fsq", "fsq-sym":
+            guard !o.positional.isEmpty else { throw QuantizerError("fsq needs levels, e.g. fsq:8,5,5,5") }
+            self = .fsq(try FSQ(levels: try o.positional.map(int), preserveSymmetry: name.lowercased() == "fsq-sym"))
+        case "lfq", "bsq":
+            guard let d = o.positional.first else { throw QuantizerError("\(name) needs a dimension, e.g. \(name):16") }
+            let scale = try o.named["scale"].map { s -> Float in
+                guard let v = Float(s) else { throw QuantizerError("bad scale '\(s)'") }
+                return v
+            } ?? 1
+            self = .lfq(try LFQ(dimension: try int(d), codebooks: try o.named["codebooks"].map(int) ?? 1, scale: scale,
+                                spherical: name.lowercased() == "bsq"))
+        case "dimwise":
+            let bits = try o.named["bits"].map(int) ?? 6
+            let std = Double(o.named["std"] ?? "3") ?? 3
+            var range: ClosedRange<Float> = -5...5
+            if let r = o.named["range"] {
+                let parts = r.split(separator: ":").compactMap { Float($0) }
+                guard parts.count == 2, parts[0] < parts[1] else { throw QuantizerError("range must be lo:hi, got '\(r)'") }
+                range = parts[0]...parts[1]
+            }
+            self = .dimensionWise(try DimensionWiseQuantizer(bits: bits, range: range, stdRange: std), dimension: nil)
+        default:
+            throw QuantizerError("unknown quantizer '\(name)' (fsq, fsq-sym, lfq, bsq, dimwise)")
+        }
+    }
+
+    /// Ids produced per input row of `dimension` channels.
+    public func idsPerRow(dimension d: Int) -> Int {
+        switch self {
+        case .fsq: return 1
+        case .lfq(let q): return q.codebooks
+        case .dimensionWise: return d
+        }
+    }
+
+    /// Vocabulary size of each id.
+    public var vocabularySize: Int {
+        switch self {
+        case .fsq(let q): return q.codebookSize
+        case .lfq(let q): return q.codebookSize
+        case .dimensionWise(let q, _): return q.levels
+        }
+    }
+
+    /// Ids (row-major, `idsPerRow` per row) for `[M, D]` latents.
+    public func quantize(_ x: Tensor) throws -> [Int] {
+        guard x.rank == 2 else { throw QuantizerError("latents must be [M, D], got \(x.shape)") }
+        switch self {
+        case .fsq(let q): return try q.encode(x).ids
+        case .lfq(let q): return try q.encode(x).ids
+        case .dimensionWise(let q, _): return q.encode(x)
+        }
+    }
+
+    /// Codes `[M, D]` for ids of `rows` rows.
+    public func dequantize(_ ids: [Int], rows: Int, dimension d: Int) throws -> Tensor {
+        switch self {
+        case .fsq(let q): return try q.decode(ids)
+        case .lfq(let q): return try q.decode(ids)
+        case .dimensionWise(let q, _): return try q.decode(ids, shape: [rows, d])
+        }
+    }
+}
+
+/// Usage statistics of token ids over one codebook.
+public struct CodebookUsage: Sendable, Equatable {
+    public var vocabularySize: Int
+    public var tokens: Int
+    /// Distinct ids seen.
+    public var used: Int
+    /// used / vocabularySize.
+    public var utilization: Double { Double(used) / Double(max(1, vocabularySize)) }
+    /// Codes never seen.
+    public var dead: Int { vocabularySize - used }
+    /// exp(entropy of the id distribution), in [1, used].
+    public var perplexity: Double
+    /// Count per id.
+    public var histogram: [Int]
+
+    public init(ids: [Int], vocabularySize: Int) throws {
+        var counts = [Int](repeating: 0, count: vocabularySize)
+        for id in ids {
+            guard id >= 0 && id < vocabularySize else { throw QuantizerError("id \(id) is outside 0..<\(vocabularySize)") }
+            counts[id] += 1
+        }
+        let total = Double(max(1, ids.count))
+        let entropy = counts.reduce(0.0) { h, c in c == 0 ? h : h - Double(c) / total * Foundation.log(Double(c) / total) }
+        self.vocabularySize = vocabularySize
+        tokens = ids.count
+        used = counts.filter { $0 > 0 }.count
+        perplexity = Foundation.exp(entropy)
+        histogram = counts
+    }
+}
+
+private extension Array where Element == String {
+    func splitFirst() -> (String, String?) { (first ?? "", count > 1 ? self[1] : nil) }
+}
