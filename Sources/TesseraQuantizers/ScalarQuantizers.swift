@@ -8,16 +8,19 @@ public struct FSQ: Sendable, Equatable {
     public let levels: [Int]
     /// The `preserve_symmetry` variant (needed for levels of 2).
     public let preserveSymmetry: Bool
+    /// `bound_hard_clamp`: clamp to [−1, 1] instead of tanh (residual FSQ's layers).
+    public let hardClamp: Bool
     /// Place value of each channel: cumprod([1, L0, L1, …]).
     public let basis: [Int]
 
-    public init(levels: [Int], preserveSymmetry: Bool = false) throws {
+    public init(levels: [Int], preserveSymmetry: Bool = false, hardClamp: Bool = false) throws {
         guard !levels.isEmpty, levels.allSatisfy({ $0 >= 2 }) else { throw QuantizerError("FSQ levels must all be ≥ 2, got \(levels)") }
         guard preserveSymmetry || !levels.contains(2) else {
             throw QuantizerError("FSQ level 2 needs preserve_symmetry (without it the level collapses)")
         }
         self.levels = levels
         self.preserveSymmetry = preserveSymmetry
+        self.hardClamp = hardClamp
         var b = [1]
         for l in levels.dropLast() { b.append(b.last! * l) }
         basis = b
@@ -67,15 +70,18 @@ public struct FSQ: Sendable, Equatable {
         guard !x.isNaN else { return 0 }
         if preserveSymmetry {
             // q = 2/(L−1)·floor((L−1)(tanh z + 1)/2 + 0.5) − 1; level = (q + 1)(L − 1)/2
-            let bracket = (Float(l) - 1) * (tanhf(x) + 1) / 2 + 0.5
+            let bracket = (Float(l) - 1) * (squash(x) + 1) / 2 + 0.5
             return min(l - 1, max(0, Int(bracket.rounded(.down))))
         }
         let half = (Float(l) - 1) * (1 + 1e-3) / 2
         let offset: Float = l % 2 == 0 ? 0.5 : 0
-        let shift = atanhf(offset / half)
-        let bounded = tanhf(x + shift) * half - offset
+        let shift = hardClamp ? offset / half : atanhf(offset / half)
+        let bounded = squash(x + shift) * half - offset
         return Int(bounded.rounded(.toNearestOrEven)) + l / 2
     }
+
+    @inline(__always)
+    private func squash(_ x: Float) -> Float { hardClamp ? min(max(x, -1), 1) : tanhf(x) }
 
     @inline(__always)
     func code(level k: Int, channel j: Int) -> Float {

@@ -30,7 +30,7 @@ enum QuantizerFixtures {
 /// Every quantizer against vector-quantize-pytorch (and reference code for TokenBridge and
 /// binary latents): identical indices, codes ≤ 1e-6. Fixtures: Tests/Reference/make_quantizer_fixtures.py.
 @Suite struct ReferenceParityTests {
-    static let implemented: Set<String> = ["fsq", "lfq", "vq", "residual_vq", "dimwise", "binary"]
+    static let implemented: Set<String> = ["fsq", "lfq", "vq", "residual_vq", "grouped_residual_vq", "residual_fsq", "residual_lfq", "dimwise", "binary"]
 
     @Test func fixturesArePresent() {
         #expect(QuantizerFixtures.cases.count >= 12)
@@ -80,6 +80,21 @@ enum QuantizerFixtures {
                                       renames: [("\(c.case)/state/", "")])
             let q = ResidualVectorQuantizer(loader.root, dim: p["dim"] as! Int, codebookSize: p["codebook_size"] as! Int,
                                             quantizers: p["num_quantizers"] as! Int)
+            (ids, codes) = try q.encode(rows)
+            fromIDs = try q.decode(try ints("indices"))
+        case "grouped_residual_vq":
+            let loader = WeightLoader(try Checkpoint(directory: QuantizerFixtures.root.appendingPathComponent("cases.safetensors")),
+                                      renames: [("\(c.case)/state/", "")])
+            let q = try GroupedResidualVectorQuantizer(loader.root, dim: p["dim"] as! Int, groups: p["groups"] as! Int,
+                                                       codebookSize: p["codebook_size"] as! Int, quantizers: p["num_quantizers"] as! Int)
+            (ids, codes) = try q.encode(rows)
+            fromIDs = try q.decode(try ints("indices"))
+        case "residual_fsq":
+            let q = try ResidualFSQ(levels: p["levels"] as! [Int], quantizers: p["num_quantizers"] as! Int)
+            (ids, codes) = try q.encode(rows)
+            fromIDs = try q.decode(try ints("indices"))
+        case "residual_lfq":
+            let q = try ResidualLFQ(dimension: p["dim"] as! Int, quantizers: p["num_quantizers"] as! Int)
             (ids, codes) = try q.encode(rows)
             fromIDs = try q.decode(try ints("indices"))
         case "dimwise":

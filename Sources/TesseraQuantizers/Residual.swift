@@ -1,0 +1,120 @@
+import Foundation
+import TesseraCore
+import TesseraNN
+
+/// `vector_quantize_pytorch.ResidualFSQ`: the input is soft-clamped (`tanh(x/c)·c`,
+/// c = 1 + 1/(L−1)), then each layer — symmetric FSQ with a hard clamp — quantizes the residual
+/// divided by its scale L^(−q). Ids are laid out `(position, layer)`.
+public struct ResidualFSQ: Sendable {
+    public let layer: FSQ
+    public let quantizers: Int
+
+    public init(levels: [Int], quantizers: Int) throws {
+        guard quantizers >= 1 else { throw QuantizerError("residual FSQ needs at least one quantizer") }
+        layer = try FSQ(levels: levels, preserveSymmetry: true, hardClamp: true)
+        self.quantizers = quantizers
+    }
+
+    private func scale(_ q: Int, _ j: Int) -> Float { powf(Float(layer.levels[j]), -Float(q)) }
+
+    public func encode(_ x: Tensor) throws -> (ids: [Int], codes: Tensor) {
+        let d = layer.dimension
+        guard x.rank == 2, x.shape[1] == d else { throw QuantizerError("residual FSQ input must be [M, \(d)], got \(x.shape)") }
+        var residual = x
+        for i in 0..<residual.count {
+            let c = 1 + 1 / (Float(layer.levels[i % d]) - 1)
+            residual.scalars[i] = tanhf(residual.scalars[i] / c) * c
+        }
+        let m = x.shape[0]
+        var ids = [Int](repeating: 0, count: m * quantizers)
+        var total = Tensor.zeros(x.shape)
+        for q in 0..<quantizers {
+            var scaled = residual
+            for i in 0..<scaled.count { scaled.scalars[i] /= scale(q, i % d) }
+            var (layerIDs, codes) = try layer.encode(scaled)
+            for i in 0..<codes.count { codes.scalars[i] *= scale(q, i % d) }
+            for r in 0..<m { ids[r * quantizers + q] = layerIDs[r] }
+            residual = residual - codes
+            total.add(codes)
+        }
+        return (ids, total)
+    }
+
+    public func decode(_ ids: [Int]) throws -> Tensor {
+        guard ids.count % quantizers == 0 else { throw QuantizerError("\(ids.count) ids are not a multiple of \(quantizers) layers") }
+        let m = ids.count / quantizers, d = layer.dimension
+        var total = Tensor.zeros([m, d])
+        for q in 0..<quantizers {
+            var codes = try layer.decode((0..<m).map { ids[$0 * quantizers + q] })
+            for i in 0..<codes.count { codes.scalars[i] *= scale(q, i % d) }
+            total.add(codes)
+        }
+        return total
+    }
+}
+
+/// `vector_quantize_pytorch.ResidualLFQ`: layer q is an LFQ with codebook scale 2^(−q) on the
+/// residual. Ids are laid out `(position, layer)`.
+public struct ResidualLFQ: Sendable {
+    public let layers: [LFQ]
+
+    public init(dimension: Int, quantizers: Int) throws {
+        guard quantizers >= 1 else { throw QuantizerError("residual LFQ needs at least one quantizer") }
+        layers = try (0..<quantizers).map { try LFQ(dimension: dimension, scale: powf(2, -Float($0))) }
+    }
+
+    public func encode(_ x: Tensor) throws -> (ids: [Int], codes: Tensor) {
+        var residual = x
+        let m = x.shape[0], q = layers.count
+        var ids = [Int](repeating: 0, count: m * q)
+        var total = Tensor.zeros(x.shape)
+        for (l, layer) in layers.enumerated() {
+            let (layerIDs, codes) = try layer.encode(residual)
+            for r in 0..<m { ids[r * q + l] = layerIDs[r] }
+            residual = residual - codes
+            total.add(codes)
+        }
+        return (ids, total)
+    }
+
+    public func decode(_ ids: [Int]) throws -> Tensor {
+        let q = layers.count
+        guard ids.count % q == 0 else { throw QuantizerError("\(ids.count) ids are not a multiple of \(q) layers") }
+        let m = ids.count / q
+        var total = Tensor.zeros([m, layers[0].dimension])
+        for (l, layer) in layers.enumerated() { total.add(try layer.decode((0..<m).map { ids[$0 * q + l] })) }
+        return total
+    }
+}
+
+/// `vector_quantize_pytorch.GroupedResidualVQ`: channels split into groups, one residual VQ
+/// each, codes concatenated. Ids are laid out `(group, position, layer)`, as the package returns them.
+public struct GroupedResidualVectorQuantizer: Sendable {
+    public let groups: [ResidualVectorQuantizer]
+
+    public init(groups: [ResidualVectorQuantizer]) { self.groups = groups }
+
+    /// Reads `rvqs.{g}.layers.{i}._codebook.embed`.
+    public init(_ w: WeightScope, dim: Int, groups g: Int, codebookSize: Int, quantizers: Int) throws {
+        guard g >= 1, dim % g == 0 else { throw QuantizerError("dim \(dim) does not split into \(g) groups") }
+        groups = (0..<g).map { ResidualVectorQuantizer(w["rvqs"][$0], dim: dim / g, codebookSize: codebookSize, quantizers: quantizers) }
+    }
+
+    public func encode(_ x: Tensor) throws -> (ids: [Int], codes: Tensor) {
+        let d = x.shape[1] / groups.count
+        var ids: [Int] = []
+        var parts: [Tensor] = []
+        for (g, rvq) in groups.enumerated() {
+            let (groupIDs, codes) = try rvq.encode(x.slice(axis: 1, (g * d)..<((g + 1) * d)))
+            ids += groupIDs
+            parts.append(codes)
+        }
+        return (ids, Tensor.concatenate(parts, axis: 1))
+    }
+
+    public func decode(_ ids: [Int]) throws -> Tensor {
+        guard ids.count % groups.count == 0 else { throw QuantizerError("\(ids.count) ids do not split into \(groups.count) groups") }
+        let per = ids.count / groups.count
+        return Tensor.concatenate(try groups.enumerated().map { g, rvq in try rvq.decode(Array(ids[(g * per)..<((g + 1) * per)])) }, axis: 1)
+    }
+}
