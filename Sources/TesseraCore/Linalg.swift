@@ -62,9 +62,9 @@ public enum BLAS {
         }
     }
 
-    /// One single-threaded BLAS call (for callers that parallelize around it).
-    @usableFromInline
-    static func call(_ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+    /// One single-threaded BLAS call with the same arguments as ``sgemm(transposeA:transposeB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)``,
+    /// for callers that parallelize around it.
+    public static func call(_ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
                      _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
                      _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
         configureOnce

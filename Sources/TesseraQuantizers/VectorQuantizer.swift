@@ -61,34 +61,51 @@ public struct VectorQuantizer: Sendable {
         }
         let m = x.shape[0], k = size, d = dimension
         var ids = [Int](repeating: 0, count: m)
-        let tile = 256
-        var dots = [Float](repeating: 0, count: min(m, tile) * k)
+        // Row tiles in parallel, each with its own distance buffer and a single-threaded GEMM:
+        // memory stays at threads × tile × K floats whatever M is.
+        let tile = 128
+        let tiles = (m + tile - 1) / tile
         x.scalars.withUnsafeBufferPointer { xp in
             codebook.scalars.withUnsafeBufferPointer { cp in
-                dots.withUnsafeMutableBufferPointer { dp in
-                    for start in stride(from: 0, to: m, by: tile) {
-                        let rows = min(tile, m - start)
-                        BLAS.sgemm(transposeB: true, m: rows, n: k, k: d, a: xp.baseAddress! + start * d, lda: d,
-                                   b: cp.baseAddress!, ldb: d, c: dp.baseAddress!, ldc: k)
-                        for r in 0..<rows {
-                            let dot = dp.baseAddress! + r * k
-                            var best = 0
-                            switch metric {
-                            case .cosine:
-                                var bestValue = -Float.infinity
-                                for c in 0..<k where dot[c] > bestValue { bestValue = dot[c]; best = c }
-                            case .euclidean(let clampMin):
-                                let row = xp.baseAddress! + (start + r) * d
-                                var zz: Float = 0
-                                for j in 0..<d { zz += row[j] * row[j] }
-                                var bestDistance = Float.infinity
-                                let floor = clampMin ?? -Float.infinity
-                                for c in 0..<k {
-                                    let dist = max((zz + squaredNorms[c]) - 2 * dot[c], floor)
-                                    if dist < bestDistance { bestDistance = dist; best = c }
+                squaredNorms.withUnsafeBufferPointer { np in
+                    ids.withUnsafeMutableBufferPointer { ip in
+                        let ctx = UncheckedSendable((xp.baseAddress!, cp.baseAddress!, np.baseAddress!, ip.baseAddress!))
+                        let metric = self.metric
+                        parallelChunks(tiles) { range in
+                            let (xb, cb, norms, out) = ctx.value
+                            let dots = UnsafeMutablePointer<Float>.allocate(capacity: tile * k)
+                            defer { dots.deallocate() }
+                            for t in range {
+                                let start = t * tile, rows = min(tile, m - start)
+                                BLAS.call(false, true, rows, k, d, 1, xb + start * d, d, cb, d, 0, dots, k)
+                                for r in 0..<rows {
+                                    let dot = dots + r * k
+                                    var best = 0
+                                    switch metric {
+                                    case .cosine:
+                                        var bestValue = -Float.infinity
+                                        for c in 0..<k where dot[c] > bestValue { bestValue = dot[c]; best = c }
+                                    case .euclidean(let clampMin):
+                                        let row = xb + (start + r) * d
+                                        var zz: Float = 0
+                                        for j in 0..<d { zz += row[j] * row[j] }
+                                        // argmin of ‖e‖² − 2 z·e (+ ‖z‖², constant per row); the clamp needs the full value
+                                        var bestDistance = Float.infinity
+                                        if let floor = clampMin {
+                                            for c in 0..<k {
+                                                let dist = max((zz + norms[c]) - 2 * dot[c], floor)
+                                                if dist < bestDistance { bestDistance = dist; best = c }
+                                            }
+                                        } else {
+                                            for c in 0..<k {
+                                                let dist = (zz + norms[c]) - 2 * dot[c]
+                                                if dist < bestDistance { bestDistance = dist; best = c }
+                                            }
+                                        }
+                                    }
+                                    out[start + r] = best
                                 }
                             }
-                            ids[start + r] = best
                         }
                     }
                 }

@@ -5,7 +5,7 @@ import Tessera
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure throughput. Compare with PyTorch/Pillow via Scripts/bench-*.sh.",
-        subcommands: [BenchDecode.self, BenchViT.self, BenchTiTok.self])
+        subcommands: [BenchDecode.self, BenchViT.self, BenchTiTok.self, BenchQuantize.self])
 }
 
 struct BenchDecode: ParsableCommand {
@@ -265,6 +265,47 @@ struct BenchTiTok: ParsableCommand {
                 print(String(format: "batch %d: encode %.1f ms/batch (%.2f img/s), decode %.1f ms/batch (%.2f img/s)", r["batch"] as! Int,
                              r["encode_ms"] as! Double, r["encode_images_per_s"] as! Double, r["decode_ms"] as! Double, r["decode_images_per_s"] as! Double))
             }
+        }
+    }
+}
+
+struct BenchQuantize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quantize",
+        abstract: "Vectors/s of nearest-codeword search and FSQ/LFQ encode (Scripts/bench-quantize.sh adds vector-quantize-pytorch).")
+
+    @Option(help: "Vectors to quantize.")
+    var vectors: Int = 65536
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    func run() throws {
+        var rng = Xorshift(seed: 7)
+        func random(_ shape: [Int]) -> Tensor {
+            Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &rng) })
+        }
+        func time(_ body: () throws -> Void) rethrows -> Double {
+            let start = Date()
+            try body()
+            return Date().timeIntervalSince(start)
+        }
+        var results: [String: Double] = [:]
+        for (k, d) in [(16384, 256), (262144, 8)] {
+            let x = random([vectors, d]), book = random([k, d])
+            let vq = VectorQuantizer(codebook: book, metric: .euclidean(clampMin: 1e-8))
+            results["vq_\(k)x\(d)"] = Double(vectors) / time { _ = vq.encode(x) }
+        }
+        let fsq = try FSQ(levels: [8, 8, 8, 5, 5, 5])
+        let xf = random([vectors, 6])
+        results["fsq_888555"] = Double(vectors) / (try time { _ = try fsq.encode(xf) })
+        let lfq = try LFQ(dimension: 16)
+        let xl = random([vectors, 16])
+        results["lfq_16"] = Double(vectors) / (try time { _ = try lfq.encode(xl) })
+        results["peak_rss_mb"] = Double(peakResidentBytes()) / 1e6
+        if json {
+            print(String(decoding: try JSONSerialization.data(withJSONObject: results, options: [.sortedKeys]), as: UTF8.self))
+        } else {
+            for (name, value) in results.sorted(by: { $0.key < $1.key }) { print(String(format: "%-16@ %14.0f", name, value)) }
         }
     }
 }

@@ -93,3 +93,38 @@ struct TokenStats: ParsableCommand {
         }
     }
 }
+
+struct CodebookCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "codebook", abstract: "Fit codebooks.", subcommands: [CodebookFit.self])
+}
+
+struct CodebookFit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fit", abstract: "k-means (k-means++ seeding, Lloyd or mini-batch) on latents [N, D] (.npy) → codebook.safetensors.")
+
+    @Argument(help: "Latents .npy ([..., D]).")
+    var latents: String
+    @Option(help: "Codebook size K.")
+    var size: Int
+    @Option(help: "Iterations.")
+    var iterations: Int = 25
+    @Option(help: "Random seed.")
+    var seed: UInt64 = 0
+    @Option(help: "Mini-batch size (default: full batch).")
+    var batch: Int?
+    @Option(name: .shortAndLong, help: "Output .safetensors (tensor 'codebook' [K, D]).")
+    var output: String
+
+    func run() throws {
+        let array = try NPYArray(contentsOf: URL(fileURLWithPath: latents))
+        guard let d = array.shape.last else { throw ValidationError("\(latents): empty array") }
+        let data = array.tensor().reshaped([array.shape.dropLast().reduce(1, *), d])
+        let start = Date()
+        let result = try KMeans.fit(data, k: size, iterations: iterations, seed: seed, batchSize: batch)
+        try SafeTensorsWriter.write([("codebook", .float(result.codebook))],
+                                    metadata: ["kmeans": "k=\(size) iterations=\(result.iterations) seed=\(seed) mse=\(result.meanSquaredError)"],
+                                    to: URL(fileURLWithPath: output))
+        print(String(format: "%d points, K = %d, %d iterations, MSE %.6g, %.1f s -> %@", data.shape[0], size, result.iterations,
+                     result.meanSquaredError, Date().timeIntervalSince(start), output))
+    }
+}
