@@ -6,12 +6,15 @@ import TesseraCore
 /// - `fsq:8,5,5,5` — FSQ with these levels; `fsq-sym:2,3,4` with `preserve_symmetry`
 /// - `lfq:16`, `lfq:16,codebooks=2,scale=1`, `bsq:16` (spherical LFQ)
 /// - `dimwise:bits=6,range=-5:5,std=3` — TokenBridge dimension-wise quantization
+/// - `vq:codebook.safetensors[,cosine][,l2]` — nearest codeword of the file's `codebook`
+///   tensor `[K, D]` (as `tessera codebook fit` writes it), euclidean by default
 ///
 /// Every row of a `[M, D]` input becomes `idsPerRow` ids.
 public enum QuantizerSpec: Sendable {
     case fsq(FSQ)
     case lfq(LFQ)
     case dimensionWise(DimensionWiseQuantizer, dimension: Int?)
+    case vq(VectorQuantizer)
 
     public init(parsing text: String) throws {
         let (name, rest) = text.split(separator: ":", maxSplits: 1).map(String.init).splitFirst()
@@ -49,15 +52,31 @@ public enum QuantizerSpec: Sendable {
                 range = parts[0]...parts[1]
             }
             self = .dimensionWise(try DimensionWiseQuantizer(bits: bits, range: range, stdRange: std), dimension: nil)
+        case "vq":
+            guard let path = o.positional.first else { throw QuantizerError("vq needs a codebook file, e.g. vq:codebook.safetensors") }
+            let flags = Set(o.positional.dropFirst())
+            if let unknown = flags.subtracting(["cosine", "l2"]).first { throw QuantizerError("unknown vq option '\(unknown)' (cosine, l2)") }
+            let book: Tensor
+            do {
+                book = try SafeTensorsFile(url: URL(fileURLWithPath: path)).tensor("codebook")
+            } catch {
+                throw QuantizerError("cannot read codebook from \(path): \(error)")
+            }
+            guard book.rank == 2, book.shape[0] > 0, book.shape[1] > 0 else {
+                throw QuantizerError("\(path): 'codebook' must be [K, D], got \(book.shape)")
+            }
+            let l2 = flags.contains("l2")
+            self = .vq(VectorQuantizer(codebook: book, metric: flags.contains("cosine") ? .cosine(inputEps: 1e-6) : .euclidean(clampMin: nil),
+                                       normalizeInputs: l2, normalizeCodebook: l2))
         default:
-            throw QuantizerError("unknown quantizer '\(name)' (fsq, fsq-sym, lfq, bsq, dimwise)")
+            throw QuantizerError("unknown quantizer '\(name)' (fsq, fsq-sym, lfq, bsq, dimwise, vq)")
         }
     }
 
     /// Ids produced per input row of `dimension` channels.
     public func idsPerRow(dimension d: Int) -> Int {
         switch self {
-        case .fsq: return 1
+        case .fsq, .vq: return 1
         case .lfq(let q): return q.codebooks
         case .dimensionWise: return d
         }
@@ -69,6 +88,7 @@ public enum QuantizerSpec: Sendable {
         case .fsq(let q): return q.codebookSize
         case .lfq(let q): return q.codebookSize
         case .dimensionWise(let q, _): return q.levels
+        case .vq(let q): return q.size
         }
     }
 
@@ -79,6 +99,9 @@ public enum QuantizerSpec: Sendable {
         case .fsq(let q): return try q.encode(x).ids
         case .lfq(let q): return try q.encode(x).ids
         case .dimensionWise(let q, _): return q.encode(x)
+        case .vq(let q):
+            guard x.shape[1] == q.dimension else { throw QuantizerError("latents have \(x.shape[1]) channels; the codebook has \(q.dimension)") }
+            return q.encode(x)
         }
     }
 
@@ -88,6 +111,7 @@ public enum QuantizerSpec: Sendable {
         case .fsq(let q): return try q.decode(ids)
         case .lfq(let q): return try q.decode(ids)
         case .dimensionWise(let q, _): return try q.decode(ids, shape: [rows, d])
+        case .vq(let q): return try q.decode(ids)
         }
     }
 }

@@ -114,3 +114,37 @@ import TesseraCore
         #expect(throws: QuantizerError.self) { try CodebookUsage(ids: [4], vocabularySize: 4) }
     }
 }
+
+@Suite struct EdgeCaseTests {
+    @Test func nonFiniteInputsHaveDefinedResults() throws {
+        let fsq = try FSQ(levels: [8, 5])
+        let (ids, codes) = try fsq.encode(Tensor(shape: [1, 2], scalars: [.nan, .nan]))
+        #expect(ids == [0] && codes.scalars == [-1, -1])                       // NaN → level 0
+        let lfq = try LFQ(dimension: 2)
+        #expect(try lfq.encode(Tensor(shape: [1, 2], scalars: [.nan, .infinity])).ids == [1])   // NaN is not > 0
+        let vq = VectorQuantizer(codebook: Tensor(shape: [2, 2], scalars: [0, 0, 1, 1]), metric: .euclidean(clampMin: nil))
+        #expect(vq.encode(Tensor(shape: [2, 2], scalars: [.nan, 0, 0.9, 1.2])) == [0, 1])     // NaN row → first code
+        let dim = try DimensionWiseQuantizer()
+        #expect(dim.encode(Tensor(shape: [3], scalars: [.nan, .infinity, -.infinity])) == [32, 63, 0])
+    }
+
+    @Test func tiesGoToTheFirstCode() {
+        let vq = VectorQuantizer(codebook: Tensor(shape: [3, 2], scalars: [1, 0, -1, 0, 1, 0]), metric: .euclidean(clampMin: nil))
+        #expect(vq.encode(Tensor(shape: [2, 2], scalars: [0, 0, 0, 5])) == [0, 0])
+        let cos = VectorQuantizer(codebook: Tensor(shape: [2, 2], scalars: [0, 1, 0, 1]), metric: .cosine(inputEps: 1e-6))
+        #expect(cos.encode(Tensor(shape: [1, 2], scalars: [0, 0])) == [0])
+    }
+
+    @Test func codebookFileSpec() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-codebook-\(UUID()).safetensors")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try SafeTensorsWriter.write([("codebook", .float(Tensor(shape: [3, 2], scalars: [0, 0, 1, 1, -1, 2])))], to: url)
+        let spec = try QuantizerSpec(parsing: "vq:\(url.path)")
+        #expect(try spec.quantize(Tensor(shape: [2, 2], scalars: [0.9, 0.8, -1, 1.9])) == [1, 2])
+        #expect(spec.vocabularySize == 3)
+        #expect(throws: QuantizerError.self) { try spec.quantize(Tensor(shape: [1, 3], scalars: [0, 0, 0])) }
+        #expect(throws: QuantizerError.self) { try spec.dequantize([3], rows: 1, dimension: 2) }
+        #expect(throws: QuantizerError.self) { try QuantizerSpec(parsing: "vq:/nonexistent.safetensors") }
+        #expect(throws: QuantizerError.self) { try QuantizerSpec(parsing: "vq:\(url.path),bogus") }
+    }
+}
