@@ -17,12 +17,12 @@ public struct MultiHeadVectorQuantizer: Sendable {
     /// - Parameters:
     ///   - codebooks: `[C, K, d]` (`_codebook.embed`); C = heads when separate, else 1.
     ///   - cosine: cosine similarity (inputs l2-normalized with eps 1e-6, codebook as stored).
-    public init(codebooks: Tensor, heads: Int, cosine: Bool, projectIn: Linear? = nil, projectOut: Linear? = nil) throws {
+    public init(codebooks: Tensor, heads: Int, cosine: Bool, inputEps: Float = 1e-6, projectIn: Linear? = nil, projectOut: Linear? = nil) throws {
         guard codebooks.rank == 3, codebooks.shape[0] == 1 || codebooks.shape[0] == heads else {
             throw QuantizerError("codebooks must be [1 or heads, K, d], got \(codebooks.shape) for \(heads) heads")
         }
         let (c, k, d) = (codebooks.shape[0], codebooks.shape[1], codebooks.shape[2])
-        let metric: VectorQuantizer.Metric = cosine ? .cosine(inputEps: 1e-6) : .euclidean(clampMin: 1e-8)
+        let metric: VectorQuantizer.Metric = cosine ? .cosine(inputEps: inputEps) : .euclidean(clampMin: 1e-8)
         quantizers = (0..<c).map { i in
             VectorQuantizer(codebook: codebooks.slice(axis: 0, i..<(i + 1)).reshaped([k, d]), metric: metric)
         }
@@ -39,6 +39,18 @@ public struct MultiHeadVectorQuantizer: Sendable {
                       projectIn: projected ? Linear(w["project_in"], in: dim, out: codebookDim * heads) : nil,
                       projectOut: projected ? Linear(w["project_out"], in: codebookDim * heads, out: dim) : nil)
         for buffer in ["_codebook.embed_avg", "_codebook.cluster_size", "_codebook.initted"] { w.loader.skip(w.key(buffer)) }
+    }
+
+    /// UniTok's multi-codebook quantizer (`quantizer.codebooks.{k}.codebook.weight`, stored
+    /// un-normalized): the input's channel slices and the codewords are l2-normalized at use time
+    /// (eps 1e-12) and matched by cosine similarity; ids `(position, codebook)`, each in its own
+    /// vocabulary.
+    public static func uniTok(_ w: WeightScope, codebooks: Int = 8, size: Int = 4096, dim: Int = 8) throws -> MultiHeadVectorQuantizer {
+        let books = (0..<codebooks).map { k -> Tensor in
+            w.loader.skip(w["codebooks"][k].key("vocab_usage"))
+            return w["codebooks"][k].tensor("codebook.weight", shape: [size, dim]).l2Normalized(eps: 1e-12).reshaped([1, size, dim])
+        }
+        return try MultiHeadVectorQuantizer(codebooks: Tensor.concatenate(books, axis: 0), heads: codebooks, cosine: true, inputEps: 1e-12)
     }
 
     /// Ids `[M · heads]` and output codes `[M, dim]` for rows of `x`.

@@ -138,3 +138,26 @@ enum QuantizerFixtures {
         }
     }
 }
+
+@Suite struct UniTokTests {
+    /// UniTok's checkpoint layout (raw codebooks, normalized at use) gives the package's ids.
+    @Test func uniTokLayoutMatchesPackage() throws {
+        let f = try #require(QuantizerFixtures.file)
+        let raw = try f.tensor("vq_unitok/unitok_weight_raw")          // [8, 512, 8]
+        let (c, k, d) = (raw.shape[0], raw.shape[1], raw.shape[2])
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-unitok-\(UUID()).safetensors")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var tensors: [(String, SafeTensorsWriter.Payload)] = []
+        for i in 0..<c {
+            tensors.append(("quantizer.codebooks.\(i).codebook.weight", .float(raw.slice(axis: 0, i..<(i + 1)).reshaped([k, d]))))
+            tensors.append(("quantizer.codebooks.\(i).vocab_usage", .float(Tensor.zeros([k]))))
+        }
+        try SafeTensorsWriter.write(tensors, to: dir)
+        let loader = WeightLoader(try Checkpoint(directory: dir))
+        let q = try MultiHeadVectorQuantizer.uniTok(loader.root["quantizer"], codebooks: c, size: k, dim: d)
+        try loader.finish()
+        let x = try f.tensor("vq_unitok/x")
+        let ids = try q.encode(x.reshaped([x.count / (c * d), c * d])).ids
+        #expect(ids == (try f.integers("vq_unitok/indices")))
+    }
+}
