@@ -107,6 +107,12 @@ public struct WeightScope {
     public let loader: WeightLoader
     public let prefix: String
 
+    /// The scope of keys under `prefix` (empty: the root).
+    public init(loader: WeightLoader, prefix: String) {
+        self.loader = loader
+        self.prefix = prefix
+    }
+
     /// The full key of a name inside this scope.
     public func key(_ name: String) -> String { prefix.isEmpty ? name : prefix + "." + name }
 

@@ -15,8 +15,14 @@ public enum QuantizerSpec: Sendable {
     case lfq(LFQ)
     case dimensionWise(DimensionWiseQuantizer, dimension: Int?)
     case vq(VectorQuantizer)
+    /// A composite quantizer from a JSON description (``QuantizerFile``).
+    case file(any RowQuantizer)
 
     public init(parsing text: String) throws {
+        if text.hasSuffix(".json") {
+            self = .file(try QuantizerFile.load(URL(fileURLWithPath: text)))
+            return
+        }
         let (name, rest) = text.split(separator: ":", maxSplits: 1).map(String.init).splitFirst()
         func options(_ s: String) -> (positional: [String], named: [String: String]) {
             var positional: [String] = [], named: [String: String] = [:]
@@ -77,6 +83,7 @@ public enum QuantizerSpec: Sendable {
     public func idsPerRow(dimension d: Int) -> Int {
         switch self {
         case .fsq, .vq: return 1
+        case .file(let q): return q.idsPerRow
         case .lfq(let q): return q.codebooks
         case .dimensionWise: return d
         }
@@ -89,6 +96,7 @@ public enum QuantizerSpec: Sendable {
         case .lfq(let q): return q.codebookSize
         case .dimensionWise(let q, _): return q.levels
         case .vq(let q): return q.size
+        case .file(let q): return q.vocabularySize
         }
     }
 
@@ -102,6 +110,9 @@ public enum QuantizerSpec: Sendable {
         case .vq(let q):
             guard x.shape[1] == q.dimension else { throw QuantizerError("latents have \(x.shape[1]) channels; the codebook has \(q.dimension)") }
             return q.encode(x)
+        case .file(let q):
+            guard x.shape[1] == q.inputDimension else { throw QuantizerError("latents have \(x.shape[1]) channels; the quantizer takes \(q.inputDimension)") }
+            return try q.quantizeRows(x)
         }
     }
 
@@ -112,6 +123,7 @@ public enum QuantizerSpec: Sendable {
         case .lfq(let q): return try q.decode(ids)
         case .dimensionWise(let q, _): return try q.decode(ids, shape: [rows, d])
         case .vq(let q): return try q.decode(ids)
+        case .file(let q): return try q.dequantizeRows(ids)
         }
     }
 }

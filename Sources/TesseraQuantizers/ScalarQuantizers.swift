@@ -119,22 +119,29 @@ public struct LFQ: Sendable, Equatable {
     public func encode(_ x: Tensor) throws -> (ids: [Int], codes: Tensor) {
         guard x.rank == 2, x.shape[1] == dimension else { throw QuantizerError("LFQ input must be [M, \(dimension)], got \(x.shape)") }
         let m = x.shape[0], bits = bitsPerCodebook
+        // Spherical inputs are l2-normalized first; that keeps every sign, so only signs matter.
+        let magnitude = spherical ? scale / Float(bits).squareRoot() : scale
         var ids = [Int](repeating: 0, count: m * codebooks)
-        var signs = [Bool](repeating: false, count: m * dimension)
-        for r in 0..<m {
-            for c in 0..<codebooks {
-                var id = 0
-                for b in 0..<bits {
-                    let j = c * bits + b
-                    // Spherical inputs are l2-normalized first; that keeps every sign.
-                    let positive = x.scalars[r * dimension + j] > 0
-                    signs[r * dimension + j] = positive
-                    if positive { id |= 1 << (bits - 1 - b) }
+        var codes = [Float](repeating: 0, count: m * dimension)
+        x.scalars.withUnsafeBufferPointer { xs in
+            codes.withUnsafeMutableBufferPointer { cs in
+                ids.withUnsafeMutableBufferPointer { ip in
+                    for r in 0..<m {
+                        for c in 0..<codebooks {
+                            var id = 0
+                            let base = r * dimension + c * bits
+                            for b in 0..<bits {
+                                let positive = xs[base + b] > 0
+                                id = id << 1 | (positive ? 1 : 0)
+                                cs[base + b] = positive ? magnitude : -magnitude
+                            }
+                            ip[r * codebooks + c] = id
+                        }
+                    }
                 }
-                ids[r * codebooks + c] = id
             }
         }
-        return (ids, codes(signs: signs, rows: m))
+        return (ids, Tensor(shape: [m, dimension], scalars: codes))
     }
 
     /// Codes `[ids.count / codebooks, D]` for ids laid out as ``encode(_:)`` returns them.

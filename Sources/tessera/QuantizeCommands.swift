@@ -5,7 +5,7 @@ import Tessera
 struct Quantize: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Quantize latents [M, D] (.npy) into ids (.npy, int64 [M, ids per row]).",
-        discussion: "SPEC: fsq:8,5,5,5 | fsq-sym:2,3,4 | lfq:16[,codebooks=2,scale=1] | bsq:16 | dimwise:bits=6,range=-5:5,std=3 | vq:codebook.safetensors[,cosine][,l2]")
+        discussion: "SPEC: fsq:8,5,5,5 | fsq-sym:2,3,4 | lfq:16[,codebooks=2,scale=1] | bsq:16 | dimwise:bits=6,range=-5:5,std=3 | vq:codebook.safetensors[,cosine][,l2] | quantizer.json (residual_vq, grouped_residual_vq, vq with heads/projections, residual_fsq, residual_lfq, binary, unitok; see QuantizerFile)")
 
     @Option(help: "Quantizer description.")
     var quantizer: String
@@ -49,6 +49,7 @@ struct Dequantize: ParsableCommand {
         case .lfq(let q): d = q.dimension
         case .dimensionWise: d = dimension ?? (array.shape.last ?? 0)
         case .vq(let q): d = q.dimension
+        case .file(let q): d = q.inputDimension
         }
         let per = spec.idsPerRow(dimension: d)
         guard per > 0, values.count % per == 0 else { throw ValidationError("\(ids): \(values.count) ids do not split into rows of \(per)") }

@@ -161,3 +161,47 @@ enum QuantizerFixtures {
         #expect(ids == (try f.integers("vq_unitok/indices")))
     }
 }
+
+@Suite struct QuantizerFileTests {
+    /// Composite quantizers described by JSON + the package's state dict give the package's ids.
+    @Test(arguments: [
+        ("residual_vq", #"{"type": "residual_vq", "dim": 16, "codebook_size": 32, "num_quantizers": 3}"#),
+        ("grouped_residual_vq", #"{"type": "grouped_residual_vq", "dim": 16, "groups": 2, "codebook_size": 32, "num_quantizers": 3}"#),
+        ("vq_heads2_sep", #"{"type": "vq", "dim": 16, "codebook_size": 64, "codebook_dim": 8, "heads": 2, "separate_codebook_per_head": true}"#),
+        ("vq_proj", #"{"type": "vq", "dim": 16, "codebook_size": 64, "codebook_dim": 8}"#),
+        ("residual_fsq", #"{"type": "residual_fsq", "levels": [8, 5, 5, 5], "num_quantizers": 2}"#),
+    ])
+    func describedQuantizersMatch(_ entry: (String, String)) throws {
+        let (name, json) = entry
+        let f = try #require(QuantizerFixtures.file)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-qfile-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let state = f.names.filter { $0.hasPrefix("\(name)/state/") }
+        try SafeTensorsWriter.write(try state.map { (String($0.dropFirst("\(name)/state/".count)), .float(try f.tensor($0))) },
+                                    to: dir.appendingPathComponent("weights.safetensors"))
+        let description = json.replacingOccurrences(of: "{\"type\"", with: "{\"weights\": \"weights.safetensors\", \"type\"")
+        try Data(description.utf8).write(to: dir.appendingPathComponent("q.json"))
+        let spec = try QuantizerSpec(parsing: dir.appendingPathComponent("q.json").path)
+        let x = try f.tensor("\(name)/x")
+        let d = x.shape.last!
+        var ids = try spec.quantize(x.reshaped([x.count / d, d]))
+        var reference = try f.integers("\(name)/indices")
+        if name == "grouped_residual_vq" {
+            // the package's (group, position, layer) → row-major (position, group, layer)
+            let (g, m, q) = (2, x.count / d, 3)
+            var rowMajor = reference
+            for gi in 0..<g { for r in 0..<m { for l in 0..<q { rowMajor[(r * g + gi) * q + l] = reference[(gi * m + r) * q + l] } } }
+            reference = rowMajor
+        }
+        if name == "vq_heads2_sep" || name == "vq_proj" {
+            let gaps = try f.tensor("\(name)/gap").scalars
+            let per = ids.count / gaps.count
+            for (i, gap) in gaps.enumerated() where gap < 1e-5 { for j in 0..<per { ids[i * per + j] = reference[i * per + j] } }
+        }
+        #expect(ids == reference, "\(name)")
+        let codes = try spec.dequantize(reference, rows: x.count / d, dimension: d)
+        let ref = try f.tensor("\(name)/codes_from_indices")
+        #expect(zip(codes.scalars, ref.scalars).allSatisfy { abs($0 - $1) <= 1e-6 }, "\(name) codes")
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import TesseraCore
+import TesseraNN
+
+/// A quantizer that maps rows `[M, D]` to `idsPerRow` ids each and back.
+public protocol RowQuantizer: Sendable {
+    /// Input channels per row.
+    var inputDimension: Int { get }
+    var idsPerRow: Int { get }
+    /// Vocabulary size of each id.
+    var vocabularySize: Int { get }
+    /// Ids `[M · idsPerRow]`, row-major.
+    func quantizeRows(_ x: Tensor) throws -> [Int]
+    /// Codes `[M, D]` for row-major ids.
+    func dequantizeRows(_ ids: [Int]) throws -> Tensor
+}
+
+extension MultiHeadVectorQuantizer: RowQuantizer {
+    public var inputDimension: Int { projectIn?.inFeatures ?? codebookDimension * heads }
+    public var idsPerRow: Int { heads }
+    public var vocabularySize: Int { codebookSize }
+    public func quantizeRows(_ x: Tensor) throws -> [Int] { try encode(x).ids }
+    public func dequantizeRows(_ ids: [Int]) throws -> Tensor { try decode(ids) }
+}
+
+extension ResidualVectorQuantizer: RowQuantizer {
+    public var inputDimension: Int { projectIn?.inFeatures ?? layers[0].dimension }
+    public var idsPerRow: Int { layers.count }
+    public var vocabularySize: Int { layers[0].size }
+    public func quantizeRows(_ x: Tensor) throws -> [Int] { try encode(x).ids }
+    public func dequantizeRows(_ ids: [Int]) throws -> Tensor { try decode(ids) }
+}
+
+extension GroupedResidualVectorQuantizer: RowQuantizer {
+    public var inputDimension: Int { groups.reduce(0) { $0 + $1.inputDimension } }
+    public var idsPerRow: Int { groups.count * groups[0].layers.count }
+    public var vocabularySize: Int { groups[0].layers[0].size }
+    /// Row-major `(position, group, layer)` (the package returns `(group, position, layer)`).
+    public func quantizeRows(_ x: Tensor) throws -> [Int] {
+        let ids = try encode(x).ids, g = groups.count, q = groups[0].layers.count, m = x.shape[0]
+        var out = [Int](repeating: 0, count: ids.count)
+        for gi in 0..<g { for r in 0..<m { for l in 0..<q { out[(r * g + gi) * q + l] = ids[(gi * m + r) * q + l] } } }
+        return out
+    }
+    public func dequantizeRows(_ ids: [Int]) throws -> Tensor {
+        let g = groups.count, q = groups[0].layers.count
+        guard ids.count % (g * q) == 0 else { throw QuantizerError("\(ids.count) ids do not split into rows of \(g * q)") }
+        let m = ids.count / (g * q)
+        var packed = [Int](repeating: 0, count: ids.count)
+        for gi in 0..<g { for r in 0..<m { for l in 0..<q { packed[(gi * m + r) * q + l] = ids[(r * g + gi) * q + l] } } }
+        return try decode(packed)
+    }
+}
+
+extension ResidualFSQ: RowQuantizer {
+    public var inputDimension: Int { layer.dimension }
+    public var idsPerRow: Int { quantizers }
+    public var vocabularySize: Int { layer.codebookSize }
+    public func quantizeRows(_ x: Tensor) throws -> [Int] { try encode(x).ids }
+    public func dequantizeRows(_ ids: [Int]) throws -> Tensor { try decode(ids) }
+}
+
+extension ResidualLFQ: RowQuantizer {
+    public var inputDimension: Int { layers[0].dimension }
+    public var idsPerRow: Int { layers.count }
+    public var vocabularySize: Int { layers[0].codebookSize }
+    public func quantizeRows(_ x: Tensor) throws -> [Int] { try encode(x).ids }
+    public func dequantizeRows(_ ids: [Int]) throws -> Tensor { try decode(ids) }
+}
+
+extension BinaryQuantizer: RowQuantizer {
+    public var inputDimension: Int { bits }
+    public var idsPerRow: Int { 1 }
+    public var vocabularySize: Int { 1 << bits }
+    public func quantizeRows(_ x: Tensor) throws -> [Int] { try encode(x) }
+    public func dequantizeRows(_ ids: [Int]) throws -> Tensor { try decode(ids) }
+}
+
+/// A quantizer described by a small JSON file next to its weights:
+///
+/// ```json
+/// {"type": "residual_vq", "weights": "rvq.safetensors", "prefix": "", "dim": 16,
+///  "codebook_size": 32, "num_quantizers": 3}
+/// ```
+///
+/// Types and their fields: `vq` (dim, codebook_size, codebook_dim, heads,
+/// separate_codebook_per_head, use_cosine_sim), `residual_vq` (dim, codebook_size,
+/// num_quantizers), `grouped_residual_vq` (+ groups), `residual_fsq` (levels, num_quantizers),
+/// `residual_lfq` (dim, num_quantizers), `binary` (weights hold `embed` [bits, dim]),
+/// `unitok` (codebooks, codebook_size, codebook_dim). Weights are bound strictly by the
+/// vector-quantize-pytorch / UniTok key names under `prefix`.
+public enum QuantizerFile {
+    struct Description: Decodable {
+        var type: String
+        var weights: String?
+        var prefix: String?
+        var dim: Int?
+        var codebook_size: Int?
+        var codebook_dim: Int?
+        var heads: Int?
+        var separate_codebook_per_head: Bool?
+        var use_cosine_sim: Bool?
+        var num_quantizers: Int?
+        var groups: Int?
+        var levels: [Int]?
+        var codebooks: Int?
+    }
+
+    public static func load(_ url: URL) throws -> any RowQuantizer {
+        let spec: Description
+        do {
+            spec = try JSONDecoder().decode(Description.self, from: Data(contentsOf: url))
+        } catch {
+            throw QuantizerError("\(url.path): not a quantizer description (\(error))")
+        }
+        func need<T>(_ v: T?, _ name: String) throws -> T {
+            guard let v else { throw QuantizerError("\(url.path): '\(spec.type)' needs '\(name)'") }
+            return v
+        }
+        switch spec.type {
+        case "residual_fsq": return try ResidualFSQ(levels: try need(spec.levels, "levels"), quantizers: try need(spec.num_quantizers, "num_quantizers"))
+        case "residual_lfq": return try ResidualLFQ(dimension: try need(spec.dim, "dim"), quantizers: try need(spec.num_quantizers, "num_quantizers"))
+        default: break
+        }
+        let weights = url.deletingLastPathComponent().appendingPathComponent(try need(spec.weights, "weights"))
+        let loader = WeightLoader(try Checkpoint(directory: weights))
+        let w = spec.prefix.map { p in WeightScope(loader: loader, prefix: p.hasSuffix(".") ? String(p.dropLast()) : p) } ?? loader.root
+        let quantizer: any RowQuantizer
+        switch spec.type {
+        case "vq":
+            let dim = try need(spec.dim, "dim")
+            quantizer = try MultiHeadVectorQuantizer(w, dim: dim, codebookSize: try need(spec.codebook_size, "codebook_size"),
+                                                     codebookDim: spec.codebook_dim ?? dim, heads: spec.heads ?? 1,
+                                                     separate: spec.separate_codebook_per_head ?? false, cosine: spec.use_cosine_sim ?? false)
+        case "residual_vq":
+            quantizer = ResidualVectorQuantizer(w, dim: try need(spec.dim, "dim"), codebookSize: try need(spec.codebook_size, "codebook_size"),
+                                                codebookDim: spec.codebook_dim, quantizers: try need(spec.num_quantizers, "num_quantizers"))
+        case "grouped_residual_vq":
+            quantizer = try GroupedResidualVectorQuantizer(w, dim: try need(spec.dim, "dim"), groups: try need(spec.groups, "groups"),
+                                                           codebookSize: try need(spec.codebook_size, "codebook_size"),
+                                                           quantizers: try need(spec.num_quantizers, "num_quantizers"))
+        case "binary":
+            guard let shape = w.shape(of: "embed"), shape.count == 2 else { throw QuantizerError("\(weights.path): no 'embed' [bits, dim] tensor") }
+            quantizer = try BinaryQuantizer(embedding: w.tensor("embed", shape: shape))
+        case "unitok":
+            quantizer = try MultiHeadVectorQuantizer.uniTok(w, codebooks: spec.codebooks ?? 8, size: spec.codebook_size ?? 4096, dim: spec.codebook_dim ?? 8)
+        default:
+            throw QuantizerError("\(url.path): unknown quantizer type '\(spec.type)'")
+        }
+        do { try loader.finish() } catch { throw QuantizerError("\(weights.path): \(error)") }
+        return quantizer
+    }
+}
