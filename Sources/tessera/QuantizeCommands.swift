@@ -55,8 +55,11 @@ struct Dequantize: ParsableCommand {
         guard per > 0, values.count % per == 0 else { throw ValidationError("\(ids): \(values.count) ids do not split into rows of \(per)") }
         let rows = values.count / per
         let codes = try spec.dequantize(values, rows: rows, dimension: d)
-        try NPYArray(Tensor(shape: Array(array.shape.dropLast()) + [d], scalars: codes.scalars)).write(to: URL(fileURLWithPath: output))
-        print("\(values.count) ids -> codes \(Array(array.shape.dropLast()) + [d]) -> \(output)")
+        // Output channels can differ from input channels (binary latents embed their bits).
+        let width = codes.count / max(1, rows)
+        let shape = Array(array.shape.dropLast()) + [width]
+        try NPYArray(Tensor(shape: shape, scalars: codes.scalars)).write(to: URL(fileURLWithPath: output))
+        print("\(values.count) ids -> codes \(shape) -> \(output)")
     }
 }
 
