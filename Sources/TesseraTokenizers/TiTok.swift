@@ -18,6 +18,13 @@ public struct TiTokConfig: Sendable, Equatable {
         public var layers: Int
         public var heads: Int
         public var patchSize: Int
+
+        /// The stack `transformer.{i}`: open_clip residual attention blocks (exact GELU, eps 1e-5).
+        func blocks(_ w: WeightScope) -> [TransformerBlock] {
+            (0..<layers).map {
+                TransformerBlock(w[$0], family: .openCLIP, dim: width, heads: heads, mlpHidden: 4 * width, activation: .gelu, eps: 1e-5)
+            }
+        }
     }
 
     public var imageSize: Int
@@ -162,10 +169,7 @@ struct TiTokEncoder: Sendable {
         latentPositionalEmbedding = w.tensor("latent_token_positional_embedding", shape: [c.tokens, width])
         lnPre = LayerNorm(w["ln_pre"], dim: width, eps: 1e-5)
         lnPost = LayerNorm(w["ln_post"], dim: width, eps: 1e-5)
-        blocks = (0..<c.encoder.layers).map {
-            TransformerBlock(w["transformer"][$0], family: .openCLIP, dim: width, heads: c.encoder.heads,
-                             mlpHidden: 4 * width, activation: .gelu, eps: 1e-5)
-        }
+        blocks = c.encoder.blocks(w["transformer"])
         convOut = Linear(weight: w.tensor("conv_out.weight", shape: [outChannels, width, 1, 1]).reshaped([outChannels, width]),
                          bias: w.tensor("conv_out.bias", shape: [outChannels]))
     }
@@ -215,10 +219,7 @@ struct TiTokDecoder: Sendable {
         latentPositionalEmbedding = w.tensor("latent_token_positional_embedding", shape: [c.tokens, width])
         lnPre = LayerNorm(w["ln_pre"], dim: width, eps: 1e-5)
         lnPost = LayerNorm(w["ln_post"], dim: width, eps: 1e-5)
-        blocks = (0..<c.decoder.layers).map {
-            TransformerBlock(w["transformer"][$0], family: .openCLIP, dim: width, heads: c.decoder.heads,
-                             mlpHidden: 4 * width, activation: .gelu, eps: 1e-5)
-        }
+        blocks = c.decoder.blocks(w["transformer"])
         func conv1x1(_ s: WeightScope, _ cin: Int, _ cout: Int) -> Linear {
             Linear(weight: s.tensor("weight", shape: [cout, cin, 1, 1]).reshaped([cout, cin]), bias: s.tensor("bias", shape: [cout]))
         }
