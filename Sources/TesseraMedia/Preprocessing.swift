@@ -4,9 +4,9 @@ extension Image {
     /// Resizes so the shorter side becomes `size`, keeping the aspect ratio the way
     /// `torchvision.transforms.functional.resize(img, size)` computes it: the longer side
     /// is `Int(size * long / short)` (truncated).
-    public func resizedShorterSide(to size: Int, filter: ResizeFilter = .bicubic) -> Image {
+    public func resizedShorterSide(to size: Int, filter: ResizeFilter = .bicubic, engine: ResampleEngine = .pillow) -> Image {
         let (w, h) = shorterSideTarget(size)
-        return resized(width: w, height: h, filter: filter)
+        return resized(width: w, height: h, filter: filter, engine: engine)
     }
 
     /// Output size of ``resizedShorterSide(to:filter:)``.

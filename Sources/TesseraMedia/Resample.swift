@@ -1,5 +1,17 @@
 import TesseraCore
 
+/// Whose 8-bit resampling arithmetic to reproduce. Both use the same filters and coefficients;
+/// they differ in fixed-point precision and pass order, which moves results by a level here and
+/// there.
+public enum ResampleEngine: Sendable {
+    /// Pillow 13's `Image.resize`: 22-bit weights; vertical pass first when the height shrinks
+    /// by more than twice the width's shrink.
+    case pillow
+    /// PyTorch's uint8 antialiased `interpolate` (torchvision v2 on tensors, transformers 5's
+    /// image processors): int16 weights with the largest precision that fits, horizontal pass first.
+    case pytorch
+}
+
 /// Resampling filters, with Pillow's definitions (bicubic uses a = −0.5).
 ///
 /// Downscaling widens each filter by the scale factor (antialiasing), as Pillow and
@@ -105,15 +117,22 @@ struct ResampleCoefficients<T: BinaryFloatingPoint> {
 /// Pillow's fixed-point precision for 8-bit resampling.
 private let precisionBits = 32 - 8 - 2
 
-private func fixedPoint(_ c: ResampleCoefficients<Double>) -> [Int32] {
-    c.weights.map { w in
-        Int32(w < 0 ? (-0.5 + w * Double(1 << precisionBits)) : (0.5 + w * Double(1 << precisionBits)))
+/// Fixed-point weights and their precision: Pillow's fixed 22 bits, or PyTorch's largest
+/// precision whose largest weight still fits in int16.
+private func fixedPoint(_ c: ResampleCoefficients<Double>, engine: ResampleEngine) -> (weights: [Int32], precision: Int32) {
+    var precision = precisionBits
+    if engine == .pytorch {
+        let wMax = c.weights.max() ?? 0
+        precision = 0
+        while precision < 22 && Int(0.5 + wMax * Double(1 << (precision + 1))) < (1 << 15) { precision += 1 }
     }
+    let scale = Double(1 << precision)
+    return (c.weights.map { w in Int32(w < 0 ? (-0.5 + w * scale) : (0.5 + w * scale)) }, Int32(precision))
 }
 
 @inline(__always)
-private func clip8(_ v: Int32) -> UInt8 {
-    let s = v >> Int32(precisionBits)
+private func clip8(_ v: Int32, _ precision: Int32) -> UInt8 {
+    let s = v >> precision
     return s < 0 ? 0 : (s > 255 ? 255 : UInt8(s))
 }
 
@@ -122,7 +141,8 @@ extension Image {
     /// (and so with torchvision's resize of PIL images): same coefficients, 22-bit fixed
     /// point, 8-bit intermediate, same pass order. RGBA is resized with premultiplied alpha,
     /// as Pillow does.
-    public func resized(width outW: Int, height outH: Int, filter: ResizeFilter = .bicubic) -> Image {
+    public func resized(width outW: Int, height outH: Int, filter: ResizeFilter = .bicubic,
+                        engine: ResampleEngine = .pillow) -> Image {
         precondition(outW > 0 && outH > 0, "resize target must be positive, got \(outW)x\(outH)")
         if outW == width && outH == height { return self }
         if filter == .nearest { return resizedNearest(width: outW, height: outH) }
@@ -134,7 +154,7 @@ extension Image {
         var current = source.pixels
         // Pillow 13 runs the vertical pass first when the height shrinks by more than twice
         // as many pixels as the width does; the order changes the rounded intermediate.
-        let horizontalFirst = !(height - outH > 0 && height - outH > (width - outW) * 2)
+        let horizontalFirst = engine == .pytorch || !(height - outH > 0 && height - outH > (width - outW) * 2)
         if horizontalFirst {
             var vStart = vertical.start
             var curW = width
@@ -144,17 +164,17 @@ extension Image {
                 let lastRow = vertical.start[outH - 1] + vertical.count[outH - 1]
                 vStart = vStart.map { $0 - firstRow }
                 current = resampleRows(current, width: width, firstRow: firstRow, rows: lastRow - firstRow, channels: c,
-                                       outWidth: outW, coefficients: horizontal)
+                                       outWidth: outW, coefficients: horizontal, engine: engine)
                 curW = outW
             }
             if outH != height {
-                current = resampleColumns(current, rowLength: curW * c, outRows: outH, starts: vStart, coefficients: vertical)
+                current = resampleColumns(current, rowLength: curW * c, outRows: outH, starts: vStart, coefficients: vertical, engine: engine)
             }
         } else {
-            current = resampleColumns(current, rowLength: width * c, outRows: outH, starts: vertical.start, coefficients: vertical)
+            current = resampleColumns(current, rowLength: width * c, outRows: outH, starts: vertical.start, coefficients: vertical, engine: engine)
             if outW != width {
                 current = resampleRows(current, width: width, firstRow: 0, rows: outH, channels: c,
-                                       outWidth: outW, coefficients: horizontal)
+                                       outWidth: outW, coefficients: horizontal, engine: engine)
             }
         }
         let result = Image(width: outW, height: outH, layout: layout, pixels: current)
@@ -210,9 +230,9 @@ extension Image {
 
 /// Horizontal pass: each output sample is a fixed-point weighted sum along its row.
 private func resampleRows(_ source: [UInt8], width: Int, firstRow: Int, rows: Int, channels c: Int,
-                          outWidth outW: Int, coefficients k: ResampleCoefficients<Double>) -> [UInt8] {
+                          outWidth outW: Int, coefficients k: ResampleCoefficients<Double>, engine: ResampleEngine) -> [UInt8] {
     var out = [UInt8](unsafeUninitializedCapacity: rows * outW * c) { _, n in n = rows * outW * c }
-    let weights = fixedPoint(k)
+    let (weights, precision) = fixedPoint(k, engine: engine)
     let taps = k.taps
     source.withUnsafeBufferPointer { src in
         out.withUnsafeMutableBufferPointer { dst in
@@ -223,7 +243,7 @@ private func resampleRows(_ source: [UInt8], width: Int, firstRow: Int, rows: In
                                                       starts.baseAddress!, counts.baseAddress!))
                         parallelChunks(rows, minChunk: 8) { range in
                             let (s, d, kp, st, ct) = ptrs.value
-                            let half: Int32 = 1 << Int32(precisionBits - 1)
+                            let half: Int32 = precision > 0 ? 1 << (precision - 1) : 0
                             for y in range {
                                 let srow = s + (y + firstRow) * width * c
                                 var o = d + y * outW * c
@@ -237,7 +257,7 @@ private func resampleRows(_ source: [UInt8], width: Int, firstRow: Int, rows: In
                                             a0 &+= Int32(p[0]) &* wx; a1 &+= Int32(p[1]) &* wx; a2 &+= Int32(p[2]) &* wx
                                             p += 3
                                         }
-                                        o[0] = clip8(a0); o[1] = clip8(a1); o[2] = clip8(a2)
+                                        o[0] = clip8(a0, precision); o[1] = clip8(a1, precision); o[2] = clip8(a2, precision)
                                     } else {
                                         var a0 = half, a1 = half, a2 = half, a3 = half
                                         for x in 0..<n {
@@ -246,7 +266,8 @@ private func resampleRows(_ source: [UInt8], width: Int, firstRow: Int, rows: In
                                             a2 &+= Int32(p[2]) &* wx; a3 &+= Int32(p[3]) &* wx
                                             p += 4
                                         }
-                                        o[0] = clip8(a0); o[1] = clip8(a1); o[2] = clip8(a2); o[3] = clip8(a3)
+                                        o[0] = clip8(a0, precision); o[1] = clip8(a1, precision)
+                                        o[2] = clip8(a2, precision); o[3] = clip8(a3, precision)
                                     }
                                     o += c
                                 }
@@ -263,9 +284,9 @@ private func resampleRows(_ source: [UInt8], width: Int, firstRow: Int, rows: In
 /// Vertical pass: whole rows are accumulated tap by tap, which vectorizes; the sums are the
 /// same integers Pillow's per-pixel loop computes, so the result is identical.
 private func resampleColumns(_ source: [UInt8], rowLength: Int, outRows: Int, starts: [Int],
-                             coefficients k: ResampleCoefficients<Double>) -> [UInt8] {
+                             coefficients k: ResampleCoefficients<Double>, engine: ResampleEngine) -> [UInt8] {
     var out = [UInt8](unsafeUninitializedCapacity: outRows * rowLength) { _, n in n = outRows * rowLength }
-    let weights = fixedPoint(k)
+    let (weights, precision) = fixedPoint(k, engine: engine)
     let taps = k.taps
     source.withUnsafeBufferPointer { src in
         out.withUnsafeMutableBufferPointer { dst in
@@ -276,14 +297,14 @@ private func resampleColumns(_ source: [UInt8], rowLength: Int, outRows: Int, st
                     let acc = UnsafeMutablePointer<Int32>.allocate(capacity: rowLength)
                     defer { acc.deallocate() }
                     for yy in range {
-                        acc.initialize(repeating: 1 << Int32(precisionBits - 1), count: rowLength)
+                        acc.initialize(repeating: precision > 0 ? 1 << (precision - 1) : 0, count: rowLength)
                         let w = kp + yy * taps
                         for y in 0..<k.count[yy] {
                             let wy = w[y], row = s + (starts[yy] + y) * rowLength
                             for i in 0..<rowLength { acc[i] &+= Int32(row[i]) &* wy }
                         }
                         let o = d + yy * rowLength
-                        for i in 0..<rowLength { o[i] = clip8(acc[i]) }
+                        for i in 0..<rowLength { o[i] = clip8(acc[i], precision) }
                     }
                 }
             }

@@ -11,10 +11,10 @@ public struct ModelConfigError: Error, CustomStringConvertible, Sendable {
 
 /// Reads `config.json` from a model directory as `T`, with errors that name the file and
 /// the offending field.
-public func loadModelConfig<T: Decodable>(_ type: T.Type, directory: URL) throws -> T {
-    let url = directory.appendingPathComponent("config.json")
+public func loadModelConfig<T: Decodable>(_ type: T.Type, directory: URL, file: String = "config.json") throws -> T {
+    let url = directory.appendingPathComponent(file)
     guard FileManager.default.fileExists(atPath: url.path) else {
-        throw ModelConfigError(path: url.path, reason: "no config.json in the model directory")
+        throw ModelConfigError(path: url.path, reason: "no \(file) in the model directory")
     }
     let data: Data
     do { data = try Data(contentsOf: url) } catch {

@@ -6,9 +6,10 @@ struct Features: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a vision transformer and write its hidden states as .npy.",
         discussion: """
-        --model is a timm hub directory (config.json + model.safetensors). Images are preprocessed \
-        as the model's config says (timm's eval transform). The output holds one row per image \
-        that decoded; OUT.json next to it lists their sources in order.
+        --model is a timm hub directory or a Hugging Face CLIP / SigLIP (vision) directory \
+        (config.json + model.safetensors [+ preprocessor_config.json]). Images are preprocessed as \
+        the model's own processor does. The output holds one row per image that decoded; OUT.json \
+        next to it lists their sources in order.
         """)
 
     enum Pool: String, ExpressibleByArgument { case cls, mean, none }
@@ -19,7 +20,7 @@ struct Features: ParsableCommand {
     var inputs: [String]
     @Option(help: "Block whose output to take (0-based; negative counts from the end). Default: the final normalized tokens.")
     var layer: Int?
-    @Option(help: "cls: the class token; mean: mean of the patch tokens; none: every token.")
+    @Option(help: "cls: the class token (SigLIP: the attention-pooled output); mean: mean of the patch tokens; none: every token.")
     var pool: Pool = .cls
     @Option(help: "Images per forward pass.")
     var batch: Int = 8
@@ -30,9 +31,52 @@ struct Features: ParsableCommand {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
     }
 
+    /// The three tower families behind one interface.
+    enum Tower {
+        case timm(TimmViT), clip(CLIPVisionTower), siglip(SigLIPVisionTower)
+
+        init(directory: URL) throws {
+            if let cfg = try? HFVisionConfig(directory: directory) {
+                self = cfg.modelType == "clip" ? .clip(try CLIPVisionTower(directory: directory)) : .siglip(try SigLIPVisionTower(directory: directory))
+            } else {
+                self = .timm(try TimmViT(directory: directory))
+            }
+        }
+        var depth: Int {
+            switch self { case .timm(let m): return m.config.depth; case .clip(let m): return m.config.layers; case .siglip(let m): return m.config.layers }
+        }
+        var prefixTokens: Int {
+            switch self { case .timm(let m): return m.config.prefixTokens; case .clip(let m): return m.prefixTokens; case .siglip(let m): return m.prefixTokens }
+        }
+        var name: String {
+            switch self { case .timm(let m): return m.config.architecture; case .clip: return "clip"; case .siglip: return "siglip" }
+        }
+        func input(_ image: Image) -> Tensor {
+            switch self {
+            case .timm(let m): return m.config.preprocessing.tensor(image)
+            case .clip(let m): return m.processor.tensor(image)
+            case .siglip(let m): return m.processor.tensor(image)
+            }
+        }
+        /// Hidden states after block `block` (nil: the model's final tokens), and the pooled vector.
+        func run(_ pixels: Tensor, block: Int?) -> (tokens: Tensor, pooled: Tensor?) {
+            switch self {
+            case .timm(let m):
+                let tokens = m.forward(pixels, upTo: block)
+                return (tokens, block == nil ? m.pooled(tokens) : nil)
+            case .clip(let m):
+                let out = m.forward(pixels, layerCount: block.map { $0 + 1 })
+                return (out.lastHiddenState, out.pooled)
+            case .siglip(let m):
+                let out = m.forward(pixels, layerCount: block.map { $0 + 1 })
+                return (out.lastHiddenState, out.pooled)
+            }
+        }
+    }
+
     func run() throws {
-        let vit = try TimmViT(directory: URL(fileURLWithPath: model))
-        let depth = vit.config.depth
+        let tower = try Tower(directory: URL(fileURLWithPath: model))
+        let depth = tower.depth
         var block: Int? = nil
         if let layer {
             let b = layer < 0 ? depth + layer : layer
@@ -44,31 +88,30 @@ struct Features: ParsableCommand {
         var rows: [Float] = []
         var rowShape: [Int] = []
         var sources: [String] = []
-        let pipeline = vit.config.preprocessing
         for start in stride(from: 0, to: files.count, by: batch) {
             let chunk = Array(files[start..<min(files.count, start + batch)])
-            let results = decodeInParallel(chunk) { pipeline.tensor(try Image(contentsOf: $0)) }
-            var tensors = [Tensor?](repeating: nil, count: chunk.count)
-            var errors = [Error?](repeating: nil, count: chunk.count)
+            let results = decodeInParallel(chunk) { tower.input(try Image(contentsOf: $0)) }
+            var tensors: [Tensor] = []
             for (i, r) in results.enumerated() {
                 switch r {
-                case .success(let t): tensors[i] = t
-                case .failure(let e): errors[i] = e
+                case .success(let t): tensors.append(t.reshaped([1] + t.shape)); sources.append(chunk[i].path)
+                case .failure(let e): failures.record(e, input: chunk[i].path)
                 }
             }
-            for (i, e) in errors.enumerated() { if let e { failures.record(e, input: chunk[i].path) } }
-            let good = chunk.indices.filter { tensors[$0] != nil }
-            guard !good.isEmpty else { continue }
-            let pixels = Tensor.concatenate(good.map { tensors[$0]!.reshaped([1] + tensors[$0]!.shape) }, axis: 0)
-            var hidden = vit.forward(pixels, upTo: block)
+            guard !tensors.isEmpty else { continue }
+            let (tokens, pooled) = tower.run(Tensor.concatenate(tensors, axis: 0), block: block)
+            let (b, n, d) = (tokens.shape[0], tokens.shape[1], tokens.shape[2])
+            var out: Tensor
             switch pool {
-            case .cls: hidden = hidden.slice(axis: 1, 0..<1).reshaped([good.count, vit.config.embedDim])
-            case .mean: hidden = hidden.slice(axis: 1, vit.config.prefixTokens..<hidden.shape[1]).mean(axis: 1)
-            case .none: break
+            case .cls:
+                if let pooled, block == nil, tower.prefixTokens == 0 { out = pooled }          // SigLIP: the pooling head
+                else if tower.prefixTokens > 0 { out = tokens.slice(axis: 1, 0..<1).reshaped([b, d]) }
+                else { throw ValidationError("\(tower.name) has no class token; use --pool mean or none") }
+            case .mean: out = tokens.slice(axis: 1, tower.prefixTokens..<n).mean(axis: 1)
+            case .none: out = tokens
             }
-            rowShape = Array(hidden.shape.dropFirst())
-            rows += hidden.scalars
-            sources += good.map { chunk[$0].path }
+            rowShape = Array(out.shape.dropFirst())
+            rows += out.scalars
             FileHandle.standardError.write(Data("features: \(min(files.count, start + batch))/\(files.count) images\n".utf8))
         }
         guard !sources.isEmpty else {
@@ -77,7 +120,7 @@ struct Features: ParsableCommand {
         }
         let outURL = URL(fileURLWithPath: output)
         try NPYArray(Tensor(shape: [sources.count] + rowShape, scalars: rows)).write(to: outURL)
-        let sidecar: [String: Any] = ["model": model, "architecture": vit.config.architecture, "layer": layer.map { $0 as Any } ?? "final",
+        let sidecar: [String: Any] = ["model": model, "architecture": tower.name, "layer": layer.map { $0 as Any } ?? "final",
                                       "pool": pool.rawValue, "shape": [sources.count] + rowShape, "sources": sources]
         try JSONSerialization.data(withJSONObject: sidecar, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             .write(to: outURL.appendingPathExtension("json"), options: .atomic)
