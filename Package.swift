@@ -35,7 +35,8 @@ let package = Package(
         .target(name: "TesseraQuantizers", dependencies: ["TesseraCore", "TesseraNN"]),
         .target(name: "TesseraTokenizers", dependencies: ["TesseraCore", "TesseraNN", "TesseraQuantizers", "TesseraMedia"]),
         .target(name: "TesseraStreams", dependencies: ["TesseraCore"]),
-        .target(name: "Tessera", dependencies: ["TesseraCore", "TesseraMedia", "TesseraNN", "TesseraQuantizers", "TesseraTokenizers", "TesseraStreams"]),
+        .target(name: "TesseraReduction", dependencies: ["TesseraCore"]),
+        .target(name: "Tessera", dependencies: ["TesseraCore", "TesseraMedia", "TesseraNN", "TesseraQuantizers", "TesseraTokenizers", "TesseraStreams", "TesseraReduction"]),
         .executableTarget(
             name: "tessera",
             dependencies: ["Tessera", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -47,6 +48,7 @@ let package = Package(
         .testTarget(name: "TesseraMediaTests", dependencies: ["TesseraMedia", "TesseraCore"]),
         .testTarget(name: "TesseraNNTests", dependencies: ["TesseraNN", "TesseraCore", "TesseraTokenizers", "TesseraMedia"]),
         .testTarget(name: "TesseraTokenizersTests", dependencies: ["Tessera"]),
+        .testTarget(name: "TesseraReductionTests", dependencies: ["TesseraReduction", "TesseraCore"]),
         .testTarget(name: "TesseraQuantizersTests", dependencies: ["TesseraQuantizers", "TesseraNN", "TesseraCore"]),
     ]
 )

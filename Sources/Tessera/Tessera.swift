@@ -5,3 +5,4 @@
 @_exported import TesseraQuantizers
 @_exported import TesseraTokenizers
 @_exported import TesseraStreams
+@_exported import TesseraReduction
