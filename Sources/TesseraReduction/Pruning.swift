@@ -59,7 +59,7 @@ public enum TokenPruning {
     }
 
     /// FastV: keep `round(count · (1 − ratio))` image tokens with the highest attention from the
-    /// last query, and every non-image position. `attention` is the last query's row over the
+    /// last query, and every non-image position. `attention` is the last query's row (heads averaged) over the
     /// whole sequence; the image occupies `image`.
     public static func fastV(attention: [Float], image: Range<Int>, ratio: Double) -> [Int] {
         let keep = Int((Double(image.count) * (1 - ratio)).rounded(.toNearestOrEven))
