@@ -9,8 +9,9 @@ struct Prune: ParsableCommand {
         Writes OUT.safetensors with, per image i: features.i [N, C] (hidden states of --layer, no CLS), \
         indices.i [N] (kept patch indices, sorted; int64) and positions.i [N, 3] ((t, h, w) of each kept \
         patch on the grid). Methods: divprune (k-center diversity), visionzip (dominant by CLS attention + \
-        contextual merges; CLIP only), hiprune (anchors/buffers/registers from attention received), \
-        uniform, random.
+        contextual merges, 54:10 as upstream; CLIP only — indices/positions cover the dominant tokens, \
+        the last features are the contextual merges), hiprune (anchors/buffers/registers from attention \
+        received), uniform, random.
         """)
 
     enum Method: String, ExpressibleByArgument { case divprune, visionzip, hiprune, uniform, random }
