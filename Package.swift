@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "TesseraMedia", dependencies: ["TesseraCore", "CPNG", "CJPEG", "CFFmpeg"]),
         .target(name: "TesseraNN", dependencies: ["TesseraCore"]),
         .target(name: "TesseraQuantizers", dependencies: ["TesseraCore", "TesseraNN"]),
-        .target(name: "TesseraTokenizers", dependencies: ["TesseraCore", "TesseraNN", "TesseraQuantizers", "TesseraMedia"]),
+        .target(name: "TesseraTokenizers", dependencies: ["TesseraCore", "TesseraNN", "TesseraQuantizers", "TesseraMedia", "TesseraReduction"]),
         .target(name: "TesseraStreams", dependencies: ["TesseraCore"]),
         .target(name: "TesseraReduction", dependencies: ["TesseraCore"]),
         .target(name: "Tessera", dependencies: ["TesseraCore", "TesseraMedia", "TesseraNN", "TesseraQuantizers", "TesseraTokenizers", "TesseraStreams", "TesseraReduction"]),
@@ -46,7 +46,7 @@ let package = Package(
 
         .testTarget(name: "TesseraCoreTests", dependencies: ["TesseraCore"]),
         .testTarget(name: "TesseraMediaTests", dependencies: ["TesseraMedia", "TesseraCore"]),
-        .testTarget(name: "TesseraNNTests", dependencies: ["TesseraNN", "TesseraCore", "TesseraTokenizers", "TesseraMedia"]),
+        .testTarget(name: "TesseraNNTests", dependencies: ["TesseraNN", "TesseraCore", "TesseraTokenizers", "TesseraMedia", "TesseraReduction"]),
         .testTarget(name: "TesseraTokenizersTests", dependencies: ["Tessera"]),
         .testTarget(name: "TesseraReductionTests", dependencies: ["TesseraReduction", "TesseraCore"]),
         .testTarget(name: "TesseraQuantizersTests", dependencies: ["TesseraQuantizers", "TesseraNN", "TesseraCore"]),

@@ -3,6 +3,7 @@ import Testing
 import TesseraCore
 import TesseraMedia
 @testable import TesseraTokenizers
+import TesseraReduction
 
 /// A whole timm ViT (vit_tiny layout, depth 2, random weights) against timm on real images
 /// (Tests/Fixtures/vit, made by Tests/Reference/make_core_fixtures.py).
@@ -57,4 +58,34 @@ import TesseraMedia
 
 func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
     zip(a.scalars, b.scalars).reduce(0) { max($0, abs($1.0 - $1.1)) }
+}
+
+/// ToMe inside the timm ViT against facebookresearch/ToMe's timm patch on the same checkpoint
+/// (Tests/Reference/make_tome_vit_fixture.py).
+@Suite struct TimmViTToMeTests {
+    static let dir = Fixtures.root.appendingPathComponent("vit")
+
+    @Test(arguments: [("r16", MergeSchedule.perLayer(r: 16, layers: 2), true),
+                      ("sched", MergeSchedule.perLayer(r: 40, inflect: -0.5, layers: 2), true),
+                      ("noprop", MergeSchedule.perLayer(r: 16, layers: 2), false)])
+    func matchesToMe(_ c: (String, [Int], Bool)) throws {
+        let (suffix, schedule, proportional) = c
+        let url = Self.dir.appendingPathComponent("tome_expected.safetensors")
+        let e = try SafeTensorsFile(url: url)
+        let model = try TimmViT(directory: Self.dir.appendingPathComponent("model"))
+        let pixels = try SafeTensorsFile(url: Self.dir.appendingPathComponent("expected.safetensors")).tensor("pixel_values")
+        let (tokens, sizes, slots) = model.featuresMerging(pixels, merging: .init(schedule: schedule, proportionalAttention: proportional))
+        let ref = try e.tensor("features_\(suffix)")
+        #expect(tokens.shape == ref.shape)
+        #expect(relativeError(tokens, ref) <= 1e-4, "\(suffix): relative error \(relativeError(tokens, ref))")
+        #expect(sizes.flatMap { $0 } == (try e.tensor("size_\(suffix)")).scalars)
+        // source_<suffix> is ToMe's one-hot [B, T_out, T_in]; our slot map must agree
+        let source = try e.tensor("source_\(suffix)")
+        let (tOut, tIn) = (source.shape[1], source.shape[2])
+        for b in 0..<slots.count {
+            for i in 0..<tIn { #expect(source.scalars[(b * tOut + slots[b][i]) * tIn + i] == 1, "sample \(b) token \(i)") }
+        }
+        let logits = model.head.map { $0(model.pooled(tokens)) }
+        if let logits { #expect(relativeError(logits, try e.tensor("logits_\(suffix)")) <= 1e-4) }
+    }
 }
