@@ -6,7 +6,8 @@ struct Prune: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a CLIP/SigLIP vision tower and keep N of its patch tokens, LLaVA-style.",
         discussion: """
-        Writes OUT.safetensors with, per image i: features.i [N, C] (hidden states of --layer, no CLS), \
+        Writes OUT.safetensors with, per image i: features.i [N, C] (hidden states of --layer, no CLS; \
+        with --projector, mapped through LLaVA's mm_projector), \
         indices.i [N] (kept patch indices, sorted; int64) and positions.i [N, 3] ((t, h, w) of each kept \
         patch on the grid). Methods: divprune (k-center diversity), visionzip (dominant by CLS attention + \
         contextual merges, 54:10 as upstream; CLIP only — indices/positions cover the dominant tokens, \
@@ -26,6 +27,8 @@ struct Prune: ParsableCommand {
     var layer: Int = -2
     @Option(help: "Seed for --method random.")
     var seed: UInt64 = 0
+    @Option(help: "LLaVA checkpoint (directory or .safetensors) whose mm_projector maps the kept features to the language model's width.")
+    var projector: String?
     @Argument(help: "Images or folders.")
     var inputs: [String]
     @Option(name: .shortAndLong, help: "Output .safetensors.")
@@ -44,6 +47,10 @@ struct Prune: ParsableCommand {
         guard block >= 0 && block < depth else { throw ValidationError("--layer \(layer) outside the tower's \(depth) layers") }
         guard keep >= 1 && keep <= patches else { throw ValidationError("--keep must be in 1...\(patches)") }
         guard method != .visionzip || clip != nil else { throw ValidationError("visionzip needs a CLS token (CLIP)") }
+        let projection = try projector.map { try LLaVAProjector(directory: URL(fileURLWithPath: $0)) }
+        if let projection, projection.inputWidth != config.hiddenSize {
+            throw ValidationError("the projector takes \(projection.inputWidth) channels; the tower gives \(config.hiddenSize)")
+        }
         var failures = FailureLog()
         var tensors: [(String, SafeTensorsWriter.Payload)] = []
         var sources: [String] = []
@@ -87,7 +94,8 @@ struct Prune: ParsableCommand {
                     kept = r.dominantIndices.dropFirst().map { $0 - 1 }
                 }
                 let i = sources.count
-                let feats = reduced ?? features.indexSelect(axis: 0, kept)
+                var feats = reduced ?? features.indexSelect(axis: 0, kept)
+                if let projection { feats = projection(feats) }
                 tensors.append(("features.\(i)", .float(feats)))
                 tensors.append(("indices.\(i)", .integers(kept, shape: [kept.count])))
                 tensors.append(("positions.\(i)", .integers(kept.flatMap { [0, $0 / grid, $0 % grid] }, shape: [kept.count, 3])))

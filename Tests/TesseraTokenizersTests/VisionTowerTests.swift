@@ -71,3 +71,15 @@ extension VisionTowerTests {
         try check("pooler_output", try #require(tower.forward(try e.tensor("pixel_values")).pooled), e)
     }
 }
+
+@Suite struct LLaVAProjectorTests {
+    @Test func matchesTorchSequential() throws {
+        let dir = VisionTowerTests.root.appendingPathComponent("projector")
+        let projector = try LLaVAProjector(directory: dir.appendingPathComponent("model.safetensors"))
+        let e = try SafeTensorsFile(url: dir.appendingPathComponent("expected.safetensors"))
+        let y = projector(try e.tensor("features")), ref = try e.tensor("projected")
+        #expect(y.shape == ref.shape)
+        #expect(zip(y.scalars, ref.scalars).allSatisfy { abs($0 - $1) <= 1e-5 })
+        #expect(projector.inputWidth == 64 && projector.outputWidth == 48)
+    }
+}
