@@ -45,10 +45,7 @@ public struct CLIPVisionTower: Sendable {
         classEmbedding = w["embeddings"].tensor("class_embedding", shape: [d])
         positionEmbedding = w["embeddings"].tensor("position_embedding.weight", shape: [config.grid * config.grid + 1, d])
         preNorm = LayerNorm(w["pre_layrnorm"], dim: d, eps: config.layerNormEps)
-        layers = (0..<config.layers).map {
-            TransformerBlock(w["encoder"]["layers"][$0], family: .huggingFace, dim: d, heads: config.heads,
-                             mlpHidden: config.intermediateSize, activation: config.activation, eps: config.layerNormEps)
-        }
+        layers = config.encoderLayers(w["encoder"]["layers"])
         postNorm = LayerNorm(w["post_layernorm"], dim: d, eps: config.layerNormEps)
         try loader.finish()
     }
@@ -62,13 +59,8 @@ public struct CLIPVisionTower: Sendable {
         let patches = patchEmbed(pixels).reshaped([b, d, g2]).transposed(1, 2)
         let cls = Tensor.concatenate(Array(repeating: classEmbedding.reshaped([1, 1, d]), count: b), axis: 0)
         var x = preNorm(Tensor.concatenate([cls, patches], axis: 1) + positionEmbedding)
-        var hidden = [x], attentions: [Tensor] = []
-        for layer in layers.prefix(layerCount ?? layers.count) {
-            let (h, probs) = layer(x, statistics: statistics)
-            x = h
-            hidden.append(x)
-            if let probs { attentions.append(probs) }
-        }
+        let (hidden, attentions) = runEncoder(layers, x, layerCount: layerCount, statistics: statistics)
+        x = hidden.last!
         let pooled = layerCount == nil ? postNorm(x.slice(axis: 1, 0..<1).reshaped([b, d])) : nil
         return VisionTowerOutput(hiddenStates: hidden, attentions: attentions, lastHiddenState: x, pooled: pooled)
     }

@@ -1,6 +1,7 @@
 import Foundation
 import TesseraCore
 import TesseraMedia
+import TesseraNN
 
 /// The vision part of a Hugging Face CLIP or SigLIP config.json: either a vision-only config
 /// (`model_type` "clip_vision_model" / "siglip_vision_model") or a full model's
@@ -67,6 +68,28 @@ public struct HFVisionConfig: Sendable, Equatable {
     }
 
     public var grid: Int { imageSize / patchSize }
+
+    /// The encoder stack `encoder.layers.{i}` (HF CLIP/SigLIP layer layout).
+    func encoderLayers(_ w: WeightScope) -> [TransformerBlock] {
+        (0..<layers).map {
+            TransformerBlock(w[$0], family: .huggingFace, dim: hiddenSize, heads: heads,
+                             mlpHidden: intermediateSize, activation: activation, eps: layerNormEps)
+        }
+    }
+}
+
+/// Runs the first `layerCount` layers: `hidden_states` (the input, then every layer's output)
+/// and the requested attention maps of each layer.
+func runEncoder(_ layers: [TransformerBlock], _ input: Tensor, layerCount: Int?,
+                statistics: AttentionStatistics) -> (hidden: [Tensor], attentions: [Tensor]) {
+    var x = input, hidden = [input], attentions: [Tensor] = []
+    for layer in layers.prefix(layerCount ?? layers.count) {
+        let (h, probs) = layer(x, statistics: statistics)
+        x = h
+        hidden.append(x)
+        if let probs { attentions.append(probs) }
+    }
+    return (hidden, attentions)
 }
 
 /// The image processor of a Hugging Face vision model (preprocessor_config.json), as

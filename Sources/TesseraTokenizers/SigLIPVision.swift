@@ -54,10 +54,7 @@ public struct SigLIPVisionTower: Sendable {
         patchEmbed = Conv2d(w["embeddings"]["patch_embedding"], in: 3, out: d, kernel: (config.patchSize, config.patchSize),
                             stride: (config.patchSize, config.patchSize))
         positionEmbedding = w["embeddings"].tensor("position_embedding.weight", shape: [config.grid * config.grid, d])
-        layers = (0..<config.layers).map {
-            TransformerBlock(w["encoder"]["layers"][$0], family: .huggingFace, dim: d, heads: config.heads,
-                             mlpHidden: config.intermediateSize, activation: config.activation, eps: config.layerNormEps)
-        }
+        layers = config.encoderLayers(w["encoder"]["layers"])
         postNorm = LayerNorm(w["post_layernorm"], dim: d, eps: config.layerNormEps)
         if config.useHead {
             let h = w["head"]
@@ -81,13 +78,8 @@ public struct SigLIPVisionTower: Sendable {
     public func forward(_ pixels: Tensor, layerCount: Int? = nil, statistics: AttentionStatistics = .none) -> VisionTowerOutput {
         let b = pixels.shape[0], d = config.hiddenSize, g2 = config.grid * config.grid
         var x = patchEmbed(pixels).reshaped([b, d, g2]).transposed(1, 2) + positionEmbedding
-        var hidden = [x], attentions: [Tensor] = []
-        for layer in layers.prefix(layerCount ?? layers.count) {
-            let (h, probs) = layer(x, statistics: statistics)
-            x = h
-            hidden.append(x)
-            if let probs { attentions.append(probs) }
-        }
+        let (hidden, attentions) = runEncoder(layers, x, layerCount: layerCount, statistics: statistics)
+        x = hidden.last!
         guard layerCount == nil else { return VisionTowerOutput(hiddenStates: hidden, attentions: attentions, lastHiddenState: x, pooled: nil) }
         let last = postNorm(x)
         return VisionTowerOutput(hiddenStates: hidden, attentions: attentions, lastHiddenState: last, pooled: head.map { $0(last) })
