@@ -104,6 +104,28 @@ public struct NPYArray: Sendable, Equatable {
         }
     }
 
+    /// Elements of an integer array as `Int`, exactly (nil for float arrays; uint64 above
+    /// `Int.max` wraps).
+    public func integers() -> [Int]? {
+        let n = shape.reduce(1, *)
+        return data.withUnsafeBytes { raw -> [Int]? in
+            func load<T: FixedWidthInteger>(_: T.Type) -> [Int] {
+                (0..<n).map { Int(truncatingIfNeeded: T(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * T.bitWidth / 8, as: T.self))) }
+            }
+            switch dtype {
+            case .float32, .float64, .float16: return nil
+            case .uint8, .bool: return data.map { Int($0) }
+            case .int8: return load(Int8.self)
+            case .uint16: return load(UInt16.self)
+            case .int16: return load(Int16.self)
+            case .uint32: return load(UInt32.self)
+            case .int32: return load(Int32.self)
+            case .uint64: return load(UInt64.self)
+            case .int64: return load(Int64.self)
+            }
+        }
+    }
+
     /// The array as a Float32 tensor of the same shape.
     public func tensor() -> Tensor { Tensor(shape: shape, scalars: floats()) }
 

@@ -1,4 +1,11 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+private let systemGlob = Glibc.glob
+#elseif canImport(Darwin)
+import Darwin
+private let systemGlob = Darwin.glob
+#endif
 
 /// What a media file is, read from its content (not its extension).
 public enum MediaDescription: Sendable {
@@ -30,27 +37,43 @@ public enum Media {
 
     /// Expands paths into media files: files are kept as given (whatever their extension);
     /// folders are searched recursively for image and video extensions, sorted by path so the
-    /// order is deterministic.
+    /// order is deterministic; glob patterns (`photos/*.jpg`, quoted so the shell leaves them)
+    /// expand to their sorted matches.
     public static func expand(_ paths: [String]) throws -> [URL] {
         var out: [URL] = []
         let known = imageExtensions.union(videoExtensions)
-        for path in paths {
-            let url = URL(fileURLWithPath: path)
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-                out.append(url)
-                continue
+        for pattern in paths {
+            var matches = [pattern]
+            if !FileManager.default.fileExists(atPath: pattern), pattern.contains(where: { "*?[".contains($0) }) {
+                let found = glob(pattern)
+                if !found.isEmpty { matches = found }    // no match: kept, and reported as a missing file
             }
-            guard let walker = FileManager.default.enumerator(at: url, includingPropertiesForKeys: [.isRegularFileKey]) else {
-                throw MediaError(.unreadable, path: url.path, "cannot list folder")
+            for path in matches {
+                let url = URL(fileURLWithPath: path)
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+                    out.append(url)
+                    continue
+                }
+                guard let walker = FileManager.default.enumerator(at: url, includingPropertiesForKeys: [.isRegularFileKey]) else {
+                    throw MediaError(.unreadable, path: url.path, "cannot list folder")
+                }
+                var found: [URL] = []
+                for case let file as URL in walker where known.contains(file.pathExtension.lowercased()) {
+                    found.append(file)
+                }
+                out += found.sorted { $0.path < $1.path }
             }
-            var found: [URL] = []
-            for case let file as URL in walker where known.contains(file.pathExtension.lowercased()) {
-                found.append(file)
-            }
-            out += found.sorted { $0.path < $1.path }
         }
         return out
+    }
+
+    /// Sorted matches of a shell glob pattern.
+    static func glob(_ pattern: String) -> [String] {
+        var result = glob_t()
+        defer { globfree(&result) }
+        guard systemGlob(pattern, 0, nil, &result) == 0 else { return [] }
+        return (0..<Int(result.gl_pathc)).compactMap { result.gl_pathv[$0].map { String(cString: $0) } }.sorted()
     }
 
     private static func readHead(_ url: URL, count: Int) throws -> [UInt8] {

@@ -84,12 +84,18 @@ public enum TokenFile {
         }
     }
 
-    /// Reads records from a JSONL, .npy (+ sidecar) or safetensors token file.
+    /// Reads records from a JSONL, .npy (+ sidecar) or safetensors token file, or from a
+    /// shard of an output folder (`.bin` LM shard, WebDataset `.tar`).
     public static func read(_ url: URL) throws -> [TokenRecord] {
-        guard let format = TokenFileFormat(path: url.path) else {
-            throw TokenFileError(path: url.path, reason: "unknown token file type (expected .jsonl, .npy or .safetensors)")
-        }
         guard FileManager.default.fileExists(atPath: url.path) else { throw TokenFileError(path: url.path, reason: "no such file") }
+        switch url.pathExtension.lowercased() {
+        case "bin": return try ShardEncoder.readBin(url)
+        case "tar": return try ShardEncoder.readTar(url)
+        default: break
+        }
+        guard let format = TokenFileFormat(path: url.path) else {
+            throw TokenFileError(path: url.path, reason: "unknown token file type (expected .jsonl, .npy, .safetensors, .bin or .tar)")
+        }
         switch format {
         case .jsonl:
             guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw TokenFileError(path: url.path, reason: "not UTF-8 text") }
@@ -108,7 +114,7 @@ public enum TokenFile {
             guard [.int64, .int32, .uint16, .uint32, .int16, .uint8].contains(array.dtype), array.shape.count >= 2 else {
                 throw TokenFileError(path: url.path, reason: "expected an integer array [records, N], got \(array.dtype) \(array.shape)")
             }
-            let ids = array.floats().map { Int($0) }
+            let ids = array.integers() ?? []
             let meta = try sidecar(url.appendingPathExtension("json"), count: array.shape[0])
             return split(ids: ids, shape: array.shape, meta: meta)
         case .safetensors:

@@ -390,13 +390,18 @@ public struct TiTok: ImageTokenizer {
     // MARK: ImageTokenizer
 
     public func encode(_ images: [Image]) throws -> [Tokens] {
+        try encode(preprocessed: images.map(preprocessing.tensor))
+    }
+
+    public func encode(preprocessed images: [Tensor]) throws -> [Tokens] {
+        let expected = [3, config.imageSize, config.imageSize]
+        if let bad = images.first(where: { $0.shape != expected }) {
+            throw TokenizerError("\(modelID) takes preprocessed images of shape \(expected), got \(bad.shape)")
+        }
         var out: [Tokens] = []
         for start in stride(from: 0, to: images.count, by: max(1, batchSize)) {
             let batch = images[start..<min(images.count, start + max(1, batchSize))]
-            let pixels = Tensor.concatenate(batch.map { image -> Tensor in
-                let t = preprocessing.tensor(image)
-                return t.reshaped([1] + t.shape)
-            }, axis: 0)
+            let pixels = Tensor.concatenate(batch.map { $0.reshaped([1] + $0.shape) }, axis: 0)
             let latents = encodeLatents(pixels)
             if config.isVAE {
                 let posterior = DiagonalGaussian(parameters: latents, axis: 1)

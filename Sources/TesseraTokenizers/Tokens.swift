@@ -18,6 +18,9 @@ public protocol ImageTokenizer: Sendable {
     var supportsVariableLength: Bool { get }
 
     func encode(_ images: [Image]) throws -> [Tokens]
+    /// Tokens for images already run through ``preprocessing`` (`[3, H, W]` tensors each), so
+    /// a pipeline can decode and preprocess on other threads while the model runs.
+    func encode(preprocessed pixels: [Tensor]) throws -> [Tokens]
     func decode(_ tokens: [Tokens]) throws -> [Image]
 }
 

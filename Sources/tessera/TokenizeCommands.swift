@@ -68,44 +68,6 @@ func forEachInputImage(_ inputs: [URL], sampling: SamplingOptions, batch: Int, f
     try flush()
 }
 
-struct Encode: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Tokenize images and video frames into a token file.",
-        discussion: "JSONL (default) holds one record per image or frame: source, frame_timestamp, model, shape, vocab, ids.")
-
-    @OptionGroup var tokenizer: TokenizerOptions
-    @OptionGroup var sampling: SamplingOptions
-    @Argument(help: "Images, videos or folders.")
-    var inputs: [String]
-    @Option(help: "jsonl, npy or safetensors (default: from the output extension, else jsonl).")
-    var format: TokenFileFormat?
-    @Option(name: .shortAndLong, help: "Output token file.")
-    var output: String
-
-    func run() throws {
-        let model = try tokenizer.load()
-        var failures = FailureLog()
-        var records: [TokenRecord] = []
-        let start = Date()
-        try forEachInputImage(try Media.expand(inputs), sampling: sampling, batch: model.batchSize, failures: &failures) { batch in
-            let tokens = try model.encode(batch.map(\.2))
-            for (item, t) in zip(batch, tokens) {
-                var t = t
-                if let k = tokenizer.tokens { t = t.prefix(k) }
-                records.append(TokenRecord(source: item.0, frameTimestamp: item.1, tokens: t))
-            }
-            FileHandle.standardError.write(Data(String(format: "encode: %d items, %.1f items/s\n", records.count,
-                                                       Double(records.count) / Date().timeIntervalSince(start)).utf8))
-        }
-        if !records.isEmpty {
-            let fmt = format ?? TokenFileFormat(path: output) ?? .jsonl
-            try TokenFile.write(records, to: URL(fileURLWithPath: output), format: fmt)
-            print("wrote \(records.count) token set(s) of \(records[0].tokens.shape) from \(model.modelID) to \(output)")
-        }
-        try failures.finish()
-    }
-}
-
 struct Decode: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Reconstruct images from a token file, as PNG.")
 

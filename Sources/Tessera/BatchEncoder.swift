@@ -1,0 +1,290 @@
+import Foundation
+
+/// Dataset-scale tokenization: images and videos in, resumable shards out.
+///
+/// A producer thread reads, hashes, decodes and preprocesses inputs (several at once) while
+/// the calling thread runs the tokenizer on full batches and hands each finished input to a
+/// ``TokenStreamWriter``. Output order is the input order, whatever the timing.
+///
+/// ```swift
+/// let tokenizer = try Tokenizer.load(modelDirectory)
+/// let inputs = try Media.expand(["photos/", "clips/"])
+/// let job = BatchEncoder(tokenizer: tokenizer, inputs: inputs)
+/// let summary = try job.run(into: outputFolder, format: .bin, vocabulary: .plain(codebookSizes: tokenizer.vocabularySizes))
+/// ```
+public final class BatchEncoder {
+    /// How stopping is requested (checked after every input).
+    public enum Stop: Sendable {
+        case no
+        /// Finish the shard being built, commit it, then stop (Ctrl-C).
+        case afterShard
+        /// Stop at once; the shard being built is dropped and redone on resume.
+        case now
+    }
+
+    /// Where the run stands, reported after every input.
+    public struct Progress: Sendable {
+        public var inputsDone: Int
+        public var inputsTotal: Int
+        /// Inputs finished in this process (not counting what a resumed run skipped).
+        public var inputsThisRun: Int
+        public var samples: Int
+        public var failed: Int
+        public var shards: Int
+        public var elapsed: Double
+    }
+
+    public let tokenizer: any ImageTokenizer
+    /// This worker's inputs, in processing order.
+    public let inputs: [URL]
+    public var sampling: FrameSampling = .all
+    public var timeRange: (start: Double?, end: Double?) = (nil, nil)
+    /// Variable-length models: keep only the first K tokens.
+    public var tokenLimit: Int?
+    /// Images per forward pass.
+    public var batchSize = 8
+    /// Options that change the output besides the inputs (part of the resume fingerprint).
+    public var fingerprintExtras: [String] = []
+
+    public init(tokenizer: any ImageTokenizer, inputs: [URL]) {
+        self.tokenizer = tokenizer
+        self.inputs = inputs
+    }
+
+    /// The inputs of worker `index` out of `count`: every `count`-th input starting at
+    /// `index`, so the workers together cover each input exactly once.
+    public static func partition(_ inputs: [URL], index: Int, count: Int) -> [URL] {
+        precondition(count >= 1 && (0..<count).contains(index), "worker \(index) of \(count)")
+        return inputs.enumerated().filter { $0.offset % count == index }.map(\.element)
+    }
+
+    /// Runs the job into `directory` (see ``TokenStreamWriter`` for the layout and resume rules).
+    public func run(into directory: URL, format: ShardFormat = .jsonl, vocabulary: VisualVocabulary? = nil,
+                    shardBytes: Int = 256 << 20, shardSamples: Int? = nil, filePrefix: String = "", resume: Bool = false,
+                    progress: (Progress) -> Void = { _ in }, stop: () -> Stop = { .no }) throws -> TokenStreamWriter.Summary {
+        let options = TokenStreamWriter.Options(
+            format: format, shardBytes: shardBytes, shardSamples: shardSamples, vocabulary: vocabulary, filePrefix: filePrefix,
+            model: tokenizer.modelID, fingerprint: fingerprint(format: format, vocabulary: vocabulary), inputCount: inputs.count)
+        let writer = try TokenStreamWriter(directory: directory, options: options, resume: resume)
+        try run(writer: writer, progress: progress, stop: stop)
+        return writer.summary
+    }
+
+    /// Runs the job into an opened writer, continuing after its completed inputs.
+    public func run(writer: TokenStreamWriter, progress: (Progress) -> Void = { _ in }, stop: () -> Stop = { .no }) throws {
+        let first = writer.completedInputs
+        let started = Date()
+        let queue = BoundedQueue<DecodedItem>(capacity: max(4, 2 * batchSize))
+        let producer = Thread { [inputs, sampling, timeRange, preprocessing = tokenizer.preprocessing] in
+            Self.produce(inputs, from: first, sampling: sampling, timeRange: timeRange, preprocessing: preprocessing, into: queue)
+        }
+        producer.stackSize = 8 << 20
+        producer.start()
+        defer { queue.cancel() }
+
+        var batch: [(input: Int, timestamp: Double?, pixels: Tensor)] = []
+        var open: [Int: OpenInput] = [:]          // inputs whose frames are still being encoded
+        var nextToWrite = first
+        var doneThisRun = 0
+        let limit = tokenLimit
+
+        func report() {
+            progress(Progress(inputsDone: writer.completedInputs + writer.bufferedInputs, inputsTotal: inputs.count, inputsThisRun: doneThisRun,
+                              samples: writer.summary.samples, failed: writer.summary.failedInputs, shards: writer.summary.shards,
+                              elapsed: Date().timeIntervalSince(started)))
+        }
+        /// Appends finished inputs in order; true when a stop was honoured.
+        func flushFinished() throws -> Bool {
+            while let input = open[nextToWrite], input.ended, input.pendingFrames == 0 {
+                open[nextToWrite] = nil
+                nextToWrite += 1
+                doneThisRun += 1
+                let committed = try writer.append(input.result)
+                report()
+                switch stop() {
+                case .now: return true
+                case .afterShard where committed || writer.bufferedInputs == 0: return true
+                default: break
+                }
+            }
+            return false
+        }
+        func encodeBatch() throws {
+            guard !batch.isEmpty else { return }
+            let tokens = try tokenizer.encode(preprocessed: batch.map(\.pixels))
+            for (item, t) in zip(batch, tokens) {
+                let record = TokenRecord(source: inputs[item.input].path, frameTimestamp: item.timestamp, tokens: limit.map { t.prefix($0) } ?? t)
+                open[item.input]!.records.append(record)
+                open[item.input]!.pendingFrames -= 1
+            }
+            batch.removeAll()
+        }
+
+        while let item = queue.pop() {
+            switch item {
+            case .frame(let input, let timestamp, let pixels):
+                if open[input] == nil { open[input] = OpenInput(source: inputs[input].path) }
+                open[input]!.pendingFrames += 1
+                batch.append((input, timestamp, pixels))
+                if batch.count >= batchSize { try encodeBatch() }
+            case .end(let input, let bytes, let sha, let failure):
+                if open[input] == nil { open[input] = OpenInput(source: inputs[input].path) }
+                open[input]!.finish(bytes: bytes, sha256: sha, failure: failure)
+                // A failed input's frames still in the batch are encoded and then discarded.
+            }
+            if try flushFinished() { return }
+        }
+        try encodeBatch()
+        if try flushFinished() { return }
+        try writer.finish()
+        report()
+    }
+
+    // MARK: producer
+
+    enum DecodedItem {
+        case frame(input: Int, timestamp: Double?, pixels: Tensor)
+        case end(input: Int, bytes: Int, sha256: String, failure: String?)
+    }
+
+    struct OpenInput {
+        var source: String
+        var records: [TokenRecord] = []
+        var pendingFrames = 0
+        var ended = false
+        var bytes = 0, sha256 = "", failure: String?
+        init(source: String) { self.source = source }
+        mutating func finish(bytes: Int, sha256: String, failure: String?) {
+            (self.ended, self.bytes, self.sha256, self.failure) = (true, bytes, sha256, failure)
+        }
+        var result: EncodedInput {
+            EncodedInput(source: source, sourceBytes: bytes, sha256: sha256, records: failure == nil ? records : [], failure: failure)
+        }
+    }
+
+    /// Decodes inputs `first…` in groups (images of a group in parallel), pushing frames and
+    /// end markers in input order.
+    static func produce(_ inputs: [URL], from first: Int, sampling: FrameSampling, timeRange: (start: Double?, end: Double?),
+                        preprocessing: Preprocessing, into queue: BoundedQueue<DecodedItem>) {
+        let group = max(1, Threading.threadCount)
+        var index = first
+        while index < inputs.count, !queue.isCancelled {
+            let range = index..<min(inputs.count, index + group)
+            // Images decode in parallel; videos stream their frames one input at a time.
+            let slots = UnsafeMutableBufferPointer<ImageResult?>.allocate(capacity: range.count)
+            slots.initialize(repeating: nil)
+            let shared = UncheckedSendable(slots)
+            DispatchQueue.concurrentPerform(iterations: range.count) { k in
+                shared.value[k] = decodeImage(inputs[range.lowerBound + k], preprocessing: preprocessing)
+            }
+            let decoded = Array(slots)
+            _ = slots.deinitialize()
+            slots.deallocate()
+            for (k, result) in decoded.enumerated() {
+                let i = range.lowerBound + k
+                switch result {
+                case .image(let pixels, let bytes, let sha)?:
+                    queue.push(.frame(input: i, timestamp: nil, pixels: pixels))
+                    queue.push(.end(input: i, bytes: bytes, sha256: sha, failure: nil))
+                case .failed(let reason, let bytes, let sha)?:
+                    queue.push(.end(input: i, bytes: bytes, sha256: sha, failure: reason))
+                case .video?, nil:
+                    streamVideo(inputs[i], index: i, sampling: sampling, timeRange: timeRange, preprocessing: preprocessing, into: queue)
+                }
+                if queue.isCancelled { return }
+            }
+            index = range.upperBound
+        }
+        queue.close()
+    }
+
+    enum ImageResult {
+        case image(Tensor, bytes: Int, sha256: String)
+        case failed(String, bytes: Int, sha256: String)
+        case video
+    }
+
+    static func decodeImage(_ url: URL, preprocessing: Preprocessing) -> ImageResult {
+        guard Media.isImage(url) else { return .video }
+        guard let data = try? Data(contentsOf: url) else {
+            return .failed(MediaError(.unreadable, path: url.path, "cannot read").description, bytes: 0, sha256: "")
+        }
+        let sha = SHA256.hex(data)
+        do {
+            let image = try Image(encoded: [UInt8](data), path: url.path)
+            return .image(preprocessing.tensor(image), bytes: data.count, sha256: sha)
+        } catch {
+            return .failed("\(error)", bytes: data.count, sha256: sha)
+        }
+    }
+
+    static func streamVideo(_ url: URL, index: Int, sampling: FrameSampling, timeRange: (start: Double?, end: Double?),
+                            preprocessing: Preprocessing, into queue: BoundedQueue<DecodedItem>) {
+        let bytes = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
+        let sha = (try? SHA256.hex(fileAt: url)) ?? ""
+        do {
+            var frames = try VideoReader(url: url).frames(sampling, from: timeRange.start, to: timeRange.end)
+            var count = 0
+            while let frame = try frames.next() {
+                queue.push(.frame(input: index, timestamp: frame.timestamp, pixels: preprocessing.tensor(frame.image)))
+                count += 1
+                if queue.isCancelled { return }
+            }
+            queue.push(.end(input: index, bytes: bytes, sha256: sha, failure: count == 0 ? "\(url.path): no frames in the chosen range" : nil))
+        } catch {
+            queue.push(.end(input: index, bytes: bytes, sha256: sha, failure: "\(error)"))
+        }
+    }
+
+    // MARK: fingerprint
+
+    func fingerprint(format: ShardFormat, vocabulary: VisualVocabulary?) -> String {
+        var h = SHA256()
+        var text = inputs.map(\.path).joined(separator: "\n")
+        text += "\n--\n\(tokenizer.modelID)|\(format.rawValue)|\(sampling)|\(timeRange.start ?? -1)|\(timeRange.end ?? -1)|\(tokenLimit ?? -1)"
+        if let vocabulary, let json = try? JSONEncoder().encode(vocabulary) { text += String(decoding: json, as: UTF8.self) }
+        text += fingerprintExtras.joined(separator: "|")
+        h.update(Data(text.utf8))
+        return h.finalizeHex()
+    }
+}
+
+/// A blocking FIFO of bounded size between one producer and one consumer.
+final class BoundedQueue<Element>: @unchecked Sendable {
+    private var items: [Element] = []
+    private var head = 0
+    private let capacity: Int
+    private var closed = false
+    private var cancelled = false
+    private let condition = NSCondition()
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    var isCancelled: Bool { condition.lock(); defer { condition.unlock() }; return cancelled }
+
+    /// Blocks while full; drops the item once cancelled.
+    func push(_ item: Element) {
+        condition.lock()
+        defer { condition.unlock() }
+        while items.count - head >= capacity && !cancelled { condition.wait() }
+        guard !cancelled else { return }
+        items.append(item)
+        condition.broadcast()
+    }
+
+    /// The next item, or nil once closed and drained (or cancelled).
+    func pop() -> Element? {
+        condition.lock()
+        defer { condition.unlock() }
+        while head == items.count && !closed && !cancelled { condition.wait() }
+        guard !cancelled, head < items.count else { return nil }
+        let item = items[head]
+        head += 1
+        if head > 1024 { items.removeFirst(head); head = 0 }
+        condition.broadcast()
+        return item
+    }
+
+    func close() { condition.lock(); closed = true; condition.broadcast(); condition.unlock() }
+    func cancel() { condition.lock(); cancelled = true; items.removeAll(); head = 0; condition.broadcast(); condition.unlock() }
+}

@@ -1,0 +1,175 @@
+import Foundation
+import TesseraCore
+
+/// File formats of the shards a run writes into an output folder.
+public enum ShardFormat: String, Sendable, CaseIterable {
+    /// JSON Lines records (source, frame_timestamp, model, shape, vocab, ids), as single token files.
+    case jsonl
+    /// `ids` int64 `[samples, N]` + `<shard>.npy.json` metadata (fixed-length tokens).
+    case npy
+    /// `ids` or `latents` with metadata (fixed-length tokens).
+    case safetensors
+    /// LM training shards: the samples' LM streams (see ``VisualVocabulary``) concatenated as
+    /// little-endian uint16/uint32 (`numpy.memmap`), plus `<shard>.idx.npy`, int64
+    /// `[samples, 2]` of (offset, length) in tokens.
+    case bin
+    /// WebDataset tar: per sample `<key>.json` (source, timestamp, model, shape, vocab) and
+    /// `<key>.ids.npy` (or `<key>.latents.npy`).
+    case tar
+
+    /// Extension of the shard file.
+    public var fileExtension: String { rawValue }
+}
+
+/// Serializes the samples of one shard.
+enum ShardEncoder {
+    /// The files of a shard (name → bytes), in the order they must be renamed into place.
+    static func files(_ records: [(key: String, record: TokenRecord)], stem: String, format: ShardFormat,
+                      vocabulary: VisualVocabulary?) throws -> [(name: String, data: Data)] {
+        let name = stem + "." + format.fileExtension
+        switch format {
+        case .jsonl:
+            var text = ""
+            for r in records { text += try TokenFile.jsonLine(r.record) + "\n" }
+            return [(name, Data(text.utf8))]
+        case .npy, .safetensors:
+            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-\(UUID().uuidString)-\(name)")
+            defer {
+                try? FileManager.default.removeItem(at: scratch)
+                try? FileManager.default.removeItem(at: scratch.appendingPathExtension("json"))
+            }
+            try TokenFile.write(records.map(\.record), to: scratch, format: format == .npy ? .npy : .safetensors)
+            var out = [(name, try Data(contentsOf: scratch))]
+            if format == .npy { out.append((name + ".json", try Data(contentsOf: scratch.appendingPathExtension("json")))) }
+            return out
+        case .bin:
+            guard let vocabulary else { throw TokenFileError(path: name, reason: "bin shards need a visual vocabulary") }
+            var stream: [Int] = [], index: [Int64] = []
+            for r in records {
+                let s = try vocabulary.stream([r.record.tokens])
+                index += [Int64(stream.count), Int64(s.count)]
+                stream += s
+            }
+            let dtype = vocabulary.storageType
+            var data = Data(capacity: stream.count * dtype.size)
+            for id in stream {
+                if dtype == .uint16 { withUnsafeBytes(of: UInt16(id).littleEndian) { data.append(contentsOf: $0) } }
+                else { withUnsafeBytes(of: UInt32(id).littleEndian) { data.append(contentsOf: $0) } }
+            }
+            let idx = NPYArray(dtype: .int64, shape: [records.count, 2],
+                               data: index.flatMap { v in withUnsafeBytes(of: v.littleEndian) { Array($0) } })
+            return [(name, data), (stem + ".idx.npy", Data(idx.npyBytes()))]
+        case .tar:
+            var members: [TarArchive.Member] = []
+            for r in records {
+                let t = r.record.tokens
+                var meta: [String: Any] = ["source": r.record.source, "model": t.model, "shape": t.shape]
+                if let ts = r.record.frameTimestamp { meta["frame_timestamp"] = ts }
+                if !t.isContinuous { meta["vocab"] = t.vocabularySizes }
+                members.append(.init(name: r.key + ".json",
+                                     data: try JSONSerialization.data(withJSONObject: meta, options: [.sortedKeys, .withoutEscapingSlashes])))
+                if let latents = t.latents {
+                    let bytes = latents.scalars.flatMap { v in withUnsafeBytes(of: v.bitPattern.littleEndian) { Array($0) } }
+                    members.append(.init(name: r.key + ".latents.npy", data: Data(NPYArray(dtype: .float32, shape: latents.shape, data: bytes).npyBytes())))
+                } else {
+                    let bytes = t.ids.flatMap { v in withUnsafeBytes(of: Int64(v).littleEndian) { Array($0) } }
+                    members.append(.init(name: r.key + ".ids.npy", data: Data(NPYArray(dtype: .int64, shape: t.shape, data: bytes).npyBytes())))
+                }
+            }
+            return [(name, try TarArchive.archive(members))]
+        }
+    }
+
+    /// Rough serialized size of a record, for rotating shards by size (deterministic).
+    static func estimatedBytes(_ r: TokenRecord, format: ShardFormat, vocabulary: VisualVocabulary?) -> Int {
+        let n = r.tokens.latents?.count ?? r.tokens.ids.count
+        switch format {
+        case .jsonl: return 120 + r.source.utf8.count + n * (r.tokens.isContinuous ? 12 : 6)
+        case .npy, .safetensors: return n * (r.tokens.isContinuous ? 4 : 8)
+        case .bin: return (n + 4) * (vocabulary?.storageType.size ?? 2) + 16
+        case .tar: return 2048 + r.source.utf8.count + n * (r.tokens.isContinuous ? 4 : 8)
+        }
+    }
+
+    // MARK: reading
+
+    /// Records of a `.bin` shard: its `.idx.npy`, the run's `vocabulary.json` and, for sources,
+    /// the run's `manifest.jsonl`, all next to it.
+    static func readBin(_ url: URL) throws -> [TokenRecord] {
+        let folder = url.deletingLastPathComponent()
+        let stem = url.deletingPathExtension().lastPathComponent
+        let vocabulary = try VisualVocabulary(contentsOf: folder.appendingPathComponent("vocabulary.json"))
+        let idxURL = folder.appendingPathComponent(stem + ".idx.npy")
+        let index: NPYArray
+        do { index = try NPYArray(contentsOf: idxURL) } catch { throw TokenFileError(path: idxURL.path, reason: "\(error)") }
+        guard index.dtype == .int64, index.shape.count == 2, index.shape[1] == 2 else {
+            throw TokenFileError(path: idxURL.path, reason: "expected int64 [samples, 2], got \(index.dtype) \(index.shape)")
+        }
+        guard let data = try? Data(contentsOf: url, options: .mappedIfSafe) else { throw TokenFileError(path: url.path, reason: "cannot read") }
+        let size = vocabulary.storageType.size
+        guard data.count % size == 0 else { throw TokenFileError(path: url.path, reason: "size is not a multiple of \(size)-byte tokens") }
+        let total = data.count / size
+        let pairs = index.integers() ?? []
+        let manifest = (try? JSONLines.read(ManifestEntry.self, from: folder.appendingPathComponent("manifest.jsonl")))?
+            .filter { $0.shard == url.lastPathComponent }.sorted { $0.index < $1.index } ?? []
+        return try data.withUnsafeBytes { raw in
+            try (0..<index.shape[0]).map { i in
+                let (start, length) = (pairs[2 * i], pairs[2 * i + 1])
+                guard start >= 0, length >= 0, start + length <= total else {
+                    throw TokenFileError(path: idxURL.path, reason: "sample \(i) (\(start), \(length)) lies outside the \(total)-token shard")
+                }
+                let stream = (start..<(start + length)).map { j -> Int in
+                    size == 2 ? Int(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: j * 2, as: UInt16.self)))
+                              : Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: j * 4, as: UInt32.self)))
+                }
+                let entry = manifest.count == index.shape[0] ? manifest[i] : nil
+                let frames: [Tokens]
+                do { frames = try vocabulary.tokens(fromStream: stream, model: entry?.model ?? "") } catch let e as TokenFileError {
+                    throw TokenFileError(path: url.path, reason: "sample \(i): \(e.reason)")
+                }
+                guard frames.count == 1 else { throw TokenFileError(path: url.path, reason: "sample \(i) holds \(frames.count) frames") }
+                return TokenRecord(source: entry?.source ?? "", frameTimestamp: entry?.frameTimestamp, tokens: frames[0])
+            }
+        }
+    }
+
+    /// Records of a WebDataset tar shard, in member order.
+    static func readTar(_ url: URL) throws -> [TokenRecord] {
+        guard let data = try? Data(contentsOf: url, options: .mappedIfSafe) else { throw TokenFileError(path: url.path, reason: "cannot read") }
+        let members = try TarArchive.members(of: data, path: url.path)
+        var meta: [String: [String: Any]] = [:], order: [String] = []
+        var payload: [String: (kind: String, data: Data)] = [:]
+        for m in members {
+            let base = (m.name as NSString).lastPathComponent
+            guard let dot = base.firstIndex(of: ".") else { continue }
+            let key = String(base[..<dot]), ext = String(base[base.index(after: dot)...])
+            switch ext {
+            case "json":
+                guard let object = try? JSONSerialization.jsonObject(with: m.data) as? [String: Any] else {
+                    throw TokenFileError(path: url.path, reason: "\(m.name) is not a JSON object")
+                }
+                meta[key] = object
+                order.append(key)
+            case "ids.npy", "latents.npy": payload[key] = (ext, m.data)
+            default: continue
+            }
+        }
+        return try order.map { key in
+            guard let m = meta[key], let p = payload[key] else { throw TokenFileError(path: url.path, reason: "sample \(key) has no tokens") }
+            let array: NPYArray
+            do { array = try NPYArray(npyBytes: [UInt8](p.data), path: "\(url.path):\(key)") } catch { throw TokenFileError(path: url.path, reason: "\(key): \(error)") }
+            let model = m["model"] as? String ?? ""
+            let shape = (m["shape"] as? [NSNumber])?.map(\.intValue) ?? array.shape
+            let timestamp = (m["frame_timestamp"] as? NSNumber)?.doubleValue
+            let tokens: Tokens
+            if p.kind == "latents.npy" {
+                tokens = Tokens(ids: [], shape: [array.shape.first ?? 0], vocabularySizes: [], model: model, latents: array.tensor())
+            } else {
+                guard let ids = array.integers() else { throw TokenFileError(path: url.path, reason: "\(key): ids are not integers") }
+                guard shape.reduce(1, *) == ids.count else { throw TokenFileError(path: url.path, reason: "\(key): \(ids.count) ids do not fill \(shape)") }
+                tokens = Tokens(ids: ids, shape: shape, vocabularySizes: (m["vocab"] as? [NSNumber])?.map(\.intValue) ?? [], model: model)
+            }
+            return TokenRecord(source: m["source"] as? String ?? "", frameTimestamp: timestamp, tokens: tokens)
+        }
+    }
+}

@@ -1,0 +1,216 @@
+import Foundation
+import TesseraCore
+
+/// The result of encoding one input (an image, or all sampled frames of a video).
+public struct EncodedInput: Sendable {
+    public var source: String
+    /// Size and SHA-256 of the source file, for the manifest.
+    public var sourceBytes: Int
+    public var sha256: String
+    /// One record per image or frame (empty when the input failed).
+    public var records: [TokenRecord]
+    /// Why the input failed, if it did.
+    public var failure: String?
+
+    public init(source: String, sourceBytes: Int, sha256: String, records: [TokenRecord], failure: String? = nil) {
+        (self.source, self.sourceBytes, self.sha256, self.records, self.failure) = (source, sourceBytes, sha256, records, failure)
+    }
+}
+
+/// Writes a run's output folder: shards rotated by size, `manifest.jsonl`, `errors.jsonl`,
+/// the `shards.jsonl` journal, `run.json` and (for LM streams) `vocabulary.json`.
+///
+/// Inputs arrive in order and never straddle shards, so shard contents depend only on the
+/// input list and the options. Each shard is committed by writing its files atomically
+/// (temporary file + rename), appending its manifest and error lines, and finally its
+/// journal line. A run that stops anywhere leaves a folder ``init(directory:options:resume:)``
+/// can continue: everything after the last journal line is dropped and redone, so a resumed
+/// run produces exactly the shards of an uninterrupted one.
+public final class TokenStreamWriter {
+    /// What to write.
+    public struct Options: Sendable {
+        public var format: ShardFormat
+        /// Rotate to a new shard once this many bytes (estimated) are buffered.
+        public var shardBytes: Int
+        /// …or this many samples.
+        public var shardSamples: Int?
+        /// LM vocabulary mapping (required for `.bin`; stored as `vocabulary.json`).
+        public var vocabulary: VisualVocabulary?
+        /// Prefix of every file name (lets several workers share one folder).
+        public var filePrefix: String
+        public var model: String
+        /// Identifies the input list and the options; a resume must match it.
+        public var fingerprint: String
+        public var inputCount: Int
+
+        public init(format: ShardFormat = .jsonl, shardBytes: Int = 256 << 20, shardSamples: Int? = nil,
+                    vocabulary: VisualVocabulary? = nil, filePrefix: String = "", model: String, fingerprint: String, inputCount: Int) {
+            (self.format, self.shardBytes, self.shardSamples, self.vocabulary, self.filePrefix, self.model, self.fingerprint, self.inputCount) =
+                (format, shardBytes, shardSamples, vocabulary, filePrefix, model, fingerprint, inputCount)
+        }
+    }
+
+    /// Totals over the whole run (including what a resumed run found done).
+    public struct Summary: Sendable, Equatable {
+        public var shards: Int
+        public var samples: Int
+        public var failedInputs: Int
+        public var inputsDone: Int
+    }
+
+    public let directory: URL
+    public let options: Options
+    /// Inputs a previous run already completed; the caller continues from this position.
+    public private(set) var completedInputs: Int
+    public private(set) var summary: Summary
+
+    private var pending: [(key: String, record: TokenRecord, entry: ManifestEntry)] = []
+    private var pendingFailures: [FailureEntry] = []
+    private var pendingBytes = 0
+    private var pendingStart: Int
+    /// Test hook: called at each commit step ("files", "manifest", "errors") to simulate a crash there.
+    var faultInjection: ((String) throws -> Void)?
+
+    private func url(_ name: String) -> URL { directory.appendingPathComponent(options.filePrefix + name) }
+    private var journalURL: URL { url("shards.jsonl") }
+    private var manifestURL: URL { url("manifest.jsonl") }
+    private var errorsURL: URL { url("errors.jsonl") }
+    private var runURL: URL { url("run.json") }
+
+    /// Opens (or, with `resume`, continues) a run in `directory`. A folder that already holds a
+    /// run is refused without `resume`, and with it when the run differs.
+    public init(directory: URL, options: Options, resume: Bool) throws {
+        if options.format == .bin, options.vocabulary == nil {
+            throw TokenFileError(path: directory.path, reason: "bin shards need a visual vocabulary")
+        }
+        try options.vocabulary?.validate()
+        self.directory = directory
+        self.options = options
+        let fm = FileManager.default
+        do { try fm.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
+            throw TokenFileError(path: directory.path, reason: "cannot create output folder (\(error.localizedDescription))")
+        }
+        let info = RunInfo(format: options.format.rawValue, model: options.model, fingerprint: options.fingerprint,
+                           inputs: options.inputCount, shardBytes: options.shardBytes, shardSamples: options.shardSamples,
+                           filePrefix: options.filePrefix, tokenDtype: options.format == .bin ? options.vocabulary?.storageType.rawValue : nil)
+        let runURL = directory.appendingPathComponent(options.filePrefix + "run.json")
+        var journal: [ShardEntry] = []
+        if fm.fileExists(atPath: runURL.path) {
+            guard resume else {
+                throw TokenFileError(path: directory.path, reason: "already holds a run (\(runURL.lastPathComponent)); pass --resume to continue it, or choose a new folder")
+            }
+            let previous: RunInfo
+            do { previous = try VisualVocabulary.decoder.decode(RunInfo.self, from: Data(contentsOf: runURL)) } catch {
+                throw TokenFileError(path: runURL.path, reason: "unreadable run description (\(error))")
+            }
+            guard previous == info else {
+                throw TokenFileError(path: directory.path, reason: "holds a different run (other inputs, model or options); resume needs the same command")
+            }
+            journal = try JSONLines.read(ShardEntry.self, from: directory.appendingPathComponent(options.filePrefix + "shards.jsonl"))
+        } else if let stray = ((try? fm.contentsOfDirectory(atPath: directory.path)) ?? []).first(where: {
+            $0.hasPrefix(options.filePrefix + "shard-") || $0 == options.filePrefix + "manifest.jsonl" }) {
+            throw TokenFileError(path: directory.path, reason: "holds \(stray) but no run.json; choose an empty folder")
+        }
+        completedInputs = journal.last?.inputs.last ?? 0
+        pendingStart = completedInputs
+        summary = Summary(shards: journal.filter { $0.shard != nil }.count, samples: journal.reduce(0) { $0 + $1.samples },
+                          failedInputs: journal.reduce(0) { $0 + $1.failed }, inputsDone: completedInputs)
+        try recover(journal: journal)
+        try JSONLines.encoder.encode(info).write(to: self.runURL, options: .atomic)
+        if let v = options.vocabulary { try v.write(to: url("vocabulary.json")) }
+    }
+
+    /// Brings the journal files back to exactly the committed shards and removes anything
+    /// written after them.
+    private func recover(journal: [ShardEntry]) throws {
+        try JSONLines.rewrite(journal, to: journalURL)
+        let manifest = try JSONLines.read(ManifestEntry.self, from: manifestURL).filter { $0.inputIndex < completedInputs }
+        try JSONLines.rewrite(manifest, to: manifestURL)
+        let errors = try JSONLines.read(FailureEntry.self, from: errorsURL).filter { $0.inputIndex < completedInputs }
+        try JSONLines.rewrite(errors, to: errorsURL)
+        let kept = Set(journal.flatMap(\.files))
+        let shardPrefix = options.filePrefix + "shard-"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        where (name.hasPrefix(shardPrefix) && !kept.contains(name)) || name.hasPrefix(".tmp-" + options.filePrefix) {
+            try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
+        }
+    }
+
+    /// Adds the next input (inputs must arrive in order). Returns true when this completed a shard.
+    @discardableResult
+    public func append(_ input: EncodedInput) throws -> Bool {
+        let inputIndex = pendingStart + pendingInputs
+        pendingInputs += 1
+        if let failure = input.failure {
+            pendingFailures.append(FailureEntry(input: input.source, inputIndex: inputIndex, reason: failure))
+        }
+        for record in input.records {
+            let key = options.filePrefix + String(format: "%09d", summary.samples + pending.count)
+            let entry = ManifestEntry(key: key, source: input.source, sourceBytes: input.sourceBytes, sha256: input.sha256,
+                                      frameTimestamp: record.frameTimestamp, model: record.tokens.model, tokens: record.tokens.count,
+                                      shard: "", index: pending.count, inputIndex: inputIndex)
+            pending.append((key, record, entry))
+            pendingBytes += ShardEncoder.estimatedBytes(record, format: options.format, vocabulary: options.vocabulary)
+        }
+        if pendingBytes >= options.shardBytes || (options.shardSamples.map { pending.count >= $0 } ?? false) {
+            try commit()
+            return true
+        }
+        return false
+    }
+    private var pendingInputs = 0
+
+    /// Commits the last (partial) shard. Call once all inputs are in.
+    @discardableResult
+    public func finish() throws -> Summary {
+        if pendingInputs > 0 { try commit() }
+        return summary
+    }
+
+    /// Inputs buffered in the shard being built (lost, and redone on resume, if the run stops now).
+    public var bufferedInputs: Int { pendingInputs }
+
+    private func commit() throws {
+        let stem = options.filePrefix + String(format: "shard-%05d", summary.shards)
+        var files: [(name: String, data: Data)] = []
+        if !pending.isEmpty {
+            files = try ShardEncoder.files(pending.map { ($0.key, $0.record) }, stem: stem, format: options.format, vocabulary: options.vocabulary)
+        }
+        for f in files { try writeAtomically(f.data, name: f.name) }
+        try faultInjection?("files")
+        var manifest = ""
+        for var p in pending {
+            p.entry.shard = files.first?.name ?? ""
+            manifest += try JSONLines.line(p.entry)
+        }
+        try JSONLines.append(manifest, to: manifestURL)
+        try faultInjection?("manifest")
+        try JSONLines.append(try pendingFailures.map { try JSONLines.line($0) }.joined(), to: errorsURL)
+        try faultInjection?("errors")
+        let entry = ShardEntry(shard: files.first?.name, files: files.map(\.name), samples: pending.count, failed: pendingFailures.count,
+                               inputs: [pendingStart, pendingStart + pendingInputs], bytes: files.reduce(0) { $0 + $1.data.count })
+        try JSONLines.append(try JSONLines.line(entry), to: journalURL)
+        if !files.isEmpty { summary.shards += 1 }
+        summary.samples += pending.count
+        summary.failedInputs += pendingFailures.count
+        pendingStart += pendingInputs
+        summary.inputsDone = pendingStart
+        completedInputs = pendingStart
+        pending.removeAll()
+        pendingFailures.removeAll()
+        pendingBytes = 0
+        pendingInputs = 0
+    }
+
+    private func writeAtomically(_ data: Data, name: String) throws {
+        let final = directory.appendingPathComponent(name)
+        let temp = directory.appendingPathComponent(".tmp-\(name)")
+        do {
+            try data.write(to: temp)
+            guard rename(temp.path, final.path) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        } catch {
+            try? FileManager.default.removeItem(at: temp)
+            throw TokenFileError(path: final.path, reason: "cannot write shard (\(error.localizedDescription))")
+        }
+    }
+}

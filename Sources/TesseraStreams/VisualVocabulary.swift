@@ -1,0 +1,357 @@
+import Foundation
+import TesseraCore
+
+/// How visual token ids enter a language model's vocabulary: an offset into an extended
+/// vocabulary (per codebook for multi-codebook tokens), special tokens around each image
+/// (begin/end, row breaks, frame separators, resolution markers) and a text form for
+/// tokenizers that add visual tokens as strings.
+///
+/// It is a small JSON file (snake_case keys) stored next to the shards it produced, so a
+/// stream can always be mapped back:
+///
+/// ```json
+/// {"layout": "chameleon", "offset": 4, "codebook_sizes": [8192], "lm_vocabulary_size": 65536,
+///  "special": {"image_start": 8197, "image_end": 8196}}
+/// ```
+///
+/// Stream of one image: `[image_start] [resolution] [image_token] tokens… [image_end]`, where
+/// tokens are in row-major order, codebooks interleaved per position (codebook `c` of a
+/// position maps to `codebook_offsets[c] + id`), and for 2D token grids `row_break` follows
+/// every row (Emu3 style). Frames of one video are joined with `frame_separator`.
+public struct VisualVocabulary: Codable, Sendable, Equatable {
+    /// Ids of the special tokens in the LM vocabulary (each optional).
+    public struct Specials: Codable, Sendable, Equatable {
+        public var imageStart: Int?
+        public var imageEnd: Int?
+        /// Marks where the grid starts, after the resolution marker (Emu3's `<|image token|>`).
+        public var imageToken: Int?
+        public var rowBreak: Int?
+        public var frameSeparator: Int?
+        public init(imageStart: Int? = nil, imageEnd: Int? = nil, imageToken: Int? = nil, rowBreak: Int? = nil, frameSeparator: Int? = nil) {
+            (self.imageStart, self.imageEnd, self.imageToken, self.rowBreak, self.frameSeparator) =
+                (imageStart, imageEnd, imageToken, rowBreak, frameSeparator)
+        }
+        var all: [Int] { [imageStart, imageEnd, imageToken, rowBreak, frameSeparator].compactMap { $0 } }
+    }
+
+    /// The text form: a `printf` template with one integer for visual tokens (the id relative
+    /// to `offset`, e.g. `<|visual token %06d|>`) and strings for the special tokens.
+    public struct TextForm: Codable, Sendable, Equatable {
+        public var visual: String
+        public var imageStart: String?
+        public var imageEnd: String?
+        public var imageToken: String?
+        public var rowBreak: String?
+        public var frameSeparator: String?
+        /// Resolution marker with two integers, rows then columns of the token grid (Emu3: `%d*%d`).
+        public var resolution: String?
+        public init(visual: String, imageStart: String? = nil, imageEnd: String? = nil, imageToken: String? = nil,
+                    rowBreak: String? = nil, frameSeparator: String? = nil, resolution: String? = nil) {
+            (self.visual, self.imageStart, self.imageEnd, self.imageToken, self.rowBreak, self.frameSeparator, self.resolution) =
+                (visual, imageStart, imageEnd, imageToken, rowBreak, frameSeparator, resolution)
+        }
+    }
+
+    /// A name for the layout (informational: `plain`, `chameleon`, `emu3`, …).
+    public var layout: String?
+    /// LM id of visual id 0 of the first codebook.
+    public var offset: Int
+    /// Ids per codebook; more than one means the tokens' last axis is the codebook axis.
+    public var codebookSizes: [Int]
+    /// Explicit LM offset of each codebook; default `offset` plus the sizes of the codebooks before it.
+    public var codebookOffsets: [Int]?
+    /// Size of the whole LM vocabulary, if known (decides the shard element type).
+    public var lmVocabularySize: Int?
+    public var special: Specials
+    /// Resolution markers: token-grid size (`"32"` for 1D, `"16x16"` for 2D) → LM id.
+    public var resolution: [String: Int]?
+    public var text: TextForm?
+
+    public init(layout: String? = nil, offset: Int = 0, codebookSizes: [Int], codebookOffsets: [Int]? = nil,
+                lmVocabularySize: Int? = nil, special: Specials = Specials(), resolution: [String: Int]? = nil, text: TextForm? = nil) {
+        self.layout = layout
+        self.offset = offset
+        self.codebookSizes = codebookSizes
+        self.codebookOffsets = codebookOffsets
+        self.lmVocabularySize = lmVocabularySize
+        self.special = special
+        self.resolution = resolution
+        self.text = text
+    }
+
+    // MARK: presets
+
+    /// Visual ids shifted by `offset`, nothing else (nanoGPT-style pretraining on pure visual streams).
+    public static func plain(codebookSizes: [Int], offset: Int = 0) -> VisualVocabulary {
+        VisualVocabulary(layout: "plain", offset: offset, codebookSizes: codebookSizes)
+    }
+
+    /// Chameleon-style: one 8192-code image codebook at ids 4…8195, `<racm3:break>` (8197)
+    /// before and `<eoss>` (8196) after each image, in a 65,536-id vocabulary.
+    public static func chameleon(codebookSize: Int = 8192) -> VisualVocabulary {
+        VisualVocabulary(layout: "chameleon", offset: 4, codebookSizes: [codebookSize], lmVocabularySize: 65536,
+                         special: Specials(imageStart: 8197, imageEnd: 8196))
+    }
+
+    /// Emu3-style: visual tokens appended after a text vocabulary of `textVocabularySize` ids,
+    /// preceded by five special tokens (image start/end, image token, end of line, end of frame);
+    /// text form `<|image start|>H*W<|image token|>…<|extra_200|>…<|image end|>`.
+    public static func emu3(codebookSize: Int, textVocabularySize: Int) -> VisualVocabulary {
+        let t = textVocabularySize
+        return VisualVocabulary(
+            layout: "emu3", offset: t + 5, codebookSizes: [codebookSize], lmVocabularySize: t + 5 + codebookSize,
+            special: Specials(imageStart: t, imageEnd: t + 1, imageToken: t + 2, rowBreak: t + 3, frameSeparator: t + 4),
+            text: TextForm(visual: "<|visual token %06d|>", imageStart: "<|image start|>", imageEnd: "<|image end|>",
+                           imageToken: "<|image token|>", rowBreak: "<|extra_200|>", frameSeparator: "<|extra_201|>", resolution: "%d*%d"))
+    }
+
+    // MARK: files
+
+    /// Reads a vocabulary JSON file, checking it is consistent.
+    public init(contentsOf url: URL) throws {
+        guard let data = try? Data(contentsOf: url) else { throw TokenFileError(path: url.path, reason: "cannot read vocabulary file") }
+        do { self = try VisualVocabulary.decoder.decode(VisualVocabulary.self, from: data) } catch {
+            throw TokenFileError(path: url.path, reason: "not a visual vocabulary (\(error))")
+        }
+        do { try validate() } catch let e as TokenFileError { throw TokenFileError(path: url.path, reason: e.reason) }
+    }
+
+    /// Writes the vocabulary as JSON (atomically).
+    public func write(to url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(self).write(to: url, options: .atomic)
+    }
+
+    static let decoder: JSONDecoder = {
+        let d = JSONDecoder()
+        d.keyDecodingStrategy = .convertFromSnakeCase
+        return d
+    }()
+
+    /// Checks sizes and offsets: no visual range overlaps another or a special token, all ids
+    /// fit `lm_vocabulary_size`, templates have the right number of integers.
+    public func validate() throws {
+        func fail(_ reason: String) -> TokenFileError { TokenFileError(path: "vocabulary", reason: reason) }
+        guard !codebookSizes.isEmpty, codebookSizes.allSatisfy({ $0 > 0 }) else { throw fail("codebook_sizes must be positive") }
+        guard offset >= 0 else { throw fail("offset must be ≥ 0") }
+        if let o = codebookOffsets, o.count != codebookSizes.count { throw fail("codebook_offsets needs one entry per codebook") }
+        let ranges = zip(lmOffsets, codebookSizes).map { $0..<($0 + $1) }
+        for (i, r) in ranges.enumerated() {
+            guard r.lowerBound >= 0 else { throw fail("codebook \(i) starts below 0") }
+            for other in ranges[(i + 1)...] where r.overlaps(other) { throw fail("codebook ranges \(r) and \(other) overlap") }
+        }
+        let specials = special.all + (resolution?.values.map { $0 } ?? [])
+        for s in specials {
+            guard s >= 0 else { throw fail("special id \(s) is negative") }
+            if let r = ranges.first(where: { $0.contains(s) }) { throw fail("special id \(s) lies inside visual range \(r)") }
+        }
+        guard Set(special.all).count == special.all.count else { throw fail("special tokens must have distinct ids") }
+        if let n = lmVocabularySize, maxID >= n { throw fail("id \(maxID) does not fit lm_vocabulary_size \(n)") }
+        if let t = text {
+            guard (try? Template(t.visual, integers: 1)) != nil else { throw fail("text.visual must hold exactly one %d") }
+            if let r = t.resolution, (try? Template(r, integers: 2)) == nil { throw fail("text.resolution must hold two %d") }
+        }
+    }
+
+    // MARK: ids
+
+    /// LM offset of each codebook.
+    public var lmOffsets: [Int] {
+        codebookOffsets ?? codebookSizes.indices.map { c in offset + codebookSizes[..<c].reduce(0, +) }
+    }
+
+    /// Largest id a stream can contain.
+    public var maxID: Int {
+        (zip(lmOffsets, codebookSizes).map { $0 + $1 - 1 } + special.all + (resolution?.values.map { $0 } ?? [])).max() ?? 0
+    }
+
+    /// Smallest unsigned type that holds every id: uint16 below 65,536, else uint32.
+    public var storageType: DType { max(maxID, (lmVocabularySize ?? 0) - 1) < 65536 ? .uint16 : .uint32 }
+
+    /// The LM stream of one image (or of a video's frames, joined by `frame_separator`).
+    public func stream(_ frames: [Tokens]) throws -> [Int] {
+        var out: [Int] = []
+        for (f, tokens) in frames.enumerated() {
+            if f > 0, let s = special.frameSeparator { out.append(s) }
+            let grid = try layout(of: tokens)
+            if let s = special.imageStart { out.append(s) }
+            if let r = resolution?[grid.key] { out.append(r) }
+            if let s = special.imageToken { out.append(s) }
+            let offsets = lmOffsets, c = codebookSizes.count
+            for row in 0..<grid.rows {
+                for i in (row * grid.columns * c)..<((row + 1) * grid.columns * c) { out.append(offsets[i % c] + tokens.ids[i]) }
+                if grid.is2D, let s = special.rowBreak { out.append(s) }
+            }
+            if let s = special.imageEnd { out.append(s) }
+        }
+        return out
+    }
+
+    /// Frames back from an LM stream: special tokens removed, offsets undone, the grid shape
+    /// recovered from the row breaks. Any id that is neither visual nor special is an error.
+    public func tokens(fromStream stream: [Int], model: String = "") throws -> [Tokens] {
+        var frames: [[Int]] = [[]]
+        for id in stream {
+            if id == special.frameSeparator { frames.append([]) } else { frames[frames.count - 1].append(id) }
+        }
+        let markers = Set([special.imageStart, special.imageEnd, special.imageToken].compactMap { $0 } + (resolution?.values.map { $0 } ?? []))
+        let offsets = lmOffsets, c = codebookSizes.count
+        return try frames.enumerated().map { f, frame in
+            var ids: [Int] = [], rows = 0, rowLengths: Set<Int> = [], rowStart = 0
+            for id in frame {
+                if markers.contains(id) { continue }
+                if id == special.rowBreak {
+                    rows += 1
+                    rowLengths.insert(ids.count - rowStart)
+                    rowStart = ids.count
+                    continue
+                }
+                let k = ids.count % c
+                guard id >= offsets[k], id < offsets[k] + codebookSizes[k] else {
+                    throw TokenFileError(path: "stream", reason: "id \(id) in frame \(f) is not a token of codebook \(k) (\(offsets[k])..<\(offsets[k] + codebookSizes[k]))")
+                }
+                ids.append(id - offsets[k])
+            }
+            guard ids.count % c == 0 else { throw TokenFileError(path: "stream", reason: "frame \(f): \(ids.count) ids are not a multiple of \(c) codebooks") }
+            var shape = [ids.count / c]
+            if rows > 0 {
+                guard rowStart == ids.count, rowLengths.count == 1, let w = rowLengths.first, w % c == 0 else {
+                    throw TokenFileError(path: "stream", reason: "frame \(f): rows of unequal length")
+                }
+                shape = [rows, w / c]
+            }
+            if c > 1 { shape.append(c) }
+            return Tokens(ids: ids, shape: shape, vocabularySizes: codebookSizes, model: model)
+        }
+    }
+
+    // MARK: text
+
+    /// The text form of one image (or of a video's frames).
+    public func text(_ frames: [Tokens]) throws -> String {
+        guard let t = text else { throw TokenFileError(path: "vocabulary", reason: "no text form defined (\"text\": {\"visual\": …})") }
+        let visual = try Template(t.visual, integers: 1)
+        let res = try t.resolution.map { try Template($0, integers: 2) }
+        var out = ""
+        for (f, tokens) in frames.enumerated() {
+            if f > 0, let s = t.frameSeparator { out += s }
+            let grid = try layout(of: tokens)
+            if let s = t.imageStart { out += s }
+            if let res { out += res.render([grid.rows, grid.is2D ? grid.columns : 1]) }
+            if let s = t.imageToken { out += s }
+            let offsets = lmOffsets, c = codebookSizes.count
+            for row in 0..<grid.rows {
+                for i in (row * grid.columns * c)..<((row + 1) * grid.columns * c) { out += visual.render([offsets[i % c] + tokens.ids[i] - offset]) }
+                if grid.is2D, let s = t.rowBreak { out += s }
+            }
+            if let s = t.imageEnd { out += s }
+        }
+        return out
+    }
+
+    /// Frames back from the text form (whitespace between tokens is ignored).
+    public func tokens(fromText string: String, model: String = "") throws -> [Tokens] {
+        guard let t = text else { throw TokenFileError(path: "vocabulary", reason: "no text form defined") }
+        let visual = try Template(t.visual, integers: 1)
+        let res = try t.resolution.map { try Template($0, integers: 2) }
+        let specials: [(String, Int)] = [(t.imageStart, special.imageStart ?? -1), (t.imageEnd, special.imageEnd ?? -1),
+                                         (t.imageToken, special.imageToken ?? -1), (t.rowBreak, special.rowBreak ?? -2),
+                                         (t.frameSeparator, special.frameSeparator ?? -3)]
+            .compactMap { s, id in s.map { ($0, id) } }
+        var stream: [Int] = []
+        var rest = Substring(string)
+        // Emitted only for structure: -2/-3 stand in for row breaks / separators that have no id.
+        var stand = special
+        if stand.rowBreak == nil { stand.rowBreak = -2 }
+        if stand.frameSeparator == nil { stand.frameSeparator = -3 }
+        while let first = rest.first {
+            if first.isWhitespace { rest = rest.dropFirst(); continue }
+            if let (s, id) = specials.first(where: { rest.hasPrefix($0.0) }) {
+                if id != -1 { stream.append(id) }
+                rest = rest.dropFirst(s.count)
+            } else if let (values, after) = visual.match(rest) {
+                stream.append(values[0] + offset)
+                rest = after
+            } else if let res, let (_, after) = res.match(rest) {
+                rest = after
+            } else {
+                throw TokenFileError(path: "text", reason: "unexpected text at \"\(rest.prefix(24))\"")
+            }
+        }
+        var copy = self
+        copy.special = stand
+        return try copy.tokens(fromStream: stream, model: model)
+    }
+
+    // MARK: helpers
+
+    private func layout(of tokens: Tokens) throws -> (rows: Int, columns: Int, is2D: Bool, key: String) {
+        guard !tokens.isContinuous else { throw TokenFileError(path: "vocabulary", reason: "continuous tokens have no ids to map") }
+        let c = codebookSizes.count
+        var spatial = tokens.shape
+        if c > 1 {
+            guard spatial.last == c else { throw TokenFileError(path: "vocabulary", reason: "tokens \(tokens.shape) do not end in \(c) codebooks") }
+            spatial.removeLast()
+        }
+        guard spatial.count == 1 || spatial.count == 2, tokens.ids.count == spatial.reduce(1, *) * c else {
+            throw TokenFileError(path: "vocabulary", reason: "token shape \(tokens.shape) is not [N], [H, W] (+ codebooks)")
+        }
+        for (i, id) in tokens.ids.enumerated() where id < 0 || id >= codebookSizes[i % c] {
+            throw TokenFileError(path: "vocabulary", reason: "id \(id) does not fit codebook \(i % c) of size \(codebookSizes[i % c])")
+        }
+        if spatial.count == 2 { return (spatial[0], spatial[1], true, "\(spatial[0])x\(spatial[1])") }
+        return (1, spatial[0], false, "\(spatial[0])")
+    }
+}
+
+/// A `printf`-style template with `%d` / `%0Nd` integers and literal text around them.
+struct Template {
+    var literals: [String]          // count = integers + 1
+    var widths: [Int]
+
+    init(_ pattern: String, integers: Int) throws {
+        var literals = [""], widths: [Int] = []
+        var chars = Substring(pattern)
+        while let ch = chars.first {
+            chars = chars.dropFirst()
+            guard ch == "%" else { literals[literals.count - 1].append(ch); continue }
+            if chars.first == "%" { literals[literals.count - 1].append("%"); chars = chars.dropFirst(); continue }
+            let digits = chars.prefix { $0.isNumber }
+            chars = chars.dropFirst(digits.count)
+            guard chars.first == "d" else { throw TokenFileError(path: "vocabulary", reason: "template \(pattern): only %d / %0Nd are supported") }
+            chars = chars.dropFirst()
+            widths.append(Int(digits) ?? 0)
+            literals.append("")
+        }
+        guard widths.count == integers, !literals.dropFirst().dropLast().contains("") else {
+            throw TokenFileError(path: "vocabulary", reason: "template \(pattern) needs \(integers) separated integer(s)")
+        }
+        self.literals = literals
+        self.widths = widths
+    }
+
+    func render(_ values: [Int]) -> String {
+        var s = literals[0]
+        for (i, v) in values.enumerated() {
+            let digits = String(v)
+            s += String(repeating: "0", count: max(0, widths[i] - digits.count)) + digits + literals[i + 1]
+        }
+        return s
+    }
+
+    func match(_ text: Substring) -> ([Int], Substring)? {
+        guard text.hasPrefix(literals[0]) else { return nil }
+        var rest = text.dropFirst(literals[0].count), values: [Int] = []
+        for i in widths.indices {
+            let digits = rest.prefix { $0.isASCII && $0.isNumber }
+            guard !digits.isEmpty, digits.count < 10, let v = Int(digits) else { return nil }
+            rest = rest.dropFirst(digits.count)
+            guard rest.hasPrefix(literals[i + 1]) else { return nil }
+            rest = rest.dropFirst(literals[i + 1].count)
+            values.append(v)
+        }
+        return (values, rest)
+    }
+}

@@ -1,0 +1,313 @@
+import Foundation
+import Testing
+@testable import Tessera
+@testable import TesseraStreams
+
+private func scratchFolder(_ name: String) -> URL {
+    FileManager.default.temporaryDirectory.appendingPathComponent("tessera-\(name)-\(UUID())")
+}
+
+/// Every file of a folder (name → bytes), for byte-for-byte comparisons.
+private func snapshot(_ folder: URL) throws -> [String: Data] {
+    var out: [String: Data] = [:]
+    for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) {
+        out[name] = try Data(contentsOf: folder.appendingPathComponent(name))
+    }
+    return out
+}
+
+@Suite struct SHA256Tests {
+    @Test func knownDigests() {
+        #expect(SHA256.hex(Data()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(SHA256.hex(Data("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SHA256.hex(Data("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        #expect(SHA256.hex(Data(repeating: UInt8(ascii: "a"), count: 1_000_000))
+                == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    @Test func chunkedUpdatesMatchOneShot() {
+        let data = Data((0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })
+        for split in [1, 63, 64, 65, 500] {
+            var h = SHA256()
+            h.update(data.prefix(split))
+            h.update(data.dropFirst(split))
+            #expect(h.finalizeHex() == SHA256.hex(data), "split \(split)")
+        }
+    }
+}
+
+@Suite struct VisualVocabularyTests {
+    let grid = Tokens(ids: [0, 5, 7, 8191], shape: [2, 2], vocabularySizes: [8192], model: "m")
+
+    @Test func chameleonStream() throws {
+        let v = VisualVocabulary.chameleon()
+        let tokens = Tokens(ids: [0, 1, 8191], shape: [3], vocabularySizes: [8192], model: "m")
+        #expect(try v.stream([tokens]) == [8197, 4, 5, 8195, 8196])
+        #expect(try v.tokens(fromStream: [8197, 4, 5, 8195, 8196], model: "m") == [tokens])
+        #expect(v.storageType == .uint16)
+    }
+
+    @Test func emu3GridWithRowBreaksAndText() throws {
+        let v = VisualVocabulary.emu3(codebookSize: 8192, textVocabularySize: 100_000)
+        let s = 100_000
+        #expect(try v.stream([grid]) == [s, s + 2, s + 5, s + 10, s + 3, s + 12, s + 5 + 8191, s + 3, s + 1])
+        #expect(try v.tokens(fromStream: v.stream([grid]), model: "m") == [grid])
+        let text = try v.text([grid])
+        #expect(text == "<|image start|>2*2<|image token|><|visual token 000000|><|visual token 000005|><|extra_200|>"
+                + "<|visual token 000007|><|visual token 008191|><|extra_200|><|image end|>")
+        #expect(try v.tokens(fromText: text, model: "m") == [grid])
+        #expect(v.storageType == .uint32)
+    }
+
+    @Test func videoFramesAndMultiCodebook() throws {
+        var v = VisualVocabulary(offset: 1000, codebookSizes: [16, 4], special: .init(imageStart: 1, imageEnd: 2, frameSeparator: 3))
+        v.resolution = ["2": 9]
+        let a = Tokens(ids: [15, 3, 0, 0], shape: [2, 2], vocabularySizes: [16, 4], model: "m")
+        let b = Tokens(ids: [1, 2, 3, 1], shape: [2, 2], vocabularySizes: [16, 4], model: "m")
+        let stream = try v.stream([a, b])
+        #expect(stream == [1, 9, 1015, 1019, 1000, 1016, 2, 3, 1, 9, 1001, 1018, 1003, 1017, 2])
+        #expect(try v.tokens(fromStream: stream, model: "m") == [a, b])
+    }
+
+    @Test func badStreamsAndVocabulariesAreErrors() throws {
+        let v = VisualVocabulary.chameleon()
+        #expect(throws: TokenFileError.self) { try v.tokens(fromStream: [8197, 3, 8196]) }          // below the visual range
+        #expect(throws: TokenFileError.self) { try v.stream([Tokens(ids: [8192], shape: [1], vocabularySizes: [8192], model: "")]) }
+        #expect(throws: TokenFileError.self) {
+            try VisualVocabulary(offset: 0, codebookSizes: [10], special: .init(imageStart: 5)).validate()   // special inside visual range
+        }
+        #expect(throws: TokenFileError.self) {
+            try VisualVocabulary(codebookSizes: [10, 10], codebookOffsets: [0, 5]).validate()              // overlapping codebooks
+        }
+        #expect(throws: TokenFileError.self) { try VisualVocabulary(codebookSizes: [70000], lmVocabularySize: 65536).validate() }
+        let e = VisualVocabulary.emu3(codebookSize: 16, textVocabularySize: 10)
+        #expect(throws: TokenFileError.self) { try e.tokens(fromText: "<|image start|><|visual token 000001|>hello") }
+        #expect(throws: TokenFileError.self) { try e.tokens(fromText: "<|visual token 000001|><|extra_200|><|visual token 000001|><|visual token 000002|><|extra_200|>") }
+    }
+
+    @Test func fileRoundTrip() throws {
+        let url = scratchFolder("vocab").appendingPathExtension("json")
+        defer { try? FileManager.default.removeItem(at: url) }
+        let v = VisualVocabulary.emu3(codebookSize: 32768, textVocabularySize: 151_643)
+        try v.write(to: url)
+        #expect(try VisualVocabulary(contentsOf: url) == v)
+        try Data("{\"offset\": 1}".utf8).write(to: url)
+        #expect(throws: TokenFileError.self) { try VisualVocabulary(contentsOf: url) }
+    }
+}
+
+@Suite struct TarArchiveTests {
+    @Test func roundTripAndCorruption() throws {
+        let members = [TarArchive.Member(name: "000000001.json", data: Data("{}".utf8)),
+                       TarArchive.Member(name: "000000001.ids.npy", data: Data(repeating: 7, count: 513))]
+        let data = try TarArchive.archive(members)
+        #expect(data.count % 512 == 0)
+        #expect(try TarArchive.members(of: data, path: "t.tar") == members)
+        var bad = data
+        bad[130] ^= 1                                                     // size field: checksum no longer matches
+        #expect(throws: TokenFileError.self) { try TarArchive.members(of: bad, path: "t.tar") }
+        #expect(throws: TokenFileError.self) { try TarArchive.members(of: data.prefix(700), path: "t.tar") }
+        #expect(throws: TokenFileError.self) { try TarArchive.archive([.init(name: String(repeating: "x", count: 101), data: Data())]) }
+    }
+}
+
+@Suite struct TokenStreamWriterTests {
+    /// Synthetic inputs: some images, a 3-frame video, and failures between them.
+    static func inputs() -> [EncodedInput] {
+        (0..<23).map { i in
+            if i % 7 == 3 { return EncodedInput(source: "bad\(i).jpg", sourceBytes: 10, sha256: "00", records: [], failure: "bad\(i).jpg: corrupt") }
+            let frames = i % 5 == 4 ? 3 : 1
+            let records = (0..<frames).map { f in
+                TokenRecord(source: "in\(i)", frameTimestamp: frames > 1 ? Double(f) * 0.5 : nil,
+                            tokens: Tokens(ids: (0..<6).map { (i * 31 + f * 7 + $0 * 13) % 64 }, shape: [6], vocabularySizes: [64], model: "m"))
+            }
+            return EncodedInput(source: "in\(i)", sourceBytes: 100 + i, sha256: String(format: "%064x", i), records: records)
+        }
+    }
+
+    static func options(_ format: ShardFormat) -> TokenStreamWriter.Options {
+        TokenStreamWriter.Options(format: format, shardBytes: 1 << 30, shardSamples: 4,
+                                  vocabulary: format == .bin ? .chameleon(codebookSize: 64) : nil,
+                                  model: "m", fingerprint: "f", inputCount: inputs().count)
+    }
+
+    static func writeAll(_ folder: URL, _ format: ShardFormat) throws -> TokenStreamWriter.Summary {
+        let writer = try TokenStreamWriter(directory: folder, options: options(format), resume: false)
+        for input in inputs() { try writer.append(input) }
+        return try writer.finish()
+    }
+
+    @Test(arguments: ShardFormat.allCases)
+    func everyFormatRoundTrips(_ format: ShardFormat) throws {
+        let folder = scratchFolder("shards")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let summary = try Self.writeAll(folder, format)
+        let expected = Self.inputs().flatMap(\.records)
+        #expect(summary.samples == expected.count && summary.failedInputs == 3 && summary.inputsDone == 23)
+        let journal = try JSONLines.read(ShardEntry.self, from: folder.appendingPathComponent("shards.jsonl"))
+        var read: [TokenRecord] = []
+        for entry in journal { if let shard = entry.shard { read += try TokenFile.read(folder.appendingPathComponent(shard)) } }
+        #expect(read.map(\.tokens.ids) == expected.map(\.tokens.ids))
+        #expect(read.map(\.source) == expected.map(\.source))
+        #expect(read.map(\.frameTimestamp) == expected.map(\.frameTimestamp))
+        let manifest = try JSONLines.read(ManifestEntry.self, from: folder.appendingPathComponent("manifest.jsonl"))
+        // Shards hold whole inputs and rotate at the first input that brings them to 4 samples.
+        #expect(zip(journal, journal.dropFirst()).allSatisfy { $0.inputs[1] == $1.inputs[0] })
+        for entry in journal where entry.shard != nil {
+            let inShard = manifest.filter { $0.shard == entry.shard }
+            #expect(inShard.count == entry.samples && Set(inShard.map(\.inputIndex)).allSatisfy { (entry.inputs[0]..<entry.inputs[1]).contains($0) })
+            #expect(inShard.filter { $0.inputIndex != inShard.last!.inputIndex }.count < 4)
+        }
+        #expect(manifest.map(\.source) == expected.map(\.source))
+        #expect(Set(manifest.map(\.key)).count == manifest.count)
+        let errors = try JSONLines.read(FailureEntry.self, from: folder.appendingPathComponent("errors.jsonl"))
+        #expect(errors.map(\.inputIndex) == [3, 10, 17])
+    }
+
+    /// A run stopped at random points — mid-shard, or during any step of a commit, with torn
+    /// journal lines and stray temporary files — and resumed gives the same bytes as one run.
+    @Test(arguments: [ShardFormat.jsonl, .bin, .tar])
+    func interruptedRunsResumeToIdenticalOutput(_ format: ShardFormat) throws {
+        let reference = scratchFolder("reference")
+        defer { try? FileManager.default.removeItem(at: reference) }
+        _ = try Self.writeAll(reference, format)
+        let expected = try snapshot(reference)
+        var rng = SystemRandomNumberGenerator()
+        struct Crash: Error {}
+        for trial in 0..<12 {
+            let folder = scratchFolder("resume")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let inputs = Self.inputs()
+            var crashes = 0
+            // Crash up to three times, then let the run finish.
+            while true {
+                let writer = try TokenStreamWriter(directory: folder, options: Self.options(format), resume: true)
+                let crashAt = crashes < 3 ? Int.random(in: writer.completedInputs...inputs.count, using: &rng) : Int.max
+                let phase = ["files", "manifest", "errors", "mid-shard"].randomElement(using: &rng)!
+                if phase != "mid-shard" { writer.faultInjection = { step in if step == phase && crashAt != .max { throw Crash() } } }
+                do {
+                    for (i, input) in inputs.enumerated().dropFirst(writer.completedInputs) {
+                        if phase == "mid-shard" && i == crashAt { throw Crash() }
+                        try writer.append(input)
+                    }
+                    try writer.finish()
+                    break
+                } catch is Crash {
+                    crashes += 1
+                    // A kill can also tear the line being appended and leave a temporary file.
+                    if Bool.random(using: &rng) {
+                        let journal = try FileHandle(forWritingTo: folder.appendingPathComponent(["shards.jsonl", "manifest.jsonl", "errors.jsonl"].randomElement(using: &rng)!))
+                        try journal.seekToEnd()
+                        try journal.write(contentsOf: Data("{\"shard\":\"sha".utf8))
+                        try journal.close()
+                    }
+                    try Data("partial".utf8).write(to: folder.appendingPathComponent(".tmp-shard-00099.jsonl"))
+                }
+            }
+            let got = try snapshot(folder)
+            #expect(got.keys.sorted() == expected.keys.sorted(), "trial \(trial)")
+            for (name, data) in expected { #expect(got[name] == data, "trial \(trial): \(name) differs") }
+        }
+    }
+
+    @Test func refusesForeignOrDifferentRuns() throws {
+        let folder = scratchFolder("refuse")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        _ = try Self.writeAll(folder, .jsonl)
+        #expect(throws: TokenFileError.self) { try TokenStreamWriter(directory: folder, options: Self.options(.jsonl), resume: false) }
+        var other = Self.options(.jsonl)
+        other.fingerprint = "other inputs"
+        #expect(throws: TokenFileError.self) { try TokenStreamWriter(directory: folder, options: other, resume: true) }
+        #expect(throws: TokenFileError.self) {
+            try TokenStreamWriter(directory: folder, options: .init(format: .bin, model: "m", fingerprint: "f", inputCount: 1), resume: true)
+        }
+        let foreign = scratchFolder("foreign")
+        defer { try? FileManager.default.removeItem(at: foreign) }
+        try FileManager.default.createDirectory(at: foreign, withIntermediateDirectories: true)
+        try Data().write(to: foreign.appendingPathComponent("shard-00000.jsonl"))
+        #expect(throws: TokenFileError.self) { try TokenStreamWriter(directory: foreign, options: Self.options(.jsonl), resume: true) }
+        #expect(FileManager.default.fileExists(atPath: foreign.appendingPathComponent("shard-00000.jsonl").path))
+    }
+}
+
+@Suite struct BatchEncoderTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// Two images, a video (3 sampled frames), a corrupt, a truncated and a missing file.
+    static func makeInputs() throws -> (folder: URL, inputs: [URL]) {
+        let folder = scratchFolder("batch-in")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let assets = root.appendingPathComponent("Assets")
+        let coffee = try Data(contentsOf: assets.appendingPathComponent("images/coffee.jpg"))
+        try coffee.write(to: folder.appendingPathComponent("a_coffee.jpg"))
+        try Data("not an image".utf8).write(to: folder.appendingPathComponent("b_corrupt.png"))
+        try FileManager.default.copyItem(at: assets.appendingPathComponent("images/chelsea.png"), to: folder.appendingPathComponent("c_chelsea.png"))
+        try coffee.prefix(coffee.count / 3).write(to: folder.appendingPathComponent("d_truncated.jpg"))
+        try FileManager.default.copyItem(at: assets.appendingPathComponent("video/sample.mp4"), to: folder.appendingPathComponent("e_clip.mp4"))
+        let inputs = try Media.expand([folder.path]) + [folder.appendingPathComponent("f_missing.jpg")]
+        return (folder, inputs)
+    }
+
+    static func job(_ tokenizer: any ImageTokenizer, _ inputs: [URL]) -> BatchEncoder {
+        let job = BatchEncoder(tokenizer: tokenizer, inputs: inputs)
+        job.sampling = .uniform(count: 3)
+        job.batchSize = 2
+        return job
+    }
+
+    @Test func goodInputsEncodedBadOnesReported() throws {
+        let tokenizer = try Tokenizer.load(Self.root.appendingPathComponent("Assets/models/titok-demo"))
+        let (inFolder, inputs) = try Self.makeInputs()
+        let out = scratchFolder("batch-out")
+        defer { try? FileManager.default.removeItem(at: inFolder); try? FileManager.default.removeItem(at: out) }
+        var reports = 0
+        let summary = try Self.job(tokenizer, inputs).run(into: out, shardSamples: 2, progress: { _ in reports += 1 })
+        #expect(summary.samples == 5 && summary.failedInputs == 3 && summary.inputsDone == 6)
+        #expect(reports >= 6)
+        let errors = try JSONLines.read(FailureEntry.self, from: out.appendingPathComponent("errors.jsonl"))
+        #expect(errors.map { URL(fileURLWithPath: $0.input).lastPathComponent } == ["b_corrupt.png", "d_truncated.jpg", "f_missing.jpg"])
+        #expect(errors.allSatisfy { $0.reason.contains(URL(fileURLWithPath: $0.input).lastPathComponent) })
+
+        // The shards hold exactly what the tokenizer gives for each image and frame, in input order.
+        let journal = try JSONLines.read(ShardEntry.self, from: out.appendingPathComponent("shards.jsonl"))
+        let records = try journal.compactMap(\.shard).flatMap { try TokenFile.read(out.appendingPathComponent($0)) }
+        #expect(records.map { URL(fileURLWithPath: $0.source).lastPathComponent } == ["a_coffee.jpg", "c_chelsea.png", "e_clip.mp4", "e_clip.mp4", "e_clip.mp4"])
+        let direct = try tokenizer.encode([Image(contentsOf: inputs[0]), Image(contentsOf: inputs[2])])
+        #expect(records[0].tokens == direct[0] && records[1].tokens == direct[1])
+        let frames = try VideoReader(url: inputs[4]).frames(.uniform(count: 3))
+        var images: [Image] = [], stamps: [Double] = []
+        var iterator = frames
+        while let f = try iterator.next() { images.append(f.image); stamps.append(f.timestamp) }
+        #expect(try tokenizer.encode(images) == records[2...].map(\.tokens))
+        #expect(records[2...].map(\.frameTimestamp) == stamps)
+        let manifest = try JSONLines.read(ManifestEntry.self, from: out.appendingPathComponent("manifest.jsonl"))
+        #expect(manifest[0].sha256 == SHA256.hex(try Data(contentsOf: inputs[0])))
+        #expect(manifest[0].sourceBytes == (try Data(contentsOf: inputs[0])).count)
+    }
+
+    @Test func stoppedRunsResumeToTheSameShards() throws {
+        let tokenizer = try Tokenizer.load(Self.root.appendingPathComponent("Assets/models/titok-demo"))
+        let (inFolder, inputs) = try Self.makeInputs()
+        let reference = scratchFolder("batch-ref"), resumed = scratchFolder("batch-resumed")
+        defer { [inFolder, reference, resumed].forEach { try? FileManager.default.removeItem(at: $0) } }
+        _ = try Self.job(tokenizer, inputs).run(into: reference, format: .tar, shardSamples: 2)
+        // Stop at once after 2 inputs, then ask for a graceful stop right away, then finish.
+        var seen = 0
+        let first = try Self.job(tokenizer, inputs).run(into: resumed, format: .tar, shardSamples: 2,
+                                                        progress: { _ in seen += 1 }, stop: { seen >= 2 ? .now : .no })
+        #expect(first.inputsDone < inputs.count)
+        _ = try Self.job(tokenizer, inputs).run(into: resumed, format: .tar, shardSamples: 2, resume: true, stop: { .afterShard })
+        _ = try Self.job(tokenizer, inputs).run(into: resumed, format: .tar, shardSamples: 2, resume: true)
+        #expect(try snapshot(resumed) == snapshot(reference))
+    }
+
+    @Test func workersCoverEveryInputOnce() {
+        let inputs = (0..<103).map { URL(fileURLWithPath: "/data/\($0).jpg") }
+        for n in [1, 2, 3, 7, 200] {
+            let parts = (0..<n).map { BatchEncoder.partition(inputs, index: $0, count: n) }
+            #expect(parts.flatMap { $0 }.sorted { $0.path < $1.path } == inputs.sorted { $0.path < $1.path }, "n = \(n)")
+            #expect(parts.map(\.count).reduce(0, +) == inputs.count)
+        }
+    }
+}
