@@ -205,7 +205,8 @@ public final class BatchEncoder {
     }
 
     static func decodeImage(_ url: URL, preprocessing: Preprocessing) -> ImageResult {
-        guard Media.isImage(url) else { return .video }
+        // Content decides; a file named like an image that is not one gets the image decoder's error.
+        guard Media.isImage(url) || Media.imageExtensions.contains(url.pathExtension.lowercased()) else { return .video }
         guard let data = try? Data(contentsOf: url) else {
             return .failed(MediaError(.unreadable, path: url.path, "cannot read").description, bytes: 0, sha256: "")
         }
@@ -242,7 +243,11 @@ public final class BatchEncoder {
         var h = SHA256()
         var text = inputs.map(\.path).joined(separator: "\n")
         text += "\n--\n\(tokenizer.modelID)|\(format.rawValue)|\(sampling)|\(timeRange.start ?? -1)|\(timeRange.end ?? -1)|\(tokenLimit ?? -1)"
-        if let vocabulary, let json = try? JSONEncoder().encode(vocabulary) { text += String(decoding: json, as: UTF8.self) }
+        if let vocabulary {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys        // key order is otherwise random per process
+            text += (try? encoder.encode(vocabulary)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        }
         text += fingerprintExtras.joined(separator: "|")
         h.update(Data(text.utf8))
         return h.finalizeHex()

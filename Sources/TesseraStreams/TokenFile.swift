@@ -193,11 +193,17 @@ public enum TokenFile {
         static func unnamed(_ n: Int) -> Metadata { Metadata(model: "", vocab: [], sources: Array(repeating: "", count: n), timestamps: nil) }
     }
 
+    static let metadataEncoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = .sortedKeys      // deterministic bytes (shards must be reproducible)
+        return e
+    }()
+
     static func metadata(_ records: [TokenRecord]) throws -> String {
         let m = Metadata(model: records.first?.tokens.model ?? "", vocab: records.first?.tokens.vocabularySizes ?? [],
                          sources: records.map(\.source),
                          timestamps: records.contains { $0.frameTimestamp != nil } ? records.map(\.frameTimestamp) : nil)
-        return String(decoding: try JSONEncoder().encode(m), as: UTF8.self)
+        return String(decoding: try metadataEncoder.encode(m), as: UTF8.self)
     }
 
     static func decodeMetadata(_ data: Data, path: String) throws -> Metadata {

@@ -239,7 +239,7 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
             if f > 0, let s = t.frameSeparator { out += s }
             let grid = try layout(of: tokens)
             if let s = t.imageStart { out += s }
-            if let res { out += res.render([grid.rows, grid.is2D ? grid.columns : 1]) }
+            if let res { out += res.render([grid.rows, grid.columns]) }     // 1D: 1*N
             if let s = t.imageToken { out += s }
             let offsets = lmOffsets, c = codebookSizes.count
             for row in 0..<grid.rows {

@@ -64,7 +64,8 @@ struct Dequantize: ParsableCommand {
 }
 
 struct TokensCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "tokens", abstract: "Inspect token files.", subcommands: [TokenStats.self])
+    static let configuration = CommandConfiguration(commandName: "tokens", abstract: "Inspect token files and map them to and from LM streams.",
+        subcommands: [TokenStats.self, VocabularyCommand.self, ToLM.self, FromLM.self])
 }
 
 struct TokenStats: ParsableCommand {
