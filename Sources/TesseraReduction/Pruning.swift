@@ -67,6 +67,16 @@ public enum TokenPruning {
         return (Array(0..<image.lowerBound) + kept + Array(image.upperBound..<attention.count)).sorted()
     }
 
+    /// HiPrune's score: attention each token receives, averaged over heads and all query rows,
+    /// with the first `prefix` columns (CLS) dropped. `probabilities` is `[H, T, T]` (or `[1, H, T, T]`).
+    public static func attentionReceived(_ probabilities: Tensor, prefix: Int = 1) -> [Float] {
+        let t = probabilities.shape[probabilities.rank - 1], q = probabilities.shape[probabilities.rank - 2]
+        let h = probabilities.count / (t * q)
+        var sums = [Double](repeating: 0, count: t)
+        for row in 0..<(h * q) { for j in 0..<t { sums[j] += Double(probabilities.scalars[row * t + j]) } }
+        return (prefix..<t).map { Float(sums[$0] / Double(h * q)) }
+    }
+
     /// HiPrune: anchors (top by the object layer's score), their ±1 and ±W neighbours as buffers,
     /// then registers (top by the deep layer's score) up to `budget`. `checkRowWrap` stops ±1
     /// buffers from wrapping across grid rows (upstream does not check).
