@@ -90,7 +90,8 @@ public final class BatchEncoder {
 
         func report() {
             progress(Progress(inputsDone: writer.completedInputs + writer.bufferedInputs, inputsTotal: inputs.count, inputsThisRun: doneThisRun,
-                              samples: writer.summary.samples, failed: writer.summary.failedInputs, shards: writer.summary.shards,
+                              samples: writer.summary.samples + writer.bufferedSamples,
+                              failed: writer.summary.failedInputs + writer.bufferedFailures, shards: writer.summary.shards,
                               elapsed: Date().timeIntervalSince(started)))
         }
         /// Appends finished inputs in order; true when a stop was honoured.

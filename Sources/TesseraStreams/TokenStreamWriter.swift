@@ -169,6 +169,9 @@ public final class TokenStreamWriter {
 
     /// Inputs buffered in the shard being built (lost, and redone on resume, if the run stops now).
     public var bufferedInputs: Int { pendingInputs }
+    /// Samples and failed inputs in the shard being built.
+    public var bufferedSamples: Int { pending.count }
+    public var bufferedFailures: Int { pendingFailures.count }
 
     private func commit() throws {
         let stem = options.filePrefix + String(format: "shard-%05d", summary.shards)

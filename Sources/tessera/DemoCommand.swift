@@ -95,5 +95,16 @@ extension Demo {
         let roundtrip = try Roundtrip.parse(["--model", model.path, "-o", out.appendingPathComponent("roundtrip").path]
                                             + files.filter(Media.isImage).map(\.path))
         try roundtrip.run()
+        print("\n== LM training shards (Chameleon-style ids, uint16 streams + offsets, manifest)")
+        let shards = out.appendingPathComponent("shards")
+        try? FileManager.default.removeItem(at: shards)
+        let vocabulary = out.appendingPathComponent("vocabulary.json")
+        try VisualVocabulary.chameleon(codebookSize: tokenizer.vocabularySizes[0]).write(to: vocabulary)
+        let batch = try Encode.parse(["--model", model.path, "--uniform", "3", "--format", "bin", "--vocabulary", vocabulary.path,
+                                      "-o", shards.path] + files.map(\.path))
+        try batch.run()
+        let first = try TokenFile.read(shards.appendingPathComponent("shard-00000.bin"))[0]
+        let stream = try VisualVocabulary(contentsOf: vocabulary).stream([first.tokens])
+        print("first stream: \(stream.prefix(8).map(String.init).joined(separator: " ")) … \(stream.last!) (\(stream.count) ids)")
     }
 }
