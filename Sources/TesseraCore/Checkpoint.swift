@@ -1,7 +1,9 @@
 import Foundation
 
 /// The weights of a model directory in the Hugging Face layout: `model.safetensors`, or
-/// shards listed by `model.safetensors.index.json` (`weight_map`: tensor name → file).
+/// shards listed by `model.safetensors.index.json` (`weight_map`: tensor name → file), or —
+/// for checkpoints saved by the original training code — `pytorch_model.bin` (read by the
+/// restricted ``TorchCheckpoint`` reader, never by executing a pickle).
 public final class Checkpoint: @unchecked Sendable {
     /// The directory (or single file) the weights came from.
     public let path: String
@@ -11,8 +13,8 @@ public final class Checkpoint: @unchecked Sendable {
     /// Every tensor name, sorted.
     public var names: [String] { location.keys.sorted() }
 
-    /// Opens `directory/model.safetensors` or the sharded index; a path to a
-    /// `.safetensors` file opens that file alone.
+    /// Opens `directory/model.safetensors`, the sharded index or `pytorch_model.bin`; a path
+    /// to a `.safetensors` (or `.bin`, `.pt`, `.pth`) file opens that file alone.
     public init(directory url: URL) throws {
         path = url.path
         var isDirectory: ObjCBool = false
@@ -50,13 +52,19 @@ public final class Checkpoint: @unchecked Sendable {
             if let extra = location.keys.first(where: { !listed.contains($0) }) {
                 throw SafeTensorsError(path: index.path, reason: "tensor '\(extra)' is stored in \(location[extra]!) but missing from the index")
             }
+        } else if let torch = ["pytorch_model.bin", "model.pt", "model.pth"].map(url.appendingPathComponent)
+                    .first(where: { FileManager.default.fileExists(atPath: $0.path) }) {
+            try add(file: torch)
         } else {
-            throw SafeTensorsError(path: url.path, reason: "no model.safetensors or model.safetensors.index.json")
+            throw SafeTensorsError(path: url.path, reason: "no model.safetensors, model.safetensors.index.json or pytorch_model.bin")
         }
     }
 
+    /// Whether a file is a PyTorch checkpoint (read through ``TorchCheckpoint``) by its extension.
+    static func isTorchFile(_ url: URL) -> Bool { ["bin", "pt", "pth", "ckpt"].contains(url.pathExtension.lowercased()) }
+
     private func add(file: URL) throws {
-        let f = try SafeTensorsFile(url: file)
+        let f = Self.isTorchFile(file) ? try TorchCheckpoint.read(file) : try SafeTensorsFile(url: file)
         let name = file.lastPathComponent
         files[name] = f
         for tensor in f.entries.keys {

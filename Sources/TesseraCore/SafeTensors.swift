@@ -233,6 +233,8 @@ public enum SafeTensorsWriter {
     public enum Payload: Sendable {
         case float(Tensor, SafeTensorsDType = .F32)
         case integers([Int], shape: [Int], SafeTensorsDType = .I64)
+        /// Little-endian element bytes stored as they are.
+        case raw([UInt8], shape: [Int], SafeTensorsDType)
     }
 
     /// The file's bytes. Tensors are laid out in the given order.
@@ -254,6 +256,10 @@ public enum SafeTensorsWriter {
                 case .BF16: for v in t.scalars { let b = bf16Bits(v); data += [UInt8(b & 0xFF), UInt8(b >> 8)] }
                 default: throw SafeTensorsError(path: "<writer>", reason: "float tensors are written as F32, F16 or BF16, not \(dt.rawValue)")
                 }
+            case .raw(let bytes, let s, let dt):
+                shape = s; dtype = dt
+                guard bytes.count == s.reduce(1, *) * dt.size else { throw SafeTensorsError(path: "<writer>", reason: "'\(name)': bytes do not fill shape \(s)") }
+                data += bytes
             case .integers(let values, let s, let dt):
                 shape = s; dtype = dt
                 guard values.count == s.reduce(1, *) else { throw SafeTensorsError(path: "<writer>", reason: "'\(name)': values do not fill shape \(s)") }
