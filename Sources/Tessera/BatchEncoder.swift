@@ -60,11 +60,12 @@ public final class BatchEncoder {
 
     /// Runs the job into `directory` (see ``TokenStreamWriter`` for the layout and resume rules).
     public func run(into directory: URL, format: ShardFormat = .jsonl, vocabulary: VisualVocabulary? = nil,
-                    shardBytes: Int = 256 << 20, shardSamples: Int? = nil, filePrefix: String = "", resume: Bool = false,
-                    progress: (Progress) -> Void = { _ in }, stop: () -> Stop = { .no }) throws -> TokenStreamWriter.Summary {
-        let options = TokenStreamWriter.Options(
+                    shardBytes: Int = 256 << 20, shardSamples: Int? = nil, filePrefix: String = "", videoSequences: Bool = false,
+                    resume: Bool = false, progress: (Progress) -> Void = { _ in }, stop: () -> Stop = { .no }) throws -> TokenStreamWriter.Summary {
+        var options = TokenStreamWriter.Options(
             format: format, shardBytes: shardBytes, shardSamples: shardSamples, vocabulary: vocabulary, filePrefix: filePrefix,
             model: tokenizer.modelID, fingerprint: fingerprint(format: format, vocabulary: vocabulary), inputCount: inputs.count)
+        options.videoSequences = videoSequences
         let writer = try TokenStreamWriter(directory: directory, options: options, resume: resume)
         try run(writer: writer, progress: progress, stop: stop)
         return writer.summary

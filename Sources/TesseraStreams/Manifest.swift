@@ -14,7 +14,8 @@ public struct ManifestEntry: Codable, Sendable, Equatable {
     public var model: String
     /// Token positions in the sample.
     public var tokens: Int
-    /// The shard file holding the sample, and its position there.
+    /// The shard file holding the sample, and its position there (frames of one video share
+    /// a position when the run writes video sequences).
     public var shard: String
     public var index: Int
     /// Position of the source in the run's input list.
@@ -53,6 +54,7 @@ public struct RunInfo: Codable, Sendable, Equatable {
     public var shardSamples: Int?
     public var filePrefix: String
     public var tokenDtype: String?
+    public var videoSequences: Bool?
 }
 
 /// JSON Lines helpers shared by the journal files: snake_case keys, sorted, one object per line.

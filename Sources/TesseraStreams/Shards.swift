@@ -24,8 +24,10 @@ public enum ShardFormat: String, Sendable, CaseIterable {
 /// Serializes the samples of one shard.
 enum ShardEncoder {
     /// The files of a shard (name → bytes), in the order they must be renamed into place.
+    /// `samples`, for `.bin`: the sample position of each record; records sharing one (a
+    /// video's frames) become one stream joined by the frame separator.
     static func files(_ records: [(key: String, record: TokenRecord)], stem: String, format: ShardFormat,
-                      vocabulary: VisualVocabulary?) throws -> [(name: String, data: Data)] {
+                      vocabulary: VisualVocabulary?, samples: [Int]? = nil) throws -> [(name: String, data: Data)] {
         let name = stem + "." + format.fileExtension
         switch format {
         case .jsonl:
@@ -45,10 +47,15 @@ enum ShardEncoder {
         case .bin:
             guard let vocabulary else { throw TokenFileError(path: name, reason: "bin shards need a visual vocabulary") }
             var stream: [Int] = [], index: [Int64] = []
-            for r in records {
-                let s = try vocabulary.stream([r.record.tokens])
+            let positions = samples ?? Array(records.indices)
+            var start = 0
+            while start < records.count {
+                var end = start + 1
+                while end < records.count && positions[end] == positions[start] { end += 1 }
+                let s = try vocabulary.stream(records[start..<end].map(\.record.tokens))
                 index += [Int64(stream.count), Int64(s.count)]
                 stream += s
+                start = end
             }
             let dtype = vocabulary.storageType
             var data = Data(capacity: stream.count * dtype.size)
@@ -56,7 +63,7 @@ enum ShardEncoder {
                 if dtype == .uint16 { withUnsafeBytes(of: UInt16(id).littleEndian) { data.append(contentsOf: $0) } }
                 else { withUnsafeBytes(of: UInt32(id).littleEndian) { data.append(contentsOf: $0) } }
             }
-            let idx = NPYArray(dtype: .int64, shape: [records.count, 2],
+            let idx = NPYArray(dtype: .int64, shape: [index.count / 2, 2],
                                data: index.flatMap { v in withUnsafeBytes(of: v.littleEndian) { Array($0) } })
             return [(name, data), (stem + ".idx.npy", Data(idx.npyBytes()))]
         case .tar:
@@ -111,7 +118,8 @@ enum ShardEncoder {
         let total = data.count / size
         let pairs = index.integers() ?? []
         let manifest = (try? JSONLines.read(ManifestEntry.self, from: folder.appendingPathComponent("manifest.jsonl")))?
-            .filter { $0.shard == url.lastPathComponent }.sorted { $0.index < $1.index } ?? []
+            .filter { $0.shard == url.lastPathComponent } ?? []
+        let bySample = Dictionary(grouping: manifest, by: \.index)     // a video sequence's frames share one
         return try data.withUnsafeBytes { raw in
             try (0..<index.shape[0]).map { i in
                 let (start, length) = (pairs[2 * i], pairs[2 * i + 1])
@@ -122,14 +130,16 @@ enum ShardEncoder {
                     size == 2 ? Int(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: j * 2, as: UInt16.self)))
                               : Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: j * 4, as: UInt32.self)))
                 }
-                let entry = manifest.count == index.shape[0] ? manifest[i] : nil
+                let entries = bySample[i] ?? []
                 let frames: [Tokens]
-                do { frames = try vocabulary.tokens(fromStream: stream, model: entry?.model ?? "") } catch let e as TokenFileError {
+                do { frames = try vocabulary.tokens(fromStream: stream, model: entries.first?.model ?? "") } catch let e as TokenFileError {
                     throw TokenFileError(path: url.path, reason: "sample \(i): \(e.reason)")
                 }
-                guard frames.count == 1 else { throw TokenFileError(path: url.path, reason: "sample \(i) holds \(frames.count) frames") }
-                return TokenRecord(source: entry?.source ?? "", frameTimestamp: entry?.frameTimestamp, tokens: frames[0])
-            }
+                return frames.enumerated().map { f, tokens in
+                    let entry = entries.count == frames.count ? entries[f] : nil
+                    return TokenRecord(source: entry?.source ?? "", frameTimestamp: entry?.frameTimestamp, tokens: tokens)
+                }
+            }.flatMap { $0 }
         }
     }
 

@@ -42,6 +42,9 @@ public final class TokenStreamWriter {
         /// Identifies the input list and the options; a resume must match it.
         public var fingerprint: String
         public var inputCount: Int
+        /// `.bin` only: one LM sample per video — its frames' streams joined by the
+        /// vocabulary's `frame_separator` — instead of one per frame.
+        public var videoSequences = false
 
         public init(format: ShardFormat = .jsonl, shardBytes: Int = 256 << 20, shardSamples: Int? = nil,
                     vocabulary: VisualVocabulary? = nil, filePrefix: String = "", model: String, fingerprint: String, inputCount: Int) {
@@ -83,6 +86,9 @@ public final class TokenStreamWriter {
         if options.format == .bin, options.vocabulary == nil {
             throw TokenFileError(path: directory.path, reason: "bin shards need a visual vocabulary")
         }
+        if options.videoSequences, options.format != .bin || options.vocabulary?.special.frameSeparator == nil {
+            throw TokenFileError(path: directory.path, reason: "video sequences need bin shards and a vocabulary with a frame_separator")
+        }
         try options.vocabulary?.validate()
         self.directory = directory
         self.options = options
@@ -92,7 +98,8 @@ public final class TokenStreamWriter {
         }
         let info = RunInfo(format: options.format.rawValue, model: options.model, fingerprint: options.fingerprint,
                            inputs: options.inputCount, shardBytes: options.shardBytes, shardSamples: options.shardSamples,
-                           filePrefix: options.filePrefix, tokenDtype: options.format == .bin ? options.vocabulary?.storageType.rawValue : nil)
+                           filePrefix: options.filePrefix, tokenDtype: options.format == .bin ? options.vocabulary?.storageType.rawValue : nil,
+                           videoSequences: options.videoSequences ? true : nil)
         let runURL = directory.appendingPathComponent(options.filePrefix + "run.json")
         var journal: [ShardEntry] = []
         if fm.fileExists(atPath: runURL.path) {
@@ -148,7 +155,7 @@ public final class TokenStreamWriter {
             let key = options.filePrefix + String(format: "%09d", summary.samples + pending.count)
             let entry = ManifestEntry(key: key, source: input.source, sourceBytes: input.sourceBytes, sha256: input.sha256,
                                       frameTimestamp: record.frameTimestamp, model: record.tokens.model, tokens: record.tokens.count,
-                                      shard: "", index: pending.count, inputIndex: inputIndex)
+                                      shard: "", index: sampleIndex(forInput: inputIndex), inputIndex: inputIndex)
             pending.append((key, record, entry))
             pendingBytes += ShardEncoder.estimatedBytes(record, format: options.format, vocabulary: options.vocabulary)
         }
@@ -159,6 +166,12 @@ public final class TokenStreamWriter {
         return false
     }
     private var pendingInputs = 0
+
+    /// Position of the next sample in the shard; a video's frames share one with `videoSequences`.
+    private func sampleIndex(forInput input: Int) -> Int {
+        guard options.videoSequences, let last = pending.last?.entry else { return pending.count }
+        return last.inputIndex == input ? last.index : last.index + 1
+    }
 
     /// Commits the last (partial) shard. Call once all inputs are in.
     @discardableResult
@@ -177,7 +190,8 @@ public final class TokenStreamWriter {
         let stem = options.filePrefix + String(format: "shard-%05d", summary.shards)
         var files: [(name: String, data: Data)] = []
         if !pending.isEmpty {
-            files = try ShardEncoder.files(pending.map { ($0.key, $0.record) }, stem: stem, format: options.format, vocabulary: options.vocabulary)
+            files = try ShardEncoder.files(pending.map { ($0.key, $0.record) }, stem: stem, format: options.format, vocabulary: options.vocabulary,
+                                           samples: options.videoSequences ? pending.map(\.entry.index) : nil)
         }
         for f in files { try writeAtomically(f.data, name: f.name) }
         try faultInjection?("files")

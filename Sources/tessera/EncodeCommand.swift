@@ -34,6 +34,8 @@ struct Encode: ParsableCommand {
     var shardSamples: Int?
     @Option(help: "Folder output: visual vocabulary JSON mapping ids into an LM vocabulary (see `tessera tokens vocabulary`).")
     var vocabulary: String?
+    @Flag(help: "bin output: one LM sample per video, its frames joined by the vocabulary's frame_separator.")
+    var videoSequences = false
     @Flag(help: "Folder output: continue an interrupted run in the same folder.")
     var resume = false
     @Option(help: "Split the inputs over several workers: this worker's index…")
@@ -112,14 +114,14 @@ struct Encode: ParsableCommand {
         let meter = ProgressMeter()
         let summary = try job.run(into: folder, format: fmt, vocabulary: vocab, shardBytes: try parseByteSize(shardSize),
                                   shardSamples: shardSamples, filePrefix: numShards > 1 ? String(format: "w%03d-", shardIndex) : "",
-                                  resume: resume, progress: meter.update, stop: interrupt.request)
+                                  videoSequences: videoSequences, resume: resume, progress: meter.update, stop: interrupt.request)
         meter.finish()
         let prefix = numShards > 1 ? String(format: "w%03d-", shardIndex) : ""
         if summary.inputsDone < inputs.count {
             print("stopped after \(summary.inputsDone)/\(inputs.count) inputs (\(summary.shards) shard(s) committed); continue with --resume")
             throw ExitCode(130)
         }
-        print("\(summary.samples) sample(s) from \(summary.inputsDone) input(s) in \(summary.shards) \(fmt.rawValue) shard(s) -> \(folder.path) (manifest: \(prefix)manifest.jsonl)")
+        print("\(summary.samples) image(s)/frame(s) from \(summary.inputsDone) input(s) in \(summary.shards) \(fmt.rawValue) shard(s) -> \(folder.path) (manifest: \(prefix)manifest.jsonl)")
         if summary.failedInputs > 0 {
             FileHandle.standardError.write(Data("\(summary.failedInputs) input(s) failed; see \(folder.appendingPathComponent(prefix + "errors.jsonl").path)\n".utf8))
             throw ExitCode(1)

@@ -211,6 +211,32 @@ private func snapshot(_ folder: URL) throws -> [String: Data] {
         }
     }
 
+    @Test func videoSequencesJoinFramesWithSeparators() throws {
+        let folder = scratchFolder("sequences")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var options = Self.options(.bin)
+        options.vocabulary = .emu3(codebookSize: 64, textVocabularySize: 1000)
+        options.videoSequences = true
+        let writer = try TokenStreamWriter(directory: folder, options: options, resume: false)
+        for input in Self.inputs() { try writer.append(input) }
+        try writer.finish()
+        let journal = try JSONLines.read(ShardEntry.self, from: folder.appendingPathComponent("shards.jsonl"))
+        var read: [TokenRecord] = [], samples = 0
+        for shard in journal.compactMap(\.shard) {
+            read += try TokenFile.read(folder.appendingPathComponent(shard))
+            samples += (try NPYArray(contentsOf: folder.appendingPathComponent(shard.replacingOccurrences(of: ".bin", with: ".idx.npy")))).shape[0]
+        }
+        let expected = Self.inputs().flatMap(\.records)
+        #expect(read == expected)
+        #expect(samples == Self.inputs().filter { !$0.records.isEmpty }.count)      // one sample per input, videos included
+        // The first video's stream holds two frame separators.
+        let video = Self.inputs()[4].records.map(\.tokens)
+        #expect(try options.vocabulary!.stream(video).filter { $0 == 1004 }.count == 2)
+        var plain = Self.options(.jsonl)
+        plain.videoSequences = true
+        #expect(throws: TokenFileError.self) { try TokenStreamWriter(directory: scratchFolder("bad"), options: plain, resume: false) }
+    }
+
     @Test func refusesForeignOrDifferentRuns() throws {
         let folder = scratchFolder("refuse")
         defer { try? FileManager.default.removeItem(at: folder) }
