@@ -328,6 +328,19 @@ private func snapshot(_ folder: URL) throws -> [String: Data] {
         #expect(try snapshot(resumed) == snapshot(reference))
     }
 
+    @Test func lmStreamToTokensToTheSameImage() throws {
+        let tokenizer = try Tokenizer.load(Self.root.appendingPathComponent("Assets/models/titok-demo"))
+        let image = try Image(contentsOf: Self.root.appendingPathComponent("Assets/images/rocket.jpg"))
+        let tokens = try tokenizer.encode([image])[0]
+        let vocabulary = VisualVocabulary.emu3(codebookSize: tokenizer.vocabularySizes[0], textVocabularySize: 151_643)
+        let fromIDs = try vocabulary.tokens(fromStream: vocabulary.stream([tokens]), model: tokenizer.modelID)
+        let fromText = try vocabulary.tokens(fromText: vocabulary.text([tokens]), model: tokenizer.modelID)
+        #expect(fromIDs == [tokens] && fromText == [tokens])
+        let reference = try tokenizer.decode([tokens])[0]
+        #expect(try tokenizer.decode(fromIDs)[0] == reference)
+        #expect(try tokenizer.decode(fromText)[0] == reference)
+    }
+
     @Test func workersCoverEveryInputOnce() {
         let inputs = (0..<103).map { URL(fileURLWithPath: "/data/\($0).jpg") }
         for n in [1, 2, 3, 7, 200] {
