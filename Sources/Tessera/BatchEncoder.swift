@@ -24,13 +24,18 @@ public final class BatchEncoder {
 
     /// Where the run stands, reported after every input.
     public struct Progress: Sendable {
+        /// Inputs finished, including what a resumed run found done and the open shard's.
         public var inputsDone: Int
         public var inputsTotal: Int
         /// Inputs finished in this process (not counting what a resumed run skipped).
         public var inputsThisRun: Int
+        /// Images and frames encoded so far.
         public var samples: Int
+        /// Inputs that could not be encoded.
         public var failed: Int
+        /// Shards committed.
         public var shards: Int
+        /// Seconds since this process started the job.
         public var elapsed: Double
     }
 

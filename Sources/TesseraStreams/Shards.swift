@@ -101,11 +101,13 @@ enum ShardEncoder {
     // MARK: reading
 
     /// Records of a `.bin` shard: its `.idx.npy`, the run's `vocabulary.json` and, for sources,
-    /// the run's `manifest.jsonl`, all next to it.
+    /// the run's `manifest.jsonl`, all next to it (with the worker prefix of the shard's name).
     static func readBin(_ url: URL) throws -> [TokenRecord] {
         let folder = url.deletingLastPathComponent()
         let stem = url.deletingPathExtension().lastPathComponent
-        let vocabulary = try VisualVocabulary(contentsOf: folder.appendingPathComponent("vocabulary.json"))
+        // A worker's files share its prefix (`w003-shard-00000.bin`, `w003-vocabulary.json`).
+        let prefix = stem.range(of: "shard-").map { String(stem[..<$0.lowerBound]) } ?? ""
+        let vocabulary = try VisualVocabulary(contentsOf: folder.appendingPathComponent(prefix + "vocabulary.json"))
         let idxURL = folder.appendingPathComponent(stem + ".idx.npy")
         let index: NPYArray
         do { index = try NPYArray(contentsOf: idxURL) } catch { throw TokenFileError(path: idxURL.path, reason: "\(error)") }
@@ -117,7 +119,7 @@ enum ShardEncoder {
         guard data.count % size == 0 else { throw TokenFileError(path: url.path, reason: "size is not a multiple of \(size)-byte tokens") }
         let total = data.count / size
         let pairs = index.integers() ?? []
-        let manifest = (try? JSONLines.read(ManifestEntry.self, from: folder.appendingPathComponent("manifest.jsonl")))?
+        let manifest = (try? JSONLines.read(ManifestEntry.self, from: folder.appendingPathComponent(prefix + "manifest.jsonl")))?
             .filter { $0.shard == url.lastPathComponent } ?? []
         let bySample = Dictionary(grouping: manifest, by: \.index)     // a video sequence's frames share one
         return try data.withUnsafeBytes { raw in

@@ -55,9 +55,13 @@ public final class TokenStreamWriter {
 
     /// Totals over the whole run (including what a resumed run found done).
     public struct Summary: Sendable, Equatable {
+        /// Shard files committed.
         public var shards: Int
+        /// Images and frames in them.
         public var samples: Int
+        /// Inputs recorded in the error report.
         public var failedInputs: Int
+        /// Inputs committed (successful or failed): where a resumed run continues.
         public var inputsDone: Int
     }
 
