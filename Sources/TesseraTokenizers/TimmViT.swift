@@ -280,8 +280,11 @@ public struct TimmViT: Sendable {
     }
 
     /// Class logits `[B, numClasses]`.
-    public func logits(_ pixels: Tensor) -> Tensor {
-        let p = pooled(features(pixels))
+    public func logits(_ pixels: Tensor) -> Tensor { logits(features: features(pixels)) }
+
+    /// Class logits of final tokens (e.g. from ``featuresMerging(_:merging:)``): pool, then the head.
+    public func logits(features tokens: Tensor) -> Tensor {
+        let p = pooled(tokens)
         return head.map { $0(p) } ?? p
     }
 }
