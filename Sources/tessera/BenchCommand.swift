@@ -316,7 +316,7 @@ struct BenchReduce: ParsableCommand {
         abstract: "ToMe throughput on a timm ViT, and the cost of every pruning method next to a vision tower's forward pass (Scripts/bench-reduce.sh adds PyTorch + ToMe).",
         discussion: """
         1. ViT images/s without merging and with ToMe inside the forward pass (constant --r, proportional \
-        attention), same weights and inputs. 2. For each token count in --tokens (width --width, random \
+        attention), same weights and inputs, measured in three interleaved rounds. 2. For each token count in --tokens (width --width, random \
         features, attention rows and keys), the milliseconds of each reduction method, against the forward \
         time of a --tower-architecture tower (random weights) over the views those tokens come from \
         (576 tokens: one 336-px view of ViT-L/14; 2880: five, as LLaVA-NeXT's anyres).
@@ -368,10 +368,11 @@ struct BenchReduce: ParsableCommand {
                 var rng = Xorshift(seed: UInt64(b))
                 let pixels = Tensor(shape: [b, 3, c.imageSize, c.imageSize],
                                     scalars: (0..<(b * 3 * c.imageSize * c.imageSize)).map { _ in Float.random(in: -1...1, using: &rng) })
-                let plain = time(minimum: seconds) { _ = vit.logits(pixels) }
-                let merged = time(minimum: seconds) {
-                    let (t, _, _) = vit.featuresMerging(pixels, merging: merging)
-                    _ = vit.logits(features: t)
+                // interleaved rounds, so load from other processes hits both alike
+                var plain = 0.0, merged = 0.0
+                for _ in 0..<3 {
+                    plain += time(minimum: seconds / 3) { _ = vit.logits(pixels) } / 3
+                    merged += time(minimum: seconds / 3) { _ = vit.logits(features: vit.featuresMerging(pixels, merging: merging).tokens) } / 3
                 }
                 let final = vit.featuresMerging(pixels, merging: merging).tokens.shape[1]
                 results.append(["batch": b, "images_per_s": Double(b) / plain * 1000, "tome_images_per_s": Double(b) / merged * 1000,
