@@ -157,6 +157,7 @@ public struct VisionTokenReducer: Sendable {
             break
         case .tome:
             guard o.r != nil || o.keep != nil else { throw TokenReductionError("tome needs r (tokens merged per layer) or keep") }
+            guard o.r == nil || o.keep == nil else { throw TokenReductionError("tome takes r or keep, not both") }
             if let r = o.r { try Self.checkR(r, tokens: n + tower.prefixTokens, protected: tower.prefixTokens) }
             if let keep = o.keep, o.r == nil, Self.constantR(forKeep: keep, tower: tower, block: block) == nil {
                 throw TokenReductionError("keep \(keep): ToMe cannot merge below \(Self.minimumTokens(tower: tower, block: block)) patch tokens by layer \(o.layer) (it merges at most half the tokens per layer)")
@@ -171,6 +172,7 @@ public struct VisionTokenReducer: Sendable {
             }
         case .hired:
             if let t = o.tiles {
+                guard o.keep == nil else { throw TokenReductionError("hired with tiles sets its budget from the budget rate and alpha, not keep") }
                 guard t.rows >= 1, t.columns >= 1, t.rows <= grid(tower), t.columns <= grid(tower) else {
                     throw TokenReductionError("tiles \(t.rows)x\(t.columns) do not fit the \(grid(tower))x\(grid(tower)) patch grid")
                 }

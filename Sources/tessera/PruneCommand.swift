@@ -48,7 +48,7 @@ struct Prune: ParsableCommand {
     var encoder: String
     @Option(help: "Reduction method: \(TokenReductionMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
     var method: TokenReductionMethod
-    @Option(help: "Tokens to keep per image (optional for prumerge / prumerge+ (adaptive), tome with --r, hired with --tiles).")
+    @Option(help: "Tokens to keep per image (prumerge / prumerge+: optional, adaptive when omitted; tome: instead of --r; not with hired --tiles or tempme).")
     var keep: Int?
     @Option(help: "Layer whose hidden states are the features (negative counts from the end; LLaVA: -2).")
     var layer: Int = -2

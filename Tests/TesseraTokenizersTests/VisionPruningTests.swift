@@ -168,6 +168,8 @@ import Testing
         #expect(message { _ = try reducer(Self.clip, .tome) }.contains("tome needs r"))
         #expect(message { _ = try reducer(Self.clip, .tome, keep: 1, layer: 0) }.contains("cannot merge below 8"))
         #expect(message { _ = try reducer(Self.clip, .divprune, keep: 4, r: 2) }.contains("r only applies"))
+        #expect(message { _ = try reducer(Self.clip, .tome, keep: 10, layer: -1, r: 2) }.contains("r or keep, not both"))
+        #expect(message { _ = try reducer(Self.clip, .hired, keep: 4, tiles: TileGrid(rows: 2, columns: 2)) }.contains("not keep"))
         #expect(message { _ = try reducer(Self.clip, .hired, tiles: TileGrid(rows: 5, columns: 1)) }.contains("do not fit"))
         #expect(message { _ = try reducer(Self.clip, .tempme, r: 2).reduce(try images()[0]) }.contains("give it a video"))
         #expect(message { _ = try reducer(Self.clip, .tempme, r: 2).reduce(frames: try images() + [try images()[0]]).features }.isEmpty)
