@@ -44,6 +44,7 @@ let package = Package(
         .executableTarget(name: "video-features", dependencies: ["Tessera"], path: "Examples/VideoFeatures"),
         .executableTarget(name: "tokenize-image", dependencies: ["Tessera"], path: "Examples/Tokenize"),
         .executableTarget(name: "write-shards", dependencies: ["Tessera"], path: "Examples/WriteShards"),
+        .executableTarget(name: "prune-tokens", dependencies: ["Tessera"], path: "Examples/PruneTokens"),
 
         .testTarget(name: "TesseraCoreTests", dependencies: ["TesseraCore"]),
         .testTarget(name: "TesseraMediaTests", dependencies: ["TesseraMedia", "TesseraCore"]),

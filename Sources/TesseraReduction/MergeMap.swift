@@ -83,11 +83,15 @@ public struct MergeMap: Sendable, Equatable {
         let s = sizes ?? [Float](repeating: 1, count: inputCount)
         precondition(s.count == inputCount, "sizes must have \(inputCount) entries")
         var weighted = x
-        for i in 0..<inputCount { for j in 0..<c { weighted.scalars[i * c + j] *= s[i] } }
+        weighted.scalars.withUnsafeMutableBufferPointer { p in
+            for i in 0..<inputCount { for j in 0..<c { p[i * c + j] *= s[i] } }
+        }
         var merged = mergeSum(weighted)
         var newSizes = [Float](repeating: 0, count: outputCount)
         for (i, slot) in slotOf.enumerated() { newSizes[slot] += s[i] }
-        for i in 0..<outputCount { for j in 0..<c { merged.scalars[i * c + j] /= newSizes[i] } }
+        merged.scalars.withUnsafeMutableBufferPointer { p in
+            for i in 0..<outputCount { for j in 0..<c { p[i * c + j] /= newSizes[i] } }
+        }
         return (merged, newSizes)
     }
 

@@ -138,20 +138,26 @@ public enum TempMe {
     ///   - frameR: tokens merged inside every frame first (clamped to half the patches).
     ///   - stages: temporal stages; the product of their group sizes must divide F.
     /// - Throws: ``ReductionError`` for frames of different shapes or groups that do not divide the clips.
-    public static func reduce(frames: [Tensor], classTokens p: Int = 1, frameR: Int, stages: [Stage]) throws -> Result {
+    ///   - sizes: per frame `[T0]` sizes of the input tokens (ones when `nil`), e.g. from ToMe
+    ///     inside each frame's forward pass.
+    public static func reduce(frames: [Tensor], classTokens p: Int = 1, frameR: Int, stages: [Stage],
+                              sizes frameSizes: [[Float]]? = nil) throws -> Result {
         guard let first = frames.first, first.rank == 2, frames.allSatisfy({ $0.shape == first.shape }) else {
             throw ReductionError.shape("frames must be non-empty [T, C] tensors of one shape")
         }
         let t0 = first.shape[0]
         guard p >= 0 && p <= t0 else { throw ReductionError.shape("\(p) class tokens in frames of \(t0)") }
         guard frameR >= 0 else { throw ReductionError.budget("frameR must be ≥ 0") }
+        if let frameSizes, frameSizes.count != frames.count || frameSizes.contains(where: { $0.count != t0 }) {
+            throw ReductionError.shape("sizes must be [F][T0]")
+        }
         var clips: [Tensor] = [], sizes: [[Float]] = []
         var slot = [Int](repeating: 0, count: frames.count * t0)
         let r0 = min(frameR, (t0 - p) / 2)
         var perClip = t0 - r0
         for (f, frame) in frames.enumerated() {
             let map = try matching(metric: frame, r: r0, protected: p)
-            let (x, s) = map.mergeWeighted(frame)
+            let (x, s) = map.mergeWeighted(frame, sizes: frameSizes?[f])
             clips.append(x); sizes.append(s)
             for row in 0..<t0 { slot[f * t0 + row] = f * perClip + map.slotOf[row] }
         }

@@ -31,23 +31,29 @@ public struct BipartiteMatching: Sendable, Equatable {
             destinations = []
             return
         }
-        // metric / ‖metric‖ (no eps, as upstream)
+        // metric / ‖metric‖ (no eps, as upstream), then A·Bᵀ through BLAS
         var m = metric.scalars
-        for i in 0..<t {
-            var n: Float = 0
-            for j in 0..<c { n += m[i * c + j] * m[i * c + j] }
-            n = n.squareRoot()
-            for j in 0..<c { m[i * c + j] /= n }
+        m.withUnsafeMutableBufferPointer { p in
+            for i in 0..<t {
+                var n: Float = 0
+                for j in 0..<c { n += p[i * c + j] * p[i * c + j] }
+                n = n.squareRoot()
+                for j in 0..<c { p[i * c + j] /= n }
+            }
         }
+        let unit = Tensor(shape: [t, c], scalars: m)
+        let scores = unit.indexSelect(axis: 0, Array(stride(from: 0, to: t, by: 2)))
+            .matmul(unit.indexSelect(axis: 0, Array(stride(from: 1, to: t, by: 2))), transposeB: true)   // [A, B]
         var nodeMax = [Float](repeating: -.infinity, count: aCount)
         var nodeIdx = [Int](repeating: 0, count: aCount)
-        for a in 0..<aCount {
-            for b in 0..<bCount {
-                var s: Float = 0
-                for j in 0..<c { s += m[(2 * a) * c + j] * m[(2 * b + 1) * c + j] }
-                if classToken && a == 0 { s = -.infinity }
-                if distillToken && b == 0 { s = -.infinity }
-                if b == 0 || s > nodeMax[a] { nodeMax[a] = s; nodeIdx[a] = b }   // first maximum wins
+        scores.scalars.withUnsafeBufferPointer { sp in
+            for a in 0..<aCount {
+                for b in 0..<bCount {
+                    var s = sp[a * bCount + b]
+                    if classToken && a == 0 { s = -.infinity }
+                    if distillToken && b == 0 { s = -.infinity }
+                    if b == 0 || s > nodeMax[a] { nodeMax[a] = s; nodeIdx[a] = b }   // first maximum wins
+                }
             }
         }
         // argsort descending; ties keep index order
@@ -72,25 +78,11 @@ public struct BipartiteMatching: Sendable, Equatable {
     }
 
     /// `merge(x, mode="sum")` on `[T, C]` rows.
-    public func mergeSum(_ x: Tensor) -> Tensor {
-        let c = x.shape[1], kept = unmerged.count, bCount = tokenCount / 2
-        var out = [Float](repeating: 0, count: outputCount * c)
-        for (position, a) in unmerged.enumerated() { for j in 0..<c { out[position * c + j] = x.scalars[(2 * a) * c + j] } }
-        for b in 0..<bCount { for j in 0..<c { out[(kept + b) * c + j] = x.scalars[(2 * b + 1) * c + j] } }
-        for (s, d) in zip(sources, destinations) { for j in 0..<c { out[(kept + d) * c + j] += x.scalars[(2 * s) * c + j] } }
-        return Tensor(shape: [outputCount, c], scalars: out)
-    }
+    public func mergeSum(_ x: Tensor) -> Tensor { mergeMap.mergeSum(x) }
 
     /// ToMe's `merge_wavg`: size-weighted average of merged tokens, with the new sizes.
     public func mergeWeighted(_ x: Tensor, sizes: [Float]? = nil) -> (tokens: Tensor, sizes: [Float]) {
-        let c = x.shape[1]
-        let s = sizes ?? [Float](repeating: 1, count: tokenCount)
-        var weighted = x
-        for i in 0..<tokenCount { for j in 0..<c { weighted.scalars[i * c + j] *= s[i] } }
-        var merged = mergeSum(weighted)
-        let newSizes = mergeSum(Tensor(shape: [tokenCount, 1], scalars: s)).scalars
-        for i in 0..<outputCount { for j in 0..<c { merged.scalars[i * c + j] /= newSizes[i] } }
-        return (merged, newSizes)
+        mergeMap.mergeWeighted(x, sizes: sizes)
     }
 
     /// Copies merged outputs back to every input position (`y[slotOf]`): the sequence length

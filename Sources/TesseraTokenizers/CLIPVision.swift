@@ -5,6 +5,7 @@ import Foundation
 import TesseraCore
 import TesseraMedia
 import TesseraNN
+import TesseraReduction
 
 /// Outputs of a vision tower forward pass.
 public struct VisionTowerOutput: Sendable {
@@ -16,6 +17,16 @@ public struct VisionTowerOutput: Sendable {
     public var lastHiddenState: Tensor
     /// `pooler_output` (CLIP: normalized CLS token; SigLIP: attention-pooling head), if any.
     public var pooled: Tensor?
+    /// With ToMe inside the forward pass: sizes and sources of the tokens after the last layer run.
+    public var merges: MergeTrace?
+
+    public init(hiddenStates: [Tensor], attentions: [Tensor], lastHiddenState: Tensor, pooled: Tensor?, merges: MergeTrace? = nil) {
+        self.hiddenStates = hiddenStates
+        self.attentions = attentions
+        self.lastHiddenState = lastHiddenState
+        self.pooled = pooled
+        self.merges = merges
+    }
 }
 
 /// The CLIP vision transformer: patch embedding (no bias) + CLS + positions → pre-LayerNorm →
@@ -53,15 +64,31 @@ public struct CLIPVisionTower: Sendable {
     /// Tokens are CLS then patches.
     public var prefixTokens: Int { 1 }
 
-    /// Runs `[B, 3, S, S]` pixels through the first `layerCount` layers (all by default).
-    public func forward(_ pixels: Tensor, layerCount: Int? = nil, statistics: AttentionStatistics = .none) -> VisionTowerOutput {
+    /// Encoder input `[B, 1 + N, D]`: patch embedding, CLS, positions, `pre_layrnorm`.
+    public func embed(_ pixels: Tensor) -> Tensor {
         let b = pixels.shape[0], d = config.hiddenSize, g2 = config.grid * config.grid
         let patches = patchEmbed(pixels).reshaped([b, d, g2]).transposed(1, 2)
         let cls = Tensor.concatenate(Array(repeating: classEmbedding.reshaped([1, 1, d]), count: b), axis: 0)
-        var x = preNorm(Tensor.concatenate([cls, patches], axis: 1) + positionEmbedding)
-        let (hidden, attentions) = runEncoder(layers, x, layerCount: layerCount, statistics: statistics)
-        x = hidden.last!
-        let pooled = layerCount == nil ? postNorm(x.slice(axis: 1, 0..<1).reshaped([b, d])) : nil
-        return VisionTowerOutput(hiddenStates: hidden, attentions: attentions, lastHiddenState: x, pooled: pooled)
+        return preNorm(Tensor.concatenate([cls, patches], axis: 1) + positionEmbedding)
+    }
+
+    /// Runs `[B, 3, S, S]` pixels through the first `layerCount` layers (all by default).
+    public func forward(_ pixels: Tensor, layerCount: Int? = nil, statistics: AttentionStatistics = .none) -> VisionTowerOutput {
+        let (hidden, attentions) = runEncoder(layers, embed(pixels), layerCount: layerCount, statistics: statistics)
+        return output(hidden, attentions: attentions, complete: layerCount == nil, merges: nil)
+    }
+
+    /// The forward pass with ToMe inside every layer (after the attention residual; the CLS token
+    /// is protected), as facebookresearch/ToMe patches timm. Hidden states shrink layer by layer;
+    /// `merges` holds the sizes and sources after the last layer run.
+    public func forward(_ pixels: Tensor, layerCount: Int? = nil, merging: TokenMerging) -> VisionTowerOutput {
+        let (hidden, trace) = runEncoderMerging(layers, embed(pixels), merging: merging, classToken: true, layerCount: layerCount)
+        return output(hidden, attentions: [], complete: layerCount == nil, merges: trace)
+    }
+
+    func output(_ hidden: [Tensor], attentions: [Tensor], complete: Bool, merges: MergeTrace?) -> VisionTowerOutput {
+        let x = hidden.last!, b = x.shape[0], d = config.hiddenSize
+        let pooled = complete ? postNorm(x.slice(axis: 1, 0..<1).reshaped([b, d])) : nil
+        return VisionTowerOutput(hiddenStates: hidden, attentions: attentions, lastHiddenState: x, pooled: pooled, merges: merges)
     }
 }

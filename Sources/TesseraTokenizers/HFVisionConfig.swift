@@ -138,6 +138,17 @@ public struct HFImageProcessor: Sendable {
 
     /// `[3, H, W]` model input.
     public func tensor(_ image: Image) -> Tensor {
+        let rgb = prepared(image), plane = rgb.width * rgb.height
+        var values = [Float](repeating: 0, count: 3 * plane)
+        for c in 0..<3 {
+            let m = mean[c] * 255, s = std[c] * 255
+            for i in 0..<plane { values[c * plane + i] = (Float(rgb.pixels[i * 3 + c]) - m) / s }
+        }
+        return Tensor(shape: [3, rgb.height, rgb.width], scalars: values)
+    }
+
+    /// The resized and cropped RGB image the model sees, before normalization.
+    public func prepared(_ image: Image) -> Image {
         var out = image
         switch resize {
         case .none: break
@@ -152,13 +163,7 @@ public struct HFImageProcessor: Sendable {
                 out = out.centerCropped(width: crop.width, height: crop.height)
             }
         }
-        let rgb = out.rgb(), plane = rgb.width * rgb.height
-        var values = [Float](repeating: 0, count: 3 * plane)
-        for c in 0..<3 {
-            let m = mean[c] * 255, s = std[c] * 255
-            for i in 0..<plane { values[c * plane + i] = (Float(rgb.pixels[i * 3 + c]) - m) / s }
-        }
-        return Tensor(shape: [3, rgb.height, rgb.width], scalars: values)
+        return out.rgb()
     }
 }
 

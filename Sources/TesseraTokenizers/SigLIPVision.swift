@@ -5,6 +5,7 @@ import Foundation
 import TesseraCore
 import TesseraMedia
 import TesseraNN
+import TesseraReduction
 
 /// The SigLIP vision transformer: patch embedding (with bias) + positions → encoder layers
 /// (tanh GELU) → `post_layernorm` on every token → optional attention-pooling head.
@@ -74,14 +75,29 @@ public struct SigLIPVisionTower: Sendable {
     /// No CLS token: every token is a patch.
     public var prefixTokens: Int { 0 }
 
+    /// Encoder input `[B, N, D]`: patch embedding + positions.
+    public func embed(_ pixels: Tensor) -> Tensor {
+        let b = pixels.shape[0], d = config.hiddenSize, g2 = config.grid * config.grid
+        return patchEmbed(pixels).reshaped([b, d, g2]).transposed(1, 2) + positionEmbedding
+    }
+
     /// Runs `[B, 3, S, S]` pixels through the first `layerCount` layers (all by default).
     public func forward(_ pixels: Tensor, layerCount: Int? = nil, statistics: AttentionStatistics = .none) -> VisionTowerOutput {
-        let b = pixels.shape[0], d = config.hiddenSize, g2 = config.grid * config.grid
-        var x = patchEmbed(pixels).reshaped([b, d, g2]).transposed(1, 2) + positionEmbedding
-        let (hidden, attentions) = runEncoder(layers, x, layerCount: layerCount, statistics: statistics)
-        x = hidden.last!
-        guard layerCount == nil else { return VisionTowerOutput(hiddenStates: hidden, attentions: attentions, lastHiddenState: x, pooled: nil) }
+        let (hidden, attentions) = runEncoder(layers, embed(pixels), layerCount: layerCount, statistics: statistics)
+        return output(hidden, attentions: attentions, complete: layerCount == nil, merges: nil)
+    }
+
+    /// The forward pass with ToMe inside every layer (after the attention residual; no token is
+    /// protected, SigLIP has no CLS). The pooling head attends over the merged tokens.
+    public func forward(_ pixels: Tensor, layerCount: Int? = nil, merging: TokenMerging) -> VisionTowerOutput {
+        let (hidden, trace) = runEncoderMerging(layers, embed(pixels), merging: merging, classToken: false, layerCount: layerCount)
+        return output(hidden, attentions: [], complete: layerCount == nil, merges: trace)
+    }
+
+    func output(_ hidden: [Tensor], attentions: [Tensor], complete: Bool, merges: MergeTrace?) -> VisionTowerOutput {
+        let x = hidden.last!
+        guard complete else { return VisionTowerOutput(hiddenStates: hidden, attentions: attentions, lastHiddenState: x, pooled: nil, merges: merges) }
         let last = postNorm(x)
-        return VisionTowerOutput(hiddenStates: hidden, attentions: attentions, lastHiddenState: last, pooled: head.map { $0(last) })
+        return VisionTowerOutput(hiddenStates: hidden, attentions: attentions, lastHiddenState: last, pooled: head.map { $0(last) }, merges: merges)
     }
 }

@@ -247,60 +247,17 @@ public struct TimmViT: Sendable {
 
     // MARK: ToMe
 
-    /// Token merging inside the forward pass, as facebookresearch/ToMe patches timm: after each
-    /// block's attention residual, `r` tokens merge by bipartite soft matching on the keys
-    /// (averaged over heads); with proportional attention the logits get `log(size)` of each key.
-    public struct TokenMerging: Sendable {
-        /// r per block (see ``MergeSchedule``).
-        public var schedule: [Int]
-        public var proportionalAttention: Bool
-        public init(schedule: [Int], proportionalAttention: Bool = true) {
-            self.schedule = schedule
-            self.proportionalAttention = proportionalAttention
-        }
-    }
+    /// ToMe's settings (shared with the CLIP and SigLIP towers).
+    public typealias TokenMerging = TesseraTokenizers.TokenMerging
 
-    /// Tokens after the final norm with ToMe applied, the size of every output token, and for
-    /// each input token the output slot it was merged into (`[B][T]`).
+    /// Tokens after the final norm with ToMe applied inside every block (see ``TokenMerging``),
+    /// the size of every output token, and for each input token the output slot it was merged
+    /// into (`[B][T]`), as facebookresearch/ToMe patches timm.
     public func featuresMerging(_ pixels: Tensor, merging: TokenMerging) -> (tokens: Tensor, sizes: [[Float]], slotOf: [[Int]]) {
-        var x = embed(pixels)
-        let b = x.shape[0], t0 = x.shape[1], d = config.embedDim, heads = config.heads, hd = d / heads
-        var sizes = [[Float]](repeating: [Float](repeating: 1, count: t0), count: b)
-        var slots = [[Int]](repeating: Array(0..<t0), count: b)
-        for (i, block) in blocks.enumerated() {
-            let t = x.shape[1]
-            let normed = block.norm1(x)
-            let qkv = block.attention.qkv(normed)                                            // [B, T, 3D]
-            var bias: Tensor? = nil
-            if merging.proportionalAttention {
-                bias = Tensor(shape: [b, 1, 1, t], scalars: sizes.flatMap { $0.map { Foundation.log($0) } })
-            }
-            let (merged, _) = packedSelfAttention(qkv, heads: heads, bias: bias)
-            var a = block.attention.out(merged)
-            if let ls = block.layerScale1 { a = a * ls }
-            x.add(a)
-            let r = i < merging.schedule.count ? merging.schedule[i] : 0
-            if r > 0 {
-                // metric: keys averaged over heads
-                let keys = qkv.slice(axis: 2, d..<(2 * d)).reshaped([b, t, heads, hd]).mean(axis: 2)   // [B, T, hd]
-                var outputs: [Tensor] = []
-                for s in 0..<b {
-                    let matching = BipartiteMatching(metric: keys.slice(axis: 0, s..<(s + 1)).reshaped([t, hd]), r: r,
-                                                     classToken: config.classToken)
-                    let (tokens, newSizes) = matching.mergeWeighted(x.slice(axis: 0, s..<(s + 1)).reshaped([t, d]), sizes: sizes[s])
-                    let slot = matching.slotOf
-                    slots[s] = slots[s].map { slot[$0] }
-                    sizes[s] = newSizes
-                    outputs.append(tokens.reshaped([1, tokens.shape[0], d]))
-                }
-                x = Tensor.concatenate(outputs, axis: 0)
-            }
-            var m = block.mlp(block.norm2(x))
-            if let ls = block.layerScale2 { m = m * ls }
-            x.add(m)
-        }
+        let (hidden, trace) = runEncoderMerging(blocks, embed(pixels), merging: merging, classToken: config.classToken)
+        var x = hidden.last!
         if let norm { x = norm(x) }
-        return (x, sizes, slots)
+        return (x, trace.sizes, trace.slotOf)
     }
 
     /// `forward_features`: tokens after the final norm, `[B, N, D]`.
@@ -323,8 +280,11 @@ public struct TimmViT: Sendable {
     }
 
     /// Class logits `[B, numClasses]`.
-    public func logits(_ pixels: Tensor) -> Tensor {
-        let p = pooled(features(pixels))
+    public func logits(_ pixels: Tensor) -> Tensor { logits(features: features(pixels)) }
+
+    /// Class logits of final tokens (e.g. from ``featuresMerging(_:merging:)``): pool, then the head.
+    public func logits(features tokens: Tensor) -> Tensor {
+        let p = pooled(tokens)
         return head.map { $0(p) } ?? p
     }
 }

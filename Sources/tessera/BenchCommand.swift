@@ -5,7 +5,7 @@ import Tessera
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure throughput. Compare with PyTorch/Pillow via Scripts/bench-*.sh.",
-        subcommands: [BenchDecode.self, BenchViT.self, BenchTiTok.self, BenchQuantize.self])
+        subcommands: [BenchDecode.self, BenchViT.self, BenchReduce.self, BenchTiTok.self, BenchQuantize.self])
 }
 
 struct BenchDecode: ParsableCommand {
@@ -307,5 +307,157 @@ struct BenchQuantize: ParsableCommand {
         } else {
             for (name, value) in results.sorted(by: { $0.key < $1.key }) { print(String(format: "%-16@ %14.0f", name, value)) }
         }
+    }
+}
+
+struct BenchReduce: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reduce",
+        abstract: "ToMe throughput on a timm ViT, and the cost of every pruning method next to a vision tower's forward pass (Scripts/bench-reduce.sh adds PyTorch + ToMe).",
+        discussion: """
+        1. ViT images/s without merging and with ToMe inside the forward pass (constant --r, proportional \
+        attention), same weights and inputs, measured in three interleaved rounds. 2. For each token count in --tokens (width --width, random \
+        features, attention rows and keys), the milliseconds of each reduction method, against the forward \
+        time of a --tower-architecture tower (random weights) over the views those tokens come from \
+        (576 tokens: one 336-px view of ViT-L/14; 2880: five, as LLaVA-NeXT's anyres).
+        """)
+
+    @Option(help: "timm hub model directory; without it, random weights for --architecture are generated.")
+    var model: String?
+    @Option(help: "Architecture for random weights.")
+    var architecture: String = "vit_base_patch16_224"
+    @Option(help: "ToMe r per block.")
+    var r: Int = 13
+    @Option(help: "Batch sizes for the ToMe throughput.")
+    var batch: [Int] = [1, 8]
+    @Option(help: "Seconds per throughput measurement (after one warm-up pass).")
+    var seconds: Double = 6
+    @Option(help: "Token counts for the pruning costs.")
+    var tokens: [Int] = [576, 2880]
+    @Option(help: "Feature width for the pruning costs.")
+    var width: Int = 1024
+    @Option(help: "Tower whose forward time the pruning costs are compared with (timm name; ViT-L/14 at 336 px has CLIP-L/14-336's shape).")
+    var towerArchitecture: String = "vit_large_patch14_336"
+    @Flag(help: "Skip the ViT throughput part.")
+    var skipThroughput = false
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    func time(minimum: Double, _ body: () throws -> Void) rethrows -> Double {
+        try body()
+        var runs = 0
+        let start = Date()
+        repeat { try body(); runs += 1 } while Date().timeIntervalSince(start) < minimum
+        return Date().timeIntervalSince(start) / Double(runs) * 1000
+    }
+
+    func run() throws {
+        var object: [String: Any] = ["threads": Threading.threadCount, "r": r]
+        if !skipThroughput {
+            let vit: TimmViT
+            if let model {
+                vit = try TimmViT(directory: URL(fileURLWithPath: model))
+            } else {
+                let config = try TimmViTConfig(architecture: architecture)
+                vit = try TimmViT(config: config, checkpoint: try randomCheckpoint(for: config))
+            }
+            let c = vit.config
+            let merging = TokenMerging(r: r, layers: c.depth)
+            var results: [[String: Any]] = []
+            for b in batch {
+                var rng = Xorshift(seed: UInt64(b))
+                let pixels = Tensor(shape: [b, 3, c.imageSize, c.imageSize],
+                                    scalars: (0..<(b * 3 * c.imageSize * c.imageSize)).map { _ in Float.random(in: -1...1, using: &rng) })
+                // interleaved rounds, so load from other processes hits both alike
+                var plain = 0.0, merged = 0.0
+                for _ in 0..<3 {
+                    plain += time(minimum: seconds / 3) { _ = vit.logits(pixels) } / 3
+                    merged += time(minimum: seconds / 3) { _ = vit.logits(features: vit.featuresMerging(pixels, merging: merging).tokens) } / 3
+                }
+                let final = vit.featuresMerging(pixels, merging: merging).tokens.shape[1]
+                results.append(["batch": b, "images_per_s": Double(b) / plain * 1000, "tome_images_per_s": Double(b) / merged * 1000,
+                                "tokens_out": final])
+                if !json {
+                    print(String(format: "%@ batch %2d: %7.2f images/s, ToMe r=%d %7.2f images/s (%.2fx; %d tokens at the end)",
+                                 c.architecture, b, Double(b) / plain * 1000, r, Double(b) / merged * 1000, plain / merged, final))
+                }
+            }
+            object["architecture"] = c.architecture
+            object["throughput"] = results
+        }
+        // pruning costs
+        let towerConfig = try TimmViTConfig(architecture: towerArchitecture)
+        let tower = try TimmViT(config: towerConfig, checkpoint: try randomCheckpoint(for: towerConfig))
+        let viewTokens = towerConfig.gridSize * towerConfig.gridSize
+        var rng = Xorshift(seed: 7)
+        let towerPixels = Tensor(shape: [1, 3, towerConfig.imageSize, towerConfig.imageSize],
+                                 scalars: (0..<(3 * towerConfig.imageSize * towerConfig.imageSize)).map { _ in Float.random(in: -1...1, using: &rng) })
+        let towerMs = time(minimum: 0) { _ = tower.forward(towerPixels) }
+        if !json { print(String(format: "%@ forward (1 view, %d tokens): %.0f ms", towerArchitecture, viewTokens + 1, towerMs)) }
+        var costs: [[String: Any]] = []
+        for n in tokens {
+            let views = max(1, n / viewTokens), c = width, heads = 16
+            let forward = towerMs * Double(views)
+            func random(_ shape: [Int]) -> Tensor {
+                Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &rng) })
+            }
+            func softmaxRows(_ rows: Int, _ cols: Int) -> Tensor {
+                var t = random([rows, cols])
+                for i in 0..<rows {
+                    let row = (0..<cols).map { Foundation.exp(3 * t.scalars[i * cols + $0]) }
+                    let sum = row.reduce(0, +)
+                    for j in 0..<cols { t.scalars[i * cols + j] = row[j] / sum }
+                }
+                return t
+            }
+            let features = random([n, c]), withCLS = random([n + 1, c])
+            let clsAttention = softmaxRows(heads, n + 1)
+            let keys = random([n + 1, c / heads]), fullKeys = random([n, c]), queries = random([n + 1, c])
+            let scoresA = (0..<n).map { _ in Float.random(in: 0...1, using: &rng) }, scoresB = (0..<n).map { _ in Float.random(in: 0...1, using: &rng) }
+            let keep = n * 64 / 576                              // LLaVA budgets: 64 of 576
+            let side = Int(Double(n / views).squareRoot())
+            let attention = try PruMerge.clsAttention(queries: queries, keys: queries)
+            let sublayer = (random([n + 1, c]), random([n + 1, c]), random([n + 1, c]), random([n + 1, c]))
+            let tileScores = (0..<4).map { _ in (0..<viewTokens).map { _ in Float.random(in: 0...1, using: &rng) } }
+            var methods: [(String, () throws -> Void)] = [
+                ("uniform", { _ = TokenPruning.uniform(n: n, k: keep) }),
+                ("random", { _ = TokenPruning.random(n: n, k: keep, seed: 1) }),
+                ("divprune", { _ = TokenPruning.divPrune(features, k: keep) }),
+                ("fastv", { _ = TokenPruning.fastV(attention: scoresA, image: 0..<n, ratio: 0.5) }),
+                ("hiprune", { _ = TokenPruning.hiPrune(objectScores: scoresA, deepScores: scoresB, gridWidth: side, budget: keep,
+                                                        anchorCount: max(1, Int((Double(keep) * 0.1 / 5).rounded()))) }),
+                ("visionzip", { _ = VisionZip.reduce(clsAttention: clsAttention, hidden: withCLS, keys: keys, dominant: keep * 54 / 64 + 1,
+                                                      contextual: keep - keep * 54 / 64) }),
+                ("prumerge", { _ = try PruMerge.reduce(features: features, keys: fullKeys, attention: attention, keep: nil) }),
+                ("prumerge+", { _ = try PruMerge.reduce(features: features, keys: fullKeys, attention: attention,
+                                                        variant: .pruMergePlus, keep: nil) }),
+                ("transprune", {
+                    var a = TransPrune.Accumulator(tokens: n + 1)
+                    try a.add(attentionInput: sublayer.0, attentionOutput: sublayer.1, mlpInput: sublayer.2, mlpOutput: sublayer.3)
+                    _ = try TransPrune.select(variation: Array(a.variation.dropFirst()), keep: keep)
+                }),
+                ("tome (r = N/2, keys)", { _ = BipartiteMatching(metric: keys, r: n / 2, classToken: true).mergeWeighted(withCLS) }),
+            ]
+            if views == 5 {
+                methods.append(("hired (4 tiles)", {
+                    _ = try HiRED.select(fullEarly: tileScores[0], fullLate: tileScores[1], tilesLate: tileScores,
+                                         gridWidth: Int(Double(viewTokens).squareRoot()), tileRows: 2, tileColumns: 2)
+                }))
+            } else {
+                methods.append(("hired (1 view)", { _ = TokenPruning.topK(scoresA, k: keep) }))
+            }
+            var rows: [[String: Any]] = []
+            if !json { print(String(format: "N = %d tokens, width %d, keep %d; tower forward %.0f ms (%d view(s))", n, c, keep, forward, views)) }
+            for (name, body) in methods {
+                let ms = try time(minimum: 0.5, body)
+                rows.append(["method": name, "ms": ms, "percent_of_forward": 100 * ms / forward])
+                if !json { print("  " + name.padding(toLength: 22, withPad: " ", startingAt: 0) + String(format: " %9.3f ms  %6.2f%% of the forward", ms, 100 * ms / forward)) }
+            }
+            costs.append(["tokens": n, "views": views, "forward_ms": forward, "keep": keep, "methods": rows])
+        }
+        object["tower"] = towerArchitecture
+        object["tower_ms"] = towerMs
+        object["costs"] = costs
+        if json { print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)) }
     }
 }
