@@ -23,9 +23,22 @@ extension Tensor {
         return Tensor(shape: Array(shape.dropLast()) + [outF], scalars: out)
     }
 
-    /// `F.conv2d` on `[N, C, H, W]` with `weight` `[O, C, kh, kw]` (groups = 1, dilation = 1):
-    /// im2col + one GEMM per image; 1×1 stride-1 convolutions skip im2col.
+    /// `F.conv2d` on `[N, C, H, W]` with `weight` `[O, C, kh, kw]` (groups = 1, dilation = 1).
+    ///
+    /// 3×3 stride-1 padding-1 convolutions over enough channels (``Winograd/applies(inputShape:weightShape:stride:padding:)``)
+    /// and pixels run as Winograd F(4×4, 3×3), transforming `weight` on every call (layers
+    /// keep the transform: ``conv2dWinograd(_:bias:)``); the rest as im2col + GEMM, where 1×1
+    /// stride-1 skips im2col.
     public func conv2d(weight: Tensor, bias: Tensor?, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0)) -> Tensor {
+        if Winograd.applies(inputShape: shape, weightShape: weight.shape, stride: stride, padding: padding)
+            && Winograd.amortizesWeightTransform(inputShape: shape) {
+            return conv2dWinograd(WinogradWeights(weight), bias: bias)
+        }
+        return conv2dIm2col(weight: weight, bias: bias, stride: stride, padding: padding)
+    }
+
+    /// ``conv2d(weight:bias:stride:padding:)`` by im2col + GEMM whatever the shapes.
+    func conv2dIm2col(weight: Tensor, bias: Tensor?, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0)) -> Tensor {
         precondition(rank == 4 && weight.rank == 4, "conv2d needs [N,C,H,W] input and [O,C,kh,kw] weight, got \(shape), \(weight.shape)")
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let (o, kc, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])

@@ -52,7 +52,7 @@ public struct GroupNorm: Sendable {
 
 /// `nn.Conv2d` (groups 1): keys `weight` `[out, in, kh, kw]`, optional `bias`.
 public struct Conv2d: Sendable {
-    public var weight: Tensor
+    public var weight: Tensor { didSet { winograd = WinogradWeightsCache() } }
     public var bias: Tensor?
     public var stride: (Int, Int)
     public var padding: (Int, Int)
@@ -65,8 +65,14 @@ public struct Conv2d: Sendable {
         self.padding = padding
     }
 
+    /// `weight` transformed for Winograd, built by the first call that takes that path.
+    private var winograd = WinogradWeightsCache()
+
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        x.conv2d(weight: weight, bias: bias, stride: stride, padding: padding)
+        if Winograd.applies(inputShape: x.shape, weightShape: weight.shape, stride: stride, padding: padding) {
+            return x.conv2dWinograd(winograd.weights(for: weight), bias: bias)
+        }
+        return x.conv2d(weight: weight, bias: bias, stride: stride, padding: padding)
     }
 }
 
