@@ -35,15 +35,8 @@ enum ShardEncoder {
             for r in records { text += try TokenFile.jsonLine(r.record) + "\n" }
             return [(name, Data(text.utf8))]
         case .npy, .safetensors:
-            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-\(UUID().uuidString)-\(name)")
-            defer {
-                try? FileManager.default.removeItem(at: scratch)
-                try? FileManager.default.removeItem(at: scratch.appendingPathExtension("json"))
-            }
-            try TokenFile.write(records.map(\.record), to: scratch, format: format == .npy ? .npy : .safetensors)
-            var out = [(name, try Data(contentsOf: scratch))]
-            if format == .npy { out.append((name + ".json", try Data(contentsOf: scratch.appendingPathExtension("json")))) }
-            return out
+            let (data, sidecar) = try TokenFile.encoded(records.map(\.record), format: format == .npy ? .npy : .safetensors, path: name)
+            return [(name, data)] + (sidecar.map { [(name + ".json", $0)] } ?? [])
         case .bin:
             guard let vocabulary else { throw TokenFileError(path: name, reason: "bin shards need a visual vocabulary") }
             var stream: [Int] = [], index: [Int64] = []

@@ -47,40 +47,49 @@ public struct TokenFileError: Error, CustomStringConvertible, Sendable {
 /// Reading and writing token records (all writes are atomic: temporary file + rename).
 public enum TokenFile {
     public static func write(_ records: [TokenRecord], to url: URL, format: TokenFileFormat) throws {
+        let (main, sidecar) = try encoded(records, format: format, path: url.path)
         do {
-            switch format {
-            case .jsonl:
-                var text = ""
-                for r in records { text += try jsonLine(r) + "\n" }
-                try Data(text.utf8).write(to: url, options: .atomic)
-            case .npy, .safetensors:
-                guard let first = records.first else {
-                    throw TokenFileError(path: url.path, reason: "no records to write")
-                }
-                guard records.allSatisfy({ $0.tokens.shape == first.tokens.shape && $0.tokens.isContinuous == first.tokens.isContinuous }) else {
-                    throw TokenFileError(path: url.path, reason: "\(format.rawValue) needs token sets of one shape; use jsonl for mixed lengths")
-                }
-                let meta = try metadata(records)
-                if format == .npy {
-                    guard !first.tokens.isContinuous else {
-                        throw TokenFileError(path: url.path, reason: "continuous tokens go to safetensors or jsonl, not npy")
-                    }
-                    let ids = records.flatMap { $0.tokens.ids }
-                    let data = ids.withUnsafeBufferPointer { p in p.flatMap { v in withUnsafeBytes(of: Int64(v).littleEndian) { Array($0) } } }
-                    try NPYArray(dtype: .int64, shape: [records.count] + first.tokens.shape, data: data).write(to: url)
-                    try Data(meta.utf8).write(to: url.appendingPathExtension("json"), options: .atomic)
-                } else if first.tokens.isContinuous {
-                    let latents = Tensor.concatenate(records.map { $0.tokens.latents!.reshaped([1] + $0.tokens.latents!.shape) }, axis: 0)
-                    try SafeTensorsWriter.write([("latents", .float(latents))], metadata: ["tessera": meta], to: url)
-                } else {
-                    try SafeTensorsWriter.write([("ids", .integers(records.flatMap { $0.tokens.ids }, shape: [records.count] + first.tokens.shape))],
-                                                metadata: ["tessera": meta], to: url)
-                }
-            }
-        } catch let e as TokenFileError {
-            throw e
+            try main.write(to: url, options: .atomic)
+            if let sidecar { try sidecar.write(to: url.appendingPathExtension("json"), options: .atomic) }
         } catch {
             throw TokenFileError(path: url.path, reason: "cannot write (\(error))")
+        }
+    }
+
+    /// The file's bytes, and for `.npy` the `<file>.json` sidecar's.
+    static func encoded(_ records: [TokenRecord], format: TokenFileFormat, path: String) throws -> (Data, sidecar: Data?) {
+        switch format {
+        case .jsonl:
+            var text = ""
+            for r in records { text += try jsonLine(r) + "\n" }
+            return (Data(text.utf8), nil)
+        case .npy, .safetensors:
+            guard let first = records.first else {
+                throw TokenFileError(path: path, reason: "no records to write")
+            }
+            guard records.allSatisfy({ $0.tokens.shape == first.tokens.shape && $0.tokens.isContinuous == first.tokens.isContinuous }) else {
+                throw TokenFileError(path: path, reason: "\(format.rawValue) needs token sets of one shape; use jsonl for mixed lengths")
+            }
+            let meta = try metadata(records)
+            if format == .npy {
+                guard !first.tokens.isContinuous else {
+                    throw TokenFileError(path: path, reason: "continuous tokens go to safetensors or jsonl, not npy")
+                }
+                let ids = records.flatMap { $0.tokens.ids }
+                let data = ids.withUnsafeBufferPointer { p in p.flatMap { v in withUnsafeBytes(of: Int64(v).littleEndian) { Array($0) } } }
+                return (Data(NPYArray(dtype: .int64, shape: [records.count] + first.tokens.shape, data: data).npyBytes()), Data(meta.utf8))
+            }
+            let payload: SafeTensorsWriter.Payload
+            if first.tokens.isContinuous {
+                payload = .float(Tensor.concatenate(records.map { $0.tokens.latents!.reshaped([1] + $0.tokens.latents!.shape) }, axis: 0))
+            } else {
+                payload = .integers(records.flatMap { $0.tokens.ids }, shape: [records.count] + first.tokens.shape)
+            }
+            do {
+                return (Data(try SafeTensorsWriter.serialize([(first.tokens.isContinuous ? "latents" : "ids", payload)], metadata: ["tessera": meta])), nil)
+            } catch {
+                throw TokenFileError(path: path, reason: "cannot encode (\(error))")
+            }
         }
     }
 
