@@ -10,7 +10,7 @@ import Foundation
 public enum TokenReductionMethod: String, CaseIterable, Sendable {
     /// DivPrune / ToDRE k-center diversity on the features.
     case divprune
-    /// VisionZip: dominant tokens by CLS attention + contextual merges (54:10), CLIP only.
+    /// VisionZip: dominant tokens by CLS attention + contextual merges (54:10).
     case visionzip
     /// HiPrune: anchors, buffers and registers from attention received.
     case hiprune
@@ -18,21 +18,23 @@ public enum TokenReductionMethod: String, CaseIterable, Sendable {
     case uniform
     /// Random patches (seeded).
     case random
-    /// LLaVA-PruMerge: IQR outliers of the last layer's CLS attention, merged with neighbours. CLIP only.
+    /// LLaVA-PruMerge: IQR outliers of the last layer's CLS attention, merged with neighbours.
     case prumerge
-    /// PruMerge+: PruMerge plus spatially uniform samples. CLIP only.
+    /// PruMerge+: PruMerge plus spatially uniform samples.
     case prumergePlus = "prumerge+"
     /// TransPrune's token transition variation (no text term).
     case transprune
-    /// HiRED: top CLS-attention tokens of the full view and, with tiles, of high-resolution tiles. CLIP only.
+    /// HiRED: top CLS-attention tokens of the full view and, with tiles, of high-resolution tiles.
     case hired
     /// ToMe inside the tower's forward pass (r tokens merged per layer).
     case tome
     /// Video: ToMe inside every frame's forward pass, then TempMe merging of neighbouring clips across time.
     case tempme
 
-    /// Methods that read the CLS token's attention.
-    public var needsClassToken: Bool { [.visionzip, .prumerge, .prumergePlus, .hired].contains(self) }
+    /// Methods that rank patches by the CLS token's attention. On towers without a CLS token
+    /// (SigLIP) they use the attention each patch receives instead (mean over all query rows),
+    /// the stand-in the methods' follow-ups use for CLS-less encoders (Qwen2-VL, SigLIP).
+    public var readsClassAttention: Bool { [.visionzip, .prumerge, .prumergePlus, .hired].contains(self) }
     /// Methods that merge (and so report slots and sizes).
     public var merges: Bool { self == .tome || self == .tempme }
 }
@@ -132,8 +134,8 @@ public struct VisionTokenReducer: Sendable {
     public var patches: Int { grid * grid }
 
     /// Validates the options against the tower.
-    /// - Throws: ``TokenReductionError`` naming the problem (keep out of range, method needing a
-    ///   CLS token on SigLIP, missing or impossible r, bad layer, bad tiles).
+    /// - Throws: ``TokenReductionError`` naming the problem (keep out of range, missing or
+    ///   impossible r, bad layer, bad tiles).
     public init(tower: VisionTower, options: TokenReductionOptions) throws {
         self.tower = tower
         self.options = options
@@ -144,9 +146,6 @@ public struct VisionTokenReducer: Sendable {
         }
         self.block = block
         let n = tower.config.grid * tower.config.grid
-        if m.needsClassToken && !tower.hasClassToken {
-            throw TokenReductionError("\(m.rawValue) reads the CLS token's attention; this \(tower.config.modelType) tower has no CLS token")
-        }
         if let keep = o.keep, !(keep >= 1 && keep <= n) {
             throw TokenReductionError("keep \(keep) is outside 1...\(n) (the tower has \(n) patch tokens)")
         }
@@ -251,7 +250,7 @@ public struct VisionTokenReducer: Sendable {
         // PruMerge takes q, k from the last layer, whose input is hidden_states[-2]
         let layersToRun = adaptive ? max(block + 1, depth - 1) : block + 1
         let stats: AttentionStatistics = switch o.method {
-        case .visionzip, .hired: .rows([0])
+        case .visionzip, .hired: importanceStatistics
         case .hiprune: .columnMeans
         default: .none
         }
@@ -273,8 +272,9 @@ public struct VisionTokenReducer: Sendable {
             let tokens = qkv.shape[1]
             let q = qkv.slice(axis: 2, 0..<d).reshaped([tokens, d])
             let k = qkv.slice(axis: 2, d..<(2 * d)).reshaped([tokens, d])
-            let attention = try PruMerge.clsAttention(queries: q, keys: k)
-            let r = try PruMerge.reduce(features: features, keys: k.slice(axis: 0, 1..<(1 + n)), attention: attention,
+            let attention = tower.hasClassToken ? try PruMerge.clsAttention(queries: q, keys: k)
+                                                : try PruMerge.receivedAttention(queries: q, keys: k)
+            let r = try PruMerge.reduce(features: features, keys: k.slice(axis: 0, prefix..<(prefix + n)), attention: attention,
                                         variant: o.method == .prumerge ? .pruMerge : .pruMergePlus, keep: o.keep)
             reduced = r.tokens
             kept = r.kept
@@ -295,9 +295,7 @@ public struct VisionTokenReducer: Sendable {
             }
             kept = try TransPrune.select(variation: Array(accumulator.variation[prefix..<(prefix + n)]), keep: keep)
         case .hired:
-            let attn = out.attentions[block]
-            let scores = try HiRED.clsScores(attn.reshaped([attn.shape[1], attn.shape.last!]), patches: n)
-            kept = TokenPruning.topK(scores, k: keep)
+            kept = TokenPruning.topK(try importance(out.attentions[block]), k: keep)
         case .hiprune:
             // attention received per patch (mean over heads and queries), object layer = first
             // third of the tower, deep layer = the feature layer
@@ -314,17 +312,35 @@ public struct VisionTokenReducer: Sendable {
             let d = config.hiddenSize, h = config.heads, hd = d / h
             let k = qkv.slice(axis: 2, d..<(2 * d)).reshaped([qkv.shape[1], h, hd]).mean(axis: 1)   // head-averaged keys
             let dominant = max(2, keep * 54 / 64), contextual = keep - dominant
-            let attn = out.attentions[block].reshaped([h, out.attentions[block].shape.last!])
-            let r = VisionZip.reduce(clsAttention: attn, hidden: hidden, keys: k, dominant: dominant + 1, contextual: contextual)
-            // drop the CLS row from the output features; indices are the dominant patches
-            reduced = r.tokens.slice(axis: 0, 1..<r.tokens.shape[0])
-            kept = r.dominantIndices.dropFirst().map { $0 - 1 }
+            if tower.hasClassToken {
+                let attn = out.attentions[block].reshaped([h, out.attentions[block].shape.last!])
+                let r = VisionZip.reduce(clsAttention: attn, hidden: hidden, keys: k, dominant: dominant + 1, contextual: contextual)
+                // drop the CLS row from the output features; indices are the dominant patches
+                reduced = r.tokens.slice(axis: 0, 1..<r.tokens.shape[0])
+                kept = r.dominantIndices.dropFirst().map { $0 - 1 }
+            } else {
+                let r = VisionZip.reduce(scores: try importance(out.attentions[block]), hidden: features, keys: k,
+                                         dominant: dominant, contextual: contextual)
+                reduced = r.tokens
+                kept = r.dominantIndices
+            }
         case .tome, .tempme:
             throw TokenReductionError("\(o.method.rawValue) is not a single-view pruning method")
         }
         return ReducedVisionTokens(features: reduced ?? features.indexSelect(axis: 0, kept), indices: kept,
                                    positions: kept.map { [0, $0 / grid, $0 % grid] }, slots: nil, sizes: nil,
                                    partitions: nil, grid: grid, inputTokens: n)
+    }
+
+    /// The attention statistics that rank patches: the CLS row, or for towers without a CLS
+    /// token the column means (attention received).
+    var importanceStatistics: AttentionStatistics { tower.hasClassToken ? .rows([0]) : .columnMeans }
+
+    /// Head-summed patch importance from ``importanceStatistics`` (`[1, H, 1, T]` or `[1, H, T]`):
+    /// the CLS token's attention to each patch, or the attention each patch receives.
+    func importance(_ statistics: Tensor) throws -> [Float] {
+        let h = statistics.shape[1], t = statistics.shape.last!
+        return try HiRED.clsScores(statistics.reshaped([h, t]), patches: patches)
     }
 
     // MARK: ToMe in the forward pass
@@ -386,18 +402,18 @@ public struct VisionTokenReducer: Sendable {
     }
 
     /// HiRED across the full view and the tiles: budgets from the full view's layer-0 CLS
-    /// attention, top tokens by the feature layer's CLS attention inside every partition.
+    /// attention, top tokens by the feature layer's CLS attention inside every partition
+    /// (attention received on towers without CLS).
     func reduceHiRED(full: Tensor, tiles views: [Tensor], grid tiles: TileGrid) throws -> ReducedVisionTokens {
         let n = patches, g = grid
-        func run(_ pixels: Tensor) -> (early: [Float], late: [Float], features: Tensor) {
-            let out = tower.forward(pixels, layerCount: block + 1, statistics: .rows([0]))
-            func scores(_ a: Tensor) -> [Float] { (try? HiRED.clsScores(a.reshaped([a.shape[1], a.shape.last!]), patches: n)) ?? [] }
-            let h = out.hiddenStates[block + 1]
-            return (scores(out.attentions[0]), scores(out.attentions[block]),
-                    h.reshaped(Array(h.shape.dropFirst())).slice(axis: 0, 1..<(1 + n)))
+        func run(_ pixels: Tensor) throws -> (early: [Float], late: [Float], features: Tensor) {
+            let out = tower.forward(pixels, layerCount: block + 1, statistics: importanceStatistics)
+            let h = out.hiddenStates[block + 1], prefix = tower.prefixTokens
+            return (try importance(out.attentions[0]), try importance(out.attentions[block]),
+                    h.reshaped(Array(h.shape.dropFirst())).slice(axis: 0, prefix..<(prefix + n)))
         }
-        let fullRun = run(full)
-        let tileRuns = views.map(run)
+        let fullRun = try run(full)
+        let tileRuns = try views.map(run)
         let selection = try HiRED.select(fullEarly: fullRun.early, fullLate: fullRun.late, tilesLate: tileRuns.map(\.late),
                                          gridWidth: g, tileRows: tiles.rows, tileColumns: tiles.columns,
                                          budgetRate: options.budgetRate, alpha: options.alpha)

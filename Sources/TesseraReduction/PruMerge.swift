@@ -72,6 +72,31 @@ public enum PruMerge {
         return logits.dropFirst().map { $0 / total }
     }
 
+    /// For towers without a CLS token (SigLIP): the attention each token receives,
+    /// `mean_i softmax(q·kᵀ/√C)[i, j]` over all query rows, one head over the full width: `[N]`.
+    /// It stands in for the CLS attention everywhere (selection, merge weights, the pruned sum).
+    /// - Parameters: queries, keys: `[N, C]` patch tokens.
+    public static func receivedAttention(queries: Tensor, keys: Tensor) throws -> [Float] {
+        try ReductionError.requireRank2(queries, "queries")
+        try ReductionError.requireRank2(keys, "keys")
+        guard queries.shape == keys.shape, keys.shape[0] >= 1 else {
+            throw ReductionError.shape("queries \(queries.shape) and keys \(keys.shape) must both be [N, C], N ≥ 1")
+        }
+        let (t, c) = (keys.shape[0], keys.shape[1])
+        let logits = queries.matmul(keys, transposeB: true)              // [N, N]
+        let scale = 1 / Float(c).squareRoot()
+        var received = [Double](repeating: 0, count: t)
+        var row = [Float](repeating: 0, count: t)
+        for i in 0..<t {
+            var m = -Float.infinity
+            for j in 0..<t { row[j] = logits.scalars[i * t + j] * scale; m = max(m, row[j]) }
+            var total: Float = 0
+            for j in 0..<t { row[j] = exp(row[j] - m); total += row[j] }
+            for j in 0..<t { received[j] += Double(row[j] / total) }
+        }
+        return received.map { Float($0 / Double(t)) }
+    }
+
     /// `numpy.percentile(values, q)` with the default linear interpolation.
     public static func percentile(_ values: [Float], _ q: Double) -> Double {
         let v = values.map(Double.init).sorted()
@@ -103,7 +128,8 @@ public enum PruMerge {
     /// - Parameters:
     ///   - features: `[N, C]` patch features to merge (LLaVA: hidden states of layer −2, no CLS).
     ///   - keys: `[N, Ck]` patch keys of the attention layer (CLS row dropped).
-    ///   - attention: `[N]` CLS attention to the patches (``clsAttention(queries:keys:)``).
+    ///   - attention: `[N]` CLS attention to the patches (``clsAttention(queries:keys:)``), or
+    ///     for towers without CLS the attention received (``receivedAttention(queries:keys:)``).
     ///   - variant: PruMerge or PruMerge+.
     ///   - keep: selected-token budget; `nil` = adaptive (the IQR outlier count, as upstream).
     ///   - neighbours: patches merged into each kept token (upstream 32; at most N − 1 are used).

@@ -100,28 +100,45 @@ public enum TokenPruning {
 }
 
 /// VisionZip (Yang et al.): dominant tokens by CLS attention plus contextual tokens that merge
-/// the rest by key similarity.
+/// the rest by key similarity. Towers without a CLS token (SigLIP) rank patches by the attention
+/// they receive instead (``reduce(scores:hidden:keys:dominant:contextual:)``).
 public enum VisionZip {
     public struct Result: Sendable {
-        /// `[CLS, dominant…, contextual…]`: `dominant + contextual` tokens.
+        /// The dominant rows in original order, then the contextual rows: `dominant + contextual`
+        /// tokens (`[CLS, dominant…, contextual…]` for the CLS form).
         public var tokens: Tensor
-        /// Kept original indices of the dominant tokens, CLS (0) included, sorted.
+        /// Kept original indices of the dominant tokens, sorted (CLS (0) included in the CLS form).
         public var dominantIndices: [Int]
     }
 
+    /// VisionZip on a tower with a CLS token.
     /// - Parameters:
     ///   - clsAttention: `[H, N+1]` attention of the CLS query (layer −2).
     ///   - hidden: `[N+1, C]` hidden states; `keys`: `[N+1, Ck]` head-averaged keys.
     ///   - dominant: tokens kept by attention, CLS included; `contextual`: merged tokens.
     public static func reduce(clsAttention: Tensor, hidden: Tensor, keys: Tensor, dominant: Int, contextual: Int) -> Result {
         let (h, total) = (clsAttention.shape[0], clsAttention.shape[1])
-        let c = hidden.shape[1]
         var score = [Float](repeating: 0, count: total - 1)
         for head in 0..<h { for j in 1..<total { score[j - 1] += clsAttention.scalars[head * total + j] } }
-        let dominantPatches = TokenPruning.topK(score, k: dominant - 1).map { $0 + 1 }
-        let dominantIndices = [0] + dominantPatches
+        let patches = reduce(scores: score, hidden: hidden.slice(axis: 0, 1..<total), keys: keys.slice(axis: 0, 1..<total),
+                             dominant: dominant - 1, contextual: contextual)
+        return Result(tokens: Tensor.concatenate([hidden.slice(axis: 0, 0..<1), patches.tokens], axis: 0),
+                      dominantIndices: [0] + patches.dominantIndices.map { $0 + 1 })
+    }
+
+    /// VisionZip over patch tokens ranked by a score (CLS attention, or for CLS-less towers the
+    /// attention each patch receives, ``TokenPruning/attentionReceived(_:prefix:)``).
+    /// - Parameters:
+    ///   - scores: `[N]` importance of each patch.
+    ///   - hidden: `[N, C]` patch hidden states; `keys`: `[N, Ck]` head-averaged patch keys.
+    ///   - dominant: patches kept by score; `contextual`: tokens that merge the rest: targets
+    ///     `rest[::step][:contextual]`, `step = max(1, |rest| / contextual)`, each other patch
+    ///     joins its most key-similar target, target row + mean of its members.
+    public static func reduce(scores: [Float], hidden: Tensor, keys: Tensor, dominant: Int, contextual: Int) -> Result {
+        let n = hidden.shape[0], c = hidden.shape[1]
+        let dominantIndices = TokenPruning.topK(scores, k: dominant)
         let kept = Set(dominantIndices)
-        let rest = (1..<total).filter { !kept.contains($0) }
+        let rest = (0..<n).filter { !kept.contains($0) }
         var rows = dominantIndices.flatMap { i in Array(hidden.scalars[(i * c)..<((i + 1) * c)]) }
         if contextual > 0 && !rest.isEmpty {
             let step = max(1, rest.count / contextual)

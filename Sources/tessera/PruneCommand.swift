@@ -15,13 +15,13 @@ struct Prune: ParsableCommand {
         smallest patch index of each merged row.
 
         Methods: divprune (k-center diversity), visionzip (dominant by CLS attention + contextual merges, \
-        54:10 as upstream; CLIP only — indices/positions cover the dominant tokens, the last features are \
+        54:10 as upstream; indices/positions cover the dominant tokens, the last features are \
         the contextual merges), hiprune (anchors/buffers/registers from attention received), uniform, random, \
-        prumerge / prumerge+ (CLIP only: IQR outliers of the last layer's CLS attention, each kept token \
+        prumerge / prumerge+ (IQR outliers of the last layer's CLS attention, each kept token \
         merged with its 32 nearest keys; --keep optional, adaptive when omitted; the last feature row sums \
         the pruned tokens and has no index), \
         transprune (token transition variation accumulated over the layers up to --layer, no text term), \
-        hired (CLIP only: top --keep by --layer's CLS attention summed over heads; with --tiles RxC also \
+        hired (top --keep by --layer's CLS attention summed over heads; with --tiles RxC also \
         high-resolution tiles — the image resized to C·S × R·S and cut into S×S crops, each run through the \
         tower — with HiRED's budget allocation (--budget-rate, --alpha) from the full view's layer-0 CLS \
         attention; partitions.i says which view each index belongs to (0 = full view), indices are local to \
@@ -33,6 +33,9 @@ struct Prune: ParsableCommand {
         tempme (videos: tome inside every frame's forward pass with --r, then TempMe merges neighbouring \
         clips across time in stages of --groups clips (default: the frame count's prime factors, 12 → 2,2,3) \
         with --cross and --intra proportions; CLS tokens are protected and dropped from the output).
+
+        SigLIP has no CLS token: visionzip, prumerge(+) and hired then rank patches by the attention \
+        they receive (mean over all query rows, summed over heads) in place of the CLS attention.
 
         Videos (by extension) are sampled with the options of `tessera frames`; every frame runs through \
         the tower. With tempme the frames are merged across time; with any other method every frame is \

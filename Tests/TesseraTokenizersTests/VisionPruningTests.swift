@@ -40,10 +40,16 @@ import Testing
         }
     }
 
-    @Test(arguments: [TokenReductionMethod.divprune, .hiprune, .uniform, .random, .transprune, .tome])
+    @Test(arguments: [TokenReductionMethod.divprune, .visionzip, .hiprune, .uniform, .random, .prumerge, .prumergePlus,
+                      .transprune, .hired, .tome])
     func siglipMethods(_ method: TokenReductionMethod) throws {
         let out = try reducer(Self.siglip, method, keep: 5, layer: method == .tome ? -1 : -2).reduce(try images()[0])
-        #expect(out.indices == out.indices.sorted() && out.features.shape[0] <= 5 && out.features.shape[0] >= 1)
+        #expect(out.indices == out.indices.sorted() && out.features.shape[0] >= 1 && out.features.shape[1] == 64)
+        switch method {
+        case .prumerge, .prumergePlus: #expect(out.features.shape[0] == out.indices.count + 1)
+        case .tome: #expect(out.features.shape[0] <= 5)
+        default: #expect(out.features.shape[0] == 5)
+        }
     }
 
     /// `tome` in the pipeline is ToMe inside the forward pass: the features at the last layer
@@ -79,8 +85,9 @@ import Testing
         #expect(try r.reduce(try images()[0]).features.shape[0] == 10)
     }
 
-    @Test func hiredWithTiles() throws {
-        let r = try reducer(Self.clip, .hired, tiles: TileGrid(rows: 2, columns: 2))
+    @Test(arguments: ["clip", "siglip"])
+    func hiredWithTiles(_ family: String) throws {
+        let r = try reducer(family == "clip" ? Self.clip : Self.siglip, .hired, tiles: TileGrid(rows: 2, columns: 2))
         let out = try r.reduce(try images()[0])
         let partitions = try #require(out.partitions)
         // total = int(5 · 16 · 0.2) = 16, full view int(16 · 0.5) = 8
@@ -159,8 +166,6 @@ import Testing
         #expect(message { _ = try reducer(Self.clip, .divprune, keep: 17) }.contains("outside 1...16"))
         #expect(message { _ = try reducer(Self.clip, .divprune, keep: 0) }.contains("outside 1...16"))
         #expect(message { _ = try reducer(Self.clip, .divprune) }.contains("needs keep"))
-        #expect(message { _ = try reducer(Self.siglip, .visionzip, keep: 4) }.contains("no CLS token"))
-        #expect(message { _ = try reducer(Self.siglip, .hired, keep: 4) }.contains("no CLS token"))
         #expect(message { _ = try reducer(Self.clip, .divprune, keep: 4, layer: 2) }.contains("outside the tower's 2 layers"))
         #expect(message { _ = try reducer(Self.clip, .divprune, keep: 4, layer: -3) }.contains("outside the tower's 2 layers"))
         #expect(message { _ = try reducer(Self.clip, .tome, r: 9) }.contains("r 9 is too large"))
