@@ -289,7 +289,8 @@ public struct VisionTokenReducer: Sendable {
                 var mid = x
                 mid.add(a1)
                 let b2 = layers[l].norm2(mid)
-                let a2 = layers[l].mlp(b2)
+                var a2 = layers[l].mlp(b2)
+                if let scale = layers[l].layerScale2 { a2 = a2 * scale }
                 try accumulator.add(attentionInput: b1.reshaped([tokens, d]), attentionOutput: a1.reshaped([tokens, d]),
                                     mlpInput: b2.reshaped([tokens, d]), mlpOutput: a2.reshaped([tokens, d]))
             }
@@ -298,20 +299,21 @@ public struct VisionTokenReducer: Sendable {
             kept = TokenPruning.topK(try importance(out.attentions[block]), k: keep)
         case .hiprune:
             // attention received per patch (mean over heads and queries), object layer = first
-            // third of the tower, deep layer = the feature layer
+            // third of the tower, deep layer = the feature layer; upstream's α = 0.1 gives
+            // round(keep·α/5) anchors (none below a budget of 25)
             func received(_ probs: Tensor) -> [Float] {
                 let h = probs.shape[1], t = probs.shape[2]
                 return (prefix..<t).map { j in (0..<h).reduce(Float(0)) { $0 + probs.scalars[$1 * t + j] } / Float(h) }
             }
             let objectLayer = max(0, block / 3)
             kept = TokenPruning.hiPrune(objectScores: received(out.attentions[objectLayer]), deepScores: received(out.attentions[block]),
-                                        gridWidth: grid, budget: keep, anchorCount: max(1, Int((Double(keep) * 0.1 / 5).rounded())))
+                                        gridWidth: grid, budget: keep, anchorCount: Int((Double(keep) * 0.1 / 5).rounded(.toNearestOrEven)))
         case .visionzip:
             let layerInput = out.hiddenStates[block]
             let qkv = layers[block].attention.qkv(layers[block].norm1(layerInput))   // [1, T, 3D]
             let d = config.hiddenSize, h = config.heads, hd = d / h
             let k = qkv.slice(axis: 2, d..<(2 * d)).reshaped([qkv.shape[1], h, hd]).mean(axis: 1)   // head-averaged keys
-            let dominant = max(2, keep * 54 / 64), contextual = keep - dominant
+            let dominant = max(1, keep * 54 / 64), contextual = keep - dominant
             if tower.hasClassToken {
                 let attn = out.attentions[block].reshaped([h, out.attentions[block].shape.last!])
                 let r = VisionZip.reduce(clsAttention: attn, hidden: hidden, keys: k, dominant: dominant + 1, contextual: contextual)

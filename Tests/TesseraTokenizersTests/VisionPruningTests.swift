@@ -79,6 +79,42 @@ import Testing
         }
     }
 
+    /// One case of `pipeline_expected.json` (Tests/Reference/make_pipeline_fixtures.py).
+    struct PipelineCase: Decodable, CustomTestStringConvertible {
+        var key: String
+        var tower: String
+        var method: String
+        var sample: Int
+        var keep: Int?
+        var layer: Int
+        var testDescription: String { key }
+    }
+
+    static let pipelineCases: [PipelineCase] = {
+        let url = root.appendingPathComponent("pipeline_expected.json")
+        struct Manifest: Decodable { var cases: [PipelineCase] }
+        return try! JSONDecoder().decode(Manifest.self, from: Data(contentsOf: url)).cases
+    }()
+
+    /// The whole pipeline against transformers' towers + the reference algorithms: identical kept
+    /// indices and features ≤ 1e-4 for every method on CLIP and SigLIP (attention received in
+    /// place of the CLS attention), fixed and adaptive budgets.
+    @Test(arguments: pipelineCases)
+    func pipelineMatchesTheReference(_ c: PipelineCase) throws {
+        let tower = c.tower == "clip" ? Self.clip : Self.siglip
+        let method = try #require(TokenReductionMethod(rawValue: c.method))
+        let expected = try SafeTensorsFile(url: Self.root.appendingPathComponent("pipeline_expected.safetensors"))
+        let pixels = try SafeTensorsFile(url: Self.root.appendingPathComponent("\(c.tower)/expected.safetensors")).tensor("pixel_values")
+        let out = try reducer(tower, method, keep: c.keep, layer: c.layer).reduce(pixels: pixels.slice(axis: 0, c.sample..<(c.sample + 1)))
+        #expect(out.indices == (try expected.integers("\(c.key)/kept")))
+        let features = try expected.tensor("\(c.key)/features")
+        #expect(out.features.shape == features.shape)
+        guard out.features.shape == features.shape else { return }
+        let scale = max(1, features.scalars.map(abs).max()!)
+        let worst = zip(out.features.scalars, features.scalars).map { abs($0 - $1) }.max()!
+        #expect(worst <= 1e-4 * scale, "max |Δ| \(worst)")
+    }
+
     @Test func tomeKeepPicksTheSmallestR() throws {
         let r = try reducer(Self.clip, .tome, keep: 10, layer: -1)
         #expect(r.mergingSchedule?.schedule == [3, 3])          // 17 → 14 → 11: 10 patches
