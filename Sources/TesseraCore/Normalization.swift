@@ -115,18 +115,45 @@ extension Tensor {
     }
 }
 
-/// Numerically stable softmax of one row, in place.
+/// Numerically stable softmax of one row, in place. The max and the sum run in eight lanes
+/// (a scalar loop would serialize on the add/max latency, which dominated attention rows).
 @inline(__always)
 public func softmaxRow(_ x: UnsafeMutablePointer<Float>, _ d: Int) {
-    var m = -Float.infinity
-    for i in 0..<d { m = max(m, x[i]) }
+    let raw = UnsafeMutableRawPointer(x)
+    let full = d & ~7
+    var lanes = FloatVector(repeating: -.infinity)
+    var i = 0
+    while i < full {
+        lanes = pointwiseMax(lanes, raw.loadUnaligned(fromByteOffset: i * 4, as: FloatVector.self))
+        i += 8
+    }
+    var m = lanes.max()
+    for j in full..<d { m = max(m, x[j]) }
     if m == -.infinity {
-        for i in 0..<d { x[i] = 0 }
+        for j in 0..<d { x[j] = 0 }
         return
     }
-    mapVectorized(x, d) { vexp($0 - m) }
-    var sum: Float = 0
-    for i in 0..<d { sum += x[i] }
+    var sums = FloatVector(repeating: 0)
+    i = 0
+    while i < full {
+        let e = vexp(raw.loadUnaligned(fromByteOffset: i * 4, as: FloatVector.self) - m)
+        raw.storeBytes(of: e, toByteOffset: i * 4, as: FloatVector.self)
+        sums += e
+        i += 8
+    }
+    if full < d {
+        var v = FloatVector(repeating: -.infinity)
+        for j in full..<d { v[j - full] = x[j] }
+        let e = vexp(v - m)
+        for j in full..<d { x[j] = e[j - full] }
+    }
+    var sum = sums.sum()
+    for j in full..<d { sum += x[j] }
     let inv = 1 / sum
-    for i in 0..<d { x[i] *= inv }
+    i = 0
+    while i < full {
+        raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: i * 4, as: FloatVector.self) * inv, toByteOffset: i * 4, as: FloatVector.self)
+        i += 8
+    }
+    for j in full..<d { x[j] *= inv }
 }

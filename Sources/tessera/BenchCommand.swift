@@ -230,6 +230,8 @@ struct BenchTiTok: ParsableCommand {
     var seconds: Double = 5
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
+    @Flag(help: "Measure encoding only (for profiling the encoder).")
+    var encodeOnly = false
 
     func run() throws {
         let titok = try TiTok(directory: URL(fileURLWithPath: model))
@@ -251,10 +253,14 @@ struct BenchTiTok: ParsableCommand {
                 latents = titok.encodeLatents(pixels)
                 if !c.isVAE { _ = titok.quantize(latents) }
             }
-            let z: Tensor = c.isVAE ? DiagonalGaussian(parameters: latents, axis: 1).mean : try titok.lookup(titok.quantize(latents))
-            let decode = time { _ = titok.decodeLatents(z) }
-            results.append(["batch": b, "encode_ms": encode * 1000, "decode_ms": decode * 1000,
-                            "encode_images_per_s": Double(b) / encode, "decode_images_per_s": Double(b) / decode])
+            var result: [String: Any] = ["batch": b, "encode_ms": encode * 1000, "encode_images_per_s": Double(b) / encode]
+            if !encodeOnly {
+                let z: Tensor = c.isVAE ? DiagonalGaussian(parameters: latents, axis: 1).mean : try titok.lookup(titok.quantize(latents))
+                let decode = time { _ = titok.decodeLatents(z) }
+                result["decode_ms"] = decode * 1000
+                result["decode_images_per_s"] = Double(b) / decode
+            }
+            results.append(result)
         }
         if json {
             let object: [String: Any] = ["model": titok.modelID, "results": results, "threads": Threading.threadCount,
@@ -262,8 +268,12 @@ struct BenchTiTok: ParsableCommand {
             print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
         } else {
             for r in results {
-                print(String(format: "batch %d: encode %.1f ms/batch (%.2f img/s), decode %.1f ms/batch (%.2f img/s)", r["batch"] as! Int,
-                             r["encode_ms"] as! Double, r["encode_images_per_s"] as! Double, r["decode_ms"] as! Double, r["decode_images_per_s"] as! Double))
+                var line = String(format: "batch %d: encode %.1f ms/batch (%.2f img/s)", r["batch"] as! Int,
+                                  r["encode_ms"] as! Double, r["encode_images_per_s"] as! Double)
+                if let ms = r["decode_ms"] as? Double, let rate = r["decode_images_per_s"] as? Double {
+                    line += String(format: ", decode %.1f ms/batch (%.2f img/s)", ms, rate)
+                }
+                print(line)
             }
         }
     }
