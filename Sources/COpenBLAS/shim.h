@@ -4,4 +4,5 @@
 // OpenBLAS extensions (declared by OpenBLAS's cblas.h; repeated for other CBLAS headers).
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
+char *openblas_get_corename(void);
 #endif

@@ -72,6 +72,16 @@ public enum BLAS {
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
+    /// The BLAS in use and its kernels, e.g. `OpenBLAS (Haswell)` or `Accelerate`. OpenBLAS picks
+    /// its kernels when it loads (`OPENBLAS_CORETYPE` overrides the choice).
+    public static var backend: String {
+        #if canImport(Accelerate)
+        "Accelerate"
+        #else
+        "OpenBLAS (\(openblas_get_corename().map { String(cString: $0) } ?? "unknown"))"
+        #endif
+    }
+
     /// Puts OpenBLAS in single-threaded mode (once per process).
     @usableFromInline
     static let configureOnce: Void = {

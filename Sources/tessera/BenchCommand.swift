@@ -263,10 +263,11 @@ struct BenchTiTok: ParsableCommand {
             results.append(result)
         }
         if json {
-            let object: [String: Any] = ["model": titok.modelID, "results": results, "threads": Threading.threadCount,
+            let object: [String: Any] = ["model": titok.modelID, "results": results, "threads": Threading.threadCount, "blas": BLAS.backend,
                                          "peak_rss_mb": Double(peakResidentBytes()) / 1e6]
             print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
         } else {
+            print("\(titok.modelID), \(Threading.threadCount) threads, \(BLAS.backend)")
             for r in results {
                 var line = String(format: "batch %d: encode %.1f ms/batch (%.2f img/s)", r["batch"] as! Int,
                                   r["encode_ms"] as! Double, r["encode_images_per_s"] as! Double)

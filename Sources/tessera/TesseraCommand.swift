@@ -8,6 +8,11 @@ struct TesseraCommand: ParsableCommand {
         commandName: "tessera",
         abstract: "Visual tokenization toolkit: decode media, preprocess, tokenize.",
         subcommands: [Info.self, Frames.self, Preprocess.self, Encode.self, Decode.self, Roundtrip.self, Features.self, Prune.self, Quantize.self, Dequantize.self, CodebookCommand.self, TokensCommand.self, Models.self, Demo.self, Bench.self])
+
+    static func main() {
+        MemoryPolicy.reuseFreedBuffers()
+        main(nil)
+    }
 }
 
 /// Prints one line per failed input to stderr and remembers that something failed, so a
