@@ -64,14 +64,7 @@ extension Tensor {
             let chunks = (buf.count + 4095) / 4096
             parallelChunks(chunks, minChunk: 4) { range in
                 let start = range.lowerBound * 4096, end = min(buf.count, range.upperBound * 4096)
-                let q = p.value + start, n = end - start
-                switch activation {
-                case .gelu: mapVectorized(q, n) { x in 0.5 * x * (1 + verf(x * 0.70710678118654752440)) }
-                case .quickGelu: mapVectorized(q, n) { x in x / (1 + vexp(-1.702 * x)) }
-                case .silu: mapVectorized(q, n) { x in x / (1 + vexp(-x)) }
-                case .sigmoid: mapVectorized(q, n) { x in 1 / (1 + vexp(-x)) }
-                default: for i in 0..<n { q[i] = activation.apply(q[i]) }
-                }
+                applyActivation(activation, p.value + start, end - start)
             }
         }
     }
@@ -130,5 +123,18 @@ extension Tensor {
                 for i in 0..<a.count { a[i] += b[i] }
             }
         }
+    }
+}
+
+/// Applies an activation to `count` floats in place (vectorized for the GELU/SiLU family).
+@inline(__always)
+func applyActivation(_ activation: Activation, _ q: UnsafeMutablePointer<Float>, _ n: Int) {
+    switch activation {
+    case .identity: break
+    case .gelu: mapVectorized(q, n) { x in 0.5 * x * (1 + verf(x * 0.70710678118654752440)) }
+    case .quickGelu: mapVectorized(q, n) { x in x / (1 + vexp(-1.702 * x)) }
+    case .silu: mapVectorized(q, n) { x in x / (1 + vexp(-x)) }
+    case .sigmoid: mapVectorized(q, n) { x in 1 / (1 + vexp(-x)) }
+    default: for i in 0..<n { q[i] = activation.apply(q[i]) }
     }
 }

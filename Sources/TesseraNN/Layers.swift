@@ -47,7 +47,10 @@ public struct GroupNorm: Sendable {
         self.eps = eps
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { x.groupNorm(groups: groups, weight: weight, bias: bias, eps: eps) }
+    /// GroupNorm, then `activation` in the same pass.
+    public func callAsFunction(_ x: Tensor, activation: Activation = .identity) -> Tensor {
+        x.groupNorm(groups: groups, weight: weight, bias: bias, eps: eps, activation: activation)
+    }
 }
 
 /// `nn.Conv2d` (groups 1): keys `weight` `[out, in, kh, kw]`, optional `bias`.

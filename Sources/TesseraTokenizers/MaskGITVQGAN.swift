@@ -34,12 +34,8 @@ struct PixelResBlock: Sendable {
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
-        var h = norm1(x)
-        h.activate(.silu)
-        h = conv1(h)
-        h = norm2(h)
-        h.activate(.silu)
-        h = conv2(h)
+        var h = conv1(norm1(x, activation: .silu))
+        h = conv2(norm2(h, activation: .silu))
         var residual = shortcut.map { $0(h) } ?? x
         residual.add(h)
         return residual
@@ -90,8 +86,7 @@ public struct MaskGITPixelDecoder: Sendable {
                 h = up(h.interpolated(height: h.shape[2] * 2, width: h.shape[3] * 2, mode: .nearest))
             }
         }
-        h = normOut(h)
-        h.activate(.silu)
+        h = normOut(h, activation: .silu)
         return convOut(h)
     }
 }
