@@ -11,7 +11,8 @@ public enum ShardFormat: String, Sendable, CaseIterable {
     case safetensors
     /// LM training shards: the samples' LM streams (see ``VisualVocabulary``) concatenated as
     /// little-endian uint16/uint32 (`numpy.memmap`), plus `<shard>.idx.npy`, int64
-    /// `[samples, 2]` of (offset, length) in tokens.
+    /// `[samples, 2]` of (offset, length) in tokens, and `<shard>.idx`, Megatron-LM's binary
+    /// index, so `<shard>` is also a Megatron indexed dataset (one document per sample).
     case bin
     /// WebDataset tar: per sample `<key>.json` (source, timestamp, model, shape, vocab) and
     /// `<key>.ids.npy` (or `<key>.latents.npy`).
@@ -58,7 +59,9 @@ enum ShardEncoder {
             }
             let idx = NPYArray(dtype: .int64, shape: [index.count / 2, 2],
                                data: index.flatMap { v in withUnsafeBytes(of: v.littleEndian) { Array($0) } })
-            return [(name, data), (stem + ".idx.npy", Data(idx.npyBytes()))]
+            let lengths = stride(from: 1, to: index.count, by: 2).map { Int(index[$0]) }
+            return [(name, data), (stem + ".idx.npy", Data(idx.npyBytes())),
+                    (stem + ".idx", megatronIndex(lengths: lengths, storage: dtype))]
         case .tar:
             var members: [TarArchive.Member] = []
             for r in records {
@@ -78,6 +81,28 @@ enum ShardEncoder {
             }
             return [(name, try TarArchive.archive(members))]
         }
+    }
+
+    /// Megatron-LM's indexed-dataset index (`megatron.core.datasets.indexed_dataset`, the
+    /// `MMIDIDX` header, version 1) for a `.bin` holding `lengths` sequences back to back, each
+    /// its own document: dtype code, sequence and document counts, int32 lengths, int64 byte
+    /// pointers, int64 document boundaries `0…n`. Megatron has no uint32; ids of uint32 shards
+    /// are below 2³¹, so those shards are declared int32 (same bytes).
+    static func megatronIndex(lengths: [Int], storage: DType) -> Data {
+        var data = Data("MMIDIDX\0\0".utf8)
+        func append<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { data.append(contentsOf: $0) } }
+        append(UInt64(1))                                          // version
+        append(UInt8(storage == .uint16 ? 8 : 4))                  // DType.uint16 = 8, DType.int32 = 4
+        append(UInt64(lengths.count))
+        append(UInt64(lengths.count + 1))                          // document boundaries
+        for length in lengths { append(Int32(length)) }
+        var pointer: Int64 = 0
+        for length in lengths {
+            append(pointer)
+            pointer += Int64(length * storage.size)
+        }
+        for document in 0...lengths.count { append(Int64(document)) }
+        return data
     }
 
     /// Rough serialized size of a record, for rotating shards by size (deterministic).

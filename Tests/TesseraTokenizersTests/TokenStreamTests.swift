@@ -97,6 +97,32 @@ private func snapshot(_ folder: URL) throws -> [String: Data] {
     }
 }
 
+/// `.bin` shards are Megatron-LM indexed datasets too: the `.idx` Tessera writes equals, byte
+/// for byte, the one megatron-core's `IndexedDatasetBuilder` writes for the same sequences
+/// (Tests/Reference/make_megatron_fixtures.py).
+@Suite struct MegatronIndexTests {
+    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/streams/megatron")
+
+    @Test(arguments: [("uint16", DType.uint16), ("int32", DType.uint32)])
+    func megatronIndexMatchesMegatronCore(_ name: String, _ storage: DType) throws {
+        struct Fixture: Decodable { var datasets: [String: Dataset] }
+        struct Dataset: Decodable { var sequences: [[Int]] }
+        let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: Self.folder.appendingPathComponent("sequences.json")))
+        let sequences = try #require(fixture.datasets[name]).sequences
+        let expected = try Data(contentsOf: Self.folder.appendingPathComponent("\(name).idx"))
+        #expect(ShardEncoder.megatronIndex(lengths: sequences.map(\.count), storage: storage) == expected)
+        // and the .bin beside it is the ids back to back, as Tessera writes its streams
+        let bin = try Data(contentsOf: Self.folder.appendingPathComponent("\(name).bin"))
+        var ours = Data()
+        for id in sequences.joined() {
+            if storage == .uint16 { withUnsafeBytes(of: UInt16(id).littleEndian) { ours.append(contentsOf: $0) } }
+            else { withUnsafeBytes(of: UInt32(id).littleEndian) { ours.append(contentsOf: $0) } }
+        }
+        #expect(ours == bin)
+    }
+}
+
 @Suite struct TarArchiveTests {
     @Test func roundTripAndCorruption() throws {
         let members = [TarArchive.Member(name: "000000001.json", data: Data("{}".utf8)),
