@@ -78,8 +78,49 @@ public final class BatchEncoder {
 
     /// Runs the job into an opened writer, continuing after its completed inputs.
     public func run(writer: TokenStreamWriter, progress: (Progress) -> Void = { _ in }, stop: () -> Stop = { .no }) throws {
-        let first = writer.completedInputs
         let started = Date()
+        var doneThisRun = 0
+        func report() {
+            progress(Progress(inputsDone: writer.completedInputs + writer.bufferedInputs, inputsTotal: inputs.count, inputsThisRun: doneThisRun,
+                              samples: writer.summary.samples + writer.bufferedSamples,
+                              failed: writer.summary.failedInputs + writer.bufferedFailures, shards: writer.summary.shards,
+                              elapsed: Date().timeIntervalSince(started)))
+        }
+        let stopped = try encodeInputs(from: writer.completedInputs) { input in
+            doneThisRun += 1
+            let committed = try writer.append(input)
+            report()
+            switch stop() {
+            case .now: return true
+            case .afterShard where committed || writer.bufferedInputs == 0: return true
+            default: return false
+            }
+        }
+        guard !stopped else { return }
+        try writer.finish()
+        report()
+    }
+
+    /// Encodes every input in memory, in input order: each input's records, or why it failed.
+    /// The same pipeline as the sharded run (decoding overlaps the model), for jobs whose
+    /// tokens fit in memory (`tessera encode -o tokens.jsonl`).
+    /// - Parameter progress: called after every input with (inputs done, samples so far).
+    public func encodeAll(progress: (_ inputsDone: Int, _ samples: Int) -> Void = { _, _ in }) throws -> [EncodedInput] {
+        var results: [EncodedInput] = []
+        var samples = 0
+        _ = try encodeInputs(from: 0) { input in
+            results.append(input)
+            samples += input.records.count
+            progress(results.count, samples)
+            return false
+        }
+        return results
+    }
+
+    /// The pipeline: a producer thread decodes inputs `first…` while this thread encodes full
+    /// batches; every finished input goes to `deliver` in input order. Returns true when
+    /// `deliver` asked to stop.
+    func encodeInputs(from first: Int, deliver: (EncodedInput) throws -> Bool) throws -> Bool {
         let queue = BoundedQueue<DecodedItem>(capacity: max(4, 2 * batchSize))
         let producer = Thread { [inputs, sampling, timeRange, preprocessing = tokenizer.preprocessing] in
             Self.produce(inputs, from: first, sampling: sampling, timeRange: timeRange, preprocessing: preprocessing, into: queue)
@@ -90,29 +131,15 @@ public final class BatchEncoder {
 
         var batch: [(input: Int, timestamp: Double?, pixels: Tensor)] = []
         var open: [Int: OpenInput] = [:]          // inputs whose frames are still being encoded
-        var nextToWrite = first
-        var doneThisRun = 0
+        var nextToDeliver = first
         let limit = tokenLimit
 
-        func report() {
-            progress(Progress(inputsDone: writer.completedInputs + writer.bufferedInputs, inputsTotal: inputs.count, inputsThisRun: doneThisRun,
-                              samples: writer.summary.samples + writer.bufferedSamples,
-                              failed: writer.summary.failedInputs + writer.bufferedFailures, shards: writer.summary.shards,
-                              elapsed: Date().timeIntervalSince(started)))
-        }
-        /// Appends finished inputs in order; true when a stop was honoured.
+        /// Delivers finished inputs in order; true when a stop was asked for.
         func flushFinished() throws -> Bool {
-            while let input = open[nextToWrite], input.ended, input.pendingFrames == 0 {
-                open[nextToWrite] = nil
-                nextToWrite += 1
-                doneThisRun += 1
-                let committed = try writer.append(input.result)
-                report()
-                switch stop() {
-                case .now: return true
-                case .afterShard where committed || writer.bufferedInputs == 0: return true
-                default: break
-                }
+            while let input = open[nextToDeliver], input.ended, input.pendingFrames == 0 {
+                open[nextToDeliver] = nil
+                nextToDeliver += 1
+                if try deliver(input.result) { return true }
             }
             return false
         }
@@ -139,12 +166,10 @@ public final class BatchEncoder {
                 open[input]!.finish(bytes: bytes, sha256: sha, failure: failure)
                 // A failed input's frames still in the batch are encoded and then discarded.
             }
-            if try flushFinished() { return }
+            if try flushFinished() { return true }
         }
         try encodeBatch()
-        if try flushFinished() { return }
-        try writer.finish()
-        report()
+        return try flushFinished()
     }
 
     // MARK: producer

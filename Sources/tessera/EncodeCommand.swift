@@ -75,16 +75,23 @@ struct Encode: ParsableCommand {
         case let f?: fileFormat = TokenFileFormat(rawValue: f.rawValue)!
         case nil: fileFormat = TokenFileFormat(path: output) ?? .jsonl
         }
-        var failures = FailureLog()
-        var records: [TokenRecord] = []
+        // the sharded run's pipeline (decoding overlaps the model), collected in memory
+        let job = BatchEncoder(tokenizer: model, inputs: inputs)
+        job.batchSize = model.batchSize
+        job.sampling = sampling.sampling
+        job.timeRange = (sampling.start, sampling.end)
+        job.tokenLimit = tokenizer.tokens
         let start = Date()
-        try forEachInputImage(inputs, sampling: sampling, batch: model.batchSize, failures: &failures) { batch in
-            for (item, t) in zip(batch, try model.encode(batch.map(\.2))) {
-                records.append(TokenRecord(source: item.0, frameTimestamp: item.1, tokens: tokenizer.tokens.map { t.prefix($0) } ?? t))
-            }
-            FileHandle.standardError.write(Data(String(format: "encode: %d items, %.1f items/s\n", records.count,
-                                                       Double(records.count) / Date().timeIntervalSince(start)).utf8))
+        var lastReport = Date.distantPast
+        let results = try job.encodeAll { done, samples in
+            guard Date().timeIntervalSince(lastReport) >= 1 || done == inputs.count else { return }
+            lastReport = Date()
+            FileHandle.standardError.write(Data(String(format: "encode: %d/%d inputs, %d items, %.1f items/s\n", done, inputs.count, samples,
+                                                       Double(samples) / max(1e-9, Date().timeIntervalSince(start))).utf8))
         }
+        var failures = FailureLog()
+        for failed in results where failed.failure != nil { failures.record(message: failed.failure!) }
+        let records = results.flatMap(\.records)
         if !records.isEmpty {
             try TokenFile.write(records, to: URL(fileURLWithPath: output), format: fileFormat)
             print("wrote \(records.count) token set(s) of \(records[0].tokens.shape) from \(model.modelID) to \(output)")

@@ -31,6 +31,12 @@ struct FailureLog {
         FileHandle.standardError.write(Data("error: \(message)\n".utf8))
     }
 
+    /// A failure already described (names its file).
+    mutating func record(message: String) {
+        count += 1
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    }
+
     /// Exit status 1 when any input failed.
     func finish() throws {
         if count > 0 {

@@ -338,6 +338,26 @@ private func snapshot(_ folder: URL) throws -> [String: Data] {
         #expect(manifest[0].sourceBytes == (try Data(contentsOf: inputs[0])).count)
     }
 
+    /// The in-memory form (`tessera encode -o FILE`) delivers the same records and failures as
+    /// the sharded run, in input order.
+    @Test func encodeAllEqualsTheShardedRun() throws {
+        let tokenizer = try Tokenizer.load(Self.root.appendingPathComponent("Assets/models/titok-demo"))
+        let (inFolder, inputs) = try Self.makeInputs()
+        let out = scratchFolder("batch-all")
+        defer { try? FileManager.default.removeItem(at: inFolder); try? FileManager.default.removeItem(at: out) }
+        var calls: [(Int, Int)] = []
+        let results = try Self.job(tokenizer, inputs).encodeAll { calls.append(($0, $1)) }
+        #expect(results.map(\.source) == inputs.map(\.path))
+        #expect(results.map { $0.failure != nil } == [false, true, false, true, false, true])
+        #expect(calls.map(\.0) == Array(1...6) && calls.last?.1 == 5)
+        _ = try Self.job(tokenizer, inputs).run(into: out)
+        let sharded = try TokenFile.read(out.appendingPathComponent("shard-00000.jsonl"))
+        let collected = results.flatMap(\.records)
+        #expect(collected.map(\.tokens) == sharded.map(\.tokens))
+        #expect(collected.map(\.frameTimestamp) == sharded.map(\.frameTimestamp))
+        #expect(results[0].sha256 == SHA256.hex(try Data(contentsOf: inputs[0])))
+    }
+
     @Test func stoppedRunsResumeToTheSameShards() throws {
         let tokenizer = try Tokenizer.load(Self.root.appendingPathComponent("Assets/models/titok-demo"))
         let (inFolder, inputs) = try Self.makeInputs()
