@@ -48,6 +48,9 @@ public final class BatchEncoder {
     public var tokenLimit: Int?
     /// Images per forward pass.
     public var batchSize = 8
+    /// SHA-256 every input for the manifest; off when nobody reads the hashes (a video is
+    /// read once more in full to hash it).
+    public var hashSources = true
     /// Options that change the output besides the inputs (part of the resume fingerprint).
     public var fingerprintExtras: [String] = []
 
@@ -122,8 +125,9 @@ public final class BatchEncoder {
     /// `deliver` asked to stop.
     func encodeInputs(from first: Int, deliver: (EncodedInput) throws -> Bool) throws -> Bool {
         let queue = BoundedQueue<DecodedItem>(capacity: max(4, 2 * batchSize))
-        let producer = Thread { [inputs, sampling, timeRange, preprocessing = tokenizer.preprocessing] in
-            Self.produce(inputs, from: first, sampling: sampling, timeRange: timeRange, preprocessing: preprocessing, into: queue)
+        let producer = Thread { [inputs, sampling, timeRange, hashSources, preprocessing = tokenizer.preprocessing] in
+            Self.produce(inputs, from: first, sampling: sampling, timeRange: timeRange, hash: hashSources,
+                         preprocessing: preprocessing, into: queue)
         }
         producer.stackSize = 8 << 20
         producer.start()
@@ -197,7 +201,7 @@ public final class BatchEncoder {
     /// Decodes inputs `first…` in groups (images of a group in parallel), pushing frames and
     /// end markers in input order.
     static func produce(_ inputs: [URL], from first: Int, sampling: FrameSampling, timeRange: (start: Double?, end: Double?),
-                        preprocessing: Preprocessing, into queue: BoundedQueue<DecodedItem>) {
+                        hash: Bool, preprocessing: Preprocessing, into queue: BoundedQueue<DecodedItem>) {
         let group = max(1, Threading.threadCount)
         var index = first
         while index < inputs.count, !queue.isCancelled {
@@ -207,7 +211,7 @@ public final class BatchEncoder {
             slots.initialize(repeating: nil)
             let shared = UncheckedSendable(slots)
             DispatchQueue.concurrentPerform(iterations: range.count) { k in
-                shared.value[k] = decodeImage(inputs[range.lowerBound + k], preprocessing: preprocessing)
+                shared.value[k] = decodeImage(inputs[range.lowerBound + k], hash: hash, preprocessing: preprocessing)
             }
             let decoded = Array(slots)
             _ = slots.deinitialize()
@@ -221,7 +225,7 @@ public final class BatchEncoder {
                 case .failed(let reason, let bytes, let sha)?:
                     queue.push(.end(input: i, bytes: bytes, sha256: sha, failure: reason))
                 case .video?, nil:
-                    streamVideo(inputs[i], index: i, sampling: sampling, timeRange: timeRange, preprocessing: preprocessing, into: queue)
+                    streamVideo(inputs[i], index: i, sampling: sampling, timeRange: timeRange, hash: hash, preprocessing: preprocessing, into: queue)
                 }
                 if queue.isCancelled { return }
             }
@@ -236,13 +240,13 @@ public final class BatchEncoder {
         case video
     }
 
-    static func decodeImage(_ url: URL, preprocessing: Preprocessing) -> ImageResult {
+    static func decodeImage(_ url: URL, hash: Bool, preprocessing: Preprocessing) -> ImageResult {
         // Content decides; a file named like an image that is not one gets the image decoder's error.
         guard Media.isImage(url) || Media.imageExtensions.contains(url.pathExtension.lowercased()) else { return .video }
         guard let data = try? Data(contentsOf: url) else {
             return .failed(MediaError(.unreadable, path: url.path, "cannot read").description, bytes: 0, sha256: "")
         }
-        let sha = SHA256.hex(data)
+        let sha = hash ? SHA256.hex(data) : ""
         do {
             let image = try Image(encoded: [UInt8](data), path: url.path)
             return .image(preprocessing.tensor(image), bytes: data.count, sha256: sha)
@@ -252,9 +256,9 @@ public final class BatchEncoder {
     }
 
     static func streamVideo(_ url: URL, index: Int, sampling: FrameSampling, timeRange: (start: Double?, end: Double?),
-                            preprocessing: Preprocessing, into queue: BoundedQueue<DecodedItem>) {
+                            hash: Bool, preprocessing: Preprocessing, into queue: BoundedQueue<DecodedItem>) {
         let bytes = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
-        let sha = (try? SHA256.hex(fileAt: url)) ?? ""
+        let sha = hash ? (try? SHA256.hex(fileAt: url)) ?? "" : ""
         do {
             var frames = try VideoReader(url: url).frames(sampling, from: timeRange.start, to: timeRange.end)
             var count = 0

@@ -35,6 +35,8 @@ public enum TokenReductionMethod: String, CaseIterable, Sendable {
     /// (SigLIP) they use the attention each patch receives instead (mean over all query rows),
     /// the stand-in the methods' follow-ups use for CLS-less encoders (Qwen2-VL, SigLIP).
     public var readsClassAttention: Bool { [.visionzip, .prumerge, .prumergePlus, .hired].contains(self) }
+    @available(*, deprecated, renamed: "readsClassAttention", message: "every method now runs on towers without a CLS token")
+    public var needsClassToken: Bool { readsClassAttention }
     /// Methods that merge (and so report slots and sizes).
     public var merges: Bool { self == .tome || self == .tempme }
 }
@@ -300,7 +302,7 @@ public struct VisionTokenReducer: Sendable {
         case .hiprune:
             // attention received per patch (mean over heads and queries), object layer = first
             // third of the tower, deep layer = the feature layer; upstream's α = 0.1 gives
-            // round(keep·α/5) anchors (none below a budget of 25)
+            // round(keep·α/5) anchors, half to even (none up to a budget of 25)
             func received(_ probs: Tensor) -> [Float] {
                 let h = probs.shape[1], t = probs.shape[2]
                 return (prefix..<t).map { j in (0..<h).reduce(Float(0)) { $0 + probs.scalars[$1 * t + j] } / Float(h) }

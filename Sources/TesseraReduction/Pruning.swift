@@ -127,7 +127,8 @@ public enum VisionZip {
     }
 
     /// VisionZip over patch tokens ranked by a score (CLS attention, or for CLS-less towers the
-    /// attention each patch receives, ``TokenPruning/attentionReceived(_:prefix:)``).
+    /// attention each patch receives: column means of the attention, summed or averaged over
+    /// heads — the ranking is the same).
     /// - Parameters:
     ///   - scores: `[N]` importance of each patch.
     ///   - hidden: `[N, C]` patch hidden states; `keys`: `[N, Ck]` head-averaged patch keys.

@@ -34,7 +34,7 @@ public struct FailureEntry: Codable, Sendable, Equatable {
 public struct ShardEntry: Codable, Sendable, Equatable {
     /// File name of the shard (nil when every input of the range failed).
     public var shard: String?
-    /// Every file written for it (a `.bin` shard has its `.idx.npy`).
+    /// Every file written for it (a `.bin` shard has its `.idx.npy` and Megatron `.idx`).
     public var files: [String]
     public var samples: Int
     public var failed: Int

@@ -59,9 +59,13 @@ enum ShardEncoder {
             }
             let idx = NPYArray(dtype: .int64, shape: [index.count / 2, 2],
                                data: index.flatMap { v in withUnsafeBytes(of: v.littleEndian) { Array($0) } })
-            let lengths = stride(from: 1, to: index.count, by: 2).map { Int(index[$0]) }
-            return [(name, data), (stem + ".idx.npy", Data(idx.npyBytes())),
-                    (stem + ".idx", megatronIndex(lengths: lengths, storage: dtype))]
+            var files = [(name, data), (stem + ".idx.npy", Data(idx.npyBytes()))]
+            // Megatron has no uint32: its index declares int32, so ids must stay below 2³¹
+            if max(vocabulary.maxID, (vocabulary.lmVocabularySize ?? 0) - 1) < Int(Int32.max) {
+                let lengths = stride(from: 1, to: index.count, by: 2).map { Int(index[$0]) }
+                files.append((stem + ".idx", megatronIndex(lengths: lengths, storage: dtype)))
+            }
+            return files
         case .tar:
             var members: [TarArchive.Member] = []
             for r in records {
@@ -86,8 +90,8 @@ enum ShardEncoder {
     /// Megatron-LM's indexed-dataset index (`megatron.core.datasets.indexed_dataset`, the
     /// `MMIDIDX` header, version 1) for a `.bin` holding `lengths` sequences back to back, each
     /// its own document: dtype code, sequence and document counts, int32 lengths, int64 byte
-    /// pointers, int64 document boundaries `0…n`. Megatron has no uint32; ids of uint32 shards
-    /// are below 2³¹, so those shards are declared int32 (same bytes).
+    /// pointers, int64 document boundaries `0…n`. Megatron has no uint32: uint32 shards are
+    /// declared int32 (the same bytes), and written only when every id is below 2³¹.
     static func megatronIndex(lengths: [Int], storage: DType) -> Data {
         var data = Data("MMIDIDX\0\0".utf8)
         func append<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { data.append(contentsOf: $0) } }

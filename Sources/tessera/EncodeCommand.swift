@@ -13,7 +13,7 @@ struct Encode: ParsableCommand {
         frame_timestamp, model, shape, vocab, ids.
         -o FOLDER writes shards (rotated by --shard-size), manifest.jsonl (source, size, sha256, timestamp, model, \
         token count per sample), errors.jsonl, shards.jsonl (the journal --resume trusts) and run.json. --format bin \
-        writes LM training shards (uint16/uint32 token streams + .idx.npy offsets) through --vocabulary (default: \
+        writes LM training shards (uint16/uint32 token streams + .idx.npy offsets + a Megatron-LM .idx) through --vocabulary (default: \
         plain ids); --format tar writes WebDataset shards. Ctrl-C finishes the current shard; Ctrl-C again stops at \
         once. Either way, --resume continues exactly where the last committed shard ended.
         """)
@@ -81,6 +81,7 @@ struct Encode: ParsableCommand {
         job.sampling = sampling.sampling
         job.timeRange = (sampling.start, sampling.end)
         job.tokenLimit = tokenizer.tokens
+        job.hashSources = false                              // a token file has no manifest
         let start = Date()
         var lastReport = Date.distantPast
         let results = try job.encodeAll { done, samples in
@@ -90,7 +91,10 @@ struct Encode: ParsableCommand {
                                                        Double(samples) / max(1e-9, Date().timeIntervalSince(start))).utf8))
         }
         var failures = FailureLog()
-        for failed in results where failed.failure != nil { failures.record(message: failed.failure!) }
+        for failed in results {
+            guard let reason = failed.failure else { continue }
+            failures.record(message: reason.contains(failed.source) ? reason : "\(failed.source): \(reason)")
+        }
         let records = results.flatMap(\.records)
         if !records.isEmpty {
             try TokenFile.write(records, to: URL(fileURLWithPath: output), format: fileFormat)

@@ -9,7 +9,7 @@ which is how Tessera lays out a `.bin` shard (one sample = one LM stream = one d
     Tests/Fixtures/streams/megatron/int32.{bin,idx}    larger ids (Tessera's uint32 shards, declared DType.int32 = 4)
     Tests/Fixtures/streams/megatron/sequences.json     the sequences, the dtypes, versions
 
-The Swift test (`TokenStreamTests`, `megatronIndexMatchesMegatronCore`) rebuilds both `.idx` files
+The Swift test (`MegatronIndexTests.megatronIndexMatchesMegatronCore`, in TokenStreamTests.swift) rebuilds both `.idx` files
 from the sequence lengths and compares them byte for byte, and the `.bin` from the ids.
 
 Usage:

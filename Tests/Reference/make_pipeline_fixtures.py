@@ -23,7 +23,7 @@ Where a reference function cannot take the pipeline's input directly, a thin doc
   * `hired_reference` single view (no tiles): P = 1 partition, budget_rate = 1, alpha = keep / N, so
     `full = int(N * keep/N) = keep` and the tile budget is 0.
   * `hiprune` runs with upstream's alpha = 0.1: `round(budget * alpha / 5)` anchors (Python rounding), which is
-    0 for budgets below 25, so at keep = 6 the pipeline case checks the registers; anchors and buffers are
+    0 for budgets up to 25 (half to even), so at keep = 6 the pipeline case checks the registers; anchors and buffers are
     covered by the method fixtures (make_reduction_fixtures.py).
   * PruMerge with a fixed budget (`PruMerge.reduce(keep: 6)`): `prumerge_upstream` computes the adaptive ratio
     with `outlier_dectection`; `prumerge_fixed` swaps that module function for one returning keep / N while it
