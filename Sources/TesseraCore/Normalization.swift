@@ -20,12 +20,9 @@ extension Tensor {
                     let (s, o) = p.value
                     for r in range {
                         let x = s + r * d, y = o + r * d
-                        var mean: Float = 0
-                        for i in 0..<d { mean += x[i] }
-                        mean /= Float(d)
-                        var variance: Float = 0
-                        for i in 0..<d { let t = x[i] - mean; variance += t * t }
-                        variance /= Float(d)
+                        // eight lanes: a single running sum would wait on every add
+                        let mean = Self.laneSumFloat(x, d) { $0 } / Float(d)
+                        let variance = Self.laneSumFloat(x, d) { ($0 - mean) * ($0 - mean) } / Float(d)
                         let inv = 1 / sqrtf(variance + eps)
                         switch (w, b) {
                         case let (w?, b?): for i in 0..<d { y[i] = (x[i] - mean) * inv * w[i] + b[i] }
@@ -77,6 +74,24 @@ extension Tensor {
             }
         }
         return Tensor(shape: shape, scalars: out)
+    }
+
+    /// `Σ f(x[i])` in Float over eight lanes.
+    @inline(__always)
+    static func laneSumFloat(_ x: UnsafePointer<Float>, _ count: Int, _ f: (FloatVector) -> FloatVector) -> Float {
+        let raw = UnsafeRawPointer(x)
+        var lanes = FloatVector(repeating: 0)
+        var i = 0
+        while i + 8 <= count {
+            lanes += f(raw.loadUnaligned(fromByteOffset: i * 4, as: FloatVector.self))
+            i += 8
+        }
+        var total = lanes.sum()
+        while i < count {
+            total += f(FloatVector(repeating: x[i]))[0]
+            i += 1
+        }
+        return total
     }
 
     /// `Σ f(x[i])` in Double over eight lanes.
@@ -144,7 +159,9 @@ public func softmaxRow(_ x: UnsafeMutablePointer<Float>, _ d: Int) {
     var lanes = FloatVector(repeating: -.infinity)
     var i = 0
     while i < full {
-        lanes = pointwiseMax(lanes, raw.loadUnaligned(fromByteOffset: i * 4, as: FloatVector.self))
+        // a compare and select: `pointwiseMax` compiles to per-lane scalar code here
+        let v = raw.loadUnaligned(fromByteOffset: i * 4, as: FloatVector.self)
+        lanes.replace(with: v, where: v .> lanes)
         i += 8
     }
     var m = lanes.max()
