@@ -41,12 +41,33 @@ public enum TokenReductionMethod: String, CaseIterable, Sendable {
     public var merges: Bool { self == .tome || self == .tempme }
 }
 
-/// A tile grid over the image (HiRED's high-resolution partitions).
+/// A tile grid over the image (HiRED's high-resolution partitions, LLaVA-NeXT's anyres grid).
 public struct TileGrid: Sendable, Equatable {
     public var rows: Int
     public var columns: Int
     public init(rows: Int, columns: Int) { self.rows = rows; self.columns = columns }
     public var count: Int { rows * columns }
+
+    /// LLaVA-NeXT's default `image_grid_pinpoints` (336×672, 672×336, 672×672, 1008×336,
+    /// 336×1008 as height × width) in tiles of the tower's input size.
+    public static let llavaNext = [TileGrid(rows: 1, columns: 2), TileGrid(rows: 2, columns: 1), TileGrid(rows: 2, columns: 2),
+                                   TileGrid(rows: 3, columns: 1), TileGrid(rows: 1, columns: 3)]
+
+    /// LLaVA-NeXT's `select_best_resolution`: the grid that keeps the most of the image's
+    /// pixels once the image is scaled to fit it, ties going to the least padding.
+    public static func bestFit(width: Int, height: Int, tileSize s: Int, among grids: [TileGrid] = llavaNext) -> TileGrid {
+        var best = grids[0], bestEffective = 0, leastWasted = Int.max
+        for grid in grids {
+            let (w, h) = (grid.columns * s, grid.rows * s)
+            let scale = min(Double(w) / Double(width), Double(h) / Double(height))
+            let effective = min(Int(Double(width) * scale) * Int(Double(height) * scale), width * height)
+            let wasted = w * h - effective
+            if effective > bestEffective || (effective == bestEffective && wasted < leastWasted) {
+                (best, bestEffective, leastWasted) = (grid, effective, wasted)
+            }
+        }
+        return best
+    }
 }
 
 /// What to reduce and how.
@@ -64,6 +85,11 @@ public struct TokenReductionOptions: Sendable {
     public var inflect: Double
     /// HiRED: high-resolution tiles (crops run through the tower) besides the full view.
     public var tiles: TileGrid?
+    /// HiRED: choose the tile grid per image among these, as LLaVA-NeXT's anyres does
+    /// (``TileGrid/bestFit(width:height:tileSize:among:)``; used when `tiles` is nil).
+    public var tileChoices: [TileGrid] = []
+    /// Whether HiRED runs on high-resolution tiles.
+    public var usesTiles: Bool { tiles != nil || !tileChoices.isEmpty }
     /// HiRED: share of all tokens kept and the full view's share of it (upstream 0.2 and 0.5).
     public var budgetRate: Double
     public var alpha: Double
@@ -152,7 +178,7 @@ public struct VisionTokenReducer: Sendable {
             throw TokenReductionError("keep \(keep) is outside 1...\(n) (the tower has \(n) patch tokens)")
         }
         if o.r != nil && !m.merges { throw TokenReductionError("r only applies to tome and tempme") }
-        if o.tiles != nil && m != .hired { throw TokenReductionError("tiles only apply to hired") }
+        if o.usesTiles && m != .hired { throw TokenReductionError("tiles only apply to hired") }
         switch m {
         case .prumerge, .prumergePlus:
             break
@@ -172,10 +198,12 @@ public struct VisionTokenReducer: Sendable {
                 throw TokenReductionError("tempme proportions must lie in [0, 1]")
             }
         case .hired:
-            if let t = o.tiles {
+            if o.usesTiles {
                 guard o.keep == nil else { throw TokenReductionError("hired with tiles sets its budget from the budget rate and alpha, not keep") }
-                guard t.rows >= 1, t.columns >= 1, t.rows <= grid(tower), t.columns <= grid(tower) else {
-                    throw TokenReductionError("tiles \(t.rows)x\(t.columns) do not fit the \(grid(tower))x\(grid(tower)) patch grid")
+                for t in (o.tiles.map { [$0] } ?? o.tileChoices) {
+                    guard t.rows >= 1, t.columns >= 1, t.rows <= grid(tower), t.columns <= grid(tower) else {
+                        throw TokenReductionError("tiles \(t.rows)x\(t.columns) do not fit the \(grid(tower))x\(grid(tower)) patch grid")
+                    }
                 }
                 guard (0...1).contains(o.budgetRate), (0...1).contains(o.alpha) else {
                     throw TokenReductionError("budget rate \(o.budgetRate) and alpha \(o.alpha) must lie in [0, 1]")
@@ -235,8 +263,10 @@ public struct VisionTokenReducer: Sendable {
 
     /// Reduces one image's tokens.
     public func reduce(_ image: Image) throws -> ReducedVisionTokens {
-        if options.method == .hired, let tiles = options.tiles {
-            return try reduceHiRED(full: pixels(image), tiles: tileViews(image, tiles), grid: tiles)
+        if options.method == .hired, options.usesTiles {
+            let tiles = tileGrid(for: image)
+            return try reduceHiRED(full: baseView(image), tiles: tileViews(image, tiles), grid: tiles,
+                                   imageSize: (image.width, image.height))
         }
         guard options.method != .tempme else { throw TokenReductionError("tempme merges across video frames; give it a video") }
         return try reduce(pixels: pixels(image))
@@ -247,7 +277,7 @@ public struct VisionTokenReducer: Sendable {
         let config = tower.config, prefix = tower.prefixTokens, n = patches, depth = config.layers
         let o = options
         if o.method == .tome { return try reduceToMe(pixels) }
-        if o.method == .hired, o.tiles != nil { throw TokenReductionError("hired with tiles needs the image, not pixels") }
+        if o.method == .hired, o.usesTiles { throw TokenReductionError("hired with tiles needs the image, not pixels") }
         let adaptive = o.method == .prumerge || o.method == .prumergePlus
         // PruMerge takes q, k from the last layer, whose input is hidden_states[-2]
         let layersToRun = adaptive ? max(block + 1, depth - 1) : block + 1
@@ -380,8 +410,30 @@ public struct VisionTokenReducer: Sendable {
 
     // MARK: HiRED with tiles
 
-    /// The high-resolution tiles: the image resized to `columns·S × rows·S` (LLaVA-NeXT anyres
-    /// without padding) cut into `S × S` crops, raster order, each normalized as the full view.
+    /// The tile grid for an image: the one asked for, or LLaVA-NeXT's best fit among the choices.
+    public func tileGrid(for image: Image) -> TileGrid {
+        options.tiles ?? TileGrid.bestFit(width: image.width, height: image.height, tileSize: tower.config.imageSize,
+                                          among: options.tileChoices)
+    }
+
+    /// LLaVA-NeXT's base view: the whole image resized to `S × S` (aspect not kept), normalized.
+    public func baseView(_ image: Image) -> Tensor {
+        let t = baseProcessor.tensor(image)
+        return t.reshaped([1] + t.shape)
+    }
+
+    /// The base view's pixels (for pictures of the selection).
+    public func baseViewImage(_ image: Image) -> Image { baseProcessor.prepared(image) }
+
+    var baseProcessor: HFImageProcessor {
+        var processor = tower.processor
+        processor.resize = .exact(width: tower.config.imageSize, height: tower.config.imageSize)
+        processor.crop = nil
+        return processor
+    }
+
+    /// The high-resolution tiles: ``highResolutionView(_:_:)`` cut into `S × S` crops, raster
+    /// order, each normalized as the full view.
     public func tileViews(_ image: Image, _ tiles: TileGrid) -> [Tensor] {
         let p = tower.processor, s = tower.config.imageSize
         let big = highResolutionView(image, tiles)
@@ -399,16 +451,45 @@ public struct VisionTokenReducer: Sendable {
         return views
     }
 
-    /// The image resized to `columns·S × rows·S`, which the tiles cut up.
+    /// The canvas the tiles cut up (LLaVA-NeXT `_resize_for_patching` + `_pad_for_patching`):
+    /// the image scaled to fit `columns·S × rows·S` with its aspect kept (the long side
+    /// filling the canvas, the other `ceil`ed), centred on black.
     public func highResolutionView(_ image: Image, _ tiles: TileGrid) -> Image {
         let s = tower.config.imageSize
-        return image.rgb().resized(width: tiles.columns * s, height: tiles.rows * s, filter: tower.processor.filter, engine: .pytorch)
+        let (width, height) = (tiles.columns * s, tiles.rows * s)
+        let scaleW = Double(width) / Double(image.width), scaleH = Double(height) / Double(image.height)
+        let (w, h) = scaleW < scaleH ? (width, min(Int((Double(image.height) * scaleW).rounded(.up)), height))
+                                     : (min(Int((Double(image.width) * scaleH).rounded(.up)), width), height)
+        let resized = image.rgb().resized(width: w, height: h, filter: tower.processor.filter, engine: .pytorch)
+        guard (w, h) != (width, height) else { return resized }
+        var canvas = Image(width: width, height: height, layout: .rgb)
+        let (x0, y0) = ((width - w) / 2, (height - h) / 2)
+        for y in 0..<h {
+            let src = y * w * 3, dst = ((y0 + y) * width + x0) * 3
+            canvas.pixels.replaceSubrange(dst..<(dst + w * 3), with: resized.pixels[src..<(src + w * 3)])
+        }
+        return canvas
+    }
+
+    /// The rows and columns of the `rows × columns` high-resolution token grid that show the
+    /// image rather than padding (LLaVA-NeXT's `unpad_image`, which HiRED applies to its masks).
+    public static func unpaddedRegion(gridRows: Int, gridColumns: Int, imageWidth: Int, imageHeight: Int) -> (rows: Range<Int>, columns: Range<Int>) {
+        let original = Double(imageWidth) / Double(imageHeight), current = Double(gridColumns) / Double(gridRows)
+        if original > current {
+            let height = Int(Double(imageHeight) * (Double(gridColumns) / Double(imageWidth)))
+            let padding = (gridRows - height) / 2
+            return (padding..<(gridRows - padding), 0..<gridColumns)
+        }
+        let width = Int(Double(imageWidth) * (Double(gridRows) / Double(imageHeight)))
+        let padding = (gridColumns - width) / 2
+        return (0..<gridRows, padding..<(gridColumns - padding))
     }
 
     /// HiRED across the full view and the tiles: budgets from the full view's layer-0 CLS
     /// attention, top tokens by the feature layer's CLS attention inside every partition
-    /// (attention received on towers without CLS).
-    func reduceHiRED(full: Tensor, tiles views: [Tensor], grid tiles: TileGrid) throws -> ReducedVisionTokens {
+    /// (attention received on towers without CLS); then, as upstream, tile tokens that fall in
+    /// the canvas padding are dropped (`unpad_image` on the selection mask).
+    func reduceHiRED(full: Tensor, tiles views: [Tensor], grid tiles: TileGrid, imageSize: (width: Int, height: Int)) throws -> ReducedVisionTokens {
         let n = patches, g = grid
         func run(_ pixels: Tensor) throws -> (early: [Float], late: [Float], features: Tensor) {
             let out = tower.forward(pixels, layerCount: block + 1, statistics: importanceStatistics)
@@ -421,18 +502,23 @@ public struct VisionTokenReducer: Sendable {
         let selection = try HiRED.select(fullEarly: fullRun.early, fullLate: fullRun.late, tilesLate: tileRuns.map(\.late),
                                          gridWidth: g, tileRows: tiles.rows, tileColumns: tiles.columns,
                                          budgetRate: options.budgetRate, alpha: options.alpha)
+        let shown = Self.unpaddedRegion(gridRows: tiles.rows * g, gridColumns: tiles.columns * g,
+                                        imageWidth: imageSize.width, imageHeight: imageSize.height)
         var rows: [Tensor] = [], indices: [Int] = [], positions: [[Int]] = [], partitions: [Int] = []
-        for (p, kept) in selection.kept.enumerated() where !kept.isEmpty {
+        for (p, selected) in selection.kept.enumerated() {
+            var kept = selected
+            if p > 0 {
+                let (tr, tc) = ((p - 1) / tiles.columns, (p - 1) % tiles.columns)
+                kept = selected.filter { shown.rows.contains(tr * g + $0 / g) && shown.columns.contains(tc * g + $0 % g) }
+                positions += kept.map { [0, tr * g + $0 / g, tc * g + $0 % g] }
+            } else {
+                positions += kept.map { [0, $0 / g, $0 % g] }
+            }
+            guard !kept.isEmpty else { continue }
             let source = p == 0 ? fullRun.features : tileRuns[p - 1].features
             rows.append(source.indexSelect(axis: 0, kept))
             indices += kept
             partitions += [Int](repeating: p, count: kept.count)
-            if p == 0 {
-                positions += kept.map { [0, $0 / g, $0 % g] }
-            } else {
-                let (tr, tc) = ((p - 1) / tiles.columns, (p - 1) % tiles.columns)
-                positions += kept.map { [0, tr * g + $0 / g, tc * g + $0 % g] }
-            }
         }
         guard !rows.isEmpty else { throw TokenReductionError("HiRED kept no tokens (budget rate \(options.budgetRate))") }
         return ReducedVisionTokens(features: Tensor.concatenate(rows, axis: 0), indices: indices, positions: positions,
@@ -447,7 +533,7 @@ public struct VisionTokenReducer: Sendable {
     /// own, indices `frame · N + patch`, positions `(frame, h, w)`.
     public func reduce(frames: [Image]) throws -> ReducedVisionTokens {
         guard !frames.isEmpty else { throw TokenReductionError("no frames") }
-        guard options.tiles == nil else { throw TokenReductionError("hired tiles are for single images, not video frames") }
+        guard !options.usesTiles else { throw TokenReductionError("hired tiles are for single images, not video frames") }
         let n = patches, g = grid
         guard options.method == .tempme else {
             var rows: [Tensor] = [], indices: [Int] = [], positions: [[Int]] = [], slots: [Int] = [], sizes: [Float] = []

@@ -19,7 +19,8 @@ import TesseraCore
 public enum HiRED {
     /// How the full view's grid is divided among the tiles.
     public enum TileLayout: Sendable {
-        /// 2D blocks: tile (r, c) covers grid rows `r·H/R ..< (r+1)·H/R` and the matching columns.
+        /// 2D blocks: a token belongs to the tile that holds its centre (tile (r, c) covers grid
+        /// rows `r·H/R ..< (r+1)·H/R` and the matching columns when R and C divide the grid).
         case blocks
         /// Upstream's reshape of the raster token list into `R·C` equal bands.
         case rasterBands
@@ -62,8 +63,10 @@ public enum HiRED {
             case .rasterBands:
                 return i * tiles / n
             case .blocks:
+                // the tile holding the token's centre (grids that the tiles do not divide, e.g.
+                // 4 columns into 3 tiles, split by geometry rather than by flooring)
                 let (y, x) = (i / gridWidth, i % gridWidth)
-                return (y * tileRows / gridHeight) * tileColumns + x * tileColumns / gridWidth
+                return ((2 * y + 1) * tileRows / (2 * gridHeight)) * tileColumns + (2 * x + 1) * tileColumns / (2 * gridWidth)
             }
         }
     }

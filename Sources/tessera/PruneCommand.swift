@@ -21,11 +21,14 @@ struct Prune: ParsableCommand {
         merged with its 32 nearest keys; --keep optional, adaptive when omitted; the last feature row sums \
         the pruned tokens and has no index), \
         transprune (token transition variation accumulated over the layers up to --layer, no text term), \
-        hired (top --keep by --layer's CLS attention summed over heads; with --tiles RxC also \
-        high-resolution tiles — the image resized to C·S × R·S and cut into S×S crops, each run through the \
-        tower — with HiRED's budget allocation (--budget-rate, --alpha) from the full view's layer-0 CLS \
-        attention; partitions.i says which view each index belongs to (0 = full view), indices are local to \
-        that view and positions of tiles are on the high-resolution grid), \
+        hired (top --keep by --layer's CLS attention summed over heads; with --tiles RxC (or auto: \
+        LLaVA-NeXT's best fit among 1x2, 2x1, 2x2, 3x1, 1x3) LLaVA-NeXT anyres views — the base view \
+        (the image resized to S×S) and high-resolution tiles (the image scaled to fit C·S × R·S with its \
+        aspect kept, centred on black, cut into S×S crops), each run through the tower — with HiRED's \
+        budget allocation (--budget-rate, --alpha) from the base view's layer-0 CLS attention; selected tile \
+        tokens on the padding are dropped as LLaVA-NeXT unpads; partitions.i says which view each index \
+        belongs to (0 = base view), indices are local to that view and positions of tiles are on the \
+        high-resolution grid), \
         tome (ToMe inside the tower's forward pass: after every layer's attention residual, --r tokens merge \
         by bipartite matching on the head-averaged keys, CLS protected, proportional attention, up to --layer; \
         --inflect ramps r as ToMe's parse_r; with --keep instead of --r the smallest constant r that leaves \
@@ -61,7 +64,7 @@ struct Prune: ParsableCommand {
     var r: Int?
     @Option(help: "tome / tempme: ToMe schedule inflection (0: constant r).")
     var inflect: Double = 0
-    @Option(help: "hired: high-resolution tiles as ROWSxCOLUMNS (e.g. 2x2).")
+    @Option(help: "hired: high-resolution tiles as ROWSxCOLUMNS (e.g. 2x2), or auto (LLaVA-NeXT's best fit per image).")
     var tiles: String?
     @Option(help: "hired with tiles: share of all tokens kept.")
     var budgetRate: Double = 0.2
@@ -84,7 +87,7 @@ struct Prune: ParsableCommand {
     var output: String
 
     func parsedTiles() throws -> TileGrid? {
-        guard let tiles else { return nil }
+        guard let tiles, tiles.lowercased() != "auto" else { return nil }
         let parts = tiles.lowercased().split(separator: "x").compactMap { Int($0) }
         guard parts.count == 2 else { throw ValidationError("--tiles must be ROWSxCOLUMNS, e.g. 2x2 (got '\(tiles)')") }
         return TileGrid(rows: parts[0], columns: parts[1])
@@ -99,9 +102,10 @@ struct Prune: ParsableCommand {
 
     func run() throws {
         let tower = try VisionTower(directory: URL(fileURLWithPath: encoder))
-        let options = TokenReductionOptions(method: method, keep: keep, layer: layer, seed: seed, r: r, inflect: inflect,
+        var options = TokenReductionOptions(method: method, keep: keep, layer: layer, seed: seed, r: r, inflect: inflect,
                                             tiles: try parsedTiles(), budgetRate: budgetRate, alpha: alpha,
                                             groups: try parsedGroups(), crossProportion: cross, intraProportion: intra)
+        if tiles?.lowercased() == "auto" { options.tileChoices = TileGrid.llavaNext }
         let reducer: VisionTokenReducer
         do { reducer = try VisionTokenReducer(tower: tower, options: options) } catch let e as TokenReductionError {
             throw ValidationError(e.description)
@@ -137,8 +141,10 @@ struct Prune: ParsableCommand {
                     let image = try Image(contentsOf: file)
                     reduced = try reducer.reduce(image)
                     if let pictures {
-                        try reduced.visualization(on: tower.processor.prepared(image)).writePNG(to: pictures.appendingPathComponent(stem + ".png"))
-                        if let tiles = options.tiles {
+                        let view = options.usesTiles ? reducer.baseViewImage(image) : tower.processor.prepared(image)
+                        try reduced.visualization(on: view).writePNG(to: pictures.appendingPathComponent(stem + ".png"))
+                        if options.usesTiles {
+                            let tiles = reducer.tileGrid(for: image)
                             try reduced.tileVisualization(on: reducer.highResolutionView(image, tiles), tiles: tiles)
                                 .writePNG(to: pictures.appendingPathComponent(stem + "_tiles.png"))
                         }

@@ -574,10 +574,12 @@ def hired_reference(top_attn, bottom_attn, gw, rows, cols, rate, alpha, layout, 
         gh = N // gw
         if layout == "raster_bands":   # upstream HiRED_sub_img_budgets
             sum_img_mask = spatial.reshape(rows, cols, -1).sum(dim=-1).reshape(-1)
-        else:                          # 2D blocks of the grid
+        else:                          # 2D blocks of the grid: the tile holding each token's centre
             grid = spatial.reshape(gh, gw)
-            sum_img_mask = torch.stack([grid[(r * gh) // rows:((r + 1) * gh) // rows,
-                                             (c * gw) // cols:((c + 1) * gw) // cols].sum()
+            tile_row = [(2 * y + 1) * rows // (2 * gh) for y in range(gh)]
+            tile_col = [(2 * x + 1) * cols // (2 * gw) for x in range(gw)]
+            sum_img_mask = torch.stack([sum(grid[y, x] for y in range(gh) for x in range(gw)
+                                            if tile_row[y] == r and tile_col[x] == c).to(torch.int64)
                                         for r in range(rows) for c in range(cols)])
         shares = sum_img_mask.numpy().astype(np.int64)
         if rounding == "floor":

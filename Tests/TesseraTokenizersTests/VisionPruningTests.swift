@@ -126,13 +126,69 @@ import Testing
         let r = try reducer(family == "clip" ? Self.clip : Self.siglip, .hired, tiles: TileGrid(rows: 2, columns: 2))
         let out = try r.reduce(try images()[0])
         let partitions = try #require(out.partitions)
-        // total = int(5 · 16 · 0.2) = 16, full view int(16 · 0.5) = 8
+        // total = int(5 · 16 · 0.2) = 16, full view int(16 · 0.5) = 8; tile tokens on the padding dropped
         #expect(partitions.filter { $0 == 0 }.count == 8)
-        #expect(out.features.shape[0] == out.indices.count && out.indices.count <= 16 && out.indices.count >= 14)
+        #expect(out.features.shape[0] == out.indices.count && out.indices.count <= 16 && out.indices.count > 8)
         #expect(out.positions.allSatisfy { $0[1] < 8 && $0[2] < 8 })
         #expect(out.inputTokens == 80)
         let picture = out.tileVisualization(on: r.highResolutionView(try images()[0], TileGrid(rows: 2, columns: 2)), tiles: TileGrid(rows: 2, columns: 2))
         #expect(picture.width == 112 && picture.height == 112)
+    }
+
+    /// One case of `anyres_expected.json` (Tests/Reference/make_anyres_fixtures.py).
+    struct AnyresCase: Decodable, CustomTestStringConvertible {
+        var key: String, tower: String, image: String, mode: String
+        var grid: [Int]
+        var testDescription: String { key }
+    }
+
+    static let anyresCases: [AnyresCase] = {
+        struct Manifest: Decodable { var cases: [AnyresCase] }
+        return try! JSONDecoder().decode(Manifest.self, from: Data(contentsOf: root.appendingPathComponent("anyres_expected.json"))).cases
+    }()
+
+    /// HiRED on LLaVA-NeXT anyres views against transformers' LlavaNextImageProcessor + towers +
+    /// the HiRED reference + upstream's unpadding: the same grid (best fit or 2x2), the same
+    /// views (≤ 1e-5), identical kept (view, index) pairs and features ≤ 1e-4.
+    @Test(arguments: anyresCases)
+    func hiredAnyresMatchesTheReference(_ c: AnyresCase) throws {
+        let tower = c.tower == "clip" ? Self.clip : Self.siglip
+        var options = TokenReductionOptions(method: .hired, layer: -2)
+        if c.mode == "auto" { options.tileChoices = TileGrid.llavaNext } else { options.tiles = TileGrid(rows: 2, columns: 2) }
+        let r = try VisionTokenReducer(tower: tower, options: options)
+        let image = try Image(contentsOf: Self.root.appendingPathComponent(c.image))
+        let grid = r.tileGrid(for: image)
+        #expect([grid.rows, grid.columns] == c.grid)
+        let expected = try SafeTensorsFile(url: Self.root.appendingPathComponent("anyres_expected.safetensors"))
+        let pixels = try expected.tensor("\(c.key)/pixel_values")
+        let views = [r.baseView(image)] + r.tileViews(image, grid)
+        #expect(views.count == pixels.shape[0])
+        for (p, view) in views.enumerated() {
+            let ref = pixels.slice(axis: 0, p..<(p + 1))
+            let worst = zip(view.scalars, ref.scalars).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(view.shape == ref.shape && worst <= 1e-5, "view \(p): max |Δ| \(worst)")
+        }
+        let out = try r.reduce(image)
+        #expect(out.partitions == (try expected.integers("\(c.key)/partitions")))
+        #expect(out.indices == (try expected.integers("\(c.key)/indices")))
+        let features = try expected.tensor("\(c.key)/features")
+        #expect(out.features.shape == features.shape)
+        if out.features.shape == features.shape {
+            let scale = max(1, features.scalars.map(abs).max()!)
+            #expect(zip(out.features.scalars, features.scalars).allSatisfy { abs($0 - $1) <= 1e-4 * scale })
+        }
+    }
+
+    @Test func bestFitFollowsLLaVANeXT() {
+        // select_best_resolution over LLaVA-NeXT's pinpoints (336-px tiles)
+        #expect(TileGrid.bestFit(width: 1000, height: 500, tileSize: 336) == TileGrid(rows: 1, columns: 2))
+        #expect(TileGrid.bestFit(width: 500, height: 1000, tileSize: 336) == TileGrid(rows: 2, columns: 1))
+        #expect(TileGrid.bestFit(width: 800, height: 800, tileSize: 336) == TileGrid(rows: 2, columns: 2))
+        #expect(TileGrid.bestFit(width: 1500, height: 400, tileSize: 336) == TileGrid(rows: 1, columns: 3))
+        #expect(TileGrid.bestFit(width: 200, height: 200, tileSize: 336) == TileGrid(rows: 1, columns: 2))
+        // unpadding: a 2:1 image on a square grid keeps the middle rows
+        let region = VisionTokenReducer.unpaddedRegion(gridRows: 48, gridColumns: 48, imageWidth: 1000, imageHeight: 500)
+        #expect(region.rows == 12..<36 && region.columns == 0..<48)
     }
 
     @Test func videoFramesWithTempMe() throws {
