@@ -55,7 +55,9 @@ public struct TileGrid: Sendable, Equatable {
 
     /// LLaVA-NeXT's `select_best_resolution`: the grid that keeps the most of the image's
     /// pixels once the image is scaled to fit it, ties going to the least padding.
+    /// - Precondition: `grids` is not empty.
     public static func bestFit(width: Int, height: Int, tileSize s: Int, among grids: [TileGrid] = llavaNext) -> TileGrid {
+        precondition(!grids.isEmpty, "bestFit needs at least one tile grid")
         var best = grids[0], bestEffective = 0, leastWasted = Int.max
         for grid in grids {
             let (w, h) = (grid.columns * s, grid.rows * s)
