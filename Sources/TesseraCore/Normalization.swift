@@ -21,8 +21,9 @@ extension Tensor {
                     for r in range {
                         let x = s + r * d, y = o + r * d
                         // eight lanes: a single running sum would wait on every add
-                        let mean = Self.laneSumFloat(x, d) { $0 } / Float(d)
-                        let variance = Self.laneSumFloat(x, d) { ($0 - mean) * ($0 - mean) } / Float(d)
+                        let m = Self.laneSum(x, d) { $0 } / Double(d)
+                        let mean = Float(m)
+                        let variance = Float(Self.laneSum(x, d) { ($0 - m) * ($0 - m) } / Double(d))
                         let inv = 1 / sqrtf(variance + eps)
                         switch (w, b) {
                         case let (w?, b?): for i in 0..<d { y[i] = (x[i] - mean) * inv * w[i] + b[i] }
@@ -74,24 +75,6 @@ extension Tensor {
             }
         }
         return Tensor(shape: shape, scalars: out)
-    }
-
-    /// `Σ f(x[i])` in Float over eight lanes.
-    @inline(__always)
-    static func laneSumFloat(_ x: UnsafePointer<Float>, _ count: Int, _ f: (FloatVector) -> FloatVector) -> Float {
-        let raw = UnsafeRawPointer(x)
-        var lanes = FloatVector(repeating: 0)
-        var i = 0
-        while i + 8 <= count {
-            lanes += f(raw.loadUnaligned(fromByteOffset: i * 4, as: FloatVector.self))
-            i += 8
-        }
-        var total = lanes.sum()
-        while i < count {
-            total += f(FloatVector(repeating: x[i]))[0]
-            i += 1
-        }
-        return total
     }
 
     /// `Σ f(x[i])` in Double over eight lanes.
