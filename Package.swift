@@ -46,11 +46,14 @@ let package = Package(
         .executableTarget(name: "write-shards", dependencies: ["Tessera"], path: "Examples/WriteShards"),
         .executableTarget(name: "prune-tokens", dependencies: ["Tessera"], path: "Examples/PruneTokens"),
 
-        .testTarget(name: "TesseraCoreTests", dependencies: ["TesseraCore"]),
-        .testTarget(name: "TesseraMediaTests", dependencies: ["TesseraMedia", "TesseraCore"]),
-        .testTarget(name: "TesseraNNTests", dependencies: ["TesseraNN", "TesseraCore", "TesseraTokenizers", "TesseraMedia", "TesseraReduction"]),
-        .testTarget(name: "TesseraTokenizersTests", dependencies: ["Tessera"]),
-        .testTarget(name: "TesseraReductionTests", dependencies: ["TesseraReduction", "TesseraCore"]),
-        .testTarget(name: "TesseraQuantizersTests", dependencies: ["TesseraQuantizers", "TesseraNN", "TesseraCore"]),
+        // Tests: one target per source target, sharing TesseraTestSupport (fixture paths, error measures).
+        .target(name: "TesseraTestSupport", dependencies: ["TesseraCore"], path: "Tests/TesseraTestSupport"),
+        .testTarget(name: "TesseraCoreTests", dependencies: ["TesseraCore", "TesseraTestSupport"]),
+        .testTarget(name: "TesseraMediaTests", dependencies: ["TesseraMedia", "TesseraCore", "TesseraTestSupport"]),
+        .testTarget(name: "TesseraNNTests", dependencies: ["TesseraNN", "TesseraCore", "TesseraTestSupport"]),
+        .testTarget(name: "TesseraQuantizersTests", dependencies: ["TesseraQuantizers", "TesseraNN", "TesseraCore", "TesseraTestSupport"]),
+        .testTarget(name: "TesseraReductionTests", dependencies: ["TesseraReduction", "TesseraCore", "TesseraTestSupport"]),
+        .testTarget(name: "TesseraStreamsTests", dependencies: ["TesseraStreams", "TesseraCore", "TesseraTestSupport"]),
+        .testTarget(name: "TesseraTokenizersTests", dependencies: ["Tessera", "TesseraTestSupport"]),
     ]
 )

@@ -1,12 +1,12 @@
 import Foundation
 import Testing
+import TesseraTestSupport
 @testable import TesseraCore
 
 /// `torch.save` files read without Python, against the same tensors saved as safetensors by
 /// `Tests/Reference/make_torch_checkpoint_fixtures.py`.
 @Suite struct TorchCheckpointTests {
-    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/core/torch")
+    static let folder = Fixtures.url("core/torch")
 
     @Test func stateDictMatchesTorch() throws {
         let file = try TorchCheckpoint.read(Self.folder.appendingPathComponent("pytorch_model.bin"))

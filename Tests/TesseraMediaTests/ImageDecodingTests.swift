@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TesseraTestSupport
 @testable import TesseraMedia
 import TesseraCore
 
@@ -18,7 +19,7 @@ struct BadFileCase: Decodable, Sendable, CustomTestStringConvertible {
 }
 
 @Suite struct ImageDecodingTests {
-    static let cases: [ImageCase] = Fixtures.load("images/images.json") ?? []
+    static let cases: [ImageCase] = Fixtures.load("media/images/images.json") ?? []
 
     @Test func manifestIsPresent() {
         #expect(Self.cases.count >= 40)
@@ -27,29 +28,29 @@ struct BadFileCase: Decodable, Sendable, CustomTestStringConvertible {
     @Test(arguments: cases)
     func matchesPillow(_ entry: ImageCase) throws {
         let file = entry.file
-        let expected = try Fixtures.npy("images/" + entry.expected)
+        let expected = try Fixtures.npy("media/images/" + entry.expected)
         let tolerance = entry.max_abs_diff ?? 0
-        let image = try Image(contentsOf: Fixtures.media.appendingPathComponent("images/" + file))
+        let image = try Image(contentsOf: Fixtures.url("media/images/" + file))
         #expect(expected.shape == [image.height, image.width, image.channels], "\(file)")
         guard expected.shape == [image.height, image.width, image.channels] else { return }
         let diff = maxAbsDiff(image.pixels, expected.data)
         #expect(diff <= tolerance, "\(file): max abs diff \(diff) > \(tolerance)")
         // The header reader agrees with the decoder.
-        let info = try ImageInfo(contentsOf: Fixtures.media.appendingPathComponent("images/" + file))
+        let info = try ImageInfo(contentsOf: Fixtures.url("media/images/" + file))
         #expect(info.width == image.width && info.height == image.height && info.hasAlpha == (image.layout == .rgba), "\(file)")
     }
 }
 
 /// Broken and hostile files give a typed error naming the file, never a crash.
 @Suite struct BadImageFileTests {
-    static let cases: [BadFileCase] = Fixtures.load("images/bad.json") ?? []
+    static let cases: [BadFileCase] = Fixtures.load("media/images/bad.json") ?? []
 
     @Test func manifestIsPresent() { #expect(Self.cases.count >= 6) }
 
     @Test(arguments: cases)
     func failsCleanly(_ entry: BadFileCase) throws {
         let file = entry.file, kind = entry.kind
-        let url = Fixtures.media.appendingPathComponent("images/" + file)
+        let url = Fixtures.url("media/images/" + file)
         do {
             let image = try Image(contentsOf: url)
             // libpng, like Pillow, accepts a few damaged-but-decodable files (e.g. a wrong CRC

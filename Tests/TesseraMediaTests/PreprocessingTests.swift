@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TesseraTestSupport
 @testable import TesseraMedia
 import TesseraCore
 
@@ -23,14 +24,14 @@ struct ResizeCase: Decodable, Sendable, CustomTestStringConvertible {
 /// Resizing, cropping and tensor conversion against Pillow/torchvision outputs
 /// (Tests/Fixtures/media/preprocess/resize.json).
 @Suite struct PreprocessingTests {
-    static let cases: [ResizeCase] = Fixtures.load("preprocess/resize.json") ?? []
+    static let cases: [ResizeCase] = Fixtures.load("media/preprocess/resize.json") ?? []
 
     @Test func manifestIsPresent() { #expect(Self.cases.count >= 30) }
 
     @Test(arguments: cases)
     func matchesReference(_ entry: ResizeCase) throws {
-        let source = try Image(contentsOf: Fixtures.media.appendingPathComponent("preprocess/" + entry.source))
-        let expected = try Fixtures.npy("preprocess/" + entry.expected)
+        let source = try Image(contentsOf: Fixtures.url("media/preprocess/" + entry.source))
+        let expected = try Fixtures.npy("media/preprocess/" + entry.expected)
         func checkImage(_ image: Image, _ reference: NPYArray) {
             #expect(reference.shape == [image.height, image.width, image.channels], "\(entry.expected)")
             guard reference.shape == [image.height, image.width, image.channels] else { return }
@@ -49,7 +50,7 @@ struct ResizeCase: Decodable, Sendable, CustomTestStringConvertible {
             checkImage(source.resized(width: entry.width!, height: entry.height!, filter: filter), expected)
         case "resize_shorter_side_center_crop":
             let resized = source.resizedShorterSide(to: entry.size!, filter: filter)
-            checkImage(resized, try Fixtures.npy("preprocess/" + entry.expected_intermediate!))
+            checkImage(resized, try Fixtures.npy("media/preprocess/" + entry.expected_intermediate!))
             let pipeline = Preprocessing(resize: .shorterSide(entry.size!), filter: filter, centerCrop: PixelSize(entry.crop!))
             checkImage(pipeline.image(source), expected)
         case "center_crop":

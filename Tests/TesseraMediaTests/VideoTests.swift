@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TesseraTestSupport
 @testable import TesseraMedia
 import TesseraCore
 
@@ -18,11 +19,11 @@ struct VideoCase: Decodable, Sendable, CustomTestStringConvertible {
     var testDescription: String { file }
 }
 
-func videoURL(_ name: String) -> URL { Fixtures.media.appendingPathComponent("videos/" + name) }
+func videoURL(_ name: String) -> URL { Fixtures.url("media/videos/" + name) }
 
 /// Decoded frames equal PyAV's (ffmpeg CLI's for rotation), with the same timestamps.
 @Suite struct VideoDecodingTests {
-    static let cases: [VideoCase] = Fixtures.load("videos/videos.json") ?? []
+    static let cases: [VideoCase] = Fixtures.load("media/videos/videos.json") ?? []
 
     @Test func manifestIsPresent() { #expect(Self.cases.count >= 6) }
 
@@ -35,7 +36,7 @@ func videoURL(_ name: String) -> URL { Fixtures.media.appendingPathComponent("vi
         // VideoInfo.rotation is the clockwise turn applied for display.
         #expect(reader.info.rotation == (360 - entry.rotation) % 360)
         if let n = reader.info.frameCount, entry.codec != "gif" { #expect(n == entry.frames.count) }
-        let expected = try Fixtures.npy("videos/" + entry.expected)
+        let expected = try Fixtures.npy("media/videos/" + entry.expected)
         let frameBytes = entry.width * entry.height * 3
         var frames = try reader.frames(.all)
         var i = 0
@@ -69,7 +70,7 @@ func videoURL(_ name: String) -> URL { Fixtures.media.appendingPathComponent("vi
     /// Frames must be the reference's frames at those indices.
     private func checkPixels(_ frames: [VideoFrame], file: String = "h264_gop5.mp4") throws {
         let entry = try #require(VideoDecodingTests.cases.first { $0.file == file })
-        let expected = try Fixtures.npy("videos/" + entry.expected)
+        let expected = try Fixtures.npy("media/videos/" + entry.expected)
         let n = entry.width * entry.height * 3
         for f in frames {
             #expect(maxAbsDiff(f.image.pixels, Array(expected.data[(f.index * n)..<((f.index + 1) * n)])) <= entry.max_abs_diff,

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TesseraTestSupport
 import TesseraCore
 import TesseraNN
 @testable import TesseraQuantizers
@@ -11,20 +12,13 @@ struct QuantizerCase: Decodable, Sendable, CustomTestStringConvertible {
 }
 
 enum QuantizerFixtures {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/quantizers")
+    static let root = Fixtures.url("quantizers")
     static let cases: [QuantizerCase] = {
         guard let data = try? Data(contentsOf: root.appendingPathComponent("cases.json")) else { return [] }
         return (try? JSONDecoder().decode([QuantizerCase].self, from: data)) ?? []
     }()
     static let file = try? SafeTensorsFile(url: root.appendingPathComponent("cases.safetensors"))
-    nonisolated(unsafe) static let params: [String: [String: Any]] = {
-        guard let data = try? Data(contentsOf: root.appendingPathComponent("cases.json")),
-              let list = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { return [:] }
-        var out: [String: [String: Any]] = [:]
-        for e in list { if let c = e["case"] as? String { out[c] = e["params"] as? [String: Any] ?? [:] } }
-        return out
-    }()
+    nonisolated(unsafe) static let params = Fixtures.caseParameters("quantizers/cases.json")
 }
 
 /// Every quantizer against vector-quantize-pytorch (and reference code for TokenBridge and

@@ -1,19 +1,13 @@
 import Foundation
 import Testing
+import TesseraTestSupport
 import TesseraCore
 @testable import TesseraReduction
 
 enum ReductionFixtures {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/reduction")
+    static let root = Fixtures.url("reduction")
     static let file = try? SafeTensorsFile(url: root.appendingPathComponent("cases.safetensors"))
-    nonisolated(unsafe) static let params: [String: [String: Any]] = {
-        guard let data = try? Data(contentsOf: root.appendingPathComponent("cases.json")),
-              let list = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { return [:] }
-        var out: [String: [String: Any]] = [:]
-        for e in list { if let c = e["case"] as? String { out[c] = e["params"] as? [String: Any] ?? [:] } }
-        return out
-    }()
+    nonisolated(unsafe) static let params = Fixtures.caseParameters("reduction/cases.json")
 }
 
 /// Each method against its reference implementation (Tests/Reference/make_reduction_fixtures.py;

@@ -1,19 +1,11 @@
 import Foundation
 import Testing
+import TesseraTestSupport
 @testable import Tessera
 
 enum TiTokFixtures {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/titok")
+    static let root = Fixtures.url("titok")
     static let images = ["images/chelsea_90x70.png", "images/astronaut_70x90.png"]   // manifest batch_order
-}
-
-/// max |a − b| over two tensors of equal size.
-func maxDifference(_ a: Tensor, _ b: Tensor) -> Float {
-    precondition(a.count == b.count, "sizes differ: \(a.shape) vs \(b.shape)")
-    var m: Float = 0
-    for i in 0..<a.count { m = max(m, abs(a.scalars[i] - b.scalars[i])) }
-    return m
 }
 
 /// TiTok-family models against the PyTorch reference (Tests/Reference/titok_reference.py,

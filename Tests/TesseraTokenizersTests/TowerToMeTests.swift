@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TesseraTestSupport
 @testable import Tessera
 
 /// ToMe inside the CLIP and SigLIP towers against transformers' towers patched the way

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TesseraTestSupport
 @testable import Tessera
 
 /// The LLaVA-style reduction pipeline (`VisionTokenReducer`, what `tessera prune` runs) on the

@@ -1,13 +1,13 @@
 import Foundation
 import Testing
+import TesseraTestSupport
 @testable import Tessera
 
 /// CLIP and SigLIP vision towers against transformers (Tests/Fixtures/towers, made by
 /// Tests/Reference/make_tower_fixtures.py): preprocessing, every hidden state, attention
 /// probabilities and the pooled output.
 @Suite struct VisionTowerTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/towers")
+    static let root = Fixtures.url("towers")
 
     struct Manifest: Decodable { var batch_order: [String] }
 

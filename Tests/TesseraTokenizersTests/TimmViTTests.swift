@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TesseraTestSupport
 import TesseraCore
 import TesseraMedia
 @testable import TesseraTokenizers
@@ -23,7 +24,7 @@ import TesseraReduction
             let image = try Image(contentsOf: Self.dir.appendingPathComponent("images/\(name)"))
             let pixels = config.preprocessing.tensor(image)
             let reference = expected.slice(axis: 0, i..<(i + 1)).reshaped([3, 224, 224])
-            #expect(maxAbsDiff(pixels, reference) <= 1e-6, "\(name)")
+            #expect(maxDifference(pixels, reference) <= 1e-6, "\(name)")
         }
     }
 
@@ -54,10 +55,6 @@ import TesseraReduction
             #expect(err <= 1e-4, "\(file): relative error \(err)")
         }
     }
-}
-
-func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
-    zip(a.scalars, b.scalars).reduce(0) { max($0, abs($1.0 - $1.1)) }
 }
 
 /// ToMe inside the timm ViT against facebookresearch/ToMe's timm patch on the same checkpoint

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import Tessera
+import TesseraCore
+@testable import TesseraStreams
 
 @Suite struct TokenFileTests {
     let records = [
