@@ -11,6 +11,8 @@ let package = Package(
         .library(name: "TesseraMedia", targets: ["TesseraMedia"]),
         .library(name: "TesseraNN", targets: ["TesseraNN"]),
         .library(name: "TesseraQuantizers", targets: ["TesseraQuantizers"]),
+        .library(name: "TesseraModels", targets: ["TesseraModels"]),
+        .library(name: "TesseraPipelines", targets: ["TesseraPipelines"]),
         .executable(name: "tessera", targets: ["tessera"]),
     ],
     dependencies: [
@@ -27,19 +29,27 @@ let package = Package(
 
         .systemLibrary(name: "COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
 
+        // The layers, each depending only on those above it in the data flow (README, "Layout").
         .target(
             name: "TesseraCore",
             dependencies: [.target(name: "COpenBLAS", condition: .when(platforms: [.linux]))]),
         .target(name: "TesseraMedia", dependencies: ["TesseraCore", "CPNG", "CJPEG", "CFFmpeg"]),
         .target(name: "TesseraNN", dependencies: ["TesseraCore"]),
         .target(name: "TesseraQuantizers", dependencies: ["TesseraCore", "TesseraNN"]),
-        .target(name: "TesseraTokenizers", dependencies: ["TesseraCore", "TesseraNN", "TesseraQuantizers", "TesseraMedia", "TesseraReduction"]),
+        .target(name: "TesseraModels", dependencies: ["TesseraCore", "TesseraNN", "TesseraQuantizers", "TesseraMedia"]),
+        .target(name: "TesseraReduction", dependencies: ["TesseraCore", "TesseraNN"]),
         .target(name: "TesseraStreams", dependencies: ["TesseraCore"]),
-        .target(name: "TesseraReduction", dependencies: ["TesseraCore"]),
-        .target(name: "Tessera", dependencies: ["TesseraCore", "TesseraMedia", "TesseraNN", "TesseraQuantizers", "TesseraTokenizers", "TesseraStreams", "TesseraReduction"]),
-        .executableTarget(
-            name: "tessera",
+        .target(
+            name: "TesseraPipelines",
+            dependencies: ["TesseraCore", "TesseraMedia", "TesseraNN", "TesseraModels", "TesseraReduction", "TesseraStreams"]),
+        .target(
+            name: "Tessera",
+            dependencies: ["TesseraCore", "TesseraMedia", "TesseraNN", "TesseraQuantizers", "TesseraModels",
+                           "TesseraReduction", "TesseraStreams", "TesseraPipelines"]),
+        .target(
+            name: "TesseraCLI",
             dependencies: ["Tessera", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "tessera", dependencies: ["TesseraCLI"]),
 
         .executableTarget(name: "video-features", dependencies: ["Tessera"], path: "Examples/VideoFeatures"),
         .executableTarget(name: "tokenize-image", dependencies: ["Tessera"], path: "Examples/Tokenize"),
@@ -47,13 +57,14 @@ let package = Package(
         .executableTarget(name: "prune-tokens", dependencies: ["Tessera"], path: "Examples/PruneTokens"),
 
         // Tests: one target per source target, sharing TesseraTestSupport (fixture paths, error measures).
-        .target(name: "TesseraTestSupport", dependencies: ["TesseraCore"], path: "Tests/TesseraTestSupport"),
+        .target(name: "TesseraTestSupport", dependencies: ["TesseraCore", "TesseraMedia"], path: "Tests/TesseraTestSupport"),
         .testTarget(name: "TesseraCoreTests", dependencies: ["TesseraCore", "TesseraTestSupport"]),
         .testTarget(name: "TesseraMediaTests", dependencies: ["TesseraMedia", "TesseraCore", "TesseraTestSupport"]),
         .testTarget(name: "TesseraNNTests", dependencies: ["TesseraNN", "TesseraCore", "TesseraTestSupport"]),
         .testTarget(name: "TesseraQuantizersTests", dependencies: ["TesseraQuantizers", "TesseraNN", "TesseraCore", "TesseraTestSupport"]),
-        .testTarget(name: "TesseraReductionTests", dependencies: ["TesseraReduction", "TesseraCore", "TesseraTestSupport"]),
+        .testTarget(name: "TesseraReductionTests", dependencies: ["TesseraReduction", "TesseraNN", "TesseraCore", "TesseraTestSupport"]),
         .testTarget(name: "TesseraStreamsTests", dependencies: ["TesseraStreams", "TesseraCore", "TesseraTestSupport"]),
-        .testTarget(name: "TesseraTokenizersTests", dependencies: ["Tessera", "TesseraTestSupport"]),
+        .testTarget(name: "TesseraModelsTests", dependencies: ["TesseraModels", "TesseraReduction", "TesseraQuantizers", "TesseraTestSupport"]),
+        .testTarget(name: "TesseraPipelinesTests", dependencies: ["Tessera", "TesseraTestSupport"]),
     ]
 )

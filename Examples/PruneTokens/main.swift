@@ -1,4 +1,4 @@
-// Example: load a CLIP (or SigLIP) vision tower, keep a few of an image's patch tokens with one
+// Example: load a vision encoder (CLIP, SigLIP or timm ViT), keep a few of an image's patch tokens with one
 // reduction method, and print which patches were kept and where they sit on the grid — the
 // LLaVA-style pipeline used the way a user's program would.
 //
@@ -13,20 +13,20 @@ guard arguments.count >= 3 else {
     exit(2)
 }
 do {
-    let tower = try VisionTower(directory: URL(fileURLWithPath: arguments[1]))
+    let tower = try VisionEncoderRegistry.load(URL(fileURLWithPath: arguments[1]))
     let image = try Image(contentsOf: URL(fileURLWithPath: arguments[2]))
     guard let method = TokenReductionMethod(rawValue: arguments.count > 3 ? arguments[3] : "divprune") else {
         print("unknown method '\(arguments[3])'")
         exit(2)
     }
-    let keep = arguments.count > 4 ? Int(arguments[4]) : max(1, tower.config.grid * tower.config.grid / 4)
+    let d = tower.descriptor
+    let keep = arguments.count > 4 ? Int(arguments[4]) : max(1, d.patchTokens / 4)
     // ToMe merges inside the forward pass: ask for a budget at the last layer
     let options = TokenReductionOptions(method: method, keep: keep, layer: method == .tome ? -1 : -2)
-    let reducer = try VisionTokenReducer(tower: tower, options: options)
+    let reducer = try VisionTokenReducer(encoder: tower, options: options)
     let reduced = try reducer.reduce(image)
 
-    let c = tower.config
-    print("\(c.modelType) tower: \(c.layers) layers, width \(c.hiddenSize), \(c.grid)x\(c.grid) patches of \(c.patchSize) px")
+    print("\(d.family) encoder: \(d.depth) layers, width \(d.width), \(d.gridRows)x\(d.gridColumns) patches of \(d.patchSize) px")
     print("\(method.rawValue): \(reduced.inputTokens) patch tokens -> \(reduced.features.shape[0]) features \(reduced.features.shape)")
     for (i, (index, position)) in zip(reduced.indices, reduced.positions).enumerated() {
         let size = reduced.sizes.map { String(format: "  (merges %.0f patches)", $0[i]) } ?? ""

@@ -11,14 +11,14 @@ guard arguments.count == 4 else {
     exit(2)
 }
 do {
-    let tokenizer = try Tokenizer.load(URL(fileURLWithPath: arguments[1]))
+    let tokenizer = try TokenizerRegistry.load(URL(fileURLWithPath: arguments[1]))
     let image = try Image(contentsOf: URL(fileURLWithPath: arguments[2]))
 
     let tokens = try tokenizer.encode([image])[0]
-    print("\(tokenizer.modelID): \(tokens.count) tokens, vocabulary \(tokens.vocabularySizes)")
+    print("\(tokenizer.modelID): \(tokens.positions) tokens, vocabulary \(tokens.vocabularySizes)")
     print("ids:", tokens.ids.map(String.init).joined(separator: " "))
 
-    let reconstruction = try tokenizer.decode([tokens])[0]
+    let reconstruction = try tokenizer.decodeImages([tokens])[0]
     try reconstruction.writePNG(to: URL(fileURLWithPath: arguments[3]))
     let original = tokenizer.preprocessing.image(image)
     print(String(format: "PSNR %.2f dB, SSIM %.4f -> %@", ImageQuality.psnr(original, reconstruction),

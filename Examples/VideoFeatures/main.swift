@@ -20,11 +20,11 @@ do {
     var batch: [Tensor] = []
     var times: [Double] = []
     while let frame = try frames.next() {
-        batch.append(model.config.preprocessing.tensor(frame.image).reshaped([1, 3, model.config.imageSize, model.config.imageSize]))
+        batch.append(model.pixels([frame.image]))
         times.append(frame.timestamp)
     }
-    let tokens = model.features(Tensor.concatenate(batch, axis: 0))   // [frames, N, D]
-    let cls = model.pooled(tokens)                                      // [frames, D]
+    let out = model.forward(Tensor.concatenate(batch, axis: 0))       // final tokens [frames, N, D]
+    guard let cls = out.pooled else { throw VisionEncoderError("\(model.descriptor.modelID) has no pooled output") }
     let d = model.config.embedDim
     for (i, t) in times.enumerated() {
         let row = cls.scalars[(i * d)..<((i + 1) * d)]

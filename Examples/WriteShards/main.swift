@@ -12,13 +12,13 @@ guard arguments.count == 4 else {
     exit(2)
 }
 do {
-    let tokenizer = try Tokenizer.load(URL(fileURLWithPath: arguments[1]))
+    let tokenizer = try TokenizerRegistry.load(URL(fileURLWithPath: arguments[1]))
     let inputs = try Media.expand([arguments[2]])
 
     // Visual ids go after a 32,000-id text vocabulary, between <boi> and <eoi> tokens.
     let text = 32_000
-    let vocabulary = VisualVocabulary(layout: "example", offset: text + 2, codebookSizes: tokenizer.vocabularySizes,
-                                      lmVocabularySize: text + 2 + tokenizer.vocabularySizes.reduce(0, +),
+    let vocabulary = VisualVocabulary(layout: "example", offset: text + 2, codebookSizes: tokenizer.descriptor.vocabularySizes,
+                                      lmVocabularySize: text + 2 + tokenizer.descriptor.vocabularySizes.reduce(0, +),
                                       special: .init(imageStart: text, imageEnd: text + 1))
 
     let job = BatchEncoder(tokenizer: tokenizer, inputs: inputs)
@@ -31,7 +31,7 @@ do {
     // Read the first shard back: LM streams → tokens → an image.
     let first = try TokenFile.read(output.appendingPathComponent("shard-00000.bin"))[0]
     print("first sample: \(first.source), stream of \(try vocabulary.stream([first.tokens]).count) LM ids")
-    let image = try tokenizer.decode([first.tokens])[0]
+    let image = try tokenizer.decodeImages([first.tokens])[0]
     try image.writePNG(to: output.appendingPathComponent("first-sample.png"))
     print("reconstruction -> \(output.appendingPathComponent("first-sample.png").path)")
 } catch {

@@ -21,19 +21,36 @@ public struct Tokens: Sendable, Equatable {
         self.latents = latents
     }
 
-    /// Number of token positions (the first axis).
+    /// Whether the last axis of ``shape`` indexes codebooks (multi-codebook tokens).
+    public var hasCodebookAxis: Bool { vocabularySizes.count > 1 && shape.count > 1 }
+
+    /// Number of token positions: the product of the non-codebook axes (32 for `[32]`, 1024 for a
+    /// `[32, 32]` grid, 256 for `[256, 8]` with eight codebooks).
+    public var positions: Int { (hasCodebookAxis ? shape.dropLast() : shape[...]).reduce(1, *) }
+
+    /// The first axis (what ``positions`` is for 1D tokens).
+    @available(*, deprecated, message: "use positions (the product of the non-codebook axes)")
     public var count: Int { shape.first ?? 0 }
+
+    /// Whether the tokens are continuous latents rather than ids.
     public var isContinuous: Bool { latents != nil }
 }
 
 
 extension Tokens {
-    /// The first `k` token positions (for variable-length models such as One-D-Piece).
+    /// The first `k` token positions in raster order (variable-length models such as One-D-Piece
+    /// and FlexTok). The position axes become one axis of length `k`; a codebook axis stays.
     public func prefix(_ k: Int) -> Tokens {
-        guard k < count else { return self }
+        let k = max(0, k)
+        guard k < positions else { return self }
         var t = self
-        t.shape[0] = k
-        if let latents { t.latents = latents.slice(axis: 0, 0..<k) } else { t.ids = Array(ids.prefix(k * shape.dropFirst().reduce(1, *))) }
+        let perPosition = hasCodebookAxis ? shape[shape.count - 1] : 1
+        t.shape = hasCodebookAxis ? [k, perPosition] : [k]
+        if let latents {
+            t.latents = latents.reshaped([positions, latents.count / max(1, positions)]).slice(axis: 0, 0..<k)
+        } else {
+            t.ids = Array(ids.prefix(k * perPosition))
+        }
         return t
     }
 }

@@ -35,12 +35,24 @@ public enum Media {
         (try? readHead(url, count: 8)).flatMap { ImageFormat.sniff($0) } != nil
     }
 
+    /// What ``scan(_:)`` found: the media files, and the files inside folders it left out.
+    public struct Scan: Sendable, Equatable {
+        /// Media files in processing order.
+        public var files: [URL]
+        /// Files inside the searched folders whose extension is neither an image nor a video
+        /// one (hidden files excepted), sorted: a run reports them rather than skip them silently.
+        public var skipped: [URL]
+    }
+
     /// Expands paths into media files: files are kept as given (whatever their extension);
     /// folders are searched recursively for image and video extensions, sorted by path so the
     /// order is deterministic; glob patterns (`photos/*.jpg`, quoted so the shell leaves them)
     /// expand to their sorted matches.
-    public static func expand(_ paths: [String]) throws -> [URL] {
-        var out: [URL] = []
+    public static func expand(_ paths: [String]) throws -> [URL] { try scan(paths).files }
+
+    /// ``expand(_:)`` that also reports the folder files it left out.
+    public static func scan(_ paths: [String]) throws -> Scan {
+        var out: [URL] = [], skipped: [URL] = []
         let known = imageExtensions.union(videoExtensions)
         for pattern in paths {
             var matches = [pattern]
@@ -55,17 +67,22 @@ public enum Media {
                     out.append(url)
                     continue
                 }
-                guard let walker = FileManager.default.enumerator(at: url, includingPropertiesForKeys: [.isRegularFileKey]) else {
+                guard let walker = FileManager.default.enumerator(
+                    at: url, includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles]) else {
                     throw MediaError(.unreadable, path: url.path, "cannot list folder")
                 }
                 var found: [URL] = []
-                for case let file as URL in walker where known.contains(file.pathExtension.lowercased()) {
-                    found.append(file)
+                for case let file as URL in walker {
+                    if known.contains(file.pathExtension.lowercased()) {
+                        found.append(file)
+                    } else if (try? file.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
+                        skipped.append(file)
+                    }
                 }
                 out += found.sorted { $0.path < $1.path }
             }
         }
-        return out
+        return Scan(files: out, skipped: skipped.sorted { $0.path < $1.path })
     }
 
     /// Sorted matches of a shell glob pattern.

@@ -24,7 +24,7 @@ public enum KMeans {
         }
         guard data.scalars.allSatisfy(\.isFinite) else { throw QuantizerError("k-means data contains NaN or infinity") }
         let (n, d) = (data.shape[0], data.shape[1])
-        var rng = SeededGenerator(seed: seed)
+        var rng = SeededRandom(seed: seed)
         var centers = plusPlus(data, k: k, rng: &rng)
         var previous = Double.infinity
         var counts = [Double](repeating: 0, count: k)
@@ -65,7 +65,7 @@ public enum KMeans {
     }
 
     /// k-means++ seeding: each new centre drawn with probability ∝ squared distance to the nearest chosen one.
-    static func plusPlus(_ data: Tensor, k: Int, rng: inout SeededGenerator) -> Tensor {
+    static func plusPlus(_ data: Tensor, k: Int, rng: inout SeededRandom) -> Tensor {
         let (n, d) = (data.shape[0], data.shape[1])
         var chosen = [Int(rng.next() % UInt64(n))]
         var nearest = [Double](repeating: .infinity, count: n)
@@ -108,18 +108,5 @@ public enum KMeans {
             if s > bestDistance { bestDistance = s; best = i }
         }
         return best
-    }
-}
-
-/// SplitMix64: a small seeded generator, identical on every platform.
-public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

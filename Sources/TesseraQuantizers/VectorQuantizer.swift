@@ -123,56 +123,6 @@ public struct VectorQuantizer: Sendable {
     }
 }
 
-extension Tensor {
-    /// Rows scaled to unit L2 norm along the last axis (`F.normalize(x, dim=-1)`, eps 1e-12).
-    public func l2Normalized(eps: Float = 1e-12) -> Tensor {
-        let d = shape.last ?? 1
-        var out = self
-        out.scalars.withUnsafeMutableBufferPointer { p in
-            for r in 0..<(p.count / max(1, d)) {
-                var s: Float = 0
-                for j in 0..<d { s += p[r * d + j] * p[r * d + j] }
-                let n = max(s.squareRoot(), eps)
-                for j in 0..<d { p[r * d + j] /= n }
-            }
-        }
-        return out
-    }
-}
 
-/// The diagonal Gaussian posterior of a VAE bottleneck: the first half of the channels is
-/// the mean, the second the log-variance (clamped to [−30, 20]).
-public struct DiagonalGaussian: Sendable {
-    public let mean: Tensor
-    public let logVariance: Tensor
-
-    /// Splits `parameters` along `axis` into mean and log-variance.
-    public init(parameters: Tensor, axis: Int) {
-        let ax = parameters.axis(axis)
-        let half = parameters.shape[ax] / 2
-        let parts = parameters.split([half, half], axis: ax)
-        mean = parts[0]
-        logVariance = parts[1].map { Swift.min(Swift.max($0, -30), 20) }
-    }
-
-    /// mean + std · ε with ε ~ N(0, 1) from a seeded generator (Box–Muller).
-    public func sample(seed: UInt64) -> Tensor {
-        var state = seed &+ 0x9E37_79B9_7F4A_7C15
-        func uniform() -> Double {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
-            return (Double(z >> 11) + 0.5) / Double(1 << 53)
-        }
-        var out = mean
-        for i in 0..<out.count {
-            let eps = (-2 * Foundation.log(uniform())).squareRoot() * Foundation.cos(2 * .pi * uniform())
-            out.scalars[i] += Float(Foundation.exp(0.5 * Double(logVariance.scalars[i])) * eps)
-        }
-        return out
-    }
-}
 
 import Foundation

@@ -55,6 +55,8 @@ public struct RunInfo: Codable, Sendable, Equatable {
     public var filePrefix: String
     public var tokenDtype: String?
     public var videoSequences: Bool?
+    /// Files in the input folders that are neither images nor videos (not encoded).
+    public var skipped: [String]?
 }
 
 /// JSON Lines helpers shared by the journal files: snake_case keys, sorted, one object per line.

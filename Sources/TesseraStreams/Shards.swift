@@ -20,6 +20,9 @@ public enum ShardFormat: String, Sendable, CaseIterable {
 
     /// Extension of the shard file.
     public var fileExtension: String { rawValue }
+
+    /// The single-file token format of the same name (nil for `bin` and `tar`, which only shard).
+    public var tokenFileFormat: TokenFileFormat? { TokenFileFormat(rawValue: rawValue) }
 }
 
 /// Serializes the samples of one shard.

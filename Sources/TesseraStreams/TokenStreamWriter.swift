@@ -45,6 +45,8 @@ public final class TokenStreamWriter {
         /// `.bin` only: one LM sample per video — its frames' streams joined by the
         /// vocabulary's `frame_separator` — instead of one per frame.
         public var videoSequences = false
+        /// Files of the input folders that were left out (neither images nor videos), for run.json.
+        public var skippedInputs: [String] = []
 
         public init(format: ShardFormat = .jsonl, shardBytes: Int = 256 << 20, shardSamples: Int? = nil,
                     vocabulary: VisualVocabulary? = nil, filePrefix: String = "", model: String, fingerprint: String, inputCount: Int) {
@@ -103,7 +105,8 @@ public final class TokenStreamWriter {
         let info = RunInfo(format: options.format.rawValue, model: options.model, fingerprint: options.fingerprint,
                            inputs: options.inputCount, shardBytes: options.shardBytes, shardSamples: options.shardSamples,
                            filePrefix: options.filePrefix, tokenDtype: options.format == .bin ? options.vocabulary?.storageType.rawValue : nil,
-                           videoSequences: options.videoSequences ? true : nil)
+                           videoSequences: options.videoSequences ? true : nil,
+                           skipped: options.skippedInputs.isEmpty ? nil : options.skippedInputs)
         let runURL = directory.appendingPathComponent(options.filePrefix + "run.json")
         var journal: [ShardEntry] = []
         if fm.fileExists(atPath: runURL.path) {
@@ -158,7 +161,7 @@ public final class TokenStreamWriter {
         for record in input.records {
             let key = options.filePrefix + String(format: "%09d", summary.samples + pending.count)
             let entry = ManifestEntry(key: key, source: input.source, sourceBytes: input.sourceBytes, sha256: input.sha256,
-                                      frameTimestamp: record.frameTimestamp, model: record.tokens.model, tokens: record.tokens.count,
+                                      frameTimestamp: record.frameTimestamp, model: record.tokens.model, tokens: record.tokens.positions,
                                       shard: "", index: sampleIndex(forInput: inputIndex), inputIndex: inputIndex)
             pending.append((key, record, entry))
             pendingBytes += ShardEncoder.estimatedBytes(record, format: options.format, vocabulary: options.vocabulary)

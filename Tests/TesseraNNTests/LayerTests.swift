@@ -10,6 +10,24 @@ struct LayerCase: Decodable, Sendable, CustomTestStringConvertible {
     var testDescription: String { self.case }
 }
 
+/// The three block layouts of the fixtures, with the real key names (the model families declare
+/// the same presets next to their models).
+enum FixtureKeys {
+    static let timm = BlockKeys(norm1: "norm1", attention: "attn",
+                                attentionKeys: AttentionKeys(projections: .packed("qkv"), output: "proj"),
+                                norm2: "norm2", mlp: "mlp", mlpLayers: ("fc1", "fc2"),
+                                layerScale1: "ls1.gamma", layerScale2: "ls2.gamma")
+    static let openCLIP = BlockKeys(
+        norm1: "ln_1", attention: "attn",
+        attentionKeys: AttentionKeys(projections: .packedTensors(weight: "in_proj_weight", bias: "in_proj_bias"),
+                                     output: "out_proj"),
+        norm2: "ln_2", mlp: "mlp", mlpLayers: ("c_fc", "c_proj"))
+    static let huggingFace = BlockKeys(
+        norm1: "layer_norm1", attention: "self_attn",
+        attentionKeys: AttentionKeys(projections: .separate(query: "q_proj", key: "k_proj", value: "v_proj"), output: "out_proj"),
+        norm2: "layer_norm2", mlp: "mlp", mlpLayers: ("fc1", "fc2"))
+}
+
 /// Layers bound to real checkpoint keys against timm / open_clip / transformers
 /// (Tests/Fixtures/core/layers.json). Strict loading: every key used, none missing.
 @Suite struct LayerTests {
@@ -28,15 +46,18 @@ struct LayerCase: Decodable, Sendable, CustomTestStringConvertible {
         var probs: Tensor? = nil
         switch c.case {
         case "timm_block":
-            let block = TransformerBlock(w, family: .timm, dim: 32, heads: 4, mlpHidden: 128, activation: .gelu, eps: 1e-6)
+            let block = TransformerBlock(w, keys: FixtureKeys.timm,
+                                         shape: BlockShape(dim: 32, heads: 4, mlpHidden: 128, activation: .gelu, eps: 1e-6))
             (output, _) = block(try io.tensor("input"))
         case "openclip_block":
-            let block = TransformerBlock(w, family: .openCLIP, dim: 32, heads: 4, mlpHidden: 128, activation: .gelu, eps: 1e-5)
+            let block = TransformerBlock(w, keys: FixtureKeys.openCLIP,
+                                         shape: BlockShape(dim: 32, heads: 4, mlpHidden: 128, activation: .gelu, eps: 1e-5))
             (output, _) = block(try io.tensor("input"))
         case "clip_encoder_layer", "siglip_encoder_layer":
             let act = try #require(Activation(configName: cfg["hidden_act"]!.string!))
-            let block = TransformerBlock(w, family: .huggingFace, dim: 32, heads: 4, mlpHidden: 64, activation: act,
-                                         eps: Float(cfg["layer_norm_eps"]!.double!))
+            let block = TransformerBlock(w, keys: FixtureKeys.huggingFace,
+                                         shape: BlockShape(dim: 32, heads: 4, mlpHidden: 64, activation: act,
+                                                           eps: Float(cfg["layer_norm_eps"]!.double!)))
             (output, probs) = block(try io.tensor("input"), statistics: .full)
             let reference = try io.tensor("attn_probs")
             #expect(relativeError(try #require(probs), reference) <= 1e-5)

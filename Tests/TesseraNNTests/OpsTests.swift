@@ -75,7 +75,7 @@ struct OpCase: Decodable, Sendable, CustomTestStringConvertible {
             try check(try #require(cols), tolerance: 1e-5, expected: full.mean(axis: 2))
         case "multihead_attention":
             let loader = WeightLoader(try Checkpoint(directory: Fixtures.root.appendingPathComponent("core/ops.safetensors")), renames: [("mha/", "")])
-            let attention = SelfAttention(loader.root, dim: 16, heads: 4, layout: .torchMultihead)
+            let attention = SelfAttention(loader.root, dim: 16, heads: 4, keys: FixtureKeys.openCLIP.attentionKeys)
             let (y, probs) = attention(try t("x"), statistics: .full)
             try check(y)
             try check(try #require(probs), "attn_weights_per_head")

@@ -6,7 +6,7 @@ import TesseraCore
     /// Four well-separated Gaussian blobs in 3-D.
     func blobs(seed: UInt64) -> (Tensor, [[Float]]) {
         let centres: [[Float]] = [[5, 0, 0], [0, 5, 0], [0, 0, 5], [-5, -5, -5]]
-        var rng = SeededGenerator(seed: seed)
+        var rng = SeededRandom(seed: seed)
         var points: [Float] = []
         for i in 0..<400 {
             let c = centres[i % 4]

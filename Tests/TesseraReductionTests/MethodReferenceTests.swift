@@ -48,9 +48,9 @@ import TesseraCore
         let (parts, heads, t1) = (late.shape[0], late.shape[1], late.shape[2])
         let n = t1 - 1
         let lateScores = try (0..<parts).map { i in
-            try HiRED.clsScores(Tensor(shape: [heads, t1], scalars: Array(late.scalars[(i * heads * t1)..<((i + 1) * heads * t1)])), patches: n)
+            try HiRED.patchScores(Tensor(shape: [heads, t1], scalars: Array(late.scalars[(i * heads * t1)..<((i + 1) * heads * t1)])), patches: n)
         }
-        let r = try HiRED.select(fullEarly: try HiRED.clsScores(early, patches: n), fullLate: lateScores[0],
+        let r = try HiRED.select(fullEarly: try HiRED.patchScores(early, patches: n), fullLate: lateScores[0],
                                  tilesLate: Array(lateScores.dropFirst()), gridWidth: p["grid_w"] as! Int,
                                  tileRows: p["tile_rows"] as! Int, tileColumns: p["tile_cols"] as! Int,
                                  budgetRate: p["budget_rate"] as! Double, alpha: p["alpha"] as! Double,

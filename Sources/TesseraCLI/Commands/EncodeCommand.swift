@@ -1,0 +1,153 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Tessera
+
+struct Encode: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Tokenize images and video frames into a token file, or a folder of resumable shards.",
+        discussion: """
+        -o FILE (.jsonl, .npy, .safetensors) writes one token file: one record per image or frame with source, \
+        frame_timestamp, model, shape, vocab, ids.
+        -o FOLDER writes shards (rotated by --shard-size), manifest.jsonl (source, size, sha256, timestamp, model, \
+        token count per sample), errors.jsonl, shards.jsonl (the journal --resume trusts) and run.json. --format bin \
+        writes LM training shards (uint16/uint32 token streams + .idx.npy offsets + a Megatron-LM .idx) through --vocabulary (default: \
+        plain ids); --format tar writes WebDataset shards. Ctrl-C finishes the current shard; Ctrl-C again stops at \
+        once. Either way, --resume continues exactly where the last committed shard ended.
+        """)
+
+    @OptionGroup var tokenizer: TokenizerOptions
+    @OptionGroup var sampling: SamplingOptions
+    @Argument(help: "Images, videos, folders or glob patterns.")
+    var inputs: [String] = []
+    @Option(help: "A file listing inputs, one per line ('#' starts a comment).")
+    var inputList: String?
+    @Option(help: "jsonl, npy, safetensors; for folders also bin (LM shards) and tar (WebDataset). Default: from the output extension, else jsonl.")
+    var format: ShardFormat?
+    @Option(name: .shortAndLong, help: "Output token file, or a folder for shards.")
+    var output: String
+    @Option(help: "Folder output: start a new shard after about this many bytes (K, M, G suffixes).")
+    var shardSize = ByteSize(bytes: 256 << 20)
+    @Option(help: "Folder output: …or after this many samples.")
+    var shardSamples: Int?
+    @Option(help: "Folder output: visual vocabulary JSON mapping ids into an LM vocabulary (see `tessera tokens vocabulary`).")
+    var vocabulary: String?
+    @Flag(help: "bin output: one LM sample per video, its frames joined by the vocabulary's frame_separator.")
+    var videoSequences = false
+    @Flag(help: "Folder output: continue an interrupted run in the same folder.")
+    var resume = false
+    @Option(help: "Split the inputs over several workers: this worker's index…")
+    var shardIndex: Int = 0
+    @Option(help: "…out of this many (each takes every n-th input; files get a w<index>- prefix).")
+    var numShards: Int = 1
+
+    func validate() throws {
+        guard numShards >= 1, (0..<numShards).contains(shardIndex) else { throw ValidationError("--shard-index must be in 0..<--num-shards") }
+        guard !inputs.isEmpty || inputList != nil else { throw ValidationError("give inputs or --input-list") }
+    }
+
+    var isFolderOutput: Bool {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory) { return isDirectory.boolValue }
+        return output.hasSuffix("/") || TokenFileFormat(path: output) == nil
+    }
+
+    func run() throws {
+        let model = try tokenizer.load()
+        var paths = inputs
+        if let inputList {
+            guard let text = try? String(contentsOfFile: inputList, encoding: .utf8) else { throw ValidationError("cannot read --input-list \(inputList)") }
+            paths += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        }
+        let scan = try Media.scan(paths)
+        reportSkipped(scan.skipped)
+        if isFolderOutput {
+            try runFolder(model, inputs: BatchEncoder.partition(scan.files, index: shardIndex, count: numShards),
+                          skipped: scan.skipped)
+        } else {
+            try runFile(model, inputs: scan.files)
+        }
+    }
+
+    /// The batch pipeline for a loaded tokenizer and these options.
+    func job(_ model: TokenizerOptions.Loaded, inputs: [URL]) -> BatchEncoder {
+        let job = BatchEncoder(tokenizer: model.tokenizer, inputs: inputs)
+        job.options = model.encode
+        job.sampling = sampling.sampling
+        job.timeRange = (sampling.start, sampling.end)
+        return job
+    }
+
+    /// One token file, written at the end.
+    func runFile(_ model: TokenizerOptions.Loaded, inputs: [URL]) throws {
+        let fileFormat: TokenFileFormat
+        if let format {
+            guard let f = format.tokenFileFormat else {
+                throw ValidationError("--format \(format.rawValue) writes shards: give -o a folder")
+            }
+            fileFormat = f
+        } else {
+            fileFormat = TokenFileFormat(path: output) ?? .jsonl
+        }
+        // the sharded run's pipeline (decoding overlaps the model), collected in memory
+        let job = job(model, inputs: inputs)
+        job.hashSources = false                              // a token file has no manifest
+        let start = Date()
+        var lastReport = Date.distantPast
+        let results = try job.encodeAll { done, samples in
+            guard Date().timeIntervalSince(lastReport) >= 1 || done == inputs.count else { return }
+            lastReport = Date()
+            FileHandle.standardError.write(Data(String(format: "encode: %d/%d inputs, %d items, %.1f items/s\n", done, inputs.count, samples,
+                                                       Double(samples) / max(1e-9, Date().timeIntervalSince(start))).utf8))
+        }
+        var failures = FailureLog()
+        for failed in results {
+            guard let reason = failed.failure else { continue }
+            failures.record(message: reason.contains(failed.source) ? reason : "\(failed.source): \(reason)")
+        }
+        let records = results.flatMap(\.records)
+        if !records.isEmpty {
+            try TokenFile.write(records, to: URL(fileURLWithPath: output), format: fileFormat)
+            print("wrote \(records.count) token set(s) of \(records[0].tokens.shape) from \(model.tokenizer.modelID) to \(output)")
+        }
+        try failures.finish()
+    }
+
+    /// Shards, manifest and error report in a folder; resumable.
+    func runFolder(_ model: TokenizerOptions.Loaded, inputs: [URL], skipped: [URL]) throws {
+        let fmt = format ?? .jsonl
+        let d = model.descriptor
+        var vocab = try vocabulary.map { try VisualVocabulary(contentsOf: URL(fileURLWithPath: $0)) }
+        if fmt == .bin && vocab == nil {
+            guard !d.isContinuous else {
+                throw ValidationError("\(d.modelID) has continuous tokens; bin shards need discrete ids")
+            }
+            vocab = .plain(codebookSizes: d.vocabularySizes)
+        }
+        if let v = vocab, !d.isContinuous,
+           v.codebookSizes.count != d.vocabularySizes.count || zip(v.codebookSizes, d.vocabularySizes).contains(where: { $0 < $1 }) {
+            throw ValidationError("--vocabulary has codebooks \(v.codebookSizes) but \(d.modelID) produces \(d.vocabularySizes)")
+        }
+        let job = job(model, inputs: inputs)
+        job.skippedInputs = skipped
+        job.fingerprintExtras = ["worker \(shardIndex)/\(numShards)"]
+        let folder = URL(fileURLWithPath: output)
+        let interrupt = InterruptFlag()
+        let meter = ProgressMeter()
+        let summary = try job.run(into: folder, format: fmt, vocabulary: vocab, shardBytes: shardSize.bytes,
+                                  shardSamples: shardSamples, filePrefix: numShards > 1 ? String(format: "w%03d-", shardIndex) : "",
+                                  videoSequences: videoSequences, resume: resume, progress: meter.update, stop: interrupt.request)
+        meter.finish()
+        let prefix = numShards > 1 ? String(format: "w%03d-", shardIndex) : ""
+        if summary.inputsDone < inputs.count {
+            print("stopped after \(summary.inputsDone)/\(inputs.count) inputs (\(summary.shards) shard(s) committed); continue with --resume")
+            throw ExitCode(130)
+        }
+        print("\(summary.samples) image(s)/frame(s) from \(summary.inputsDone) input(s) in \(summary.shards) \(fmt.rawValue) shard(s) -> \(folder.path) (manifest: \(prefix)manifest.jsonl)")
+        if summary.failedInputs > 0 {
+            FileHandle.standardError.write(Data("\(summary.failedInputs) input(s) failed; see \(folder.appendingPathComponent(prefix + "errors.jsonl").path)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+

@@ -1,0 +1,229 @@
+import TesseraCore
+
+extension Image {
+    /// Resizes so the shorter side becomes `size`, keeping the aspect ratio the way
+    /// `torchvision.transforms.functional.resize(img, size)` computes it: the longer side
+    /// is `Int(size * long / short)` (truncated).
+    public func resizedShorterSide(to size: Int, filter: ResizeFilter = .bicubic, engine: ResampleEngine = .pillow) -> Image {
+        let (w, h) = shorterSideTarget(size)
+        return resized(width: w, height: h, filter: filter, engine: engine)
+    }
+
+    /// Output size of ``resizedShorterSide(to:filter:)``.
+    public func shorterSideTarget(_ size: Int) -> (width: Int, height: Int) {
+        precondition(size > 0, "size must be positive")
+        if width <= height {
+            return (size, Int(Double(size) * Double(height) / Double(width)))
+        } else {
+            return (Int(Double(size) * Double(width) / Double(height)), size)
+        }
+    }
+
+    /// The centre `width`×`height` region, as torchvision's `center_crop`: the offset is
+    /// `round((size - crop) / 2)` (half to even), and a crop larger than the image pads it with
+    /// zeros first (left/top get `(crop - size) / 2`, right/bottom the rest).
+    public func centerCropped(width cw: Int, height ch: Int) -> Image {
+        precondition(cw > 0 && ch > 0, "crop size must be positive")
+        var source = self
+        if cw > width || ch > height {
+            let padX = max(0, cw - width), padY = max(0, ch - height)
+            source = padded(left: padX / 2, top: padY / 2, right: (padX + 1) / 2, bottom: (padY + 1) / 2)
+            if source.width == cw && source.height == ch { return source }
+        }
+        let top = Int((Double(source.height - ch) / 2).rounded(.toNearestOrEven))
+        let left = Int((Double(source.width - cw) / 2).rounded(.toNearestOrEven))
+        return source.cropped(x: left, y: top, width: cw, height: ch)
+    }
+
+    /// The region `x..<x+width`, `y..<y+height`. - Precondition: it lies inside the image.
+    public func cropped(x: Int, y: Int, width cw: Int, height ch: Int) -> Image {
+        precondition(x >= 0 && y >= 0 && cw >= 0 && ch >= 0 && x + cw <= width && y + ch <= height,
+                     "crop \(cw)x\(ch)+\(x)+\(y) outside \(width)x\(height)")
+        let c = channels
+        var out = [UInt8](repeating: 0, count: cw * ch * c)
+        pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for row in 0..<ch {
+                    let s = ((y + row) * width + x) * c
+                    (dst.baseAddress! + row * cw * c).update(from: src.baseAddress! + s, count: cw * c)
+                }
+            }
+        }
+        return Image(width: cw, height: ch, layout: layout, pixels: out)
+    }
+
+    /// The image surrounded by a border filled with `value` in every channel.
+    public func padded(left: Int, top: Int, right: Int, bottom: Int, value: UInt8 = 0) -> Image {
+        precondition(left >= 0 && top >= 0 && right >= 0 && bottom >= 0, "padding must be non-negative")
+        let ow = width + left + right, oh = height + top + bottom, c = channels
+        var out = [UInt8](repeating: value, count: ow * oh * c)
+        pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for row in 0..<height {
+                    (dst.baseAddress! + ((row + top) * ow + left) * c)
+                        .update(from: src.baseAddress! + row * width * c, count: width * c)
+                }
+            }
+        }
+        return Image(width: ow, height: oh, layout: layout, pixels: out)
+    }
+}
+
+/// How pixel values map to tensor values.
+public enum PixelNormalization: Sendable, Equatable {
+    /// x / 255, in [0, 1] (torchvision `to_tensor`).
+    case unit
+    /// x / 255 * 2 − 1, in [−1, 1].
+    case symmetric
+    /// (x / 255 − mean[c]) / std[c] (torchvision `Normalize` after `to_tensor`).
+    case meanStd(mean: [Float], std: [Float])
+    /// (x − 255·mean[c]) / (255·std[c]): transformers' image processors, which fuse rescale and
+    /// normalize in this order (the Float32 rounding differs from ``meanStd(mean:std:)``).
+    case scaledMeanStd(mean: [Float], std: [Float])
+
+    /// OpenAI CLIP's mean/std.
+    public static let clip = PixelNormalization.meanStd(
+        mean: [0.48145466, 0.4578275, 0.40821073], std: [0.26862954, 0.26130258, 0.27577711])
+    /// ImageNet mean/std (timm's default).
+    public static let imagenet = PixelNormalization.meanStd(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
+
+    /// The tensor values pixel values 0 and 255 map to (per channel, the widest span).
+    public var range: ClosedRange<Float> {
+        func span(_ low: [Float], _ high: [Float]) -> ClosedRange<Float> {
+            (low.min() ?? 0)...(high.max() ?? 1)
+        }
+        switch self {
+        case .unit: return 0...1
+        case .symmetric: return -1...1
+        case .meanStd(let m, let s), .scaledMeanStd(let m, let s):
+            return span(zip(m, s).map { -$0 / $1 }, zip(m, s).map { (1 - $0) / $1 })
+        }
+    }
+}
+
+extension Image {
+    /// The RGB channels as a `[3, height, width]` Float32 tensor (alpha is dropped, as
+    /// Pillow's `convert("RGB")` does).
+    public func tensor(_ normalization: PixelNormalization = .unit) -> Tensor {
+        let plane = width * height, c = channels
+        var out = [Float](repeating: 0, count: 3 * plane)
+        pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for k in 0..<3 {
+                    let d = dst.baseAddress! + k * plane, s = src.baseAddress! + k
+                    // Same operation order as the reference (torchvision divides, then shifts and
+                    // scales; transformers shifts and scales the 0–255 values) so Float32 rounding matches.
+                    switch normalization {
+                    case .unit:
+                        for i in 0..<plane { d[i] = Float(s[i * c]) / 255 }
+                    case .symmetric:
+                        for i in 0..<plane { d[i] = Float(s[i * c]) / 255 * 2 - 1 }
+                    case .meanStd(let mean, let std):
+                        let m = mean.indices.contains(k) ? mean[k] : 0, sd = std.indices.contains(k) ? std[k] : 1
+                        for i in 0..<plane { d[i] = (Float(s[i * c]) / 255 - m) / sd }
+                    case .scaledMeanStd(let mean, let std):
+                        let m = (mean.indices.contains(k) ? mean[k] : 0) * 255
+                        let sd = (std.indices.contains(k) ? std[k] : 1) * 255
+                        for i in 0..<plane { d[i] = (Float(s[i * c]) - m) / sd }
+                    }
+                }
+            }
+        }
+        return Tensor(shape: [3, height, width], scalars: out)
+    }
+}
+
+/// A width and height in pixels.
+public struct PixelSize: Sendable, Equatable, Hashable, CustomStringConvertible {
+    public var width: Int
+    public var height: Int
+    public init(width: Int, height: Int) { self.width = width; self.height = height }
+    /// A square size.
+    public init(_ side: Int) { self.init(width: side, height: side) }
+    /// `W×H`.
+    public var description: String { "\(width)×\(height)" }
+}
+
+/// A model's input pipeline: resize, crop, convert to a normalized CHW tensor — one value for
+/// every model family (timm, TiTok, CLIP/SigLIP processors, LLaVA-NeXT views).
+public struct Preprocessing: Sendable, Equatable {
+    /// How the image is resized before cropping.
+    public enum Resize: Sendable, Equatable {
+        case none
+        /// Shorter side to the given size, aspect kept (torchvision `Resize(int)`).
+        case shorterSide(Int)
+        /// Exactly this size (aspect not kept).
+        case exact(width: Int, height: Int)
+    }
+
+    /// How a centre crop places its window.
+    public enum CropRule: Sendable, Equatable {
+        /// torchvision `center_crop`: offset `round((size − crop) / 2)` (half to even).
+        case torchvision
+        /// transformers' `center_crop`: offset `floor((size − crop) / 2)`.
+        case transformers
+    }
+
+    public var resize: Resize
+    public var filter: ResizeFilter
+    /// Which resampler reproduces the reference bit for bit (Pillow or PyTorch's uint8 kernel).
+    public var engine: ResampleEngine
+    /// Centre crop to this size after resizing, if set.
+    public var centerCrop: PixelSize?
+    public var cropRule: CropRule
+    public var normalization: PixelNormalization
+
+    /// - Parameters:
+    ///   - resize: the resize before cropping.
+    ///   - filter: the resampling filter.
+    ///   - engine: the resampler whose rounding to follow.
+    ///   - centerCrop: the crop size after resizing (nil: no crop).
+    ///   - cropRule: how the crop window's offset rounds.
+    ///   - normalization: pixel values to tensor values.
+    public init(resize: Resize = .none, filter: ResizeFilter = .bicubic, engine: ResampleEngine = .pillow,
+                centerCrop: PixelSize? = nil, cropRule: CropRule = .torchvision,
+                normalization: PixelNormalization = .unit) {
+        self.resize = resize
+        self.filter = filter
+        self.engine = engine
+        self.centerCrop = centerCrop
+        self.cropRule = cropRule
+        self.normalization = normalization
+    }
+
+    /// The resized and cropped image (before tensor conversion).
+    public func image(_ image: Image) -> Image {
+        var out: Image
+        switch resize {
+        case .none: out = image
+        case .shorterSide(let s): out = image.resizedShorterSide(to: s, filter: filter, engine: engine)
+        case .exact(let w, let h): out = image.resized(width: w, height: h, filter: filter, engine: engine)
+        }
+        guard let crop = centerCrop else { return out }
+        switch cropRule {
+        case .transformers where out.width >= crop.width && out.height >= crop.height:
+            return out.cropped(x: (out.width - crop.width) / 2, y: (out.height - crop.height) / 2,
+                               width: crop.width, height: crop.height)
+        case .transformers, .torchvision:
+            return out.centerCropped(width: crop.width, height: crop.height)
+        }
+    }
+
+    /// The model input: a `[3, H, W]` tensor.
+    public func tensor(_ image: Image) -> Tensor {
+        self.image(image).tensor(normalization)
+    }
+
+    /// The size of the model input for an image of `size` (the crop, else the resize target).
+    public func outputSize(for size: PixelSize) -> PixelSize {
+        if let centerCrop { return centerCrop }
+        switch resize {
+        case .none: return size
+        case .exact(let w, let h): return PixelSize(width: w, height: h)
+        case .shorterSide(let s):
+            let (w, h) = (Double(size.width), Double(size.height))
+            return size.width <= size.height ? PixelSize(width: s, height: Int(Double(s) * h / w))
+                                             : PixelSize(width: Int(Double(s) * w / h), height: s)
+        }
+    }
+}

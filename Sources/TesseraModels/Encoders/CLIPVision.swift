@@ -1,0 +1,61 @@
+// Hugging Face `CLIPVisionModel` (transformers `models/clip/modeling_clip.py`), e.g. the vision
+// tower of openai/clip-vit-large-patch14-336 that LLaVA uses. Loads a vision-only checkpoint or
+// the vision half of a full CLIP checkpoint.
+import Foundation
+import TesseraCore
+import TesseraMedia
+import TesseraNN
+
+/// The CLIP vision transformer: patch embedding (no bias) + CLS + positions → pre-LayerNorm →
+/// encoder layers (QuickGELU for OpenAI weights) → `post_layernorm` on the CLS token
+/// (`pooler_output`); `last_hidden_state` is the last layer's output as it is.
+public struct CLIPVisionTower: VisionEncoder {
+    public let config: HFVisionConfig
+    public let descriptor: EncoderDescriptor
+    public let preprocessing: Preprocessing
+    public let stack: TransformerStack
+    let patchEmbed: PatchEmbedding
+    let classEmbedding: Tensor
+    let positionEmbedding: Tensor
+    let preNorm: LayerNorm
+    let postNorm: LayerNorm
+
+    /// Loads config.json, preprocessor_config.json and the weights of a CLIP (vision) directory.
+    /// - Throws: ``ModelConfigError`` for the config, `WeightLoadError` listing every key problem.
+    public init(directory: URL) throws {
+        let config = try HFVisionConfig(directory: directory)
+        guard config.family == .clip else {
+            throw ModelConfigError(path: directory.path, reason: "not a CLIP model (model_type is \(config.family))")
+        }
+        self.config = config
+        descriptor = config.descriptor(modelID: directory.lastPathComponent)
+        preprocessing = try Preprocessing(huggingFace: directory, config: config)
+        // A full CLIP checkpoint also holds the text tower and projections.
+        let checkpoint = try Checkpoint(directory: directory)
+        let loader = WeightLoader(checkpoint, renames: visionPrefixRenames(checkpoint),
+                                  ignored: ["text_model.", "text_projection.", "visual_projection.", "logit_scale",
+                                            "vision_model.embeddings.position_ids"])
+        let w = loader.root["vision_model"], d = config.hiddenSize
+        patchEmbed = PatchEmbedding(w["embeddings"]["patch_embedding"], dim: d, patchSize: config.patchSize, bias: false)
+        classEmbedding = w["embeddings"].tensor("class_embedding", shape: [d])
+        positionEmbedding = w["embeddings"].tensor("position_embedding.weight", shape: [config.grid * config.grid + 1, d])
+        preNorm = LayerNorm(w["pre_layrnorm"], dim: d, eps: config.layerNormEps)
+        stack = config.encoderStack(w["encoder"]["layers"])
+        postNorm = LayerNorm(w["post_layernorm"], dim: d, eps: config.layerNormEps)
+        try loader.finish()
+    }
+
+    /// Encoder input `[B, 1 + N, D]`: patch embedding, CLS, positions, `pre_layrnorm`.
+    public func embed(_ pixels: Tensor) -> Tensor {
+        requireInput(pixels, descriptor)
+        let b = pixels.shape[0], d = config.hiddenSize
+        let cls = classEmbedding.reshaped([1, 1, d]).expanded(batch: b)
+        return preNorm(Tensor.concatenate([cls, patchEmbed(pixels)], axis: 1) + positionEmbedding)
+    }
+
+    /// `last_hidden_state` is the last layer's output; `pooler_output` the post-normalized CLS token.
+    public func finish(_ hidden: Tensor) -> (last: Tensor, pooled: Tensor?) {
+        let b = hidden.shape[0], d = config.hiddenSize
+        return (hidden, postNorm(hidden.slice(axis: 1, 0..<1).reshaped([b, d])))
+    }
+}

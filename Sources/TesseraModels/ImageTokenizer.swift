@@ -1,0 +1,152 @@
+import Foundation
+import TesseraCore
+import TesseraMedia
+
+/// What a tokenizer is, in numbers: enough for the pipelines, the token files and the command
+/// line to use any tokenizer without knowing its family.
+public struct TokenizerDescriptor: Sendable, Equatable {
+    /// The family (`titok`, …).
+    public var family: String
+    /// Identifies the model in token files (the directory name).
+    public var modelID: String
+    /// The model input (after ``ImageTokenizer/preprocessing``); not necessarily square.
+    public var inputSize: PixelSize
+    /// Token positions per image: `[N]` (TiTok, FlexTok), `[H, W]` (VQGANs), `[T, H, W]` (video);
+    /// multi-codebook tokens add a trailing axis of the codebook count.
+    public var tokenShape: [Int]
+    /// Vocabulary size of each codebook (empty for continuous tokens).
+    public var vocabularySizes: [Int]
+    /// Channels of each continuous token (nil for discrete tokens).
+    public var latentChannels: Int?
+    /// Whether the decoder accepts the first `k` of the token positions (One-D-Piece, FlexTok).
+    public var variableLength: Bool
+    /// The value range ``ImageTokenizer/decode(_:options:)`` reconstructs into (`0...1` for
+    /// TiTok, `-1...1` for FlexTok and the VQGANs).
+    public var outputRange: ClosedRange<Float>
+    /// The shape of the conditioning the decoder needs (TA-TiTok: text embeddings `[77, 768]`), if any.
+    public var conditioning: [Int]?
+
+    public init(family: String, modelID: String, inputSize: PixelSize, tokenShape: [Int], vocabularySizes: [Int],
+                latentChannels: Int? = nil, variableLength: Bool, outputRange: ClosedRange<Float>,
+                conditioning: [Int]? = nil) {
+        self.family = family
+        self.modelID = modelID
+        self.inputSize = inputSize
+        self.tokenShape = tokenShape
+        self.vocabularySizes = vocabularySizes
+        self.latentChannels = latentChannels
+        self.variableLength = variableLength
+        self.outputRange = outputRange
+        self.conditioning = conditioning
+    }
+
+    /// Whether the tokens are continuous latents rather than ids.
+    public var isContinuous: Bool { vocabularySizes.isEmpty }
+    /// Token positions per image: the product of the non-codebook axes of ``tokenShape``.
+    public var positions: Int {
+        (vocabularySizes.count > 1 ? tokenShape.dropLast() : tokenShape[...]).reduce(1, *)
+    }
+}
+
+/// How the 8-bit conversion of a reconstruction rounds.
+public enum ImageRounding: String, Sendable, Equatable, CaseIterable {
+    /// `(x * 255).to(torch.uint8)`: truncation, as TiTok's reference code.
+    case truncate
+    /// Round half to even.
+    case nearest
+}
+
+/// Options of one encode call: values, never state on the model.
+public struct EncodeOptions: Sendable, Equatable {
+    /// Keep only the first `k` token positions (variable-length models).
+    public var tokenLimit: Int?
+    /// Images per forward pass.
+    public var batchSize: Int
+    /// Sample stochastic encoders (a VAE posterior) with this seed; nil takes the posterior's mode.
+    public var seed: UInt64?
+    /// The identity of each image for seeded sampling (default: ``SampleKey/of(_:)-(Tensor)`` of its
+    /// preprocessed pixels, so the same image gets the same sample in any batch, at any position).
+    public var sampleKeys: [UInt64]?
+
+    public init(tokenLimit: Int? = nil, batchSize: Int = 8, seed: UInt64? = nil, sampleKeys: [UInt64]? = nil) {
+        self.tokenLimit = tokenLimit
+        self.batchSize = batchSize
+        self.seed = seed
+        self.sampleKeys = sampleKeys
+    }
+}
+
+/// Options of one decode call: values, never state on the model. Families read what applies to
+/// them and reject what contradicts them (``TokenizerError``).
+public struct DecodeOptions: Sendable, Equatable {
+    /// Decode only the first `k` token positions (variable-length models).
+    public var tokenLimit: Int?
+    /// Token sets per forward pass.
+    public var batchSize: Int
+    /// Seed of stochastic decoders (flow noise); each token set's randomness depends on the seed
+    /// and the set itself, not on its batch.
+    public var seed: UInt64?
+    /// Sampling steps of iterative decoders.
+    public var steps: Int?
+    /// Classifier-free guidance scale of iterative decoders.
+    public var guidanceScale: Float?
+    /// Conditioning the decoder needs (TA-TiTok: text embeddings `[L, D]` shared by every token
+    /// set, or `[N, L, D]` one per token set).
+    public var conditioning: Tensor?
+    /// Initial noise of stochastic decoders, one tensor per token set (reproduces a reference run).
+    public var noise: [Tensor]?
+    /// The 8-bit conversion of ``ImageTokenizer/decodeImages(_:options:)``.
+    public var rounding: ImageRounding
+
+    public init(tokenLimit: Int? = nil, batchSize: Int = 8, seed: UInt64? = nil, steps: Int? = nil,
+                guidanceScale: Float? = nil, conditioning: Tensor? = nil, noise: [Tensor]? = nil,
+                rounding: ImageRounding = .truncate) {
+        self.tokenLimit = tokenLimit
+        self.batchSize = batchSize
+        self.seed = seed
+        self.steps = steps
+        self.guidanceScale = guidanceScale
+        self.conditioning = conditioning
+        self.noise = noise
+        self.rounding = rounding
+    }
+}
+
+/// An image tokenizer: preprocessed images in, tokens out, and back. Conformers are one file each
+/// under `Tokenizers/` plus one line in ``TokenizerRegistry``; the command line, the batch
+/// encoder and the token files then work with them unchanged.
+public protocol ImageTokenizer: Sendable {
+    /// Family, sizes, token shape and vocabulary.
+    var descriptor: TokenizerDescriptor { get }
+    /// The model's own input pipeline (its output is what ``encode(preprocessed:options:)`` takes).
+    var preprocessing: Preprocessing { get }
+    /// Tokens for images already run through ``preprocessing`` (`[3, H, W]` tensors each), so a
+    /// pipeline can decode and preprocess on other threads while the model runs.
+    func encode(preprocessed pixels: [Tensor], options: EncodeOptions) throws -> [Tokens]
+    /// Reconstructions as `[3, H, W]` tensors in ``TokenizerDescriptor/outputRange`` (not clamped).
+    func decode(_ tokens: [Tokens], options: DecodeOptions) throws -> [Tensor]
+}
+
+extension ImageTokenizer {
+    /// The model id written into token files.
+    public var modelID: String { descriptor.modelID }
+
+    /// Tokens for decoded images (preprocessed here).
+    public func encode(_ images: [Image], options: EncodeOptions = EncodeOptions()) throws -> [Tokens] {
+        try encode(preprocessed: images.map(preprocessing.tensor), options: options)
+    }
+
+    /// Reconstructions as 8-bit RGB images.
+    public func decodeImages(_ tokens: [Tokens], options: DecodeOptions = DecodeOptions()) throws -> [Image] {
+        try decode(tokens, options: options).map {
+            Image(tensor: $0, range: descriptor.outputRange, rounding: options.rounding == .nearest)
+        }
+    }
+}
+
+/// Errors of tokenizers: token sets that do not fit the model, options it cannot honour.
+public struct TokenizerError: Error, CustomStringConvertible, Sendable {
+    public var reason: String
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String { reason }
+}

@@ -1,0 +1,167 @@
+import TesseraCore
+
+/// Everything wrong with a checkpoint for a model, reported at once.
+public struct WeightLoadError: Error, CustomStringConvertible, Sendable {
+    public struct Mismatch: Sendable, Equatable {
+        public var key: String
+        public var expected: [Int]
+        public var found: [Int]
+    }
+    /// The checkpoint's path.
+    public var path: String
+    public var missing: [String]
+    public var unused: [String]
+    public var mismatched: [Mismatch]
+    /// Keys that exist but could not be read (bad dtype, …).
+    public var unreadable: [String]
+
+    public var description: String {
+        var lines = ["\(path): checkpoint does not match the model"]
+        if !missing.isEmpty { lines.append("  missing keys (\(missing.count)): " + missing.joined(separator: ", ")) }
+        if !unused.isEmpty { lines.append("  unused keys (\(unused.count)): " + unused.joined(separator: ", ")) }
+        for m in mismatched { lines.append("  shape mismatch: \(m.key) is \(m.found), model expects \(m.expected)") }
+        if !unreadable.isEmpty { lines.append("  unreadable keys: " + unreadable.joined(separator: ", ")) }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Where a model's weights come from.
+public enum WeightSource: Sendable {
+    /// A checkpoint, bound strictly by key names.
+    case checkpoint(Checkpoint)
+    /// Seeded random weights of whatever shapes the model asks for (benchmarks, smoke tests):
+    /// LayerNorm/GroupNorm-style 1-D `weight`s are 1, other tensors uniform in ±1/√fan-in.
+    /// Optional tensors are absent.
+    case random(seed: UInt64)
+}
+
+/// Binds checkpoint tensors to layers by their exact state-dict keys, strictly: after
+/// construction, ``finish()`` reports every missing key, unused key and shape mismatch.
+///
+/// Known checkpoint quirks are handled by `renames` (applied to checkpoint keys before
+/// matching, first matching prefix wins) and `ignored` (key prefixes that may stay unused).
+public final class WeightLoader {
+    /// The checkpoint (nil for random weights).
+    public let checkpoint: Checkpoint?
+    private var random: SeededRandom?
+    private var available: [String: String] = [:]   // model key → checkpoint key
+    private var used = Set<String>()
+    private var missing: [String] = []
+    private var mismatched: [WeightLoadError.Mismatch] = []
+    private var unreadable: [String] = []
+    private let ignored: [String]
+
+    /// A loader over `source`; see ``init(_:renames:ignored:)-(Checkpoint,_,_)``.
+    public convenience init(_ source: WeightSource, renames: [(from: String, to: String)] = [], ignored: [String] = []) {
+        switch source {
+        case .checkpoint(let checkpoint): self.init(checkpoint, renames: renames, ignored: ignored)
+        case .random(let seed): self.init(randomSeed: seed)
+        }
+    }
+
+    private init(randomSeed: UInt64) {
+        checkpoint = nil
+        random = SeededRandom(seed: randomSeed)
+        ignored = []
+    }
+
+    /// A loader over a checkpoint.
+    /// - Parameters:
+    ///   - renames: checkpoint key prefixes rewritten before matching (first match wins).
+    ///   - ignored: key prefixes that may stay unused.
+    public init(_ checkpoint: Checkpoint, renames: [(from: String, to: String)] = [], ignored: [String] = []) {
+        self.checkpoint = checkpoint
+        self.ignored = ignored
+        for key in checkpoint.names {
+            var name = key
+            if let rule = renames.first(where: { key.hasPrefix($0.from) }) {
+                name = rule.to + key.dropFirst(rule.from.count)
+            }
+            available[name] = key
+        }
+    }
+
+    /// The root scope (no prefix).
+    public var root: WeightScope { WeightScope(loader: self, prefix: "") }
+
+    /// Whether the checkpoint has a key (after renames).
+    public func contains(_ key: String) -> Bool { available[key] != nil }
+
+    /// Shape stored under a key, if any.
+    public func shape(of key: String) -> [Int]? { available[key].flatMap { checkpoint?.entry($0)?.shape } }
+
+    /// The tensor under `key`, which must have `shape`. A problem is recorded and a zero
+    /// tensor of the expected shape returned, so construction goes on and every problem is
+    /// reported together by ``finish()``.
+    public func tensor(_ key: String, shape: [Int]) -> Tensor {
+        if random != nil { return randomTensor(key, shape: shape) }
+        guard let checkpoint, let source = available[key] else {
+            missing.append(key)
+            return Tensor.zeros(shape)
+        }
+        used.insert(key)
+        let found = checkpoint.entry(source)?.shape ?? []
+        guard found == shape else {
+            mismatched.append(.init(key: key, expected: shape, found: found))
+            return Tensor.zeros(shape)
+        }
+        do {
+            return try checkpoint.tensor(source)
+        } catch {
+            unreadable.append("\(key) (\(error))")
+            return Tensor.zeros(shape)
+        }
+    }
+
+    private func randomTensor(_ key: String, shape: [Int]) -> Tensor {
+        guard var generator = random else { return Tensor.zeros(shape) }
+        defer { random = generator }
+        if shape.count == 1 && key.hasSuffix("weight") { return Tensor(repeating: 1, shape: shape) }
+        let fanIn = shape.count > 1 ? shape.dropFirst().reduce(1, *) : (shape.first ?? 1)
+        let bound = Float(1 / Double(max(1, fanIn)).squareRoot())
+        return generator.uniformTensor(shape, in: -bound...bound)
+    }
+
+    /// The tensor under `key` if present (its shape still checked), else nil.
+    public func optionalTensor(_ key: String, shape: [Int]) -> Tensor? {
+        contains(key) ? tensor(key, shape: shape) : nil
+    }
+
+    /// Marks keys as deliberately unused (e.g. buffers the forward pass recomputes).
+    public func skip(_ key: String) {
+        if available[key] != nil { used.insert(key) }
+    }
+
+    /// Throws a ``WeightLoadError`` listing every problem, including checkpoint keys no layer used.
+    public func finish() throws {
+        let unused = available.keys.filter { key in !used.contains(key) && !ignored.contains(where: { key.hasPrefix($0) }) }.sorted()
+        guard missing.isEmpty && unused.isEmpty && mismatched.isEmpty && unreadable.isEmpty else {
+            throw WeightLoadError(path: checkpoint?.path ?? "<random weights>", missing: missing.sorted(), unused: unused,
+                                  mismatched: mismatched, unreadable: unreadable)
+        }
+    }
+}
+
+/// A key prefix inside a ``WeightLoader``: `scope["blocks.0"]["attn"].tensor("qkv.weight", …)`.
+public struct WeightScope {
+    public let loader: WeightLoader
+    public let prefix: String
+
+    /// The scope of keys under `prefix` (empty: the root).
+    public init(loader: WeightLoader, prefix: String) {
+        self.loader = loader
+        self.prefix = prefix
+    }
+
+    /// The full key of a name inside this scope.
+    public func key(_ name: String) -> String { prefix.isEmpty ? name : prefix + "." + name }
+
+    /// A nested scope.
+    public subscript(_ name: String) -> WeightScope { WeightScope(loader: loader, prefix: key(name)) }
+    public subscript(_ index: Int) -> WeightScope { self[String(index)] }
+
+    public func tensor(_ name: String, shape: [Int]) -> Tensor { loader.tensor(key(name), shape: shape) }
+    public func optionalTensor(_ name: String, shape: [Int]) -> Tensor? { loader.optionalTensor(key(name), shape: shape) }
+    public func contains(_ name: String) -> Bool { loader.contains(key(name)) }
+    public func shape(of name: String) -> [Int]? { loader.shape(of: key(name)) }
+}

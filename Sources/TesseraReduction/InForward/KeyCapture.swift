@@ -1,0 +1,41 @@
+// Keeps the packed q/k/v projections of chosen blocks during the forward pass, for methods that
+// rank or merge tokens by their keys (VisionZip, PruMerge): the projections the attention
+// already computed, not a second projection.
+import TesseraCore
+import TesseraNN
+
+/// Runs blocks plainly and keeps the packed `[B, N, 3D]` projections of the blocks in `layers`.
+public struct KeyCapture: BlockRunner {
+    /// Blocks whose projections to keep.
+    public let layers: Set<Int>
+    /// The kept projections by block index.
+    public private(set) var projections: [Int: Tensor] = [:]
+
+    /// A runner keeping the projections of `layers`.
+    public init(layers: Set<Int>) { self.layers = layers }
+
+    public mutating func run(_ block: TransformerBlock, _ x: Tensor, index: Int, statistics: AttentionStatistics)
+        -> (output: Tensor, probabilities: Tensor?)
+    {
+        guard layers.contains(index) else { return block(x, statistics: statistics) }
+        let a = block.attentionSublayer(x, statistics: statistics)
+        projections[index] = a.qkv
+        var h = x
+        h.add(a.output)
+        h.add(block.mlpSublayer(h).output)
+        return (h, a.probabilities)
+    }
+
+    /// Block `index`'s keys `[B, N, D]` (heads contiguous), if kept.
+    public func keys(_ index: Int) -> Tensor? {
+        projections[index].map { qkv in
+            let d = qkv.shape[2] / 3
+            return qkv.slice(axis: 2, d..<(2 * d))
+        }
+    }
+
+    /// Block `index`'s queries `[B, N, D]`, if kept.
+    public func queries(_ index: Int) -> Tensor? {
+        projections[index].map { $0.slice(axis: 2, 0..<($0.shape[2] / 3)) }
+    }
+}
