@@ -66,5 +66,6 @@ let package = Package(
         .testTarget(name: "TesseraStreamsTests", dependencies: ["TesseraStreams", "TesseraCore", "TesseraTestSupport"]),
         .testTarget(name: "TesseraModelsTests", dependencies: ["TesseraModels", "TesseraReduction", "TesseraQuantizers", "TesseraTestSupport"]),
         .testTarget(name: "TesseraPipelinesTests", dependencies: ["Tessera", "TesseraTestSupport"]),
+        .testTarget(name: "TesseraCLITests", dependencies: ["TesseraCLI", "Tessera", "TesseraTestSupport"]),
     ]
 )
