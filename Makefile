@@ -1,7 +1,7 @@
 # Tessera — common tasks. `make demo` and `make test` are the README's two commands.
 SWIFT ?= swift
 
-.PHONY: setup build release demo test bench-decode fixtures clean
+.PHONY: setup build release demo test lint format bench-decode fixtures clean
 
 setup:
 	@bash Scripts/setup.sh
@@ -17,6 +17,13 @@ demo: release
 
 test: setup
 	$(SWIFT) test
+
+# Style: .swift-format (4 spaces, lines ≤ 120). CI runs `make lint`; `make format` fixes what it can.
+lint:
+	$(SWIFT) format lint --strict --recursive Sources Examples Tests
+
+format:
+	$(SWIFT) format --in-place --recursive Sources Examples Tests
 
 bench-decode: release
 	bash Scripts/bench-decode.sh

@@ -21,8 +21,10 @@ do {
     let reconstruction = try tokenizer.decodeImages([tokens])[0]
     try reconstruction.writePNG(to: URL(fileURLWithPath: arguments[3]))
     let original = tokenizer.preprocessing.image(image)
-    print(String(format: "PSNR %.2f dB, SSIM %.4f -> %@", ImageQuality.psnr(original, reconstruction),
-                 ImageQuality.ssim(original, reconstruction), arguments[3]))
+    print(
+        String(
+            format: "PSNR %.2f dB, SSIM %.4f -> %@", ImageQuality.psnr(original, reconstruction),
+            ImageQuality.ssim(original, reconstruction), arguments[3]))
 } catch {
     print("error: \(error)")
     exit(1)

@@ -23,14 +23,16 @@ do {
         batch.append(model.pixels([frame.image]))
         times.append(frame.timestamp)
     }
-    let out = model.forward(Tensor.concatenate(batch, axis: 0))       // final tokens [frames, N, D]
+    let out = model.forward(Tensor.concatenate(batch, axis: 0))  // final tokens [frames, N, D]
     guard let cls = out.pooled else { throw VisionEncoderError("\(model.descriptor.modelID) has no pooled output") }
     let d = model.config.embedDim
     for (i, t) in times.enumerated() {
         let row = cls.scalars[(i * d)..<((i + 1) * d)]
         let norm = row.reduce(0) { $0 + $1 * $1 }.squareRoot()
-        print(String(format: "t = %6.3fs  |cls| = %.4f  first values: %@", t, norm,
-                     row.prefix(4).map { String(format: "%+.4f", $0) }.joined(separator: " ")))
+        print(
+            String(
+                format: "t = %6.3fs  |cls| = %.4f  first values: %@", t, norm,
+                row.prefix(4).map { String(format: "%+.4f", $0) }.joined(separator: " ")))
     }
 } catch {
     print("error: \(error)")

@@ -17,16 +17,21 @@ do {
 
     // Visual ids go after a 32,000-id text vocabulary, between <boi> and <eoi> tokens.
     let text = 32_000
-    let vocabulary = VisualVocabulary(layout: "example", offset: text + 2, codebookSizes: tokenizer.descriptor.vocabularySizes,
-                                      lmVocabularySize: text + 2 + tokenizer.descriptor.vocabularySizes.reduce(0, +),
-                                      special: .init(imageStart: text, imageEnd: text + 1))
+    let vocabulary = VisualVocabulary(
+        layout: "example", offset: text + 2, codebookSizes: tokenizer.descriptor.vocabularySizes,
+        lmVocabularySize: text + 2 + tokenizer.descriptor.vocabularySizes.reduce(0, +),
+        special: .init(imageStart: text, imageEnd: text + 1))
 
     let job = BatchEncoder(tokenizer: tokenizer, inputs: inputs)
-    job.sampling = .uniform(count: 4)                       // four frames from each video
+    job.sampling = .uniform(count: 4)  // four frames from each video
     let output = URL(fileURLWithPath: arguments[3])
-    let summary = try job.run(into: output, format: .bin, vocabulary: vocabulary, shardBytes: 1 << 20, resume: true,
-                              progress: { p in print("\r\(p.inputsDone)/\(p.inputsTotal) inputs, \(p.samples) samples", terminator: "") })
-    print("\n\(summary.samples) samples in \(summary.shards) shard(s), \(summary.failedInputs) failed input(s) -> \(output.path)")
+    let summary = try job.run(
+        into: output, format: .bin, vocabulary: vocabulary, shardBytes: 1 << 20, resume: true,
+        progress: { p in print("\r\(p.inputsDone)/\(p.inputsTotal) inputs, \(p.samples) samples", terminator: "") })
+    print(
+        "\n\(summary.samples) samples in \(summary.shards) shard(s), \(summary.failedInputs) failed input(s) -> "
+            + "\(output.path)"
+    )
 
     // Read the first shard back: LM streams → tokens → an image.
     let first = try TokenFile.read(output.appendingPathComponent("shard-00000.bin"))[0]

@@ -36,7 +36,6 @@ public struct Tokens: Sendable, Equatable {
     public var isContinuous: Bool { latents != nil }
 }
 
-
 extension Tokens {
     /// The first `k` token positions in raster order (variable-length models such as One-D-Piece
     /// and FlexTok). The position axes become one axis of length `k`; a codebook axis stays.

@@ -23,8 +23,9 @@ public struct Image: Sendable, Equatable {
     /// An image from interleaved pixels.
     /// - Precondition: `pixels.count == width * height * layout.rawValue`.
     public init(width: Int, height: Int, layout: Layout, pixels: [UInt8]) {
-        precondition(width >= 0 && height >= 0 && pixels.count == width * height * layout.rawValue,
-                     "pixel buffer does not match \(width)x\(height) \(layout)")
+        precondition(
+            width >= 0 && height >= 0 && pixels.count == width * height * layout.rawValue,
+            "pixel buffer does not match \(width)x\(height) \(layout)")
         self.width = width
         self.height = height
         self.layout = layout
@@ -33,8 +34,9 @@ public struct Image: Sendable, Equatable {
 
     /// A black (and, for RGBA, transparent) image.
     public init(width: Int, height: Int, layout: Layout = .rgb) {
-        self.init(width: width, height: height, layout: layout,
-                  pixels: [UInt8](repeating: 0, count: width * height * layout.rawValue))
+        self.init(
+            width: width, height: height, layout: layout,
+            pixels: [UInt8](repeating: 0, count: width * height * layout.rawValue))
     }
 
     /// The image without its alpha channel (alpha dropped, not composited), or itself if RGB.
@@ -105,7 +107,8 @@ public struct MediaError: Error, CustomStringConvertible, Equatable, Sendable {
 
 /// How an image's stored pixels map to its displayed orientation (EXIF tag 0x0112).
 public enum Orientation: Int, Sendable {
-    case up = 1, upMirrored, down, downMirrored, leftMirrored, right, rightMirrored, left
+    case up = 1
+    case upMirrored, down, downMirrored, leftMirrored, right, rightMirrored, left
 
     /// Whether the displayed image swaps width and height.
     public var swapsAxes: Bool { rawValue >= 5 }
@@ -124,10 +127,10 @@ extension Image {
         case .upMirrored: map = { x, y in (w - 1 - x, y) }
         case .down: map = { x, y in (w - 1 - x, h - 1 - y) }
         case .downMirrored: map = { x, y in (x, h - 1 - y) }
-        case .leftMirrored: map = { x, y in (y, x) }                  // transpose
-        case .right: map = { x, y in (y, h - 1 - x) }                 // rotate 90° clockwise
-        case .rightMirrored: map = { x, y in (w - 1 - y, h - 1 - x) } // transverse
-        case .left: map = { x, y in (w - 1 - y, x) }                  // rotate 90° counter-clockwise
+        case .leftMirrored: map = { x, y in (y, x) }  // transpose
+        case .right: map = { x, y in (y, h - 1 - x) }  // rotate 90° clockwise
+        case .rightMirrored: map = { x, y in (w - 1 - y, h - 1 - x) }  // transverse
+        case .left: map = { x, y in (w - 1 - y, x) }  // rotate 90° counter-clockwise
         }
         var out = [UInt8](repeating: 0, count: pixels.count)
         pixels.withUnsafeBufferPointer { src in

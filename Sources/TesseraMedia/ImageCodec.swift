@@ -1,6 +1,6 @@
-import Foundation
-import CPNG
 import CJPEG
+import CPNG
+import Foundation
 
 /// Still-image formats Tessera decodes itself. Other containers (GIF, video) go through
 /// ``VideoReader``.
@@ -68,8 +68,9 @@ extension Image {
         var out: UnsafeMutablePointer<UInt8>? = nil
         var size = 0
         let status = pixels.withUnsafeBufferPointer { px in
-            tsr_png_encode(px.baseAddress, UInt32(width), UInt32(height), Int32(channels),
-                           Int32(max(0, min(9, compressionLevel))), &out, &size, &errBuf, errBuf.count)
+            tsr_png_encode(
+                px.baseAddress, UInt32(width), UInt32(height), Int32(channels),
+                Int32(max(0, min(9, compressionLevel))), &out, &size, &errBuf, errBuf.count)
         }
         guard status == 0, let out else {
             throw MediaError(.writeFailed, path: "<png>", "PNG encoding failed: \(cString(errBuf))")
@@ -109,8 +110,9 @@ extension ImageInfo {
             var desc = "\(kinds[Int(info.color_type)] ?? "?") \(info.bit_depth)-bit"
             if info.color_type != 4 && info.color_type != 6 && info.has_alpha != 0 { desc += " tRNS" }
             if info.interlaced != 0 { desc += " interlaced" }
-            self.init(format: .png, width: Int(info.width), height: Int(info.height),
-                      hasAlpha: info.has_alpha != 0, pixelFormat: desc, orientation: .up)
+            self.init(
+                format: .png, width: Int(info.width), height: Int(info.height),
+                hasAlpha: info.has_alpha != 0, pixelFormat: desc, orientation: .up)
         case .jpeg:
             var info = tsr_jpeg_info()
             guard tsr_jpeg_read_info(bytes, bytes.count, &info, &errBuf, errBuf.count) == 0 else {
@@ -121,7 +123,8 @@ extension ImageInfo {
             if info.color_space == 2 { desc = "RGB" }
             if info.progressive != 0 { desc += " progressive" }
             let orientation = exifOrientation(inJPEG: bytes)
-            let (w, h) = orientation.swapsAxes ? (Int(info.height), Int(info.width)) : (Int(info.width), Int(info.height))
+            let (w, h) =
+                orientation.swapsAxes ? (Int(info.height), Int(info.width)) : (Int(info.width), Int(info.height))
             self.init(format: .jpeg, width: w, height: h, hasAlpha: false, pixelFormat: desc, orientation: orientation)
         case nil:
             throw MediaError(.unrecognized, path: path, "not a PNG or JPEG image")
@@ -148,17 +151,21 @@ func readMediaFile(_ url: URL) throws -> [UInt8] {
 /// Classifies a codec library's message as truncation or corruption.
 private func codecError(_ message: String, path: String, format: String) -> MediaError {
     let lower = message.lowercased()
-    let kind: MediaError.Kind = lower.contains("truncated") || lower.contains("premature end")
-        || lower.contains("unexpected end") || lower.contains("not enough") ? .truncated : .corrupt
+    let kind: MediaError.Kind =
+        lower.contains("truncated") || lower.contains("premature end")
+            || lower.contains("unexpected end") || lower.contains("not enough") ? .truncated : .corrupt
     return MediaError(kind, path: path, "\(format): \(message)")
 }
 
 private func checkSize(_ width: Int, _ height: Int, path: String, limit: Int) throws {
-    guard width > 0, height > 0 else { throw MediaError(.corrupt, path: path, "image has zero size \(width)x\(height)") }
+    guard width > 0, height > 0 else {
+        throw MediaError(.corrupt, path: path, "image has zero size \(width)x\(height)")
+    }
     let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
     guard !overflow, pixels <= limit else {
-        throw MediaError(.tooLarge, path: path,
-                         "image is \(width)x\(height) = \(width * height) pixels, above the limit of \(limit)")
+        throw MediaError(
+            .tooLarge, path: path,
+            "image is \(width)x\(height) = \(width * height) pixels, above the limit of \(limit)")
     }
 }
 
@@ -187,7 +194,7 @@ private func decodeJPEG(_ bytes: [UInt8], path: String, options: ImageDecodingOp
     }
     let width = Int(info.width), height = Int(info.height)
     try checkSize(width, height, path: path, limit: options.maxPixels)
-    let isCMYK = info.color_space == 4 || info.color_space == 5   // JCS_CMYK, JCS_YCCK
+    let isCMYK = info.color_space == 4 || info.color_space == 5  // JCS_CMYK, JCS_YCCK
     let components = info.color_space == 1 ? 1 : (isCMYK ? 4 : 3)
     var raw = [UInt8](repeating: 0, count: width * height * components)
     let status = raw.withUnsafeMutableBufferPointer { out in
@@ -206,8 +213,9 @@ private func decodeJPEG(_ bytes: [UInt8], path: String, options: ImageDecodingOp
         }
         image = Image(width: width, height: height, layout: .rgb, pixels: rgb)
     default:
-        image = Image(width: width, height: height, layout: .rgb,
-                      pixels: cmykToRGB(raw))
+        image = Image(
+            width: width, height: height, layout: .rgb,
+            pixels: cmykToRGB(raw))
     }
     if options.applyOrientation {
         let orientation = exifOrientation(inJPEG: bytes)
@@ -245,13 +253,14 @@ func exifOrientation(inJPEG bytes: [UInt8]) -> Orientation {
     while pos + 4 <= bytes.count {
         guard bytes[pos] == 0xFF else { return .up }
         let marker = bytes[pos + 1]
-        if marker == 0xFF { pos += 1; continue }                       // fill byte
+        if marker == 0xFF { pos += 1; continue }  // fill byte
         if marker == 0xD8 || (0xD0...0xD7).contains(marker) || marker == 0x01 { pos += 2; continue }
-        if marker == 0xDA || marker == 0xD9 { return .up }             // start of scan / end: no EXIF
+        if marker == 0xDA || marker == 0xD9 { return .up }  // start of scan / end: no EXIF
         let length = Int(bytes[pos + 2]) << 8 | Int(bytes[pos + 3])
         guard length >= 2, pos + 2 + length <= bytes.count else { return .up }
         if marker == 0xE1, length >= 8,
-           bytes[(pos + 4)..<(pos + 10)].elementsEqual([0x45, 0x78, 0x69, 0x66, 0, 0]) {   // "Exif\0\0"
+            bytes[(pos + 4)..<(pos + 10)].elementsEqual([0x45, 0x78, 0x69, 0x66, 0, 0])
+        {  // "Exif\0\0"
             return tiffOrientation(bytes[(pos + 10)..<(pos + 2 + length)]) ?? .up
         }
         pos += 2 + length

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Reconstruction quality between two images of the same size (RGB channels; alpha ignored).
@@ -37,16 +37,20 @@ public enum ImageQuality {
             let px = plane(x), py = plane(y)
             func blur(_ v: [Double]) -> [Double] {
                 var tmp = [Double](repeating: 0, count: w * h), out = tmp
-                for r in 0..<h { for col in radius..<(w - radius) {
-                    var s = 0.0
-                    for k in -radius...radius { s += kernel[k + radius] * v[r * w + col + k] }
-                    tmp[r * w + col] = s
-                } }
-                for r in radius..<(h - radius) { for col in radius..<(w - radius) {
-                    var s = 0.0
-                    for k in -radius...radius { s += kernel[k + radius] * tmp[(r + k) * w + col] }
-                    out[r * w + col] = s
-                } }
+                for r in 0..<h {
+                    for col in radius..<(w - radius) {
+                        var s = 0.0
+                        for k in -radius...radius { s += kernel[k + radius] * v[r * w + col + k] }
+                        tmp[r * w + col] = s
+                    }
+                }
+                for r in radius..<(h - radius) {
+                    for col in radius..<(w - radius) {
+                        var s = 0.0
+                        for k in -radius...radius { s += kernel[k + radius] * tmp[(r + k) * w + col] }
+                        out[r * w + col] = s
+                    }
+                }
                 return out
             }
             let mx = blur(px), my = blur(py)
@@ -55,7 +59,9 @@ public enum ImageQuality {
                 for col in radius..<(w - radius) {
                     let i = r * w + col
                     let vx = sxx[i] - mx[i] * mx[i], vy = syy[i] - my[i] * my[i], cov = sxy[i] - mx[i] * my[i]
-                    sum += ((2 * mx[i] * my[i] + c1) * (2 * cov + c2)) / ((mx[i] * mx[i] + my[i] * my[i] + c1) * (vx + vy + c2))
+                    sum +=
+                        ((2 * mx[i] * my[i] + c1) * (2 * cov + c2))
+                        / ((mx[i] * mx[i] + my[i] * my[i] + c1) * (vx + vy + c2))
                     count += 1
                 }
             }
@@ -69,7 +75,9 @@ public enum ImageQuality {
         let h = max(l.height, r.height), w = l.width + r.width
         var pixels = [UInt8](repeating: 0, count: w * h * 3)
         for y in 0..<l.height { for x in 0..<(l.width * 3) { pixels[y * w * 3 + x] = l.pixels[y * l.width * 3 + x] } }
-        for y in 0..<r.height { for x in 0..<(r.width * 3) { pixels[y * w * 3 + l.width * 3 + x] = r.pixels[y * r.width * 3 + x] } }
+        for y in 0..<r.height {
+            for x in 0..<(r.width * 3) { pixels[y * w * 3 + l.width * 3 + x] = r.pixels[y * r.width * 3 + x] }
+        }
         return Image(width: w, height: h, layout: .rgb, pixels: pixels)
     }
 }

@@ -1,10 +1,11 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
-private let systemGlob = Glibc.glob
+    import Glibc
+    private let systemGlob = Glibc.glob
 #elseif canImport(Darwin)
-import Darwin
-private let systemGlob = Darwin.glob
+    import Darwin
+    private let systemGlob = Darwin.glob
 #endif
 
 /// What a media file is, read from its content (not its extension).
@@ -18,7 +19,9 @@ public enum Media {
     /// File extensions treated as images when listing folders.
     public static let imageExtensions: Set<String> = ["png", "jpg", "jpeg", "jpe", "jfif"]
     /// File extensions treated as videos when listing folders.
-    public static let videoExtensions: Set<String> = ["mp4", "m4v", "mov", "mkv", "webm", "avi", "gif", "mpg", "mpeg", "ts", "flv", "wmv", "3gp"]
+    public static let videoExtensions: Set<String> = [
+        "mp4", "m4v", "mov", "mkv", "webm", "avi", "gif", "mpg", "mpeg", "ts", "flv", "wmv", "3gp",
+    ]
 
     /// Probes a file: PNG/JPEG by signature, anything else through FFmpeg.
     public static func probe(_ url: URL) throws -> MediaDescription {
@@ -58,17 +61,20 @@ public enum Media {
             var matches = [pattern]
             if !FileManager.default.fileExists(atPath: pattern), pattern.contains(where: { "*?[".contains($0) }) {
                 let found = glob(pattern)
-                if !found.isEmpty { matches = found }    // no match: kept, and reported as a missing file
+                if !found.isEmpty { matches = found }  // no match: kept, and reported as a missing file
             }
             for path in matches {
                 let url = URL(fileURLWithPath: path)
                 var isDirectory: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+                guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue
+                else {
                     out.append(url)
                     continue
                 }
-                guard let walker = FileManager.default.enumerator(
-                    at: url, includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles]) else {
+                guard
+                    let walker = FileManager.default.enumerator(
+                        at: url, includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles])
+                else {
                     throw MediaError(.unreadable, path: url.path, "cannot list folder")
                 }
                 var found: [URL] = []

@@ -62,9 +62,9 @@ public enum ResizeFilter: String, Sendable, CaseIterable {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Per-output-sample source windows and weights for one axis (Pillow's `precompute_coeffs`).
@@ -119,7 +119,9 @@ private let precisionBits = 32 - 8 - 2
 
 /// Fixed-point weights and their precision: Pillow's fixed 22 bits, or PyTorch's largest
 /// precision whose largest weight still fits in int16.
-private func fixedPoint(_ c: ResampleCoefficients<Double>, engine: ResampleEngine) -> (weights: [Int32], precision: Int32) {
+private func fixedPoint(_ c: ResampleCoefficients<Double>, engine: ResampleEngine) -> (
+    weights: [Int32], precision: Int32
+) {
     var precision = precisionBits
     if engine == .pytorch {
         let wMax = c.weights.max() ?? 0
@@ -141,8 +143,10 @@ extension Image {
     /// (and so with torchvision's resize of PIL images): same coefficients, 22-bit fixed
     /// point, 8-bit intermediate, same pass order. RGBA is resized with premultiplied alpha,
     /// as Pillow does.
-    public func resized(width outW: Int, height outH: Int, filter: ResizeFilter = .bicubic,
-                        engine: ResampleEngine = .pillow) -> Image {
+    public func resized(
+        width outW: Int, height outH: Int, filter: ResizeFilter = .bicubic,
+        engine: ResampleEngine = .pillow
+    ) -> Image {
         precondition(outW > 0 && outH > 0, "resize target must be positive, got \(outW)x\(outH)")
         if outW == width && outH == height { return self }
         if filter == .nearest { return resizedNearest(width: outW, height: outH) }
@@ -163,18 +167,23 @@ extension Image {
                 let firstRow = vertical.start[0]
                 let lastRow = vertical.start[outH - 1] + vertical.count[outH - 1]
                 vStart = vStart.map { $0 - firstRow }
-                current = resampleRows(current, width: width, firstRow: firstRow, rows: lastRow - firstRow, channels: c,
-                                       outWidth: outW, coefficients: horizontal, engine: engine)
+                current = resampleRows(
+                    current, width: width, firstRow: firstRow, rows: lastRow - firstRow, channels: c,
+                    outWidth: outW, coefficients: horizontal, engine: engine)
                 curW = outW
             }
             if outH != height {
-                current = resampleColumns(current, rowLength: curW * c, outRows: outH, starts: vStart, coefficients: vertical, engine: engine)
+                current = resampleColumns(
+                    current, rowLength: curW * c, outRows: outH, starts: vStart, coefficients: vertical, engine: engine)
             }
         } else {
-            current = resampleColumns(current, rowLength: width * c, outRows: outH, starts: vertical.start, coefficients: vertical, engine: engine)
+            current = resampleColumns(
+                current, rowLength: width * c, outRows: outH, starts: vertical.start, coefficients: vertical,
+                engine: engine)
             if outW != width {
-                current = resampleRows(current, width: width, firstRow: 0, rows: outH, channels: c,
-                                       outWidth: outW, coefficients: horizontal, engine: engine)
+                current = resampleRows(
+                    current, width: width, firstRow: 0, rows: outH, channels: c,
+                    outWidth: outW, coefficients: horizontal, engine: engine)
             }
         }
         let result = Image(width: outW, height: outH, layout: layout, pixels: current)
@@ -229,8 +238,10 @@ extension Image {
 }
 
 /// Horizontal pass: each output sample is a fixed-point weighted sum along its row.
-private func resampleRows(_ source: [UInt8], width: Int, firstRow: Int, rows: Int, channels c: Int,
-                          outWidth outW: Int, coefficients k: ResampleCoefficients<Double>, engine: ResampleEngine) -> [UInt8] {
+private func resampleRows(
+    _ source: [UInt8], width: Int, firstRow: Int, rows: Int, channels c: Int,
+    outWidth outW: Int, coefficients k: ResampleCoefficients<Double>, engine: ResampleEngine
+) -> [UInt8] {
     var out = [UInt8](unsafeUninitializedCapacity: rows * outW * c) { _, n in n = rows * outW * c }
     let (weights, precision) = fixedPoint(k, engine: engine)
     let taps = k.taps
@@ -239,8 +250,11 @@ private func resampleRows(_ source: [UInt8], width: Int, firstRow: Int, rows: In
             weights.withUnsafeBufferPointer { kk in
                 k.start.withUnsafeBufferPointer { starts in
                     k.count.withUnsafeBufferPointer { counts in
-                        let ptrs = UncheckedSendable((src.baseAddress!, dst.baseAddress!, kk.baseAddress!,
-                                                      starts.baseAddress!, counts.baseAddress!))
+                        let ptrs = UncheckedSendable(
+                            (
+                                src.baseAddress!, dst.baseAddress!, kk.baseAddress!,
+                                starts.baseAddress!, counts.baseAddress!
+                            ))
                         parallelChunks(rows, minChunk: 8) { range in
                             let (s, d, kp, st, ct) = ptrs.value
                             let half: Int32 = precision > 0 ? 1 << (precision - 1) : 0
@@ -257,7 +271,8 @@ private func resampleRows(_ source: [UInt8], width: Int, firstRow: Int, rows: In
                                             a0 &+= Int32(p[0]) &* wx; a1 &+= Int32(p[1]) &* wx; a2 &+= Int32(p[2]) &* wx
                                             p += 3
                                         }
-                                        o[0] = clip8(a0, precision); o[1] = clip8(a1, precision); o[2] = clip8(a2, precision)
+                                        o[0] = clip8(a0, precision); o[1] = clip8(a1, precision);
+                                        o[2] = clip8(a2, precision)
                                     } else {
                                         var a0 = half, a1 = half, a2 = half, a3 = half
                                         for x in 0..<n {
@@ -283,8 +298,10 @@ private func resampleRows(_ source: [UInt8], width: Int, firstRow: Int, rows: In
 
 /// Vertical pass: whole rows are accumulated tap by tap, which vectorizes; the sums are the
 /// same integers Pillow's per-pixel loop computes, so the result is identical.
-private func resampleColumns(_ source: [UInt8], rowLength: Int, outRows: Int, starts: [Int],
-                             coefficients k: ResampleCoefficients<Double>, engine: ResampleEngine) -> [UInt8] {
+private func resampleColumns(
+    _ source: [UInt8], rowLength: Int, outRows: Int, starts: [Int],
+    coefficients k: ResampleCoefficients<Double>, engine: ResampleEngine
+) -> [UInt8] {
     var out = [UInt8](unsafeUninitializedCapacity: outRows * rowLength) { _, n in n = outRows * rowLength }
     let (weights, precision) = fixedPoint(k, engine: engine)
     let taps = k.taps
@@ -322,7 +339,8 @@ extension Tensor {
     /// support widening on downscale, bicubic with a = −0.5. No clamping.
     public func resizedAntialiased(height outH: Int, width outW: Int, filter: ResizeFilter = .bicubic) -> Tensor {
         precondition(rank >= 2, "resize needs at least 2 axes, shape is \(shape)")
-        precondition(filter == .bilinear || filter == .bicubic, "antialiased tensor resize supports bilinear and bicubic")
+        precondition(
+            filter == .bilinear || filter == .bicubic, "antialiased tensor resize supports bilinear and bicubic")
         let h = shape[rank - 2], w = shape[rank - 1]
         let planes = count / max(1, h * w)
         var result = self

@@ -1,5 +1,5 @@
-import Foundation
 import CFFmpeg
+import Foundation
 import TesseraCore
 
 /// Container and stream facts about a video, read without decoding frames.
@@ -101,7 +101,9 @@ public final class VideoReader {
     }
 
     /// An iterator over the selected frames, optionally limited to `start..<end` seconds.
-    public func frames(_ sampling: FrameSampling = .all, from start: Double? = nil, to end: Double? = nil) throws -> FrameIterator {
+    public func frames(_ sampling: FrameSampling = .all, from start: Double? = nil, to end: Double? = nil) throws
+        -> FrameIterator
+    {
         try FrameIterator(reader: self, sampling: sampling, start: start, end: end)
     }
 
@@ -121,7 +123,9 @@ public final class VideoReader {
 private func checkFrameSize(info: VideoInfo, limit: Int) throws {
     let (pixels, overflow) = info.codedWidth.multipliedReportingOverflow(by: info.codedHeight)
     guard !overflow, pixels <= limit else {
-        throw MediaError(.tooLarge, path: info.path, "video frames are \(info.codedWidth)x\(info.codedHeight), above the pixel limit of \(limit)")
+        throw MediaError(
+            .tooLarge, path: info.path,
+            "video frames are \(info.codedWidth)x\(info.codedHeight), above the pixel limit of \(limit)")
     }
     guard info.codedWidth > 0, info.codedHeight > 0 else {
         throw MediaError(.corrupt, path: info.path, "video stream has no frame size")
@@ -143,7 +147,8 @@ public struct FrameIterator: Sendable {
         default: break
         }
         if let start, let end, !(end > start) {
-            throw MediaError(.invalidRequest, path: reader.url.path, "time range end \(end) is not after start \(start)")
+            throw MediaError(
+                .invalidRequest, path: reader.url.path, "time range end \(end) is not after start \(start)")
         }
         state = try DecodeState(reader: reader, sampling: sampling, start: start, end: end)
     }
@@ -166,7 +171,7 @@ private func ffmpegMessage(_ code: Int32) -> String {
     return cString(buf)
 }
 
-private let quietLogs: Void = { av_log_set_level(-8) }()   // AV_LOG_QUIET: errors are reported as MediaError
+private let quietLogs: Void = { av_log_set_level(-8) }()  // AV_LOG_QUIET: errors are reported as MediaError
 
 /// An opened container positioned on its best video stream.
 final class Demuxer {
@@ -311,10 +316,10 @@ final class DecodeState: @unchecked Sendable {
     private let path: String
 
     private var decodedFromStart: Bool
-    private var decodeIndex = 0        // frames decoded so far (presentation order)
-    private var inRangeIndex = 0       // frames seen inside the time range
+    private var decodeIndex = 0  // frames decoded so far (presentation order)
+    private var inRangeIndex = 0  // frames seen inside the time range
     private var nextGridTime: Double?  // .fps
-    private var uniformTargets: [Int] = []   // .uniform, ascending in-range indices
+    private var uniformTargets: [Int] = []  // .uniform, ascending in-range indices
     private var uniformCursor = 0
     private var flushing = false
     private var finished = false
@@ -336,12 +341,16 @@ final class DecodeState: @unchecked Sendable {
         codec = avcodec_alloc_context3(decoder)
         guard let codec else { throw MediaError(.corrupt, path: path, "out of memory") }
         var status = avcodec_parameters_to_context(codec, par)
-        guard status >= 0 else { throw MediaError(.corrupt, path: path, "bad codec parameters (\(ffmpegMessage(status)))") }
+        guard status >= 0 else {
+            throw MediaError(.corrupt, path: path, "bad codec parameters (\(ffmpegMessage(status)))")
+        }
         codec.pointee.thread_count = Int32(Threading.threadCount)
         codec.pointee.pkt_timebase = demuxer.stream.pointee.time_base
         if sampling == .keyframes { codec.pointee.skip_frame = AVDISCARD_NONKEY }
         status = avcodec_open2(codec, decoder, nil)
-        guard status >= 0 else { throw MediaError(.corrupt, path: path, "cannot open decoder (\(ffmpegMessage(status)))") }
+        guard status >= 0 else {
+            throw MediaError(.corrupt, path: path, "cannot open decoder (\(ffmpegMessage(status)))")
+        }
         packet = av_packet_alloc()
         frame = av_frame_alloc()
         guard packet != nil, frame != nil else { throw MediaError(.corrupt, path: path, "out of memory") }
@@ -433,8 +442,10 @@ final class DecodeState: @unchecked Sendable {
             let status = avcodec_receive_frame(codec, frame)
             if status >= 0 {
                 decodeIndex += 1
-                let ts = frame.pointee.pts != tsr_nopts_value() ? frame.pointee.pts : frame.pointee.best_effort_timestamp
-                let time = ts == tsr_nopts_value() ? Double(decodeIndex - 1) / (demuxer.info.fps ?? 1) : demuxer.seconds(ts)
+                let ts =
+                    frame.pointee.pts != tsr_nopts_value() ? frame.pointee.pts : frame.pointee.best_effort_timestamp
+                let time =
+                    ts == tsr_nopts_value() ? Double(decodeIndex - 1) / (demuxer.info.fps ?? 1) : demuxer.seconds(ts)
                 let key = tsr_frame_is_key(frame) != 0
                 return ({ [unowned self] in try self.convert() }, time, key)
             }
@@ -472,7 +483,8 @@ final class DecodeState: @unchecked Sendable {
     /// was cut short.
     private func checkComplete() throws {
         guard decodedFromStart, start == nil, end == nil, sampling != .keyframes,
-              let stated = demuxer.info.frameCount, packetsRead < stated else { return }
+            let stated = demuxer.info.frameCount, packetsRead < stated
+        else { return }
         throw MediaError(.truncated, path: path, "file ends after \(packetsRead) of \(stated) frames")
     }
 
@@ -486,9 +498,12 @@ final class DecodeState: @unchecked Sendable {
             throw MediaError(.tooLarge, path: path, "frame size \(w)x\(h) is invalid or above the pixel limit")
         }
         let srcFormat = AVPixelFormat(rawValue: frame.pointee.format)
-        scaler = sws_getCachedContext(scaler, Int32(w), Int32(h), srcFormat, Int32(w), Int32(h), AV_PIX_FMT_RGB24,
-                                      2 /* SWS_BILINEAR */, nil, nil, nil)
-        guard let scaler else { throw MediaError(.corrupt, path: path, "unsupported pixel format \(srcFormat.rawValue)") }
+        scaler = sws_getCachedContext(
+            scaler, Int32(w), Int32(h), srcFormat, Int32(w), Int32(h), AV_PIX_FMT_RGB24,
+            2 /* SWS_BILINEAR */, nil, nil, nil)
+        guard let scaler else {
+            throw MediaError(.corrupt, path: path, "unsupported pixel format \(srcFormat.rawValue)")
+        }
         setColorspace(scaler, frame: frame, format: srcFormat)
         var rgb = [UInt8](repeating: 0, count: w * h * 3)
         rgb.withUnsafeMutableBufferPointer { dst in
@@ -516,8 +531,10 @@ final class DecodeState: @unchecked Sendable {
     private func setColorspace(_ ctx: OpaquePointer, frame: UnsafeMutablePointer<AVFrame>, format: AVPixelFormat) {
         var invTable: UnsafeMutablePointer<Int32>? = nil, table: UnsafeMutablePointer<Int32>? = nil
         var srcRange: Int32 = 0, dstRange: Int32 = 0, brightness: Int32 = 0, contrast: Int32 = 0, saturation: Int32 = 0
-        guard sws_getColorspaceDetails(ctx, &invTable, &srcRange, &table, &dstRange, &brightness, &contrast, &saturation) >= 0
-        else { return }   // RGB/palette sources: no YUV matrix to set
+        guard
+            sws_getColorspaceDetails(ctx, &invTable, &srcRange, &table, &dstRange, &brightness, &contrast, &saturation)
+                >= 0
+        else { return }  // RGB/palette sources: no YUV matrix to set
         let space = Int32(frame.pointee.colorspace.rawValue)
         let coefficients = sws_getCoefficients(space == 2 /* unspecified */ ? 5 /* SWS_CS_DEFAULT */ : space)
         let range: Int32 = frame.pointee.color_range == AVCOL_RANGE_JPEG ? 1 : srcRange

@@ -26,9 +26,11 @@ public struct TokenizerDescriptor: Sendable, Equatable {
     /// The shape of the conditioning the decoder needs (TA-TiTok: text embeddings `[77, 768]`), if any.
     public var conditioning: [Int]?
 
-    public init(family: String, modelID: String, inputSize: PixelSize, tokenShape: [Int], vocabularySizes: [Int],
-                latentChannels: Int? = nil, variableLength: Bool, outputRange: ClosedRange<Float>,
-                conditioning: [Int]? = nil) {
+    public init(
+        family: String, modelID: String, inputSize: PixelSize, tokenShape: [Int], vocabularySizes: [Int],
+        latentChannels: Int? = nil, variableLength: Bool, outputRange: ClosedRange<Float>,
+        conditioning: [Int]? = nil
+    ) {
         self.family = family
         self.modelID = modelID
         self.inputSize = inputSize
@@ -98,9 +100,11 @@ public struct DecodeOptions: Sendable, Equatable {
     /// The 8-bit conversion of ``ImageTokenizer/decodeImages(_:options:)``.
     public var rounding: ImageRounding
 
-    public init(tokenLimit: Int? = nil, batchSize: Int = 8, seed: UInt64? = nil, steps: Int? = nil,
-                guidanceScale: Float? = nil, conditioning: Tensor? = nil, noise: [Tensor]? = nil,
-                rounding: ImageRounding = .truncate) {
+    public init(
+        tokenLimit: Int? = nil, batchSize: Int = 8, seed: UInt64? = nil, steps: Int? = nil,
+        guidanceScale: Float? = nil, conditioning: Tensor? = nil, noise: [Tensor]? = nil,
+        rounding: ImageRounding = .truncate
+    ) {
         self.tokenLimit = tokenLimit
         self.batchSize = batchSize
         self.seed = seed

@@ -7,24 +7,28 @@ import TesseraNN
 
 /// The tokenizer families, in the order their predicates are tried.
 public enum TokenizerRegistry {
-    public static let registry = ModelRegistry<any ImageTokenizer>(kind: "tokenizer", entries: [
-        ModelEntry(
-            family: "TiTok (TiTok, One-D-Piece, TA-TiTok)",
-            repositories: [
-                "yucornetto/tokenizer_titok_l32_imagenet", "yucornetto/tokenizer_titok_b64_imagenet",
-                "yucornetto/tokenizer_titok_s128_imagenet", "yucornetto/tokenizer_titok_bl64_vq8k_imagenet",
-                "yucornetto/tokenizer_titok_bl128_vq8k_imagenet", "yucornetto/tokenizer_titok_sl256_vq8k_imagenet",
-                "yucornetto/tokenizer_titok_ll32_vae_c16_imagenet", "yucornetto/tokenizer_titok_bl64_vae_c16_imagenet",
-                "yucornetto/tokenizer_titok_bl128_vae_c16_imagenet", "turkeyju/tokenizer_tatitok_bl32_vq",
-                "turkeyju/tokenizer_tatitok_bl64_vq", "turkeyju/tokenizer_tatitok_bl128_vq",
-                "turing-motors/One-D-Piece-S-256", "turing-motors/One-D-Piece-B-256", "turing-motors/One-D-Piece-L-256",
-                "Assets/models/titok-demo (bundled)",
-            ],
-            notes: "1D tokens: VQ 4096/8192 ids or VAE latents (--sample-seed samples); One-D-Piece decodes any "
-                + "prefix (--tokens K); TA-TiTok's decoder takes 77×768 text embeddings (--text)",
-            matches: { $0.configValue("model.vq_model") != nil },
-            load: { try TiTok(directory: $0.url) }),
-    ])
+    public static let registry = ModelRegistry<any ImageTokenizer>(
+        kind: "tokenizer",
+        entries: [
+            ModelEntry(
+                family: "TiTok (TiTok, One-D-Piece, TA-TiTok)",
+                repositories: [
+                    "yucornetto/tokenizer_titok_l32_imagenet", "yucornetto/tokenizer_titok_b64_imagenet",
+                    "yucornetto/tokenizer_titok_s128_imagenet", "yucornetto/tokenizer_titok_bl64_vq8k_imagenet",
+                    "yucornetto/tokenizer_titok_bl128_vq8k_imagenet", "yucornetto/tokenizer_titok_sl256_vq8k_imagenet",
+                    "yucornetto/tokenizer_titok_ll32_vae_c16_imagenet",
+                    "yucornetto/tokenizer_titok_bl64_vae_c16_imagenet",
+                    "yucornetto/tokenizer_titok_bl128_vae_c16_imagenet", "turkeyju/tokenizer_tatitok_bl32_vq",
+                    "turkeyju/tokenizer_tatitok_bl64_vq", "turkeyju/tokenizer_tatitok_bl128_vq",
+                    "turing-motors/One-D-Piece-S-256", "turing-motors/One-D-Piece-B-256",
+                    "turing-motors/One-D-Piece-L-256",
+                    "Assets/models/titok-demo (bundled)",
+                ],
+                notes: "1D tokens: VQ 4096/8192 ids or VAE latents (--sample-seed samples); One-D-Piece decodes any "
+                    + "prefix (--tokens K); TA-TiTok's decoder takes 77×768 text embeddings (--text)",
+                matches: { $0.configValue("model.vq_model") != nil },
+                load: { try TiTok(directory: $0.url) })
+        ])
 
     /// Every registered family.
     public static var entries: [ModelEntry<any ImageTokenizer>] { registry.entries }
@@ -36,29 +40,39 @@ public enum TokenizerRegistry {
 
 /// The vision encoder families, in the order their predicates are tried.
 public enum VisionEncoderRegistry {
-    public static let registry = ModelRegistry<any VisionEncoder>(kind: "vision encoder", entries: [
-        ModelEntry(
-            family: "CLIP vision (Hugging Face)",
-            repositories: ["openai/clip-vit-large-patch14-336", "openai/clip-vit-large-patch14",
-                           "openai/clip-vit-base-patch16", "openai/clip-vit-base-patch32"],
-            notes: "CLS token; LLaVA 1.5 / NeXT's tower; full CLIP or vision-only checkpoints",
-            matches: { hfFamily($0) == .clip },
-            load: { try CLIPVisionTower(directory: $0.url) }),
-        ModelEntry(
-            family: "SigLIP vision (Hugging Face)",
-            repositories: ["google/siglip-so400m-patch14-384", "google/siglip-base-patch16-224",
-                           "google/siglip-large-patch16-384"],
-            notes: "no CLS token (attention-pooling head); pruning ranks patches by attention received",
-            matches: { hfFamily($0) == .siglip },
-            load: { try SigLIPVisionTower(directory: $0.url) }),
-        ModelEntry(
-            family: "timm ViT",
-            repositories: ["timm/vit_base_patch16_224.augreg2_in21k_ft_in1k", "timm/vit_tiny_patch16_224.augreg_in21k_ft_in1k",
-                           "timm/vit_small_patch16_384.augreg_in21k_ft_in1k"],
-            notes: "vit_{tiny,small,medium,base,large,huge}_patch{P}_{S} hub directories (config.json + model.safetensors)",
-            matches: { ($0.configValue("architecture") as? String)?.hasPrefix("vit_") == true },
-            load: { try TimmViT(directory: $0.url) }),
-    ])
+    public static let registry = ModelRegistry<any VisionEncoder>(
+        kind: "vision encoder",
+        entries: [
+            ModelEntry(
+                family: "CLIP vision (Hugging Face)",
+                repositories: [
+                    "openai/clip-vit-large-patch14-336", "openai/clip-vit-large-patch14",
+                    "openai/clip-vit-base-patch16", "openai/clip-vit-base-patch32",
+                ],
+                notes: "CLS token; LLaVA 1.5 / NeXT's tower; full CLIP or vision-only checkpoints",
+                matches: { hfFamily($0) == .clip },
+                load: { try CLIPVisionTower(directory: $0.url) }),
+            ModelEntry(
+                family: "SigLIP vision (Hugging Face)",
+                repositories: [
+                    "google/siglip-so400m-patch14-384", "google/siglip-base-patch16-224",
+                    "google/siglip-large-patch16-384",
+                ],
+                notes: "no CLS token (attention-pooling head); pruning ranks patches by attention received",
+                matches: { hfFamily($0) == .siglip },
+                load: { try SigLIPVisionTower(directory: $0.url) }),
+            ModelEntry(
+                family: "timm ViT",
+                repositories: [
+                    "timm/vit_base_patch16_224.augreg2_in21k_ft_in1k", "timm/vit_tiny_patch16_224.augreg_in21k_ft_in1k",
+                    "timm/vit_small_patch16_384.augreg_in21k_ft_in1k",
+                ],
+                notes:
+                    "vit_{tiny,small,medium,base,large,huge}_patch{P}_{S} hub directories (config.json + "
+                    + "model.safetensors)",
+                matches: { ($0.configValue("architecture") as? String)?.hasPrefix("vit_") == true },
+                load: { try TimmViT(directory: $0.url) }),
+        ])
 
     /// Every registered family.
     public static var entries: [ModelEntry<any VisionEncoder>] { registry.entries }
@@ -69,7 +83,8 @@ public enum VisionEncoderRegistry {
 
     /// The CLIP/SigLIP family a Hugging Face config names (`model_type`, or the vision config's).
     static func hfFamily(_ directory: ModelDirectory) -> HFVisionConfig.Family? {
-        let type = directory.configValue("model_type") as? String
+        let type =
+            directory.configValue("model_type") as? String
             ?? directory.configValue("vision_config.model_type") as? String
         return type.flatMap(HFVisionConfig.Family.init(modelType:))
     }

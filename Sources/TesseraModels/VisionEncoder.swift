@@ -77,28 +77,38 @@ extension VisionEncoder {
     ///   - statistics: attention statistics to collect from every block.
     ///   - keepHiddenStates: also return the input and every block's output.
     ///   - runner: runs each block (ToMe, TransPrune, key capture, or ``PlainBlocks``).
-    public func forward<Runner: BlockRunner>(_ pixels: Tensor, layers: Int? = nil,
-                                             statistics: AttentionStatistics = .none, keepHiddenStates: Bool = false,
-                                             runner: inout Runner) -> VisionEncoderOutput {
-        let out = stack.forward(embed(pixels), layers: layers, statistics: statistics,
-                                keepHiddenStates: keepHiddenStates, runner: &runner)
+    public func forward<Runner: BlockRunner>(
+        _ pixels: Tensor, layers: Int? = nil,
+        statistics: AttentionStatistics = .none, keepHiddenStates: Bool = false,
+        runner: inout Runner
+    ) -> VisionEncoderOutput {
+        let out = stack.forward(
+            embed(pixels), layers: layers, statistics: statistics,
+            keepHiddenStates: keepHiddenStates, runner: &runner)
         let complete = out.layersRun == stack.depth
         let (last, pooled) = complete ? finish(out.last) : (out.last, nil)
-        return VisionEncoderOutput(hiddenStates: out.hiddenStates, attentions: out.attentions, lastHiddenState: last,
-                                   pooled: pooled, blockOutput: out.last, layersRun: out.layersRun)
+        return VisionEncoderOutput(
+            hiddenStates: out.hiddenStates, attentions: out.attentions, lastHiddenState: last,
+            pooled: pooled, blockOutput: out.last, layersRun: out.layersRun)
     }
 
     /// The plain forward pass (see ``forward(_:layers:statistics:keepHiddenStates:runner:)``).
-    public func forward(_ pixels: Tensor, layers: Int? = nil, statistics: AttentionStatistics = .none,
-                        keepHiddenStates: Bool = false) -> VisionEncoderOutput {
+    public func forward(
+        _ pixels: Tensor, layers: Int? = nil, statistics: AttentionStatistics = .none,
+        keepHiddenStates: Bool = false
+    ) -> VisionEncoderOutput {
         var plain = PlainBlocks()
-        return forward(pixels, layers: layers, statistics: statistics, keepHiddenStates: keepHiddenStates,
-                       runner: &plain)
+        return forward(
+            pixels, layers: layers, statistics: statistics, keepHiddenStates: keepHiddenStates,
+            runner: &plain)
     }
 
     /// A batch of images preprocessed as the model expects, `[B, 3, H, W]`.
     public func pixels(_ images: [Image]) -> Tensor {
-        Tensor.concatenate(images.map { let t = preprocessing.tensor($0); return t.reshaped([1] + t.shape) }, axis: 0)
+        Tensor.concatenate(
+            images.map {
+                let t = preprocessing.tensor($0); return t.reshaped([1] + t.shape)
+            }, axis: 0)
     }
 
     /// A block index from a layer number: negative counts from the end (`-2`: LLaVA's layer).
@@ -107,7 +117,8 @@ extension VisionEncoder {
         let depth = descriptor.depth, block = layer < 0 ? depth + layer : layer
         guard block >= 0 && block < depth else {
             throw VisionEncoderError(
-                "layer \(layer) is outside \(descriptor.modelID)'s \(depth) blocks (use 0..<\(depth) or -\(depth)...-1)")
+                "layer \(layer) is outside \(descriptor.modelID)'s \(depth) blocks (use 0..<\(depth) or -\(depth)...-1)"
+            )
         }
         return block
     }
@@ -122,6 +133,7 @@ public struct VisionEncoderError: Error, CustomStringConvertible, Sendable, Equa
 /// Checks that `pixels` is `[B, 3, H, W]` at the encoder's input size.
 func requireInput(_ pixels: Tensor, _ descriptor: EncoderDescriptor) {
     let size = descriptor.inputSize
-    precondition(pixels.rank == 4 && pixels.shape[1] == 3 && pixels.shape[2] == size.height && pixels.shape[3] == size.width,
-                 "\(descriptor.modelID) input must be [B, 3, \(size.height), \(size.width)], got \(pixels.shape)")
+    precondition(
+        pixels.rank == 4 && pixels.shape[1] == 3 && pixels.shape[2] == size.height && pixels.shape[3] == size.width,
+        "\(descriptor.modelID) input must be [B, 3, \(size.height), \(size.width)], got \(pixels.shape)")
 }

@@ -17,8 +17,10 @@ public enum KMeans {
     /// - Parameters:
     ///   - batchSize: mini-batch size; nil for full-batch Lloyd.
     ///   - tolerance: stop when the error improves by less than this fraction.
-    public static func fit(_ data: Tensor, k: Int, iterations: Int = 25, seed: UInt64 = 0,
-                           batchSize: Int? = nil, tolerance: Double = 1e-5) throws -> Result {
+    public static func fit(
+        _ data: Tensor, k: Int, iterations: Int = 25, seed: UInt64 = 0,
+        batchSize: Int? = nil, tolerance: Double = 1e-5
+    ) throws -> Result {
         guard data.rank == 2, data.shape[0] >= k, k >= 1 else {
             throw QuantizerError("k-means needs data [N, D] with N ≥ k ≥ 1, got \(data.shape) and k = \(k)")
         }
@@ -31,14 +33,17 @@ public enum KMeans {
         var done = 0
         for _ in 0..<max(1, iterations) {
             done += 1
-            let rows: [Int] = batchSize.map { b in (0..<min(b, n)).map { _ in Int(rng.next() % UInt64(n)) } } ?? Array(0..<n)
+            let rows: [Int] =
+                batchSize.map { b in (0..<min(b, n)).map { _ in Int(rng.next() % UInt64(n)) } } ?? Array(0..<n)
             let batch = batchSize == nil ? data : data.indexSelect(axis: 0, rows)
             let assignment = VectorQuantizer(codebook: centers, metric: .euclidean(clampMin: nil)).encode(batch)
             if batchSize != nil {
                 for (i, c) in assignment.enumerated() {
                     counts[c] += 1
                     let rate = Float(1 / counts[c])
-                    for j in 0..<d { centers.scalars[c * d + j] += rate * (batch.scalars[i * d + j] - centers.scalars[c * d + j]) }
+                    for j in 0..<d {
+                        centers.scalars[c * d + j] += rate * (batch.scalars[i * d + j] - centers.scalars[c * d + j])
+                    }
                 }
             } else {
                 var sums = [Double](repeating: 0, count: k * d)
@@ -61,7 +66,9 @@ public enum KMeans {
             if previous.isFinite && (previous - error) <= tolerance * previous { previous = error; break }
             previous = error
         }
-        return Result(codebook: centers, meanSquaredError: previous.isFinite ? previous : meanSquaredError(data, centers), iterations: done)
+        return Result(
+            codebook: centers, meanSquaredError: previous.isFinite ? previous : meanSquaredError(data, centers),
+            iterations: done)
     }
 
     /// k-means++ seeding: each new centre drawn with probability ∝ squared distance to the nearest chosen one.
@@ -80,7 +87,7 @@ public enum KMeans {
             var pick = 0
             if total > 0 {
                 var target = Double(rng.next() >> 11) / Double(1 << 53) * total
-                for i in 0..<n { target -= nearest[i]; if target <= 0 { pick = i; break } ; pick = i }
+                for i in 0..<n { target -= nearest[i]; if target <= 0 { pick = i; break }; pick = i }
             } else {
                 pick = (chosen.last! + 1) % n
             }

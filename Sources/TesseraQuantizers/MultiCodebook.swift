@@ -6,7 +6,7 @@ import TesseraNN
 /// VQ, UniTok's layout), euclidean or cosine search. Ids are laid out `(position, head)`.
 public struct MultiHeadVectorQuantizer: Sendable {
     public let heads: Int
-    public let quantizers: [VectorQuantizer]     // one per head, or one shared
+    public let quantizers: [VectorQuantizer]  // one per head, or one shared
     public let projectIn: Linear?
     public let projectOut: Linear?
 
@@ -17,7 +17,10 @@ public struct MultiHeadVectorQuantizer: Sendable {
     /// - Parameters:
     ///   - codebooks: `[C, K, d]` (`_codebook.embed`); C = heads when separate, else 1.
     ///   - cosine: cosine similarity (inputs l2-normalized with eps 1e-6, codebook as stored).
-    public init(codebooks: Tensor, heads: Int, cosine: Bool, inputEps: Float = 1e-6, projectIn: Linear? = nil, projectOut: Linear? = nil) throws {
+    public init(
+        codebooks: Tensor, heads: Int, cosine: Bool, inputEps: Float = 1e-6, projectIn: Linear? = nil,
+        projectOut: Linear? = nil
+    ) throws {
         guard codebooks.rank == 3, codebooks.shape[0] == 1 || codebooks.shape[0] == heads else {
             throw QuantizerError("codebooks must be [1 or heads, K, d], got \(codebooks.shape) for \(heads) heads")
         }
@@ -32,43 +35,59 @@ public struct MultiHeadVectorQuantizer: Sendable {
     }
 
     /// Reads a module's state dict (`_codebook.embed`, optional `project_in.*`, `project_out.*`).
-    public init(_ w: WeightScope, dim: Int, codebookSize: Int, codebookDim: Int, heads: Int, separate: Bool, cosine: Bool) throws {
+    public init(
+        _ w: WeightScope, dim: Int, codebookSize: Int, codebookDim: Int, heads: Int, separate: Bool, cosine: Bool
+    ) throws {
         let projected = codebookDim * heads != dim
         let embed = w.tensor("_codebook.embed", shape: [separate ? heads : 1, codebookSize, codebookDim])
-        try self.init(codebooks: embed, heads: heads, cosine: cosine,
-                      projectIn: projected ? Linear(w["project_in"], in: dim, out: codebookDim * heads) : nil,
-                      projectOut: projected ? Linear(w["project_out"], in: codebookDim * heads, out: dim) : nil)
-        for buffer in ["_codebook.embed_avg", "_codebook.cluster_size", "_codebook.initted"] { w.loader.skip(w.key(buffer)) }
+        try self.init(
+            codebooks: embed, heads: heads, cosine: cosine,
+            projectIn: projected ? Linear(w["project_in"], in: dim, out: codebookDim * heads) : nil,
+            projectOut: projected ? Linear(w["project_out"], in: codebookDim * heads, out: dim) : nil)
+        for buffer in ["_codebook.embed_avg", "_codebook.cluster_size", "_codebook.initted"] {
+            w.loader.skip(w.key(buffer))
+        }
     }
 
     /// UniTok's multi-codebook quantizer (`quantizer.codebooks.{k}.codebook.weight`, stored
     /// un-normalized): the input's channel slices and the codewords are l2-normalized at use time
     /// (eps 1e-12) and matched by cosine similarity; ids `(position, codebook)`, each in its own
     /// vocabulary.
-    public static func uniTok(_ w: WeightScope, codebooks: Int = 8, size: Int = 4096, dim: Int = 8) throws -> MultiHeadVectorQuantizer {
+    public static func uniTok(_ w: WeightScope, codebooks: Int = 8, size: Int = 4096, dim: Int = 8) throws
+        -> MultiHeadVectorQuantizer
+    {
         let books = (0..<codebooks).map { k -> Tensor in
             w.loader.skip(w["codebooks"][k].key("vocab_usage"))
-            return w["codebooks"][k].tensor("codebook.weight", shape: [size, dim]).l2Normalized(eps: 1e-12).reshaped([1, size, dim])
+            return w["codebooks"][k].tensor("codebook.weight", shape: [size, dim]).l2Normalized(eps: 1e-12).reshaped([
+                1, size, dim,
+            ])
         }
-        return try MultiHeadVectorQuantizer(codebooks: Tensor.concatenate(books, axis: 0), heads: codebooks, cosine: true, inputEps: 1e-12)
+        return try MultiHeadVectorQuantizer(
+            codebooks: Tensor.concatenate(books, axis: 0), heads: codebooks, cosine: true, inputEps: 1e-12)
     }
 
     /// Ids `[M · heads]` and output codes `[M, dim]` for rows of `x`.
     public func encode(_ x: Tensor) throws -> (ids: [Int], codes: Tensor) {
         let z = projectIn.map { $0(x) } ?? x
         let d = codebookDimension, m = z.shape[0]
-        guard z.rank == 2, z.shape[1] == d * heads else { throw QuantizerError("VQ input must be [M, \(d * heads)] after projection, got \(z.shape)") }
+        guard z.rank == 2, z.shape[1] == d * heads else {
+            throw QuantizerError("VQ input must be [M, \(d * heads)] after projection, got \(z.shape)")
+        }
         var ids = [Int](repeating: 0, count: m * heads)
         for h in 0..<heads {
             let part = z.slice(axis: 1, (h * d)..<((h + 1) * d))
-            for (r, id) in quantizers[quantizers.count == 1 ? 0 : h].encode(part).enumerated() { ids[r * heads + h] = id }
+            for (r, id) in quantizers[quantizers.count == 1 ? 0 : h].encode(part).enumerated() {
+                ids[r * heads + h] = id
+            }
         }
         return (ids, try decode(ids))
     }
 
     /// Output codes `[ids.count / heads, dim]` (codes of each head concatenated, then `project_out`).
     public func decode(_ ids: [Int]) throws -> Tensor {
-        guard ids.count % heads == 0 else { throw QuantizerError("\(ids.count) ids are not a multiple of \(heads) heads") }
+        guard ids.count % heads == 0 else {
+            throw QuantizerError("\(ids.count) ids are not a multiple of \(heads) heads")
+        }
         let m = ids.count / heads
         let parts = try (0..<heads).map { h in
             try quantizers[quantizers.count == 1 ? 0 : h].decode((0..<m).map { ids[$0 * heads + h] })
@@ -93,12 +112,19 @@ public struct ResidualVectorQuantizer: Sendable {
     }
 
     /// Reads a `ResidualVQ` state dict: `layers.{i}._codebook.embed` (+ projections).
-    public init(_ w: WeightScope, dim: Int, codebookSize: Int, codebookDim: Int? = nil, quantizers: Int, cosine: Bool = false) {
+    public init(
+        _ w: WeightScope, dim: Int, codebookSize: Int, codebookDim: Int? = nil, quantizers: Int, cosine: Bool = false
+    ) {
         let d = codebookDim ?? dim
         let metric: VectorQuantizer.Metric = cosine ? .cosine(inputEps: 1e-6) : .euclidean(clampMin: 1e-8)
         layers = (0..<quantizers).map { i in
-            for buffer in ["_codebook.embed_avg", "_codebook.cluster_size", "_codebook.initted"] { w.loader.skip(w["layers"][i].key(buffer)) }
-            return VectorQuantizer(codebook: w["layers"][i].tensor("_codebook.embed", shape: [1, codebookSize, d]).reshaped([codebookSize, d]), metric: metric)
+            for buffer in ["_codebook.embed_avg", "_codebook.cluster_size", "_codebook.initted"] {
+                w.loader.skip(w["layers"][i].key(buffer))
+            }
+            return VectorQuantizer(
+                codebook: w["layers"][i].tensor("_codebook.embed", shape: [1, codebookSize, d]).reshaped([
+                    codebookSize, d,
+                ]), metric: metric)
         }
         projectIn = d != dim ? Linear(w["project_in"], in: dim, out: d) : nil
         projectOut = d != dim ? Linear(w["project_out"], in: d, out: dim) : nil

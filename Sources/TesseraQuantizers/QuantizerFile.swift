@@ -44,10 +44,14 @@ extension GroupedResidualVectorQuantizer: RowQuantizer {
     }
     public func dequantizeRows(_ ids: [Int]) throws -> Tensor {
         let g = groups.count, q = groups[0].layers.count
-        guard ids.count % (g * q) == 0 else { throw QuantizerError("\(ids.count) ids do not split into rows of \(g * q)") }
+        guard ids.count % (g * q) == 0 else {
+            throw QuantizerError("\(ids.count) ids do not split into rows of \(g * q)")
+        }
         let m = ids.count / (g * q)
         var packed = [Int](repeating: 0, count: ids.count)
-        for gi in 0..<g { for r in 0..<m { for l in 0..<q { packed[(gi * m + r) * q + l] = ids[(r * g + gi) * q + l] } } }
+        for gi in 0..<g {
+            for r in 0..<m { for l in 0..<q { packed[(gi * m + r) * q + l] = ids[(r * g + gi) * q + l] } }
+        }
         return try decode(packed)
     }
 }
@@ -118,32 +122,44 @@ public enum QuantizerFile {
             return v
         }
         switch spec.type {
-        case "residual_fsq": return try ResidualFSQ(levels: try need(spec.levels, "levels"), quantizers: try need(spec.num_quantizers, "num_quantizers"))
-        case "residual_lfq": return try ResidualLFQ(dimension: try need(spec.dim, "dim"), quantizers: try need(spec.num_quantizers, "num_quantizers"))
+        case "residual_fsq":
+            return try ResidualFSQ(
+                levels: try need(spec.levels, "levels"), quantizers: try need(spec.num_quantizers, "num_quantizers"))
+        case "residual_lfq":
+            return try ResidualLFQ(
+                dimension: try need(spec.dim, "dim"), quantizers: try need(spec.num_quantizers, "num_quantizers"))
         default: break
         }
         let weights = url.deletingLastPathComponent().appendingPathComponent(try need(spec.weights, "weights"))
         let loader = WeightLoader(try Checkpoint(directory: weights))
-        let w = spec.prefix.map { p in WeightScope(loader: loader, prefix: p.hasSuffix(".") ? String(p.dropLast()) : p) } ?? loader.root
+        let w =
+            spec.prefix.map { p in WeightScope(loader: loader, prefix: p.hasSuffix(".") ? String(p.dropLast()) : p) }
+            ?? loader.root
         let quantizer: any RowQuantizer
         switch spec.type {
         case "vq":
             let dim = try need(spec.dim, "dim")
-            quantizer = try MultiHeadVectorQuantizer(w, dim: dim, codebookSize: try need(spec.codebook_size, "codebook_size"),
-                                                     codebookDim: spec.codebook_dim ?? dim, heads: spec.heads ?? 1,
-                                                     separate: spec.separate_codebook_per_head ?? false, cosine: spec.use_cosine_sim ?? false)
+            quantizer = try MultiHeadVectorQuantizer(
+                w, dim: dim, codebookSize: try need(spec.codebook_size, "codebook_size"),
+                codebookDim: spec.codebook_dim ?? dim, heads: spec.heads ?? 1,
+                separate: spec.separate_codebook_per_head ?? false, cosine: spec.use_cosine_sim ?? false)
         case "residual_vq":
-            quantizer = ResidualVectorQuantizer(w, dim: try need(spec.dim, "dim"), codebookSize: try need(spec.codebook_size, "codebook_size"),
-                                                codebookDim: spec.codebook_dim, quantizers: try need(spec.num_quantizers, "num_quantizers"))
+            quantizer = ResidualVectorQuantizer(
+                w, dim: try need(spec.dim, "dim"), codebookSize: try need(spec.codebook_size, "codebook_size"),
+                codebookDim: spec.codebook_dim, quantizers: try need(spec.num_quantizers, "num_quantizers"))
         case "grouped_residual_vq":
-            quantizer = try GroupedResidualVectorQuantizer(w, dim: try need(spec.dim, "dim"), groups: try need(spec.groups, "groups"),
-                                                           codebookSize: try need(spec.codebook_size, "codebook_size"),
-                                                           quantizers: try need(spec.num_quantizers, "num_quantizers"))
+            quantizer = try GroupedResidualVectorQuantizer(
+                w, dim: try need(spec.dim, "dim"), groups: try need(spec.groups, "groups"),
+                codebookSize: try need(spec.codebook_size, "codebook_size"),
+                quantizers: try need(spec.num_quantizers, "num_quantizers"))
         case "binary":
-            guard let shape = w.shape(of: "embed"), shape.count == 2 else { throw QuantizerError("\(weights.path): no 'embed' [bits, dim] tensor") }
+            guard let shape = w.shape(of: "embed"), shape.count == 2 else {
+                throw QuantizerError("\(weights.path): no 'embed' [bits, dim] tensor")
+            }
             quantizer = try BinaryQuantizer(embedding: w.tensor("embed", shape: shape))
         case "unitok":
-            quantizer = try MultiHeadVectorQuantizer.uniTok(w, codebooks: spec.codebooks ?? 8, size: spec.codebook_size ?? 4096, dim: spec.codebook_dim ?? 8)
+            quantizer = try MultiHeadVectorQuantizer.uniTok(
+                w, codebooks: spec.codebooks ?? 8, size: spec.codebook_size ?? 4096, dim: spec.codebook_dim ?? 8)
         default:
             throw QuantizerError("\(url.path): unknown quantizer type '\(spec.type)'")
         }

@@ -27,7 +27,11 @@ public enum QuantizerSpec: Sendable {
         func options(_ s: String) -> (positional: [String], named: [String: String]) {
             var positional: [String] = [], named: [String: String] = [:]
             for part in s.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !part.isEmpty {
-                if let eq = part.firstIndex(of: "=") { named[String(part[..<eq])] = String(part[part.index(after: eq)...]) } else { positional.append(part) }
+                if let eq = part.firstIndex(of: "=") {
+                    named[String(part[..<eq])] = String(part[part.index(after: eq)...])
+                } else {
+                    positional.append(part)
+                }
             }
             return (positional, named)
         }
@@ -42,26 +46,35 @@ public enum QuantizerSpec: Sendable {
             self = .fsq(try FSQ(levels: try o.positional.map(int), preserveSymmetry: name.lowercased() == "fsq-sym"))
         case "lfq", "bsq":
             guard let d = o.positional.first else { throw QuantizerError("\(name) needs a dimension, e.g. \(name):16") }
-            let scale = try o.named["scale"].map { s -> Float in
-                guard let v = Float(s) else { throw QuantizerError("bad scale '\(s)'") }
-                return v
-            } ?? 1
-            self = .lfq(try LFQ(dimension: try int(d), codebooks: try o.named["codebooks"].map(int) ?? 1, scale: scale,
-                                spherical: name.lowercased() == "bsq"))
+            let scale =
+                try o.named["scale"].map { s -> Float in
+                    guard let v = Float(s) else { throw QuantizerError("bad scale '\(s)'") }
+                    return v
+                } ?? 1
+            self = .lfq(
+                try LFQ(
+                    dimension: try int(d), codebooks: try o.named["codebooks"].map(int) ?? 1, scale: scale,
+                    spherical: name.lowercased() == "bsq"))
         case "dimwise":
             let bits = try o.named["bits"].map(int) ?? 6
             let std = Double(o.named["std"] ?? "3") ?? 3
             var range: ClosedRange<Float> = -5...5
             if let r = o.named["range"] {
                 let parts = r.split(separator: ":").compactMap { Float($0) }
-                guard parts.count == 2, parts[0] < parts[1] else { throw QuantizerError("range must be lo:hi, got '\(r)'") }
+                guard parts.count == 2, parts[0] < parts[1] else {
+                    throw QuantizerError("range must be lo:hi, got '\(r)'")
+                }
                 range = parts[0]...parts[1]
             }
             self = .dimensionWise(try DimensionWiseQuantizer(bits: bits, range: range, stdRange: std), dimension: nil)
         case "vq":
-            guard let path = o.positional.first else { throw QuantizerError("vq needs a codebook file, e.g. vq:codebook.safetensors") }
+            guard let path = o.positional.first else {
+                throw QuantizerError("vq needs a codebook file, e.g. vq:codebook.safetensors")
+            }
             let flags = Set(o.positional.dropFirst())
-            if let unknown = flags.subtracting(["cosine", "l2"]).first { throw QuantizerError("unknown vq option '\(unknown)' (cosine, l2)") }
+            if let unknown = flags.subtracting(["cosine", "l2"]).first {
+                throw QuantizerError("unknown vq option '\(unknown)' (cosine, l2)")
+            }
             let book: Tensor
             do {
                 book = try SafeTensorsFile(url: URL(fileURLWithPath: path)).tensor("codebook")
@@ -72,8 +85,11 @@ public enum QuantizerSpec: Sendable {
                 throw QuantizerError("\(path): 'codebook' must be [K, D], got \(book.shape)")
             }
             let l2 = flags.contains("l2")
-            self = .vq(VectorQuantizer(codebook: book, metric: flags.contains("cosine") ? .cosine(inputEps: 1e-6) : .euclidean(clampMin: nil),
-                                       normalizeInputs: l2, normalizeCodebook: l2))
+            self = .vq(
+                VectorQuantizer(
+                    codebook: book,
+                    metric: flags.contains("cosine") ? .cosine(inputEps: 1e-6) : .euclidean(clampMin: nil),
+                    normalizeInputs: l2, normalizeCodebook: l2))
         default:
             throw QuantizerError("unknown quantizer '\(name)' (fsq, fsq-sym, lfq, bsq, dimwise, vq)")
         }
@@ -108,10 +124,14 @@ public enum QuantizerSpec: Sendable {
         case .lfq(let q): return try q.encode(x).ids
         case .dimensionWise(let q, _): return q.encode(x)
         case .vq(let q):
-            guard x.shape[1] == q.dimension else { throw QuantizerError("latents have \(x.shape[1]) channels; the codebook has \(q.dimension)") }
+            guard x.shape[1] == q.dimension else {
+                throw QuantizerError("latents have \(x.shape[1]) channels; the codebook has \(q.dimension)")
+            }
             return q.encode(x)
         case .file(let q):
-            guard x.shape[1] == q.inputDimension else { throw QuantizerError("latents have \(x.shape[1]) channels; the quantizer takes \(q.inputDimension)") }
+            guard x.shape[1] == q.inputDimension else {
+                throw QuantizerError("latents have \(x.shape[1]) channels; the quantizer takes \(q.inputDimension)")
+            }
             return try q.quantizeRows(x)
         }
     }
@@ -146,11 +166,15 @@ public struct CodebookUsage: Sendable, Equatable {
     public init(ids: [Int], vocabularySize: Int) throws {
         var counts = [Int](repeating: 0, count: vocabularySize)
         for id in ids {
-            guard id >= 0 && id < vocabularySize else { throw QuantizerError("id \(id) is outside 0..<\(vocabularySize)") }
+            guard id >= 0 && id < vocabularySize else {
+                throw QuantizerError("id \(id) is outside 0..<\(vocabularySize)")
+            }
             counts[id] += 1
         }
         let total = Double(max(1, ids.count))
-        let entropy = counts.reduce(0.0) { h, c in c == 0 ? h : h - Double(c) / total * Foundation.log(Double(c) / total) }
+        let entropy = counts.reduce(0.0) { h, c in
+            c == 0 ? h : h - Double(c) / total * Foundation.log(Double(c) / total)
+        }
         self.vocabularySize = vocabularySize
         tokens = ids.count
         used = counts.filter { $0 > 0 }.count

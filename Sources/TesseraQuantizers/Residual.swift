@@ -19,7 +19,9 @@ public struct ResidualFSQ: Sendable {
 
     public func encode(_ x: Tensor) throws -> (ids: [Int], codes: Tensor) {
         let d = layer.dimension
-        guard x.rank == 2, x.shape[1] == d else { throw QuantizerError("residual FSQ input must be [M, \(d)], got \(x.shape)") }
+        guard x.rank == 2, x.shape[1] == d else {
+            throw QuantizerError("residual FSQ input must be [M, \(d)], got \(x.shape)")
+        }
         var residual = x
         for i in 0..<residual.count {
             let c = 1 + 1 / (Float(layer.levels[i % d]) - 1)
@@ -41,7 +43,9 @@ public struct ResidualFSQ: Sendable {
     }
 
     public func decode(_ ids: [Int]) throws -> Tensor {
-        guard ids.count % quantizers == 0 else { throw QuantizerError("\(ids.count) ids are not a multiple of \(quantizers) layers") }
+        guard ids.count % quantizers == 0 else {
+            throw QuantizerError("\(ids.count) ids are not a multiple of \(quantizers) layers")
+        }
         let m = ids.count / quantizers, d = layer.dimension
         var total = Tensor.zeros([m, d])
         for q in 0..<quantizers {
@@ -97,7 +101,9 @@ public struct GroupedResidualVectorQuantizer: Sendable {
     /// Reads `rvqs.{g}.layers.{i}._codebook.embed`.
     public init(_ w: WeightScope, dim: Int, groups g: Int, codebookSize: Int, quantizers: Int) throws {
         guard g >= 1, dim % g == 0 else { throw QuantizerError("dim \(dim) does not split into \(g) groups") }
-        groups = (0..<g).map { ResidualVectorQuantizer(w["rvqs"][$0], dim: dim / g, codebookSize: codebookSize, quantizers: quantizers) }
+        groups = (0..<g).map {
+            ResidualVectorQuantizer(w["rvqs"][$0], dim: dim / g, codebookSize: codebookSize, quantizers: quantizers)
+        }
     }
 
     public func encode(_ x: Tensor) throws -> (ids: [Int], codes: Tensor) {
@@ -113,8 +119,11 @@ public struct GroupedResidualVectorQuantizer: Sendable {
     }
 
     public func decode(_ ids: [Int]) throws -> Tensor {
-        guard ids.count % groups.count == 0 else { throw QuantizerError("\(ids.count) ids do not split into \(groups.count) groups") }
+        guard ids.count % groups.count == 0 else {
+            throw QuantizerError("\(ids.count) ids do not split into \(groups.count) groups")
+        }
         let per = ids.count / groups.count
-        return Tensor.concatenate(try groups.enumerated().map { g, rvq in try rvq.decode(Array(ids[(g * per)..<((g + 1) * per)])) }, axis: 1)
+        return Tensor.concatenate(
+            try groups.enumerated().map { g, rvq in try rvq.decode(Array(ids[(g * per)..<((g + 1) * per)])) }, axis: 1)
     }
 }

@@ -14,7 +14,9 @@ public struct FSQ: Sendable, Equatable {
     public let basis: [Int]
 
     public init(levels: [Int], preserveSymmetry: Bool = false, hardClamp: Bool = false) throws {
-        guard !levels.isEmpty, levels.allSatisfy({ $0 >= 2 }) else { throw QuantizerError("FSQ levels must all be ≥ 2, got \(levels)") }
+        guard !levels.isEmpty, levels.allSatisfy({ $0 >= 2 }) else {
+            throw QuantizerError("FSQ levels must all be ≥ 2, got \(levels)")
+        }
         guard preserveSymmetry || !levels.contains(2) else {
             throw QuantizerError("FSQ level 2 needs preserve_symmetry (without it the level collapses)")
         }
@@ -104,7 +106,8 @@ public struct LFQ: Sendable, Equatable {
 
     public init(dimension: Int, codebooks: Int = 1, scale: Float = 1, spherical: Bool = false) throws {
         guard dimension > 0, codebooks > 0, dimension % codebooks == 0, dimension / codebooks <= 62 else {
-            throw QuantizerError("LFQ needs dimension divisible by codebooks, ≤ 62 bits each (got \(dimension), \(codebooks))")
+            throw QuantizerError(
+                "LFQ needs dimension divisible by codebooks, ≤ 62 bits each (got \(dimension), \(codebooks))")
         }
         self.dimension = dimension
         self.codebooks = codebooks
@@ -117,7 +120,9 @@ public struct LFQ: Sendable, Equatable {
 
     /// Ids `[M · codebooks]` (row-major: position, then codebook) and codes `[M, D]`.
     public func encode(_ x: Tensor) throws -> (ids: [Int], codes: Tensor) {
-        guard x.rank == 2, x.shape[1] == dimension else { throw QuantizerError("LFQ input must be [M, \(dimension)], got \(x.shape)") }
+        guard x.rank == 2, x.shape[1] == dimension else {
+            throw QuantizerError("LFQ input must be [M, \(dimension)], got \(x.shape)")
+        }
         let m = x.shape[0], bits = bitsPerCodebook
         // Spherical inputs are l2-normalized first; that keeps every sign, so only signs matter.
         let magnitude = spherical ? scale / Float(bits).squareRoot() : scale
@@ -146,7 +151,9 @@ public struct LFQ: Sendable, Equatable {
 
     /// Codes `[ids.count / codebooks, D]` for ids laid out as ``encode(_:)`` returns them.
     public func decode(_ ids: [Int]) throws -> Tensor {
-        guard ids.count % codebooks == 0 else { throw QuantizerError("LFQ ids count \(ids.count) is not a multiple of \(codebooks) codebooks") }
+        guard ids.count % codebooks == 0 else {
+            throw QuantizerError("LFQ ids count \(ids.count) is not a multiple of \(codebooks) codebooks")
+        }
         if let bad = ids.first(where: { $0 < 0 || $0 >= codebookSize }) {
             throw QuantizerError("LFQ id \(bad) is outside 0..<\(codebookSize)")
         }
@@ -154,7 +161,9 @@ public struct LFQ: Sendable, Equatable {
         var signs = [Bool](repeating: false, count: m * dimension)
         for r in 0..<m {
             for c in 0..<codebooks {
-                for b in 0..<bits { signs[r * dimension + c * bits + b] = (ids[r * codebooks + c] >> (bits - 1 - b)) & 1 == 1 }
+                for b in 0..<bits {
+                    signs[r * dimension + c * bits + b] = (ids[r * codebooks + c] >> (bits - 1 - b)) & 1 == 1
+                }
             }
         }
         return codes(signs: signs, rows: m)
@@ -185,7 +194,9 @@ public struct BinaryQuantizer: Sendable {
 
     /// Ids for logits `[M, bits]`.
     public func encode(_ logits: Tensor) throws -> [Int] {
-        guard logits.rank == 2, logits.shape[1] == bits else { throw QuantizerError("binary logits must be [M, \(bits)], got \(logits.shape)") }
+        guard logits.rank == 2, logits.shape[1] == bits else {
+            throw QuantizerError("binary logits must be [M, \(bits)], got \(logits.shape)")
+        }
         return (0..<logits.shape[0]).map { r in
             var id = 0
             for j in 0..<bits where logits.scalars[r * bits + j] > 0 { id |= 1 << (bits - 1 - j) }
@@ -195,9 +206,13 @@ public struct BinaryQuantizer: Sendable {
 
     /// The 0/1 bit matrix `[ids.count, bits]` of ids.
     public func bitMatrix(_ ids: [Int]) throws -> Tensor {
-        if let bad = ids.first(where: { $0 < 0 || $0 >= (1 << bits) }) { throw QuantizerError("binary id \(bad) has more than \(bits) bits") }
+        if let bad = ids.first(where: { $0 < 0 || $0 >= (1 << bits) }) {
+            throw QuantizerError("binary id \(bad) has more than \(bits) bits")
+        }
         var out = [Float](repeating: 0, count: ids.count * bits)
-        for (r, id) in ids.enumerated() { for j in 0..<bits where (id >> (bits - 1 - j)) & 1 == 1 { out[r * bits + j] = 1 } }
+        for (r, id) in ids.enumerated() {
+            for j in 0..<bits where (id >> (bits - 1 - j)) & 1 == 1 { out[r * bits + j] = 1 }
+        }
         return Tensor(shape: [ids.count, bits], scalars: out)
     }
 
@@ -241,7 +256,9 @@ public struct DimensionWiseQuantizer: Sendable {
         try self.init(bits: bits, range: range, stdRange: stdRange)
         let base = self
         let u = samples.filter { $0.isFinite }.map { base.standardize($0) }.sorted()
-        guard u.count >= (1 << bits) else { throw QuantizerError("need at least \(1 << bits) finite samples to fit \(1 << bits) bins") }
+        guard u.count >= (1 << bits) else {
+            throw QuantizerError("need at least \(1 << bits) finite samples to fit \(1 << bits) bins")
+        }
         let n = 1 << bits
         var reps: [Double] = []
         for i in 0..<n {
@@ -282,9 +299,13 @@ public struct DimensionWiseQuantizer: Sendable {
     /// Values for ids (same shape as given).
     public func decode(_ ids: [Int], shape: [Int]) throws -> Tensor {
         let r = reps
-        if let bad = ids.first(where: { $0 < 0 || $0 >= r.count }) { throw QuantizerError("dimension-wise id \(bad) is outside 0..<\(r.count)") }
+        if let bad = ids.first(where: { $0 < 0 || $0 >= r.count }) {
+            throw QuantizerError("dimension-wise id \(bad) is outside 0..<\(r.count)")
+        }
         let span = Double(range.upperBound - range.lowerBound)
-        return Tensor(shape: shape, scalars: ids.map { Float((r[$0] + stdRange) / (2 * stdRange) * span + Double(range.lowerBound)) })
+        return Tensor(
+            shape: shape,
+            scalars: ids.map { Float((r[$0] + stdRange) / (2 * stdRange) * span + Double(range.lowerBound)) })
     }
 }
 
@@ -298,12 +319,14 @@ func inverseNormalCDF(_ p: Double) -> Double {
     let q = p - 0.5
     if abs(q) <= 0.425 {
         let r = 0.180625 - q * q
-        let num = (((((((2509.0809287301226727 * r + 33430.575583588128105) * r + 67265.770927008700853) * r
-            + 45921.953931549871457) * r + 13731.693765509461125) * r + 1971.5909503065514427) * r
-            + 133.14166789178437745) * r + 3.387132872796366608)
-        let den = (((((((5226.495278852545925 * r + 28729.085735721942674) * r + 39307.89580009271061) * r
-            + 21213.794301586595867) * r + 5394.1960214247511077) * r + 687.1870074920579083) * r
-            + 42.313330701600911252) * r + 1.0)
+        let num =
+            (((((((2509.0809287301226727 * r + 33430.575583588128105) * r + 67265.770927008700853) * r
+                + 45921.953931549871457) * r + 13731.693765509461125) * r + 1971.5909503065514427) * r
+                + 133.14166789178437745) * r + 3.387132872796366608)
+        let den =
+            (((((((5226.495278852545925 * r + 28729.085735721942674) * r + 39307.89580009271061) * r
+                + 21213.794301586595867) * r + 5394.1960214247511077) * r + 687.1870074920579083) * r
+                + 42.313330701600911252) * r + 1.0)
         return q * num / den
     }
     var r = q < 0 ? p : 1 - p
@@ -311,20 +334,22 @@ func inverseNormalCDF(_ p: Double) -> Double {
     var value: Double
     if r <= 5 {
         r -= 1.6
-        value = (((((((7.7454501427834140764e-4 * r + 0.0227238449892691845833) * r + 0.24178072517745061177) * r
-            + 1.27045825245236838258) * r + 3.64784832476320460504) * r + 5.7694972214606914055) * r
-            + 4.6303378461565452959) * r + 1.42343711074968357734)
+        value =
+            (((((((7.7454501427834140764e-4 * r + 0.0227238449892691845833) * r + 0.24178072517745061177) * r
+                + 1.27045825245236838258) * r + 3.64784832476320460504) * r + 5.7694972214606914055) * r
+                + 4.6303378461565452959) * r + 1.42343711074968357734)
             / (((((((1.05075007164441684324e-9 * r + 5.475938084995344946e-4) * r + 0.0151986665636164571966) * r
-            + 0.14810397642748007459) * r + 0.68976733498510000455) * r + 1.6763848301838038494) * r
-            + 2.05319162663775882187) * r + 1.0)
+                + 0.14810397642748007459) * r + 0.68976733498510000455) * r + 1.6763848301838038494) * r
+                + 2.05319162663775882187) * r + 1.0)
     } else {
         r -= 5
-        value = (((((((2.01033439929228813265e-7 * r + 2.71155556874348757815e-5) * r + 0.0012426609473880784386) * r
-            + 0.026532189526576123093) * r + 0.29656057182850489123) * r + 1.7848265399172913358) * r
-            + 5.4637849111641143699) * r + 6.6579046435011037772)
+        value =
+            (((((((2.01033439929228813265e-7 * r + 2.71155556874348757815e-5) * r + 0.0012426609473880784386) * r
+                + 0.026532189526576123093) * r + 0.29656057182850489123) * r + 1.7848265399172913358) * r
+                + 5.4637849111641143699) * r + 6.6579046435011037772)
             / (((((((2.04426310338993978564e-15 * r + 1.4215117583164458887e-7) * r + 1.8463183175100546818e-5) * r
-            + 7.868691311456132591e-4) * r + 0.0148753612908506148525) * r + 0.13692988092273580531) * r
-            + 0.59983220655588793769) * r + 1.0)
+                + 7.868691311456132591e-4) * r + 0.0148753612908506148525) * r + 0.13692988092273580531) * r
+                + 0.59983220655588793769) * r + 1.0)
     }
     return q < 0 ? -value : value
 }

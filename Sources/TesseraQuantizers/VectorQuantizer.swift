@@ -1,3 +1,4 @@
+import Foundation
 import TesseraCore
 
 /// A problem with token ids or quantizer inputs.
@@ -30,7 +31,9 @@ public struct VectorQuantizer: Sendable {
 
     /// TiTok's quantizer: euclidean, inputs and codebook l2-normalized when `useL2Norm`.
     public init(codebook: Tensor, useL2Norm: Bool) {
-        self.init(codebook: codebook, metric: .euclidean(clampMin: nil), normalizeInputs: useL2Norm, normalizeCodebook: useL2Norm)
+        self.init(
+            codebook: codebook, metric: .euclidean(clampMin: nil), normalizeInputs: useL2Norm,
+            normalizeCodebook: useL2Norm)
     }
 
     /// - Parameter codebook: `[K, D]` as stored in the checkpoint.
@@ -53,7 +56,8 @@ public struct VectorQuantizer: Sendable {
 
     /// Index of the nearest codeword for each row of `z` (`[M, D]`).
     public func encode(_ z: Tensor) -> [Int] {
-        precondition(z.rank == 2 && z.shape[1] == dimension, "quantizer input must be [M, \(dimension)], got \(z.shape)")
+        precondition(
+            z.rank == 2 && z.shape[1] == dimension, "quantizer input must be [M, \(dimension)], got \(z.shape)")
         var x = z
         switch metric {
         case .cosine(let eps): x = z.l2Normalized(eps: eps)
@@ -69,7 +73,8 @@ public struct VectorQuantizer: Sendable {
             codebook.scalars.withUnsafeBufferPointer { cp in
                 squaredNorms.withUnsafeBufferPointer { np in
                     ids.withUnsafeMutableBufferPointer { ip in
-                        let ctx = UncheckedSendable((xp.baseAddress!, cp.baseAddress!, np.baseAddress!, ip.baseAddress!))
+                        let ctx = UncheckedSendable(
+                            (xp.baseAddress!, cp.baseAddress!, np.baseAddress!, ip.baseAddress!))
                         let metric = self.metric
                         parallelChunks(tiles) { range in
                             let (xb, cb, norms, out) = ctx.value
@@ -89,7 +94,8 @@ public struct VectorQuantizer: Sendable {
                                         let row = xb + (start + r) * d
                                         var zz: Float = 0
                                         for j in 0..<d { zz += row[j] * row[j] }
-                                        // argmin of ‖e‖² − 2 z·e (+ ‖z‖², constant per row); the clamp needs the full value
+                                        // argmin of ‖e‖² − 2 z·e (+ ‖z‖², constant per row);
+                                        // the clamp needs the full value
                                         var bestDistance = Float.infinity
                                         if let floor = clampMin {
                                             for c in 0..<k {
@@ -122,7 +128,3 @@ public struct VectorQuantizer: Sendable {
         return codebook.indexSelect(axis: 0, ids)
     }
 }
-
-
-
-import Foundation

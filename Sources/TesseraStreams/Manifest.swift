@@ -79,11 +79,11 @@ enum JSONLines {
             throw TokenFileError(path: url.path, reason: "not UTF-8 text")
         }
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        if !text.hasSuffix("\n") { lines.removeLast() }   // torn or empty tail
+        if !text.hasSuffix("\n") { lines.removeLast() }  // torn or empty tail
         var out: [T] = []
         for (n, line) in lines.enumerated() where !line.isEmpty {
             do { out.append(try VisualVocabulary.decoder.decode(T.self, from: Data(line.utf8))) } catch {
-                if n == lines.count - 1 { break }      // torn last line
+                if n == lines.count - 1 { break }  // torn last line
                 throw TokenFileError(path: url.path, reason: "line \(n + 1) is not a valid record (\(error))")
             }
         }

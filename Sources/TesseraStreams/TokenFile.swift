@@ -57,7 +57,9 @@ public enum TokenFile {
     }
 
     /// The file's bytes, and for `.npy` the `<file>.json` sidecar's.
-    static func encoded(_ records: [TokenRecord], format: TokenFileFormat, path: String) throws -> (Data, sidecar: Data?) {
+    static func encoded(_ records: [TokenRecord], format: TokenFileFormat, path: String) throws -> (
+        Data, sidecar: Data?
+    ) {
         switch format {
         case .jsonl:
             var text = ""
@@ -67,8 +69,13 @@ public enum TokenFile {
             guard let first = records.first else {
                 throw TokenFileError(path: path, reason: "no records to write")
             }
-            guard records.allSatisfy({ $0.tokens.shape == first.tokens.shape && $0.tokens.isContinuous == first.tokens.isContinuous }) else {
-                throw TokenFileError(path: path, reason: "\(format.rawValue) needs token sets of one shape; use jsonl for mixed lengths")
+            guard
+                records.allSatisfy({
+                    $0.tokens.shape == first.tokens.shape && $0.tokens.isContinuous == first.tokens.isContinuous
+                })
+            else {
+                throw TokenFileError(
+                    path: path, reason: "\(format.rawValue) needs token sets of one shape; use jsonl for mixed lengths")
             }
             let meta = try metadata(records)
             if format == .npy {
@@ -76,17 +83,29 @@ public enum TokenFile {
                     throw TokenFileError(path: path, reason: "continuous tokens go to safetensors or jsonl, not npy")
                 }
                 let ids = records.flatMap { $0.tokens.ids }
-                let data = ids.withUnsafeBufferPointer { p in p.flatMap { v in withUnsafeBytes(of: Int64(v).littleEndian) { Array($0) } } }
-                return (Data(NPYArray(dtype: .int64, shape: [records.count] + first.tokens.shape, data: data).npyBytes()), Data(meta.utf8))
+                let data = ids.withUnsafeBufferPointer { p in
+                    p.flatMap { v in withUnsafeBytes(of: Int64(v).littleEndian) { Array($0) } }
+                }
+                return (
+                    Data(NPYArray(dtype: .int64, shape: [records.count] + first.tokens.shape, data: data).npyBytes()),
+                    Data(meta.utf8)
+                )
             }
             let payload: SafeTensorsWriter.Payload
             if first.tokens.isContinuous {
-                payload = .float(Tensor.concatenate(records.map { $0.tokens.latents!.reshaped([1] + $0.tokens.latents!.shape) }, axis: 0))
+                payload = .float(
+                    Tensor.concatenate(
+                        records.map { $0.tokens.latents!.reshaped([1] + $0.tokens.latents!.shape) }, axis: 0))
             } else {
                 payload = .integers(records.flatMap { $0.tokens.ids }, shape: [records.count] + first.tokens.shape)
             }
             do {
-                return (Data(try SafeTensorsWriter.serialize([(first.tokens.isContinuous ? "latents" : "ids", payload)], metadata: ["tessera": meta])), nil)
+                return (
+                    Data(
+                        try SafeTensorsWriter.serialize(
+                            [(first.tokens.isContinuous ? "latents" : "ids", payload)], metadata: ["tessera": meta])),
+                    nil
+                )
             } catch {
                 throw TokenFileError(path: path, reason: "cannot encode (\(error))")
             }
@@ -96,18 +115,23 @@ public enum TokenFile {
     /// Reads records from a JSONL, .npy (+ sidecar) or safetensors token file, or from a
     /// shard of an output folder (`.bin` LM shard, WebDataset `.tar`).
     public static func read(_ url: URL) throws -> [TokenRecord] {
-        guard FileManager.default.fileExists(atPath: url.path) else { throw TokenFileError(path: url.path, reason: "no such file") }
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw TokenFileError(path: url.path, reason: "no such file")
+        }
         switch url.pathExtension.lowercased() {
         case "bin": return try ShardEncoder.readBin(url)
         case "tar": return try ShardEncoder.readTar(url)
         default: break
         }
         guard let format = TokenFileFormat(path: url.path) else {
-            throw TokenFileError(path: url.path, reason: "unknown token file type (expected .jsonl, .npy, .safetensors, .bin or .tar)")
+            throw TokenFileError(
+                path: url.path, reason: "unknown token file type (expected .jsonl, .npy, .safetensors, .bin or .tar)")
         }
         switch format {
         case .jsonl:
-            guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw TokenFileError(path: url.path, reason: "not UTF-8 text") }
+            guard let text = try? String(contentsOf: url, encoding: .utf8) else {
+                throw TokenFileError(path: url.path, reason: "not UTF-8 text")
+            }
             var out: [TokenRecord] = []
             for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
                 do {
@@ -119,16 +143,22 @@ public enum TokenFile {
             return out
         case .npy:
             let array: NPYArray
-            do { array = try NPYArray(contentsOf: url) } catch { throw TokenFileError(path: url.path, reason: "\(error)") }
-            guard [.int64, .int32, .uint16, .uint32, .int16, .uint8].contains(array.dtype), array.shape.count >= 2 else {
-                throw TokenFileError(path: url.path, reason: "expected an integer array [records, N], got \(array.dtype) \(array.shape)")
+            do { array = try NPYArray(contentsOf: url) } catch {
+                throw TokenFileError(path: url.path, reason: "\(error)")
+            }
+            guard [.int64, .int32, .uint16, .uint32, .int16, .uint8].contains(array.dtype), array.shape.count >= 2
+            else {
+                throw TokenFileError(
+                    path: url.path, reason: "expected an integer array [records, N], got \(array.dtype) \(array.shape)")
             }
             let ids = array.integers() ?? []
             let meta = try sidecar(url.appendingPathExtension("json"), count: array.shape[0])
             return split(ids: ids, shape: array.shape, meta: meta)
         case .safetensors:
             let file: SafeTensorsFile
-            do { file = try SafeTensorsFile(url: url) } catch { throw TokenFileError(path: url.path, reason: "\(error)") }
+            do { file = try SafeTensorsFile(url: url) } catch {
+                throw TokenFileError(path: url.path, reason: "\(error)")
+            }
             let meta = try file.metadata["tessera"].map { try decodeMetadata(Data($0.utf8), path: url.path) }
             if let entry = file.entries["ids"] {
                 let ids = try file.integers("ids")
@@ -140,8 +170,9 @@ public enum TokenFile {
             let m = meta ?? Metadata.unnamed(latents.shape[0])
             return (0..<latents.shape[0]).map { i in
                 let t = latents.slice(axis: 0, i..<(i + 1)).reshaped(Array(latents.shape.dropFirst()))
-                return TokenRecord(source: m.sources[safe: i] ?? "", frameTimestamp: m.timestamps?[safe: i] ?? nil,
-                                   tokens: Tokens(ids: [], shape: [t.shape[0]], vocabularySizes: [], model: m.model, latents: t))
+                return TokenRecord(
+                    source: m.sources[safe: i] ?? "", frameTimestamp: m.timestamps?[safe: i] ?? nil,
+                    tokens: Tokens(ids: [], shape: [t.shape[0]], vocabularySizes: [], model: m.model, latents: t))
             }
         }
     }
@@ -153,7 +184,9 @@ public enum TokenFile {
         if let t = r.frameTimestamp { object["frame_timestamp"] = t }
         if let latents = r.tokens.latents {
             let c = latents.shape.last ?? 1
-            object["latents"] = (0..<(latents.count / c)).map { Array(latents.scalars[($0 * c)..<(($0 + 1) * c)]).map(Double.init) }
+            object["latents"] = (0..<(latents.count / c)).map {
+                Array(latents.scalars[($0 * c)..<(($0 + 1) * c)]).map(Double.init)
+            }
         } else {
             object["vocab"] = r.tokens.vocabularySizes
             object["ids"] = r.tokens.ids
@@ -173,14 +206,17 @@ public enum TokenFile {
             let c = rows.first?.count ?? 0
             guard rows.allSatisfy({ $0.count == c }) else { throw TokenFileError(path: "", reason: "ragged latents") }
             let t = Tensor(shape: [rows.count, c], scalars: rows.flatMap { $0.map { $0.floatValue } })
-            return TokenRecord(source: source, frameTimestamp: timestamp,
-                               tokens: Tokens(ids: [], shape: [rows.count], vocabularySizes: [], model: model, latents: t))
+            return TokenRecord(
+                source: source, frameTimestamp: timestamp,
+                tokens: Tokens(ids: [], shape: [rows.count], vocabularySizes: [], model: model, latents: t))
         }
         guard let raw = object["ids"] as? [NSNumber] else { throw TokenFileError(path: "", reason: "no ids") }
         var ids: [Int] = []
         for v in raw {
             let d = v.doubleValue
-            guard d == d.rounded(), abs(d) < 1e15 else { throw TokenFileError(path: "", reason: "id \(v) is not an integer") }
+            guard d == d.rounded(), abs(d) < 1e15 else {
+                throw TokenFileError(path: "", reason: "id \(v) is not an integer")
+            }
             ids.append(Int(d))
         }
         let shape = (object["shape"] as? [NSNumber])?.map(\.intValue) ?? [ids.count]
@@ -188,8 +224,9 @@ public enum TokenFile {
             throw TokenFileError(path: "", reason: "\(ids.count) ids do not fill shape \(shape)")
         }
         let vocab = (object["vocab"] as? [NSNumber])?.map(\.intValue) ?? []
-        return TokenRecord(source: source, frameTimestamp: timestamp,
-                           tokens: Tokens(ids: ids, shape: shape, vocabularySizes: vocab, model: model))
+        return TokenRecord(
+            source: source, frameTimestamp: timestamp,
+            tokens: Tokens(ids: ids, shape: shape, vocabularySizes: vocab, model: model))
     }
 
     // MARK: metadata for array formats
@@ -199,19 +236,22 @@ public enum TokenFile {
         var vocab: [Int]
         var sources: [String]
         var timestamps: [Double?]?
-        static func unnamed(_ n: Int) -> Metadata { Metadata(model: "", vocab: [], sources: Array(repeating: "", count: n), timestamps: nil) }
+        static func unnamed(_ n: Int) -> Metadata {
+            Metadata(model: "", vocab: [], sources: Array(repeating: "", count: n), timestamps: nil)
+        }
     }
 
     static let metadataEncoder: JSONEncoder = {
         let e = JSONEncoder()
-        e.outputFormatting = .sortedKeys      // deterministic bytes (shards must be reproducible)
+        e.outputFormatting = .sortedKeys  // deterministic bytes (shards must be reproducible)
         return e
     }()
 
     static func metadata(_ records: [TokenRecord]) throws -> String {
-        let m = Metadata(model: records.first?.tokens.model ?? "", vocab: records.first?.tokens.vocabularySizes ?? [],
-                         sources: records.map(\.source),
-                         timestamps: records.contains { $0.frameTimestamp != nil } ? records.map(\.frameTimestamp) : nil)
+        let m = Metadata(
+            model: records.first?.tokens.model ?? "", vocab: records.first?.tokens.vocabularySizes ?? [],
+            sources: records.map(\.source),
+            timestamps: records.contains { $0.frameTimestamp != nil } ? records.map(\.frameTimestamp) : nil)
         return String(decoding: try metadataEncoder.encode(m), as: UTF8.self)
     }
 
@@ -229,9 +269,11 @@ public enum TokenFile {
     static func split(ids: [Int], shape: [Int], meta: Metadata) -> [TokenRecord] {
         let per = shape.dropFirst().reduce(1, *)
         return (0..<shape[0]).map { i in
-            TokenRecord(source: meta.sources[safe: i] ?? "", frameTimestamp: meta.timestamps?[safe: i] ?? nil,
-                        tokens: Tokens(ids: Array(ids[(i * per)..<((i + 1) * per)]), shape: Array(shape.dropFirst()),
-                                       vocabularySizes: meta.vocab, model: meta.model))
+            TokenRecord(
+                source: meta.sources[safe: i] ?? "", frameTimestamp: meta.timestamps?[safe: i] ?? nil,
+                tokens: Tokens(
+                    ids: Array(ids[(i * per)..<((i + 1) * per)]), shape: Array(shape.dropFirst()),
+                    vocabularySizes: meta.vocab, model: meta.model))
         }
     }
 }

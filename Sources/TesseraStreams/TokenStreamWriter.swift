@@ -13,7 +13,9 @@ public struct EncodedInput: Sendable {
     public var failure: String?
 
     public init(source: String, sourceBytes: Int, sha256: String, records: [TokenRecord], failure: String? = nil) {
-        (self.source, self.sourceBytes, self.sha256, self.records, self.failure) = (source, sourceBytes, sha256, records, failure)
+        (self.source, self.sourceBytes, self.sha256, self.records, self.failure) = (
+            source, sourceBytes, sha256, records, failure
+        )
     }
 }
 
@@ -48,9 +50,15 @@ public final class TokenStreamWriter {
         /// Files of the input folders that were left out (neither images nor videos), for run.json.
         public var skippedInputs: [String] = []
 
-        public init(format: ShardFormat = .jsonl, shardBytes: Int = 256 << 20, shardSamples: Int? = nil,
-                    vocabulary: VisualVocabulary? = nil, filePrefix: String = "", model: String, fingerprint: String, inputCount: Int) {
-            (self.format, self.shardBytes, self.shardSamples, self.vocabulary, self.filePrefix, self.model, self.fingerprint, self.inputCount) =
+        public init(
+            format: ShardFormat = .jsonl, shardBytes: Int = 256 << 20, shardSamples: Int? = nil,
+            vocabulary: VisualVocabulary? = nil, filePrefix: String = "", model: String, fingerprint: String,
+            inputCount: Int
+        ) {
+            (
+                self.format, self.shardBytes, self.shardSamples, self.vocabulary, self.filePrefix, self.model,
+                self.fingerprint, self.inputCount
+            ) =
                 (format, shardBytes, shardSamples, vocabulary, filePrefix, model, fingerprint, inputCount)
         }
     }
@@ -93,42 +101,56 @@ public final class TokenStreamWriter {
             throw TokenFileError(path: directory.path, reason: "bin shards need a visual vocabulary")
         }
         if options.videoSequences, options.format != .bin || options.vocabulary?.special.frameSeparator == nil {
-            throw TokenFileError(path: directory.path, reason: "video sequences need bin shards and a vocabulary with a frame_separator")
+            throw TokenFileError(
+                path: directory.path, reason: "video sequences need bin shards and a vocabulary with a frame_separator")
         }
         try options.vocabulary?.validate()
         self.directory = directory
         self.options = options
         let fm = FileManager.default
         do { try fm.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
-            throw TokenFileError(path: directory.path, reason: "cannot create output folder (\(error.localizedDescription))")
+            throw TokenFileError(
+                path: directory.path, reason: "cannot create output folder (\(error.localizedDescription))")
         }
-        let info = RunInfo(format: options.format.rawValue, model: options.model, fingerprint: options.fingerprint,
-                           inputs: options.inputCount, shardBytes: options.shardBytes, shardSamples: options.shardSamples,
-                           filePrefix: options.filePrefix, tokenDtype: options.format == .bin ? options.vocabulary?.storageType.rawValue : nil,
-                           videoSequences: options.videoSequences ? true : nil,
-                           skipped: options.skippedInputs.isEmpty ? nil : options.skippedInputs)
+        let info = RunInfo(
+            format: options.format.rawValue, model: options.model, fingerprint: options.fingerprint,
+            inputs: options.inputCount, shardBytes: options.shardBytes, shardSamples: options.shardSamples,
+            filePrefix: options.filePrefix,
+            tokenDtype: options.format == .bin ? options.vocabulary?.storageType.rawValue : nil,
+            videoSequences: options.videoSequences ? true : nil,
+            skipped: options.skippedInputs.isEmpty ? nil : options.skippedInputs)
         let runURL = directory.appendingPathComponent(options.filePrefix + "run.json")
         var journal: [ShardEntry] = []
         if fm.fileExists(atPath: runURL.path) {
             guard resume else {
-                throw TokenFileError(path: directory.path, reason: "already holds a run (\(runURL.lastPathComponent)); pass --resume to continue it, or choose a new folder")
+                throw TokenFileError(
+                    path: directory.path,
+                    reason:
+                        "already holds a run (\(runURL.lastPathComponent)); pass --resume to continue it, or choose "
+                        + "a new folder"
+                )
             }
             let previous: RunInfo
             do { previous = try VisualVocabulary.decoder.decode(RunInfo.self, from: Data(contentsOf: runURL)) } catch {
                 throw TokenFileError(path: runURL.path, reason: "unreadable run description (\(error))")
             }
             guard previous == info else {
-                throw TokenFileError(path: directory.path, reason: "holds a different run (other inputs, model or options); resume needs the same command")
+                throw TokenFileError(
+                    path: directory.path,
+                    reason: "holds a different run (other inputs, model or options); resume needs the same command")
             }
-            journal = try JSONLines.read(ShardEntry.self, from: directory.appendingPathComponent(options.filePrefix + "shards.jsonl"))
+            journal = try JSONLines.read(
+                ShardEntry.self, from: directory.appendingPathComponent(options.filePrefix + "shards.jsonl"))
         } else if let stray = ((try? fm.contentsOfDirectory(atPath: directory.path)) ?? []).first(where: {
-            $0.hasPrefix(options.filePrefix + "shard-") || $0 == options.filePrefix + "manifest.jsonl" }) {
+            $0.hasPrefix(options.filePrefix + "shard-") || $0 == options.filePrefix + "manifest.jsonl"
+        }) {
             throw TokenFileError(path: directory.path, reason: "holds \(stray) but no run.json; choose an empty folder")
         }
         completedInputs = journal.last?.inputs.last ?? 0
         pendingStart = completedInputs
-        summary = Summary(shards: journal.filter { $0.shard != nil }.count, samples: journal.reduce(0) { $0 + $1.samples },
-                          failedInputs: journal.reduce(0) { $0 + $1.failed }, inputsDone: completedInputs)
+        summary = Summary(
+            shards: journal.filter { $0.shard != nil }.count, samples: journal.reduce(0) { $0 + $1.samples },
+            failedInputs: journal.reduce(0) { $0 + $1.failed }, inputsDone: completedInputs)
         try recover(journal: journal)
         try JSONLines.encoder.encode(info).write(to: self.runURL, options: .atomic)
         if let v = options.vocabulary { try v.write(to: url("vocabulary.json")) }
@@ -138,7 +160,9 @@ public final class TokenStreamWriter {
     /// written after them.
     private func recover(journal: [ShardEntry]) throws {
         try JSONLines.rewrite(journal, to: journalURL)
-        let manifest = try JSONLines.read(ManifestEntry.self, from: manifestURL).filter { $0.inputIndex < completedInputs }
+        let manifest = try JSONLines.read(ManifestEntry.self, from: manifestURL).filter {
+            $0.inputIndex < completedInputs
+        }
         try JSONLines.rewrite(manifest, to: manifestURL)
         let errors = try JSONLines.read(FailureEntry.self, from: errorsURL).filter { $0.inputIndex < completedInputs }
         try JSONLines.rewrite(errors, to: errorsURL)
@@ -160,9 +184,10 @@ public final class TokenStreamWriter {
         }
         for record in input.records {
             let key = options.filePrefix + String(format: "%09d", summary.samples + pending.count)
-            let entry = ManifestEntry(key: key, source: input.source, sourceBytes: input.sourceBytes, sha256: input.sha256,
-                                      frameTimestamp: record.frameTimestamp, model: record.tokens.model, tokens: record.tokens.positions,
-                                      shard: "", index: sampleIndex(forInput: inputIndex), inputIndex: inputIndex)
+            let entry = ManifestEntry(
+                key: key, source: input.source, sourceBytes: input.sourceBytes, sha256: input.sha256,
+                frameTimestamp: record.frameTimestamp, model: record.tokens.model, tokens: record.tokens.positions,
+                shard: "", index: sampleIndex(forInput: inputIndex), inputIndex: inputIndex)
             pending.append((key, record, entry))
             pendingBytes += ShardEncoder.estimatedBytes(record, format: options.format, vocabulary: options.vocabulary)
         }
@@ -197,8 +222,9 @@ public final class TokenStreamWriter {
         let stem = options.filePrefix + String(format: "shard-%05d", summary.shards)
         var files: [(name: String, data: Data)] = []
         if !pending.isEmpty {
-            files = try ShardEncoder.files(pending.map { ($0.key, $0.record) }, stem: stem, format: options.format, vocabulary: options.vocabulary,
-                                           samples: options.videoSequences ? pending.map(\.entry.index) : nil)
+            files = try ShardEncoder.files(
+                pending.map { ($0.key, $0.record) }, stem: stem, format: options.format, vocabulary: options.vocabulary,
+                samples: options.videoSequences ? pending.map(\.entry.index) : nil)
         }
         for f in files { try writeAtomically(f.data, name: f.name) }
         try faultInjection?("files")
@@ -211,8 +237,9 @@ public final class TokenStreamWriter {
         try faultInjection?("manifest")
         try JSONLines.append(try pendingFailures.map { try JSONLines.line($0) }.joined(), to: errorsURL)
         try faultInjection?("errors")
-        let entry = ShardEntry(shard: files.first?.name, files: files.map(\.name), samples: pending.count, failed: pendingFailures.count,
-                               inputs: [pendingStart, pendingStart + pendingInputs], bytes: files.reduce(0) { $0 + $1.data.count })
+        let entry = ShardEntry(
+            shard: files.first?.name, files: files.map(\.name), samples: pending.count, failed: pendingFailures.count,
+            inputs: [pendingStart, pendingStart + pendingInputs], bytes: files.reduce(0) { $0 + $1.data.count })
         try JSONLines.append(try JSONLines.line(entry), to: journalURL)
         if !files.isEmpty { summary.shards += 1 }
         summary.samples += pending.count

@@ -27,7 +27,10 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
         public var imageToken: Int?
         public var rowBreak: Int?
         public var frameSeparator: Int?
-        public init(imageStart: Int? = nil, imageEnd: Int? = nil, imageToken: Int? = nil, rowBreak: Int? = nil, frameSeparator: Int? = nil) {
+        public init(
+            imageStart: Int? = nil, imageEnd: Int? = nil, imageToken: Int? = nil, rowBreak: Int? = nil,
+            frameSeparator: Int? = nil
+        ) {
             (self.imageStart, self.imageEnd, self.imageToken, self.rowBreak, self.frameSeparator) =
                 (imageStart, imageEnd, imageToken, rowBreak, frameSeparator)
         }
@@ -45,9 +48,14 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
         public var frameSeparator: String?
         /// Resolution marker with two integers, rows then columns of the token grid (Emu3: `%d*%d`).
         public var resolution: String?
-        public init(visual: String, imageStart: String? = nil, imageEnd: String? = nil, imageToken: String? = nil,
-                    rowBreak: String? = nil, frameSeparator: String? = nil, resolution: String? = nil) {
-            (self.visual, self.imageStart, self.imageEnd, self.imageToken, self.rowBreak, self.frameSeparator, self.resolution) =
+        public init(
+            visual: String, imageStart: String? = nil, imageEnd: String? = nil, imageToken: String? = nil,
+            rowBreak: String? = nil, frameSeparator: String? = nil, resolution: String? = nil
+        ) {
+            (
+                self.visual, self.imageStart, self.imageEnd, self.imageToken, self.rowBreak, self.frameSeparator,
+                self.resolution
+            ) =
                 (visual, imageStart, imageEnd, imageToken, rowBreak, frameSeparator, resolution)
         }
     }
@@ -67,8 +75,11 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
     public var resolution: [String: Int]?
     public var text: TextForm?
 
-    public init(layout: String? = nil, offset: Int = 0, codebookSizes: [Int], codebookOffsets: [Int]? = nil,
-                lmVocabularySize: Int? = nil, special: Specials = Specials(), resolution: [String: Int]? = nil, text: TextForm? = nil) {
+    public init(
+        layout: String? = nil, offset: Int = 0, codebookSizes: [Int], codebookOffsets: [Int]? = nil,
+        lmVocabularySize: Int? = nil, special: Specials = Specials(), resolution: [String: Int]? = nil,
+        text: TextForm? = nil
+    ) {
         self.layout = layout
         self.offset = offset
         self.codebookSizes = codebookSizes
@@ -89,8 +100,9 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
     /// Chameleon-style: one 8192-code image codebook at ids 4…8195, `<racm3:break>` (8197)
     /// before and `<eoss>` (8196) after each image, in a 65,536-id vocabulary.
     public static func chameleon(codebookSize: Int = 8192) -> VisualVocabulary {
-        VisualVocabulary(layout: "chameleon", offset: 4, codebookSizes: [codebookSize], lmVocabularySize: 65536,
-                         special: Specials(imageStart: 8197, imageEnd: 8196))
+        VisualVocabulary(
+            layout: "chameleon", offset: 4, codebookSizes: [codebookSize], lmVocabularySize: 65536,
+            special: Specials(imageStart: 8197, imageEnd: 8196))
     }
 
     /// Emu3-style: visual tokens appended after a text vocabulary of `textVocabularySize` ids,
@@ -100,16 +112,21 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
         let t = textVocabularySize
         return VisualVocabulary(
             layout: "emu3", offset: t + 5, codebookSizes: [codebookSize], lmVocabularySize: t + 5 + codebookSize,
-            special: Specials(imageStart: t, imageEnd: t + 1, imageToken: t + 2, rowBreak: t + 3, frameSeparator: t + 4),
-            text: TextForm(visual: "<|visual token %06d|>", imageStart: "<|image start|>", imageEnd: "<|image end|>",
-                           imageToken: "<|image token|>", rowBreak: "<|extra_200|>", frameSeparator: "<|extra_201|>", resolution: "%d*%d"))
+            special: Specials(
+                imageStart: t, imageEnd: t + 1, imageToken: t + 2, rowBreak: t + 3, frameSeparator: t + 4),
+            text: TextForm(
+                visual: "<|visual token %06d|>", imageStart: "<|image start|>", imageEnd: "<|image end|>",
+                imageToken: "<|image token|>", rowBreak: "<|extra_200|>", frameSeparator: "<|extra_201|>",
+                resolution: "%d*%d"))
     }
 
     // MARK: files
 
     /// Reads a vocabulary JSON file, checking it is consistent.
     public init(contentsOf url: URL) throws {
-        guard let data = try? Data(contentsOf: url) else { throw TokenFileError(path: url.path, reason: "cannot read vocabulary file") }
+        guard let data = try? Data(contentsOf: url) else {
+            throw TokenFileError(path: url.path, reason: "cannot read vocabulary file")
+        }
         do { self = try VisualVocabulary.decoder.decode(VisualVocabulary.self, from: data) } catch {
             throw TokenFileError(path: url.path, reason: "not a visual vocabulary (\(error))")
         }
@@ -134,24 +151,36 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
     /// fit `lm_vocabulary_size`, templates have the right number of integers.
     public func validate() throws {
         func fail(_ reason: String) -> TokenFileError { TokenFileError(path: "vocabulary", reason: reason) }
-        guard !codebookSizes.isEmpty, codebookSizes.allSatisfy({ $0 > 0 }) else { throw fail("codebook_sizes must be positive") }
+        guard !codebookSizes.isEmpty, codebookSizes.allSatisfy({ $0 > 0 }) else {
+            throw fail("codebook_sizes must be positive")
+        }
         guard offset >= 0 else { throw fail("offset must be ≥ 0") }
-        if let o = codebookOffsets, o.count != codebookSizes.count { throw fail("codebook_offsets needs one entry per codebook") }
+        if let o = codebookOffsets, o.count != codebookSizes.count {
+            throw fail("codebook_offsets needs one entry per codebook")
+        }
         let ranges = zip(lmOffsets, codebookSizes).map { $0..<($0 + $1) }
         for (i, r) in ranges.enumerated() {
             guard r.lowerBound >= 0 else { throw fail("codebook \(i) starts below 0") }
-            for other in ranges[(i + 1)...] where r.overlaps(other) { throw fail("codebook ranges \(r) and \(other) overlap") }
+            for other in ranges[(i + 1)...] where r.overlaps(other) {
+                throw fail("codebook ranges \(r) and \(other) overlap")
+            }
         }
         let specials = special.all + (resolution?.values.map { $0 } ?? [])
         for s in specials {
             guard s >= 0 else { throw fail("special id \(s) is negative") }
-            if let r = ranges.first(where: { $0.contains(s) }) { throw fail("special id \(s) lies inside visual range \(r)") }
+            if let r = ranges.first(where: { $0.contains(s) }) {
+                throw fail("special id \(s) lies inside visual range \(r)")
+            }
         }
         guard Set(special.all).count == special.all.count else { throw fail("special tokens must have distinct ids") }
         if let n = lmVocabularySize, maxID >= n { throw fail("id \(maxID) does not fit lm_vocabulary_size \(n)") }
         if let t = text {
-            guard (try? Template(t.visual, integers: 1)) != nil else { throw fail("text.visual must hold exactly one %d") }
-            if let r = t.resolution, (try? Template(r, integers: 2)) == nil { throw fail("text.resolution must hold two %d") }
+            guard (try? Template(t.visual, integers: 1)) != nil else {
+                throw fail("text.visual must hold exactly one %d")
+            }
+            if let r = t.resolution, (try? Template(r, integers: 2)) == nil {
+                throw fail("text.resolution must hold two %d")
+            }
         }
     }
 
@@ -164,7 +193,8 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
 
     /// Largest id a stream can contain.
     public var maxID: Int {
-        (zip(lmOffsets, codebookSizes).map { $0 + $1 - 1 } + special.all + (resolution?.values.map { $0 } ?? [])).max() ?? 0
+        (zip(lmOffsets, codebookSizes).map { $0 + $1 - 1 } + special.all + (resolution?.values.map { $0 } ?? [])).max()
+            ?? 0
     }
 
     /// Smallest unsigned type that holds every id: uint16 below 65,536, else uint32.
@@ -181,7 +211,9 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
             if let s = special.imageToken { out.append(s) }
             let offsets = lmOffsets, c = codebookSizes.count
             for row in 0..<grid.rows {
-                for i in (row * grid.columns * c)..<((row + 1) * grid.columns * c) { out.append(offsets[i % c] + tokens.ids[i]) }
+                for i in (row * grid.columns * c)..<((row + 1) * grid.columns * c) {
+                    out.append(offsets[i % c] + tokens.ids[i])
+                }
                 if grid.is2D, let s = special.rowBreak { out.append(s) }
             }
             if let s = special.imageEnd { out.append(s) }
@@ -196,7 +228,9 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
         for id in stream {
             if id == special.frameSeparator { frames.append([]) } else { frames[frames.count - 1].append(id) }
         }
-        let markers = Set([special.imageStart, special.imageEnd, special.imageToken].compactMap { $0 } + (resolution?.values.map { $0 } ?? []))
+        let markers = Set(
+            [special.imageStart, special.imageEnd, special.imageToken].compactMap { $0 }
+                + (resolution?.values.map { $0 } ?? []))
         let offsets = lmOffsets, c = codebookSizes.count
         return try frames.enumerated().map { f, frame in
             var ids: [Int] = [], rows = 0, rowLengths: Set<Int> = [], rowStart = 0
@@ -210,11 +244,19 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
                 }
                 let k = ids.count % c
                 guard id >= offsets[k], id < offsets[k] + codebookSizes[k] else {
-                    throw TokenFileError(path: "stream", reason: "id \(id) in frame \(f) is not a token of codebook \(k) (\(offsets[k])..<\(offsets[k] + codebookSizes[k]))")
+                    throw TokenFileError(
+                        path: "stream",
+                        reason:
+                            "id \(id) in frame \(f) is not a token of codebook \(k) "
+                            + "(\(offsets[k])..<\(offsets[k] + codebookSizes[k]))"
+                    )
                 }
                 ids.append(id - offsets[k])
             }
-            guard ids.count % c == 0 else { throw TokenFileError(path: "stream", reason: "frame \(f): \(ids.count) ids are not a multiple of \(c) codebooks") }
+            guard ids.count % c == 0 else {
+                throw TokenFileError(
+                    path: "stream", reason: "frame \(f): \(ids.count) ids are not a multiple of \(c) codebooks")
+            }
             var shape = [ids.count / c]
             if rows > 0 {
                 guard rowStart == ids.count, rowLengths.count == 1, let w = rowLengths.first, w % c == 0 else {
@@ -231,7 +273,9 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
 
     /// The text form of one image (or of a video's frames).
     public func text(_ frames: [Tokens]) throws -> String {
-        guard let t = text else { throw TokenFileError(path: "vocabulary", reason: "no text form defined (\"text\": {\"visual\": …})") }
+        guard let t = text else {
+            throw TokenFileError(path: "vocabulary", reason: "no text form defined (\"text\": {\"visual\": …})")
+        }
         let visual = try Template(t.visual, integers: 1)
         let res = try t.resolution.map { try Template($0, integers: 2) }
         var out = ""
@@ -239,11 +283,13 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
             if f > 0, let s = t.frameSeparator { out += s }
             let grid = try layout(of: tokens)
             if let s = t.imageStart { out += s }
-            if let res { out += res.render([grid.rows, grid.columns]) }     // 1D: 1*N
+            if let res { out += res.render([grid.rows, grid.columns]) }  // 1D: 1*N
             if let s = t.imageToken { out += s }
             let offsets = lmOffsets, c = codebookSizes.count
             for row in 0..<grid.rows {
-                for i in (row * grid.columns * c)..<((row + 1) * grid.columns * c) { out += visual.render([offsets[i % c] + tokens.ids[i] - offset]) }
+                for i in (row * grid.columns * c)..<((row + 1) * grid.columns * c) {
+                    out += visual.render([offsets[i % c] + tokens.ids[i] - offset])
+                }
                 if grid.is2D, let s = t.rowBreak { out += s }
             }
             if let s = t.imageEnd { out += s }
@@ -256,10 +302,12 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
         guard let t = text else { throw TokenFileError(path: "vocabulary", reason: "no text form defined") }
         let visual = try Template(t.visual, integers: 1)
         let res = try t.resolution.map { try Template($0, integers: 2) }
-        let specials: [(String, Int)] = [(t.imageStart, special.imageStart ?? -1), (t.imageEnd, special.imageEnd ?? -1),
-                                         (t.imageToken, special.imageToken ?? -1), (t.rowBreak, special.rowBreak ?? -2),
-                                         (t.frameSeparator, special.frameSeparator ?? -3)]
-            .compactMap { s, id in s.map { ($0, id) } }
+        let specials: [(String, Int)] = [
+            (t.imageStart, special.imageStart ?? -1), (t.imageEnd, special.imageEnd ?? -1),
+            (t.imageToken, special.imageToken ?? -1), (t.rowBreak, special.rowBreak ?? -2),
+            (t.frameSeparator, special.frameSeparator ?? -3),
+        ]
+        .compactMap { s, id in s.map { ($0, id) } }
         var stream: [Int] = []
         var rest = Substring(string)
         // Emitted only for structure: -2/-3 stand in for row breaks / separators that have no id.
@@ -288,18 +336,24 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
     // MARK: helpers
 
     private func layout(of tokens: Tokens) throws -> (rows: Int, columns: Int, is2D: Bool, key: String) {
-        guard !tokens.isContinuous else { throw TokenFileError(path: "vocabulary", reason: "continuous tokens have no ids to map") }
+        guard !tokens.isContinuous else {
+            throw TokenFileError(path: "vocabulary", reason: "continuous tokens have no ids to map")
+        }
         let c = codebookSizes.count
         var spatial = tokens.shape
         if c > 1 {
-            guard spatial.last == c else { throw TokenFileError(path: "vocabulary", reason: "tokens \(tokens.shape) do not end in \(c) codebooks") }
+            guard spatial.last == c else {
+                throw TokenFileError(path: "vocabulary", reason: "tokens \(tokens.shape) do not end in \(c) codebooks")
+            }
             spatial.removeLast()
         }
         guard spatial.count == 1 || spatial.count == 2, tokens.ids.count == spatial.reduce(1, *) * c else {
-            throw TokenFileError(path: "vocabulary", reason: "token shape \(tokens.shape) is not [N], [H, W] (+ codebooks)")
+            throw TokenFileError(
+                path: "vocabulary", reason: "token shape \(tokens.shape) is not [N], [H, W] (+ codebooks)")
         }
         for (i, id) in tokens.ids.enumerated() where id < 0 || id >= codebookSizes[i % c] {
-            throw TokenFileError(path: "vocabulary", reason: "id \(id) does not fit codebook \(i % c) of size \(codebookSizes[i % c])")
+            throw TokenFileError(
+                path: "vocabulary", reason: "id \(id) does not fit codebook \(i % c) of size \(codebookSizes[i % c])")
         }
         if spatial.count == 2 { return (spatial[0], spatial[1], true, "\(spatial[0])x\(spatial[1])") }
         return (1, spatial[0], false, "\(spatial[0])")
@@ -308,7 +362,7 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
 
 /// A `printf`-style template with `%d` / `%0Nd` integers and literal text around them.
 struct Template {
-    var literals: [String]          // count = integers + 1
+    var literals: [String]  // count = integers + 1
     var widths: [Int]
 
     init(_ pattern: String, integers: Int) throws {
@@ -320,13 +374,16 @@ struct Template {
             if chars.first == "%" { literals[literals.count - 1].append("%"); chars = chars.dropFirst(); continue }
             let digits = chars.prefix { $0.isNumber }
             chars = chars.dropFirst(digits.count)
-            guard chars.first == "d" else { throw TokenFileError(path: "vocabulary", reason: "template \(pattern): only %d / %0Nd are supported") }
+            guard chars.first == "d" else {
+                throw TokenFileError(path: "vocabulary", reason: "template \(pattern): only %d / %0Nd are supported")
+            }
             chars = chars.dropFirst()
             widths.append(Int(digits) ?? 0)
             literals.append("")
         }
         guard widths.count == integers, !literals.dropFirst().dropLast().contains("") else {
-            throw TokenFileError(path: "vocabulary", reason: "template \(pattern) needs \(integers) separated integer(s)")
+            throw TokenFileError(
+                path: "vocabulary", reason: "template \(pattern) needs \(integers) separated integer(s)")
         }
         self.literals = literals
         self.widths = widths

@@ -56,10 +56,12 @@ struct BenchDecode: ParsableCommand {
             if pass > 0 { parallel += Date().timeIntervalSince(start) }
         }
         let counted = Double(blobs.count) * Double(passes - 1)
-        var report = Report(images: blobs.count, size: size, cores: cores, sequential_images_per_s: counted / sequential,
-                            parallel_images_per_s: counted / parallel)
+        var report = Report(
+            images: blobs.count, size: size, cores: cores, sequential_images_per_s: counted / sequential,
+            parallel_images_per_s: counted / parallel)
         if let videoPath = video ?? assets?.appendingPathComponent("video/sample.mp4").path,
-           FileManager.default.fileExists(atPath: videoPath) {
+            FileManager.default.fileExists(atPath: videoPath)
+        {
             Threading.threadCount = 1
             let start = Date()
             var frames = try VideoReader(url: URL(fileURLWithPath: videoPath)).frames(.all)
@@ -69,8 +71,11 @@ struct BenchDecode: ParsableCommand {
             report.video_frames_per_s = Double(count) / Date().timeIntervalSince(start)
         }
         if json { return try printJSON(report) }
-        print(String(format: "decode + resize %d + crop: %.1f images/s (1 thread), %.1f images/s (%d cores, images in parallel)",
-                     size, report.sequential_images_per_s, report.parallel_images_per_s, cores))
+        print(
+            String(
+                format:
+                    "decode + resize %d + crop: %.1f images/s (1 thread), %.1f images/s (%d cores, images in parallel)",
+                size, report.sequential_images_per_s, report.parallel_images_per_s, cores))
         if let rate = report.video_frames_per_s, let count = report.video_frames {
             print(String(format: "video decode + RGB: %.1f frames/s (1 thread, %d frames)", rate, count))
         }

@@ -50,18 +50,24 @@ struct BenchViT: ParsableCommand {
             let pixels = benchInput([b, 3, c.imageSize, c.imageSize], seed: UInt64(b))
             let perRun = Stopwatch.seconds(minimum: seconds) { _ = vit.logits(pixels) }
             let rate = Double(b) / perRun
-            results.append(Result(batch: b, images_per_s: rate, gflops: rate * flops / 1e9, ms_per_batch: perRun * 1000))
+            results.append(
+                Result(batch: b, images_per_s: rate, gflops: rate * flops / 1e9, ms_per_batch: perRun * 1000))
         }
-        let report = Report(architecture: c.architecture, gflop_per_image: flops / 1e9, results: results,
-                            peak_rss_mb: Double(peakResidentBytes()) / 1e6, threads: Threading.threadCount,
-                            sgemm_gflops: measureSGEMM(m: 1576, n: 3072, k: 768, seconds: 2))
+        let report = Report(
+            architecture: c.architecture, gflop_per_image: flops / 1e9, results: results,
+            peak_rss_mb: Double(peakResidentBytes()) / 1e6, threads: Threading.threadCount,
+            sgemm_gflops: measureSGEMM(m: 1576, n: 3072, k: 768, seconds: 2))
         if json { return try printJSON(report) }
         print(String(format: "%@: %.2f GFLOP/image, %d threads", c.architecture, flops / 1e9, Threading.threadCount))
         for r in results {
-            print(String(format: "batch %2d: %7.2f images/s  %6.1f GFLOP/s  %8.1f ms/batch", r.batch, r.images_per_s,
-                         r.gflops, r.ms_per_batch))
+            print(
+                String(
+                    format: "batch %2d: %7.2f images/s  %6.1f GFLOP/s  %8.1f ms/batch", r.batch, r.images_per_s,
+                    r.gflops, r.ms_per_batch))
         }
-        print(String(format: "peak RSS %.0f MB; SGEMM 1576x3072x768 on this machine: %.1f GFLOP/s", report.peak_rss_mb,
-                     report.sgemm_gflops))
+        print(
+            String(
+                format: "peak RSS %.0f MB; SGEMM 1576x3072x768 on this machine: %.1f GFLOP/s", report.peak_rss_mb,
+                report.sgemm_gflops))
     }
 }

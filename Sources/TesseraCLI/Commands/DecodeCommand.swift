@@ -6,9 +6,9 @@ struct Decode: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Reconstruct images from a token file, as PNG.",
         discussion: """
-        Works with every tokenizer in `tessera models`; the token file's model should be the one given \
-        (a warning says when it is not). Files are named after the record's source (and frame time).
-        """)
+            Works with every tokenizer in `tessera models`; the token file's model should be the one given \
+            (a warning says when it is not). Files are named after the record's source (and frame time).
+            """)
 
     @OptionGroup var tokenizer: TokenizerOptions
     @Argument(help: "Token file (.jsonl, .npy or .safetensors).")
@@ -22,15 +22,18 @@ struct Decode: ParsableCommand {
         let records = try TokenFile.read(URL(fileURLWithPath: tokenFile))
         let out = try makeOutputDirectory(output)
         if let other = records.first(where: { !$0.tokens.model.isEmpty && $0.tokens.model != model.modelID }) {
-            FileHandle.standardError.write(Data(
-                "warning: tokens were made by \(other.tokens.model), decoding with \(model.modelID)\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "warning: tokens were made by \(other.tokens.model), decoding with \(model.modelID)\n".utf8))
         }
         var used = Set<String>()
         let batch = max(1, loaded.decode.batchSize)
         for start in stride(from: 0, to: records.count, by: batch) {
             let chunk = Array(records[start..<min(records.count, start + batch)])
             let images: [Image]
-            do { images = try model.decodeImages(chunk.map(\.tokens), options: loaded.decode) } catch let e as TokenizerError {
+            do { images = try model.decodeImages(chunk.map(\.tokens), options: loaded.decode) } catch let e
+                as TokenizerError
+            {
                 throw ValidationError("\(tokenFile): records \(start)..<\(start + chunk.count): \(e)")
             }
             for (i, (record, image)) in zip(chunk, images).enumerated() {
@@ -65,8 +68,10 @@ struct Roundtrip: ParsableCommand {
         let noVideo = try SamplingOptions.parse([])
         let scan = try Media.scan(inputs)
         reportSkipped(scan.skipped)
-        try forEachInputImage(scan.files.filter(Media.isImage), sampling: noVideo, batch: loaded.encode.batchSize,
-                              failures: &failures) { batch in
+        try forEachInputImage(
+            scan.files.filter(Media.isImage), sampling: noVideo, batch: loaded.encode.batchSize,
+            failures: &failures
+        ) { batch in
             let tokens = try model.encode(batch.map(\.2), options: loaded.encode)
             let reconstructions = try model.decodeImages(tokens, options: loaded.decode)
             for (item, (rec, t)) in zip(batch, zip(reconstructions, tokens)) {
@@ -76,13 +81,18 @@ struct Roundtrip: ParsableCommand {
                 ssims.append(s)
                 let name = URL(fileURLWithPath: item.0).deletingPathExtension().lastPathComponent + "_roundtrip.png"
                 try ImageQuality.sideBySide(original, rec).writePNG(to: out.appendingPathComponent(name))
-                print(String(format: "%@: %d tokens  PSNR %.2f dB  SSIM %.4f  -> %@", URL(fileURLWithPath: item.0).lastPathComponent,
-                             t.positions, p, s, name))
+                print(
+                    String(
+                        format: "%@: %d tokens  PSNR %.2f dB  SSIM %.4f  -> %@",
+                        URL(fileURLWithPath: item.0).lastPathComponent,
+                        t.positions, p, s, name))
             }
         }
         if !psnrs.isEmpty {
-            print(String(format: "mean over %d image(s): PSNR %.2f dB  SSIM %.4f", psnrs.count,
-                         psnrs.reduce(0, +) / Double(psnrs.count), ssims.reduce(0, +) / Double(ssims.count)))
+            print(
+                String(
+                    format: "mean over %d image(s): PSNR %.2f dB  SSIM %.4f", psnrs.count,
+                    psnrs.reduce(0, +) / Double(psnrs.count), ssims.reduce(0, +) / Double(ssims.count)))
         }
         try failures.finish()
     }
@@ -93,6 +103,7 @@ func reportSkipped(_ skipped: [URL]) {
     guard !skipped.isEmpty else { return }
     let shown = skipped.prefix(5).map(\.path).joined(separator: ", ")
     let more = skipped.count > 5 ? ", … (\(skipped.count - 5) more)" : ""
-    FileHandle.standardError.write(Data(
-        "note: skipped \(skipped.count) file(s) that are neither images nor videos: \(shown)\(more)\n".utf8))
+    FileHandle.standardError.write(
+        Data(
+            "note: skipped \(skipped.count) file(s) that are neither images nor videos: \(shown)\(more)\n".utf8))
 }

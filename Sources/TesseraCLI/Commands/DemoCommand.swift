@@ -16,8 +16,10 @@ struct Demo: ParsableCommand {
     func run() throws {
         let assetsURL = try locateAssets(assets)
         let out = try makeOutputDirectory(output)
-        let files = try Media.expand([assetsURL.appendingPathComponent("images").path,
-                                      assetsURL.appendingPathComponent("video").path])
+        let files = try Media.expand([
+            assetsURL.appendingPathComponent("images").path,
+            assetsURL.appendingPathComponent("video").path,
+        ])
         print("== tessera info")
         try Info.parse(files.map(\.path)).run()
 
@@ -34,15 +36,21 @@ struct Demo: ParsableCommand {
                     let result = pipeline.image(image)
                     try result.writePNG(to: preprocessed.appendingPathComponent(stem + ".png"))
                     let tensor = result.tensor(.unit)
-                    print(String(format: "%@: %dx%d -> %@ tensor %@ in %.1f ms", file.lastPathComponent, image.width, image.height,
-                                 stem + ".png", "\(tensor.shape)", Date().timeIntervalSince(start) * 1000))
+                    print(
+                        String(
+                            format: "%@: %dx%d -> %@ tensor %@ in %.1f ms", file.lastPathComponent, image.width,
+                            image.height,
+                            stem + ".png", "\(tensor.shape)", Date().timeIntervalSince(start) * 1000))
                 } else {
                     let reader = try VideoReader(url: file)
                     var frames = try reader.frames(.uniform(count: 4))
                     while let frame = try frames.next() {
                         let name = String(format: "%@_%06d_%.3fs.png", stem, frame.index, frame.timestamp)
                         try pipeline.image(frame.image).writePNG(to: preprocessed.appendingPathComponent(name))
-                        print("\(file.lastPathComponent): frame \(frame.index) at \(formatSeconds(frame.timestamp))s -> \(name)")
+                        print(
+                            "\(file.lastPathComponent): frame \(frame.index) at \(formatSeconds(frame.timestamp))s "
+                                + "-> \(name)"
+                        )
                     }
                 }
             } catch {
@@ -67,17 +75,24 @@ extension Demo {
         let d = try TokenizerOptions.parse(["--model", model.path]).load().descriptor
         print("\n== encode with \(d.modelID): \(d.positions) tokens of \(d.vocabularySizes) per \(d.inputSize) image")
         let tokensFile = out.appendingPathComponent("tokens.jsonl")
-        let encode = try Encode.parse(["--model", model.path, "--uniform", "3", "-o", tokensFile.path] + files.map(\.path))
+        let encode = try Encode.parse(
+            ["--model", model.path, "--uniform", "3", "-o", tokensFile.path] + files.map(\.path))
         try encode.run()
         if let first = try TokenFile.read(tokensFile).first {
-            print("first record: \(URL(fileURLWithPath: first.source).lastPathComponent) ids \(first.tokens.ids.prefix(12).map(String.init).joined(separator: " ")) …")
+            print(
+                "first record: \(URL(fileURLWithPath: first.source).lastPathComponent) ids "
+                    + "\(first.tokens.ids.prefix(12).map(String.init).joined(separator: " ")) …"
+            )
         }
         print("\n== decode \(tokensFile.lastPathComponent)")
-        let decode = try Decode.parse(["--model", model.path, tokensFile.path, "-o", out.appendingPathComponent("decoded").path])
+        let decode = try Decode.parse([
+            "--model", model.path, tokensFile.path, "-o", out.appendingPathComponent("decoded").path,
+        ])
         try decode.run()
         print("\n== roundtrip (original | reconstruction)")
-        let roundtrip = try Roundtrip.parse(["--model", model.path, "-o", out.appendingPathComponent("roundtrip").path]
-                                            + files.filter(Media.isImage).map(\.path))
+        let roundtrip = try Roundtrip.parse(
+            ["--model", model.path, "-o", out.appendingPathComponent("roundtrip").path]
+                + files.filter(Media.isImage).map(\.path))
         try roundtrip.run()
         print("\n== LM training shards (Chameleon-style ids, uint16 streams + offsets, manifest)")
         let shards = out.appendingPathComponent("shards")
@@ -85,13 +100,17 @@ extension Demo {
         let vocabulary = out.appendingPathComponent("vocabulary.json")
         guard let codebook = d.vocabularySizes.first else { throw ValidationError("\(d.modelID) has no codebook") }
         try VisualVocabulary.chameleon(codebookSize: codebook).write(to: vocabulary)
-        let batch = try Encode.parse(["--model", model.path, "--uniform", "3", "--format", "bin", "--vocabulary", vocabulary.path,
-                                      "-o", shards.path] + files.map(\.path))
+        let batch = try Encode.parse(
+            [
+                "--model", model.path, "--uniform", "3", "--format", "bin", "--vocabulary", vocabulary.path,
+                "-o", shards.path,
+            ] + files.map(\.path))
         try batch.run()
         if let first = try TokenFile.read(shards.appendingPathComponent("shard-00000.bin")).first {
             let stream = try VisualVocabulary(contentsOf: vocabulary).stream([first.tokens])
-            print("first stream: \(stream.prefix(8).map(String.init).joined(separator: " ")) … "
-                  + "\(stream.last.map(String.init) ?? "") (\(stream.count) ids)")
+            print(
+                "first stream: \(stream.prefix(8).map(String.init).joined(separator: " ")) … "
+                    + "\(stream.last.map(String.init) ?? "") (\(stream.count) ids)")
         }
     }
 }

@@ -7,14 +7,16 @@ struct Encode: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Tokenize images and video frames into a token file, or a folder of resumable shards.",
         discussion: """
-        -o FILE (.jsonl, .npy, .safetensors) writes one token file: one record per image or frame with source, \
-        frame_timestamp, model, shape, vocab, ids.
-        -o FOLDER writes shards (rotated by --shard-size), manifest.jsonl (source, size, sha256, timestamp, model, \
-        token count per sample), errors.jsonl, shards.jsonl (the journal --resume trusts) and run.json. --format bin \
-        writes LM training shards (uint16/uint32 token streams + .idx.npy offsets + a Megatron-LM .idx) through --vocabulary (default: \
-        plain ids); --format tar writes WebDataset shards. Ctrl-C finishes the current shard; Ctrl-C again stops at \
-        once. Either way, --resume continues exactly where the last committed shard ended.
-        """)
+            -o FILE (.jsonl, .npy, .safetensors) writes one token file: one record per image or frame with source, \
+            frame_timestamp, model, shape, vocab, ids.
+            -o FOLDER writes shards (rotated by --shard-size), manifest.jsonl (source, size, sha256, timestamp, \
+            model, token positions per sample), errors.jsonl, shards.jsonl (the journal --resume trusts) and \
+            run.json (which also lists folder files that are neither images nor videos). --format bin writes LM \
+            training shards (uint16/uint32 token streams + .idx.npy offsets + a Megatron-LM .idx) through \
+            --vocabulary (default: plain ids); --format tar writes WebDataset shards. Ctrl-C finishes the current \
+            shard; Ctrl-C again stops at once. Either way, --resume continues exactly where the last committed \
+            shard ended.
+            """)
 
     @OptionGroup var tokenizer: TokenizerOptions
     @OptionGroup var sampling: SamplingOptions
@@ -22,7 +24,11 @@ struct Encode: ParsableCommand {
     var inputs: [String] = []
     @Option(help: "A file listing inputs, one per line ('#' starts a comment).")
     var inputList: String?
-    @Option(help: "jsonl, npy, safetensors; for folders also bin (LM shards) and tar (WebDataset). Default: from the output extension, else jsonl.")
+    @Option(
+        help: ArgumentHelp(
+            "jsonl, npy, safetensors; for folders also bin (LM shards) and tar (WebDataset). Default: from the "
+                + "output extension, else jsonl.")
+    )
     var format: ShardFormat?
     @Option(name: .shortAndLong, help: "Output token file, or a folder for shards.")
     var output: String
@@ -30,7 +36,10 @@ struct Encode: ParsableCommand {
     var shardSize = ByteSize(bytes: 256 << 20)
     @Option(help: "Folder output: …or after this many samples.")
     var shardSamples: Int?
-    @Option(help: "Folder output: visual vocabulary JSON mapping ids into an LM vocabulary (see `tessera tokens vocabulary`).")
+    @Option(
+        help:
+            "Folder output: visual vocabulary JSON mapping ids into an LM vocabulary (see `tessera tokens vocabulary`)."
+    )
     var vocabulary: String?
     @Flag(help: "bin output: one LM sample per video, its frames joined by the vocabulary's frame_separator.")
     var videoSequences = false
@@ -42,7 +51,9 @@ struct Encode: ParsableCommand {
     var numShards: Int = 1
 
     func validate() throws {
-        guard numShards >= 1, (0..<numShards).contains(shardIndex) else { throw ValidationError("--shard-index must be in 0..<--num-shards") }
+        guard numShards >= 1, (0..<numShards).contains(shardIndex) else {
+            throw ValidationError("--shard-index must be in 0..<--num-shards")
+        }
         guard !inputs.isEmpty || inputList != nil else { throw ValidationError("give inputs or --input-list") }
     }
 
@@ -56,14 +67,19 @@ struct Encode: ParsableCommand {
         let model = try tokenizer.load()
         var paths = inputs
         if let inputList {
-            guard let text = try? String(contentsOfFile: inputList, encoding: .utf8) else { throw ValidationError("cannot read --input-list \(inputList)") }
-            paths += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+            guard let text = try? String(contentsOfFile: inputList, encoding: .utf8) else {
+                throw ValidationError("cannot read --input-list \(inputList)")
+            }
+            paths += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+                !$0.isEmpty && !$0.hasPrefix("#")
+            }
         }
         let scan = try Media.scan(paths)
         reportSkipped(scan.skipped)
         if isFolderOutput {
-            try runFolder(model, inputs: BatchEncoder.partition(scan.files, index: shardIndex, count: numShards),
-                          skipped: scan.skipped)
+            try runFolder(
+                model, inputs: BatchEncoder.partition(scan.files, index: shardIndex, count: numShards),
+                skipped: scan.skipped)
         } else {
             try runFile(model, inputs: scan.files)
         }
@@ -91,14 +107,18 @@ struct Encode: ParsableCommand {
         }
         // the sharded run's pipeline (decoding overlaps the model), collected in memory
         let job = job(model, inputs: inputs)
-        job.hashSources = false                              // a token file has no manifest
+        job.hashSources = false  // a token file has no manifest
         let start = Date()
         var lastReport = Date.distantPast
         let results = try job.encodeAll { done, samples in
             guard Date().timeIntervalSince(lastReport) >= 1 || done == inputs.count else { return }
             lastReport = Date()
-            FileHandle.standardError.write(Data(String(format: "encode: %d/%d inputs, %d items, %.1f items/s\n", done, inputs.count, samples,
-                                                       Double(samples) / max(1e-9, Date().timeIntervalSince(start))).utf8))
+            FileHandle.standardError.write(
+                Data(
+                    String(
+                        format: "encode: %d/%d inputs, %d items, %.1f items/s\n", done, inputs.count, samples,
+                        Double(samples) / max(1e-9, Date().timeIntervalSince(start))
+                    ).utf8))
         }
         var failures = FailureLog()
         for failed in results {
@@ -108,7 +128,10 @@ struct Encode: ParsableCommand {
         let records = results.flatMap(\.records)
         if !records.isEmpty {
             try TokenFile.write(records, to: URL(fileURLWithPath: output), format: fileFormat)
-            print("wrote \(records.count) token set(s) of \(records[0].tokens.shape) from \(model.tokenizer.modelID) to \(output)")
+            print(
+                "wrote \(records.count) token set(s) of \(records[0].tokens.shape) from \(model.tokenizer.modelID) "
+                    + "to \(output)"
+            )
         }
         try failures.finish()
     }
@@ -125,8 +148,11 @@ struct Encode: ParsableCommand {
             vocab = .plain(codebookSizes: d.vocabularySizes)
         }
         if let v = vocab, !d.isContinuous,
-           v.codebookSizes.count != d.vocabularySizes.count || zip(v.codebookSizes, d.vocabularySizes).contains(where: { $0 < $1 }) {
-            throw ValidationError("--vocabulary has codebooks \(v.codebookSizes) but \(d.modelID) produces \(d.vocabularySizes)")
+            v.codebookSizes.count != d.vocabularySizes.count
+                || zip(v.codebookSizes, d.vocabularySizes).contains(where: { $0 < $1 })
+        {
+            throw ValidationError(
+                "--vocabulary has codebooks \(v.codebookSizes) but \(d.modelID) produces \(d.vocabularySizes)")
         }
         let job = job(model, inputs: inputs)
         job.skippedInputs = skipped
@@ -134,20 +160,29 @@ struct Encode: ParsableCommand {
         let folder = URL(fileURLWithPath: output)
         let interrupt = InterruptFlag()
         let meter = ProgressMeter()
-        let summary = try job.run(into: folder, format: fmt, vocabulary: vocab, shardBytes: shardSize.bytes,
-                                  shardSamples: shardSamples, filePrefix: numShards > 1 ? String(format: "w%03d-", shardIndex) : "",
-                                  videoSequences: videoSequences, resume: resume, progress: meter.update, stop: interrupt.request)
+        let summary = try job.run(
+            into: folder, format: fmt, vocabulary: vocab, shardBytes: shardSize.bytes,
+            shardSamples: shardSamples, filePrefix: numShards > 1 ? String(format: "w%03d-", shardIndex) : "",
+            videoSequences: videoSequences, resume: resume, progress: meter.update, stop: interrupt.request)
         meter.finish()
         let prefix = numShards > 1 ? String(format: "w%03d-", shardIndex) : ""
         if summary.inputsDone < inputs.count {
-            print("stopped after \(summary.inputsDone)/\(inputs.count) inputs (\(summary.shards) shard(s) committed); continue with --resume")
+            print(
+                "stopped after \(summary.inputsDone)/\(inputs.count) inputs (\(summary.shards) shard(s) committed); "
+                    + "continue with --resume"
+            )
             throw ExitCode(130)
         }
-        print("\(summary.samples) image(s)/frame(s) from \(summary.inputsDone) input(s) in \(summary.shards) \(fmt.rawValue) shard(s) -> \(folder.path) (manifest: \(prefix)manifest.jsonl)")
+        print(
+            "\(summary.samples) image(s)/frame(s) from \(summary.inputsDone) input(s) in \(summary.shards) "
+                + "\(fmt.rawValue) shard(s) -> \(folder.path) (manifest: \(prefix)manifest.jsonl)"
+        )
         if summary.failedInputs > 0 {
-            FileHandle.standardError.write(Data("\(summary.failedInputs) input(s) failed; see \(folder.appendingPathComponent(prefix + "errors.jsonl").path)\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    ("\(summary.failedInputs) input(s) failed; see "
+                        + "\(folder.appendingPathComponent(prefix + "errors.jsonl").path)\n").utf8))
             throw ExitCode(1)
         }
     }
 }
-

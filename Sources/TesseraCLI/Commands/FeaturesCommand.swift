@@ -6,11 +6,11 @@ struct Features: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a vision encoder and write its hidden states as .npy.",
         discussion: """
-        --model is any vision encoder of `tessera models`: a timm hub directory or a Hugging Face CLIP / SigLIP \
-        (vision) directory (config.json + model.safetensors [+ preprocessor_config.json]). Images are preprocessed \
-        as the model's own processor does. The output holds one row per image that decoded; OUT.json next to it \
-        lists their sources in order.
-        """)
+            --model is any vision encoder of `tessera models`: a timm hub directory or a Hugging Face CLIP / SigLIP \
+            (vision) directory (config.json + model.safetensors [+ preprocessor_config.json]). Images are preprocessed \
+            as the model's own processor does. The output holds one row per image that decoded; OUT.json next to it \
+            lists their sources in order.
+            """)
 
     enum Pool: String, ExpressibleByArgument, CaseIterable {
         case cls, mean, none
@@ -20,10 +20,15 @@ struct Features: ParsableCommand {
     var model: String
     @Argument(help: "Image files or folders.")
     var inputs: [String]
-    @Option(parsing: .unconditional,
-            help: "Block whose output to take (0-based; negative counts from the end, e.g. -2). Default: the final tokens.")
+    @Option(
+        parsing: .unconditional,
+        help: "Block whose output to take (0-based; negative counts from the end, e.g. -2). Default: the final tokens.")
     var layer: Int?
-    @Option(help: "cls: the class token (SigLIP: the attention-pooled output); mean: mean of the patch tokens; none: every token.")
+    @Option(
+        help: ArgumentHelp(
+            "cls: the class token (SigLIP: the attention-pooled output); mean: mean of the patch tokens; none: every "
+                + "token.")
+    )
     var pool: Pool = .cls
     @Option(help: "Images per forward pass.")
     var batch: Int = 8
@@ -42,8 +47,9 @@ struct Features: ParsableCommand {
             throw ValidationError("--layer: \(e)")
         }
         if pool == .cls && d.prefixTokens == 0 && block != nil {
-            throw ValidationError("\(d.modelID) has no class token; --pool cls takes the pooled output of the final "
-                                  + "tokens only: use --pool mean or none with --layer")
+            throw ValidationError(
+                "\(d.modelID) has no class token; --pool cls takes the pooled output of the final "
+                    + "tokens only: use --pool mean or none with --layer")
         }
         var failures = FailureLog()
         let scan = try Media.scan(inputs)
@@ -70,15 +76,18 @@ struct Features: ParsableCommand {
             let pooled: Tensor
             switch pool {
             case .cls where d.prefixTokens == 0:
-                guard let p = out.pooled else { throw ValidationError("\(d.modelID) has no class token or pooled output") }
-                pooled = p                                                         // SigLIP: the pooling head
+                guard let p = out.pooled else {
+                    throw ValidationError("\(d.modelID) has no class token or pooled output")
+                }
+                pooled = p  // SigLIP: the pooling head
             case .cls: pooled = tokens.slice(axis: 1, 0..<1).reshaped([b, c])
             case .mean: pooled = tokens.slice(axis: 1, d.prefixTokens..<n).mean(axis: 1)
             case .none: pooled = tokens
             }
             rowShape = Array(pooled.shape.dropFirst())
             rows += pooled.scalars
-            FileHandle.standardError.write(Data("features: \(min(files.count, start + batch))/\(files.count) images\n".utf8))
+            FileHandle.standardError.write(
+                Data("features: \(min(files.count, start + batch))/\(files.count) images\n".utf8))
         }
         guard !sources.isEmpty else {
             try failures.finish()
@@ -86,11 +95,15 @@ struct Features: ParsableCommand {
         }
         let outURL = URL(fileURLWithPath: output)
         try NPYArray(Tensor(shape: [sources.count] + rowShape, scalars: rows)).write(to: outURL)
-        let sidecar: [String: Any] = ["model": model, "family": d.family, "architecture": d.modelID,
-                                      "layer": layer.map { $0 as Any } ?? "final", "pool": pool.rawValue,
-                                      "shape": [sources.count] + rowShape, "sources": sources]
-        try JSONSerialization.data(withJSONObject: sidecar, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-            .write(to: outURL.appendingPathExtension("json"), options: .atomic)
+        let sidecar: [String: Any] = [
+            "model": model, "family": d.family, "architecture": d.modelID,
+            "layer": layer.map { $0 as Any } ?? "final", "pool": pool.rawValue,
+            "shape": [sources.count] + rowShape, "sources": sources,
+        ]
+        try JSONSerialization.data(
+            withJSONObject: sidecar, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        )
+        .write(to: outURL.appendingPathExtension("json"), options: .atomic)
         print("wrote \(output): \([sources.count] + rowShape)")
         try failures.finish()
     }

@@ -4,8 +4,10 @@ import Tessera
 
 struct Models: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List the model families Tessera loads (tokenizers and vision encoders) and their published checkpoints.",
-        discussion: "The lists are the registries the loaders use: a directory loads when one family's predicate accepts it.")
+        abstract:
+            "List the model families Tessera loads (tokenizers and vision encoders) and their published checkpoints.",
+        discussion:
+            "The lists are the registries the loaders use: a directory loads when one family's predicate accepts it.")
 
     @Flag(help: "Print one JSON object (tokenizers, vision_encoders: family, notes, repositories).")
     var json = false
@@ -17,7 +19,9 @@ struct Models: ParsableCommand {
     }
 
     func run() throws {
-        let tokenizers = TokenizerRegistry.entries.map { Family(family: $0.family, notes: $0.notes, repositories: $0.repositories) }
+        let tokenizers = TokenizerRegistry.entries.map {
+            Family(family: $0.family, notes: $0.notes, repositories: $0.repositories)
+        }
         let encoders = VisionEncoderRegistry.entries.map {
             Family(family: $0.family, notes: $0.notes, repositories: $0.repositories)
         }
@@ -28,8 +32,10 @@ struct Models: ParsableCommand {
             print(String(decoding: try encoder.encode(object), as: UTF8.self))
             return
         }
-        for (title, families) in [("Tokenizers (encode, decode, roundtrip)", tokenizers),
-                                  ("Vision encoders (features, prune)", encoders)] {
+        for (title, families) in [
+            ("Tokenizers (encode, decode, roundtrip)", tokenizers),
+            ("Vision encoders (features, prune)", encoders),
+        ] {
             print(title)
             for f in families {
                 print("  \(f.family) — \(f.notes)")
@@ -37,7 +43,8 @@ struct Models: ParsableCommand {
             }
             print("")
         }
-        print("Download a checkpoint directory, e.g.:  "
-              + "huggingface-cli download yucornetto/tokenizer_titok_s128_imagenet --local-dir titok-s128")
+        print(
+            "Download a checkpoint directory, e.g.:  "
+                + "huggingface-cli download yucornetto/tokenizer_titok_s128_imagenet --local-dir titok-s128")
     }
 }

@@ -2,15 +2,13 @@ import ArgumentParser
 import Foundation
 import Tessera
 
-
-
 struct Preprocess: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Decode, resize and crop images as a model's preprocessing does, and write them as PNG.",
         discussion: """
-        Without --size the decoded image is written as it is (EXIF orientation applied). \
-        Resizing is bit-exact with Pillow (and torchvision's resize of PIL images).
-        """)
+            Without --size the decoded image is written as it is (EXIF orientation applied). \
+            Resizing is bit-exact with Pillow (and torchvision's resize of PIL images).
+            """)
 
     enum ResizeMode: String, ExpressibleByArgument { case shorter, exact }
     enum CropMode: String, ExpressibleByArgument { case center, none }

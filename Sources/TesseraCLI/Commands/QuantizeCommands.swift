@@ -5,7 +5,12 @@ import Tessera
 struct Quantize: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Quantize latents [M, D] (.npy) into ids (.npy, int64 [M, ids per row]).",
-        discussion: "SPEC: fsq:8,5,5,5 | fsq-sym:2,3,4 | lfq:16[,codebooks=2,scale=1] | bsq:16 | dimwise:bits=6,range=-5:5,std=3 | vq:codebook.safetensors[,cosine][,l2] | quantizer.json (residual_vq, grouped_residual_vq, vq with heads/projections, residual_fsq, residual_lfq, binary, unitok; see QuantizerFile)")
+        discussion:
+            "SPEC: fsq:8,5,5,5 | fsq-sym:2,3,4 | lfq:16[,codebooks=2,scale=1] | bsq:16 | "
+            + "dimwise:bits=6,range=-5:5,std=3 | vq:codebook.safetensors[,cosine][,l2] | quantizer.json "
+            + "(residual_vq, grouped_residual_vq, vq with heads/projections, residual_fsq, residual_lfq, "
+            + "binary, unitok; see QuantizerFile)"
+    )
 
     @Option(help: "Quantizer description.")
     var quantizer: String
@@ -22,7 +27,8 @@ struct Quantize: ParsableCommand {
         let ids = try spec.quantize(array.tensor().reshaped([rows, d]))
         let per = spec.idsPerRow(dimension: d)
         let bytes = ids.flatMap { v in withUnsafeBytes(of: Int64(v).littleEndian) { Array($0) } }
-        try NPYArray(dtype: .int64, shape: Array(array.shape.dropLast()) + [per], data: bytes).write(to: URL(fileURLWithPath: output))
+        try NPYArray(dtype: .int64, shape: Array(array.shape.dropLast()) + [per], data: bytes).write(
+            to: URL(fileURLWithPath: output))
         print("\(rows) rows -> \(ids.count) ids (vocabulary \(spec.vocabularySize)) -> \(output)")
     }
 }
@@ -52,7 +58,9 @@ struct Dequantize: ParsableCommand {
         case .file(let q): d = q.inputDimension
         }
         let per = spec.idsPerRow(dimension: d)
-        guard per > 0, values.count % per == 0 else { throw ValidationError("\(ids): \(values.count) ids do not split into rows of \(per)") }
+        guard per > 0, values.count % per == 0 else {
+            throw ValidationError("\(ids): \(values.count) ids do not split into rows of \(per)")
+        }
         let rows = values.count / per
         let codes = try spec.dequantize(values, rows: rows, dimension: d)
         // Output channels can differ from input channels (binary latents embed their bits).
@@ -64,13 +72,15 @@ struct Dequantize: ParsableCommand {
 }
 
 struct TokensCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "tokens", abstract: "Inspect token files and map them to and from LM streams.",
+    static let configuration = CommandConfiguration(
+        commandName: "tokens", abstract: "Inspect token files and map them to and from LM streams.",
         subcommands: [TokenStats.self, VocabularyCommand.self, ToLM.self, FromLM.self])
 }
 
 struct TokenStats: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "stats", abstract: "Codebook usage of a token file: utilization, perplexity, dead codes, most used ids.")
+        commandName: "stats",
+        abstract: "Codebook usage of a token file: utilization, perplexity, dead codes, most used ids.")
 
     @Argument(help: "Token file (.jsonl, .npy or .safetensors).")
     var tokenFile: String
@@ -81,32 +91,47 @@ struct TokenStats: ParsableCommand {
 
     func run() throws {
         let records = try TokenFile.read(URL(fileURLWithPath: tokenFile))
-        guard let first = records.first, !first.tokens.isContinuous else { throw ValidationError("\(tokenFile): no discrete tokens") }
-        guard let size = vocab ?? first.tokens.vocabularySizes.first ?? (records.flatMap(\.tokens.ids).max().map { $0 + 1 }) else {
+        guard let first = records.first, !first.tokens.isContinuous else {
+            throw ValidationError("\(tokenFile): no discrete tokens")
+        }
+        guard
+            let size = vocab ?? first.tokens.vocabularySizes.first
+                ?? (records.flatMap(\.tokens.ids).max().map { $0 + 1 })
+        else {
             throw ValidationError("\(tokenFile): cannot tell the vocabulary size; pass --vocab")
         }
         let usage = try CodebookUsage(ids: records.flatMap(\.tokens.ids), vocabularySize: size)
         let top = usage.histogram.enumerated().sorted { $0.element > $1.element }.prefix(10)
         if json {
-            let object: [String: Any] = ["records": records.count, "tokens": usage.tokens, "vocabulary": size, "used": usage.used,
-                                         "utilization": usage.utilization, "dead": usage.dead, "perplexity": usage.perplexity,
-                                         "top": top.map { [$0.offset, $0.element] }]
-            print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+            let object: [String: Any] = [
+                "records": records.count, "tokens": usage.tokens, "vocabulary": size, "used": usage.used,
+                "utilization": usage.utilization, "dead": usage.dead, "perplexity": usage.perplexity,
+                "top": top.map { [$0.offset, $0.element] },
+            ]
+            print(
+                String(
+                    decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+            )
         } else {
             print("\(records.count) records, \(usage.tokens) tokens, vocabulary \(size)")
-            print(String(format: "used %d (%.1f%%), dead %d, perplexity %.1f", usage.used, usage.utilization * 100, usage.dead, usage.perplexity))
+            print(
+                String(
+                    format: "used %d (%.1f%%), dead %d, perplexity %.1f", usage.used, usage.utilization * 100,
+                    usage.dead, usage.perplexity))
             print("most used: " + top.map { "\($0.offset)×\($0.element)" }.joined(separator: " "))
         }
     }
 }
 
 struct CodebookCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "codebook", abstract: "Fit codebooks.", subcommands: [CodebookFit.self])
+    static let configuration = CommandConfiguration(
+        commandName: "codebook", abstract: "Fit codebooks.", subcommands: [CodebookFit.self])
 }
 
 struct CodebookFit: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "fit", abstract: "k-means (k-means++ seeding, Lloyd or mini-batch) on latents [N, D] (.npy) → codebook.safetensors.")
+        commandName: "fit",
+        abstract: "k-means (k-means++ seeding, Lloyd or mini-batch) on latents [N, D] (.npy) → codebook.safetensors.")
 
     @Argument(help: "Latents .npy ([..., D]).")
     var latents: String
@@ -127,10 +152,16 @@ struct CodebookFit: ParsableCommand {
         let data = array.tensor().reshaped([array.shape.dropLast().reduce(1, *), d])
         let start = Date()
         let result = try KMeans.fit(data, k: size, iterations: iterations, seed: seed, batchSize: batch)
-        try SafeTensorsWriter.write([("codebook", .float(result.codebook))],
-                                    metadata: ["kmeans": "k=\(size) iterations=\(result.iterations) seed=\(seed) mse=\(result.meanSquaredError)"],
-                                    to: URL(fileURLWithPath: output))
-        print(String(format: "%d points, K = %d, %d iterations, MSE %.6g, %.1f s -> %@", data.shape[0], size, result.iterations,
-                     result.meanSquaredError, Date().timeIntervalSince(start), output))
+        try SafeTensorsWriter.write(
+            [("codebook", .float(result.codebook))],
+            metadata: [
+                "kmeans": "k=\(size) iterations=\(result.iterations) seed=\(seed) mse=\(result.meanSquaredError)"
+            ],
+            to: URL(fileURLWithPath: output))
+        print(
+            String(
+                format: "%d points, K = %d, %d iterations, MSE %.6g, %.1f s -> %@", data.shape[0], size,
+                result.iterations,
+                result.meanSquaredError, Date().timeIntervalSince(start), output))
     }
 }

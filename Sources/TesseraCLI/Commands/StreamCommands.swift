@@ -8,10 +8,11 @@ struct VocabularyCommand: ParsableCommand {
         commandName: "vocabulary",
         abstract: "Write a visual vocabulary (visual ids → LM ids, special tokens, text form) as JSON.",
         discussion: """
-        plain: ids + --offset. chameleon: 8192 codes at 4…8195, <racm3:break> 8197 / <eoss> 8196. \
-        emu3: codes after --text-vocabulary ids and five specials, with the <|visual token %06d|> text form. \
-        Edit the JSON for other layouts (keys: offset, codebook_sizes, codebook_offsets, lm_vocabulary_size, special, resolution, text).
-        """)
+            plain: ids + --offset. chameleon: 8192 codes at 4…8195, <racm3:break> 8197 / <eoss> 8196. \
+            emu3: codes after --text-vocabulary ids and five specials, with the <|visual token %06d|> text form. \
+            Edit the JSON for other layouts (keys: offset, codebook_sizes, codebook_offsets, lm_vocabulary_size, \
+            special, resolution, text).
+            """)
 
     /// The preset layouts.
     enum Layout: String, ExpressibleByArgument, CaseIterable { case plain, chameleon, emu3 }
@@ -41,14 +42,18 @@ struct VocabularyCommand: ParsableCommand {
         }
         try vocabulary.validate()
         try vocabulary.write(to: URL(fileURLWithPath: output))
-        print("\(layout.rawValue) vocabulary: codebooks \(vocabulary.codebookSizes) at \(vocabulary.lmOffsets), ids stored as \(vocabulary.storageType.rawValue) -> \(output)")
+        print(
+            "\(layout.rawValue) vocabulary: codebooks \(vocabulary.codebookSizes) at \(vocabulary.lmOffsets), ids "
+                + "stored as \(vocabulary.storageType.rawValue) -> \(output)"
+        )
     }
 }
 
 /// `tessera tokens to-lm`: token file → LM streams (ids or text), one JSON line per record.
 struct ToLM: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "to-lm", abstract: "Map a token file (or shard) to LM streams: JSON lines with source and lm ids, or text with --text.")
+        commandName: "to-lm",
+        abstract: "Map a token file (or shard) to LM streams: JSON lines with source and lm ids, or text with --text.")
 
     @Option(help: "Visual vocabulary JSON (tessera tokens vocabulary).")
     var vocabulary: String
@@ -65,41 +70,68 @@ struct ToLM: ParsableCommand {
         for record in try TokenFile.read(URL(fileURLWithPath: tokenFile)) {
             var object: [String: Any] = ["source": record.source, "model": record.tokens.model]
             if let t = record.frameTimestamp { object["frame_timestamp"] = t }
-            if text { object["text"] = try vocab.text([record.tokens]) } else { object["lm"] = try vocab.stream([record.tokens]) }
-            lines += String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self) + "\n"
+            if text {
+                object["text"] = try vocab.text([record.tokens])
+            } else {
+                object["lm"] = try vocab.stream([record.tokens])
+            }
+            lines +=
+                String(
+                    decoding: try JSONSerialization.data(
+                        withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self) + "\n"
         }
-        if let output { try Data(lines.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) } else { print(lines, terminator: "") }
+        if let output {
+            try Data(lines.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
+        } else {
+            print(lines, terminator: "")
+        }
     }
 }
 
 /// `tessera tokens from-lm`: LM streams (as `to-lm` writes them) → a token file for `tessera decode`.
 struct FromLM: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "from-lm", abstract: "Map LM streams (JSON lines with lm ids or text) back to a token file that tessera decode reads.")
+        commandName: "from-lm",
+        abstract: "Map LM streams (JSON lines with lm ids or text) back to a token file that tessera decode reads.")
 
     @Option(help: "Visual vocabulary JSON.")
     var vocabulary: String
-    @Argument(help: "JSON lines with an \"lm\" id array or a \"text\" string per line (optionally source, frame_timestamp, model).")
+    @Argument(
+        help: ArgumentHelp(
+            "JSON lines with an \"lm\" id array or a \"text\" string per line (optionally source, frame_timestamp, "
+                + "model).")
+    )
     var streams: String
     @Option(name: .shortAndLong, help: "Output token file (.jsonl, .npy or .safetensors).")
     var output: String
 
     func run() throws {
         let vocab = try VisualVocabulary(contentsOf: URL(fileURLWithPath: vocabulary))
-        guard let text = try? String(contentsOfFile: streams, encoding: .utf8) else { throw ValidationError("cannot read \(streams)") }
+        guard let text = try? String(contentsOfFile: streams, encoding: .utf8) else {
+            throw ValidationError("cannot read \(streams)")
+        }
         var records: [TokenRecord] = []
         for (n, line) in text.split(separator: "\n").enumerated() {
             func fail(_ reason: String) -> ValidationError { ValidationError("\(streams): line \(n + 1): \(reason)") }
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { throw fail("not a JSON object") }
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                throw fail("not a JSON object")
+            }
             let model = object["model"] as? String ?? ""
             let frames: [Tokens]
             do {
-                if let ids = object["lm"] as? [NSNumber] { frames = try vocab.tokens(fromStream: ids.map(\.intValue), model: model) }
-                else if let s = object["text"] as? String { frames = try vocab.tokens(fromText: s, model: model) }
-                else { throw fail("no \"lm\" or \"text\"") }
+                if let ids = object["lm"] as? [NSNumber] {
+                    frames = try vocab.tokens(fromStream: ids.map(\.intValue), model: model)
+                } else if let s = object["text"] as? String {
+                    frames = try vocab.tokens(fromText: s, model: model)
+                } else {
+                    throw fail("no \"lm\" or \"text\"")
+                }
             } catch let e as TokenFileError { throw fail(e.reason) }
             for tokens in frames {
-                records.append(TokenRecord(source: object["source"] as? String ?? "", frameTimestamp: (object["frame_timestamp"] as? NSNumber)?.doubleValue, tokens: tokens))
+                records.append(
+                    TokenRecord(
+                        source: object["source"] as? String ?? "",
+                        frameTimestamp: (object["frame_timestamp"] as? NSNumber)?.doubleValue, tokens: tokens))
             }
         }
         guard !records.isEmpty else { throw ValidationError("\(streams): no streams") }

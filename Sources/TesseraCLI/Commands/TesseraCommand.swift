@@ -8,8 +8,10 @@ public struct TesseraCommand: ParsableCommand {
         commandName: "tessera",
         abstract: "Visual tokenization toolkit: decode media, preprocess, tokenize.",
         subcommands: [
-            Info.self, Frames.self, Preprocess.self, Encode.self, Decode.self, Roundtrip.self, Features.self, Prune.self,
-            Quantize.self, Dequantize.self, CodebookCommand.self, TokensCommand.self, Models.self, Demo.self, Bench.self,
+            Info.self, Frames.self, Preprocess.self, Encode.self, Decode.self, Roundtrip.self, Features.self,
+            Prune.self,
+            Quantize.self, Dequantize.self, CodebookCommand.self, TokensCommand.self, Models.self, Demo.self,
+            Bench.self,
         ])
 
     public init() {}
@@ -20,4 +22,3 @@ public struct TesseraCommand: ParsableCommand {
         main(nil)
     }
 }
-

@@ -40,7 +40,13 @@ enum TileChoice: ExpressibleByArgument, Equatable {
     case auto
 
     init?(argument: String) {
-        if argument.lowercased() == "auto" { self = .auto } else if let grid = TileGrid(argument) { self = .grid(grid) } else { return nil }
+        if argument.lowercased() == "auto" {
+            self = .auto
+        } else if let grid = TileGrid(argument) {
+            self = .grid(grid)
+        } else {
+            return nil
+        }
     }
 }
 
@@ -70,4 +76,3 @@ func locateAssets(_ explicit: String?) throws -> URL {
     }
     throw ValidationError("cannot find the bundled Assets folder; run from the repository root or pass --assets")
 }
-

@@ -16,8 +16,11 @@ final class InterruptFlag: @unchecked Sendable {
             count += 1
             let n = count
             lock.unlock()
-            FileHandle.standardError.write(Data((n == 1 ? "\ninterrupt: finishing the current shard (Ctrl-C again to stop now)\n"
-                                                       : "\ninterrupt: stopping now; the unfinished shard is redone on --resume\n").utf8))
+            FileHandle.standardError.write(
+                Data(
+                    (n == 1
+                        ? "\ninterrupt: finishing the current shard (Ctrl-C again to stop now)\n"
+                        : "\ninterrupt: stopping now; the unfinished shard is redone on --resume\n").utf8))
         }
         source.resume()
     }
@@ -59,12 +62,18 @@ final class ProgressMeter {
         if terminal {
             let width = 24, filled = Int(fraction * Double(width))
             let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-            let line = String(format: "\r%@ %d/%d inputs  %.1f inputs/s  ETA %@  %d samples  %d failed  %d shards ",
-                              bar, p.inputsDone, p.inputsTotal, rate, clock, p.samples, p.failed, p.shards)
+            let line = String(
+                format: "\r%@ %d/%d inputs  %.1f inputs/s  ETA %@  %d samples  %d failed  %d shards ",
+                bar, p.inputsDone, p.inputsTotal, rate, clock, p.samples, p.failed, p.shards)
             FileHandle.standardError.write(Data(line.utf8))
         } else {
-            FileHandle.standardError.write(Data(String(format: "encode: %d/%d inputs (%.0f%%), %.1f inputs/s, ETA %@, %d samples, %d failed, %d shards\n",
-                                                       p.inputsDone, p.inputsTotal, 100 * fraction, rate, clock, p.samples, p.failed, p.shards).utf8))
+            FileHandle.standardError.write(
+                Data(
+                    String(
+                        format:
+                            "encode: %d/%d inputs (%.0f%%), %.1f inputs/s, ETA %@, %d samples, %d failed, %d shards\n",
+                        p.inputsDone, p.inputsTotal, 100 * fraction, rate, clock, p.samples, p.failed, p.shards
+                    ).utf8))
         }
     }
 }

@@ -12,7 +12,8 @@ struct TokenizerOptions: ParsableArguments {
     var tokens: Int?
     @Option(help: "Stochastic encoders (VAE): sample the posterior with this seed instead of taking its mode.")
     var sampleSeed: UInt64?
-    @Option(help: "Decoders that need conditioning (TA-TiTok): text embeddings as .npy or .safetensors (tensor 'text').")
+    @Option(
+        help: "Decoders that need conditioning (TA-TiTok): text embeddings as .npy or .safetensors (tensor 'text').")
     var text: String?
     @Flag(help: "Round reconstructions to 8 bits instead of truncating (the original truncates).")
     var round = false
@@ -40,7 +41,8 @@ struct TokenizerOptions: ParsableArguments {
         let d = tokenizer.descriptor
         if let tokens {
             guard d.variableLength else {
-                throw ValidationError("--tokens: \(d.modelID) decodes whole token sets only (it is not variable-length)")
+                throw ValidationError(
+                    "--tokens: \(d.modelID) decodes whole token sets only (it is not variable-length)")
             }
             guard tokens >= 1 && tokens <= d.positions else {
                 throw ValidationError("--tokens must be in 1...\(d.positions) for \(d.modelID)")
@@ -48,27 +50,36 @@ struct TokenizerOptions: ParsableArguments {
         }
         var conditioning: Tensor? = nil
         if let text {
-            guard let shape = d.conditioning else { throw ValidationError("--text: \(d.modelID) takes no conditioning") }
+            guard let shape = d.conditioning else {
+                throw ValidationError("--text: \(d.modelID) takes no conditioning")
+            }
             let url = URL(fileURLWithPath: text)
-            let tensor = url.pathExtension == "npy" ? try NPYArray(contentsOf: url).tensor()
-                                                    : try SafeTensorsFile(url: url).tensor("text")
+            let tensor =
+                url.pathExtension == "npy"
+                ? try NPYArray(contentsOf: url).tensor()
+                : try SafeTensorsFile(url: url).tensor("text")
             guard tensor.count == shape.reduce(1, *) else {
-                throw ValidationError("--text must hold \(shape.map(String.init).joined(separator: "×")) embeddings "
-                                      + "for \(d.modelID), \(text) holds \(tensor.shape)")
+                throw ValidationError(
+                    "--text must hold \(shape.map(String.init).joined(separator: "×")) embeddings "
+                        + "for \(d.modelID), \(text) holds \(tensor.shape)")
             }
             conditioning = tensor.reshaped(shape)
         }
-        return Loaded(tokenizer: tokenizer,
-                      encode: EncodeOptions(tokenLimit: tokens, batchSize: batch, seed: sampleSeed),
-                      decode: DecodeOptions(tokenLimit: tokens, batchSize: batch, conditioning: conditioning,
-                                            rounding: round ? .nearest : .truncate))
+        return Loaded(
+            tokenizer: tokenizer,
+            encode: EncodeOptions(tokenLimit: tokens, batchSize: batch, seed: sampleSeed),
+            decode: DecodeOptions(
+                tokenLimit: tokens, batchSize: batch, conditioning: conditioning,
+                rounding: round ? .nearest : .truncate))
     }
 }
 
 /// Decodes images and video frames from inputs, calling `body` with batches of
 /// (source, timestamp, image); failures go to `failures`.
-func forEachInputImage(_ inputs: [URL], sampling: SamplingOptions, batch: Int, failures: inout FailureLog,
-                       _ body: ([(String, Double?, Image)]) throws -> Void) throws {
+func forEachInputImage(
+    _ inputs: [URL], sampling: SamplingOptions, batch: Int, failures: inout FailureLog,
+    _ body: ([(String, Double?, Image)]) throws -> Void
+) throws {
     var pending: [(String, Double?, Image)] = []
     func flush() throws { if !pending.isEmpty { try body(pending); pending.removeAll() } }
     for url in inputs {
@@ -89,4 +100,3 @@ func forEachInputImage(_ inputs: [URL], sampling: SamplingOptions, batch: Int, f
     }
     try flush()
 }
-

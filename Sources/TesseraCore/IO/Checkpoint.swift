@@ -9,7 +9,7 @@ public final class Checkpoint: @unchecked Sendable {
     /// The directory (or single file) the weights came from.
     public let path: String
     private var files: [String: SafeTensorsFile] = [:]
-    private var location: [String: String] = [:]   // tensor name → file name
+    private var location: [String: String] = [:]  // tensor name → file name
 
     /// Every tensor name, sorted.
     public var names: [String] { location.keys.sorted() }
@@ -37,11 +37,17 @@ public final class Checkpoint: @unchecked Sendable {
             if url.lastPathComponent.hasSuffix(".index.json") { try addShards(index: url) } else { try add(file: url) }
             return
         }
-        guard let found = files.map(url.appendingPathComponent)
-                .first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
+        guard
+            let found = files.map(url.appendingPathComponent)
+                .first(where: { FileManager.default.fileExists(atPath: $0.path) })
+        else {
             throw SafeTensorsError(path: url.path, reason: "no weights: none of " + files.joined(separator: ", "))
         }
-        if found.lastPathComponent.hasSuffix(".index.json") { try addShards(index: found) } else { try add(file: found) }
+        if found.lastPathComponent.hasSuffix(".index.json") {
+            try addShards(index: found)
+        } else {
+            try add(file: found)
+        }
     }
 
     /// `__metadata__` of the weight files (safetensors only), merged.
@@ -66,17 +72,21 @@ public final class Checkpoint: @unchecked Sendable {
             try add(file: folder.appendingPathComponent(shard))
         }
         for (name, shard) in map.weight_map where location[name] != shard {
-            throw SafeTensorsError(path: index.path, reason: "tensor '\(name)' is listed in \(shard) but not stored there")
+            throw SafeTensorsError(
+                path: index.path, reason: "tensor '\(name)' is listed in \(shard) but not stored there")
         }
         let listed = Set(map.weight_map.keys)
         if let extra = location.first(where: { !listed.contains($0.key) }) {
-            throw SafeTensorsError(path: index.path,
-                                   reason: "tensor '\(extra.key)' is stored in \(extra.value) but missing from the index")
+            throw SafeTensorsError(
+                path: index.path,
+                reason: "tensor '\(extra.key)' is stored in \(extra.value) but missing from the index")
         }
     }
 
     /// Whether a file is a PyTorch checkpoint (read through ``TorchCheckpoint``) by its extension.
-    static func isTorchFile(_ url: URL) -> Bool { ["bin", "pt", "pth", "ckpt"].contains(url.pathExtension.lowercased()) }
+    static func isTorchFile(_ url: URL) -> Bool {
+        ["bin", "pt", "pth", "ckpt"].contains(url.pathExtension.lowercased())
+    }
 
     private func add(file: URL) throws {
         let f = Self.isTorchFile(file) ? try TorchCheckpoint.read(file) : try SafeTensorsFile(url: file)

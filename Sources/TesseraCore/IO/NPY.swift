@@ -35,8 +35,10 @@ public enum DType: String, Sendable, CaseIterable {
     init?(npyDescr: String) {
         var d = npyDescr
         if d.first == "=" { d = "<" + d.dropFirst() }
-        if let match = DType.allCases.first(where: { $0.npyDescr == d
-            || ($0.size == 1 && $0.npyDescr.dropFirst() == d.dropFirst()) }) {
+        if let match = DType.allCases.first(where: {
+            $0.npyDescr == d
+                || ($0.size == 1 && $0.npyDescr.dropFirst() == d.dropFirst())
+        }) {
             self = match
         } else {
             return nil
@@ -86,12 +88,26 @@ public struct NPYArray: Sendable, Equatable {
         let n = shape.reduce(1, *)
         return data.withUnsafeBytes { raw -> [Float] in
             func load<T: FixedWidthInteger>(_: T.Type) -> [Float] {
-                (0..<n).map { Float(T(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * T.bitWidth / 8, as: T.self))) }
+                (0..<n).map {
+                    Float(T(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * T.bitWidth / 8, as: T.self)))
+                }
             }
             switch dtype {
-            case .float32: return (0..<n).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
-            case .float64: return (0..<n).map { Float(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self)))) }
-            case .float16: return (0..<n).map { Float(halfBits: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self))) }
+            case .float32:
+                return (0..<n).map {
+                    Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)))
+                }
+            case .float64:
+                return (0..<n).map {
+                    Float(
+                        Double(
+                            bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self))
+                        ))
+                }
+            case .float16:
+                return (0..<n).map {
+                    Float(halfBits: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self)))
+                }
             case .uint8, .bool: return data.map { Float($0) }
             case .int8: return load(Int8.self)
             case .uint16: return load(UInt16.self)
@@ -110,7 +126,11 @@ public struct NPYArray: Sendable, Equatable {
         let n = shape.reduce(1, *)
         return data.withUnsafeBytes { raw -> [Int]? in
             func load<T: FixedWidthInteger>(_: T.Type) -> [Int] {
-                (0..<n).map { Int(truncatingIfNeeded: T(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * T.bitWidth / 8, as: T.self))) }
+                (0..<n).map {
+                    Int(
+                        truncatingIfNeeded: T(
+                            littleEndian: raw.loadUnaligned(fromByteOffset: $0 * T.bitWidth / 8, as: T.self)))
+                }
             }
             switch dtype {
             case .float32, .float64, .float16: return nil
@@ -162,7 +182,9 @@ public struct NPYArray: Sendable, Equatable {
             throw fail("unsupported .npy version \(major)")
         }
         guard headerLength <= bytes.count - headerStart else { throw fail("truncated header") }
-        guard let header = String(bytes: bytes[headerStart..<(headerStart + headerLength)], encoding: major == 3 ? .utf8 : .isoLatin1)
+        guard
+            let header = String(
+                bytes: bytes[headerStart..<(headerStart + headerLength)], encoding: major == 3 ? .utf8 : .isoLatin1)
         else { throw fail("header is not text") }
         guard let descr = Self.field("descr", in: header), let descrValue = Self.quoted(descr)
         else { throw fail("header has no descr") }
@@ -170,7 +192,7 @@ public struct NPYArray: Sendable, Equatable {
         guard let order = Self.field("fortran_order", in: header) else { throw fail("header has no fortran_order") }
         guard order.hasPrefix("False") else { throw fail("Fortran-order arrays are not supported") }
         guard let shapeText = Self.field("shape", in: header), shapeText.first == "(",
-              let close = shapeText.firstIndex(of: ")")
+            let close = shapeText.firstIndex(of: ")")
         else { throw fail("header has no shape") }
         let dims = shapeText[shapeText.index(after: shapeText.startIndex)..<close]
             .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -186,7 +208,10 @@ public struct NPYArray: Sendable, Equatable {
         let dataStart = headerStart + headerLength
         let (byteCount, overflow) = count.multipliedReportingOverflow(by: dtype.size)
         guard !overflow, byteCount <= bytes.count - dataStart else {
-            throw fail("data is truncated: shape \(shape) of \(dtype) needs \(byteCount) bytes, file has \(bytes.count - dataStart)")
+            throw fail(
+                "data is truncated: shape \(shape) of \(dtype) needs \(byteCount) bytes, file has "
+                    + "\(bytes.count - dataStart)"
+            )
         }
         var payload = Array(bytes[dataStart..<(dataStart + byteCount)])
         if descrValue.first == ">" && dtype.size > 1 {
@@ -243,21 +268,21 @@ extension Float {
     @inlinable
     public init(halfBits: UInt16) {
         #if arch(x86_64) || arch(arm64)
-        self = Float(Float16(bitPattern: halfBits))
+            self = Float(Float16(bitPattern: halfBits))
         #else
-        let sign = UInt32(halfBits & 0x8000) << 16
-        var exponent = Int((halfBits >> 10) & 0x1F)
-        var mantissa = UInt32(halfBits & 0x3FF)
-        if exponent == 0x1F {
-            self = Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13))
-        } else if exponent == 0 {
-            if mantissa == 0 { self = Float(bitPattern: sign); return }
-            while mantissa & 0x400 == 0 { mantissa <<= 1; exponent -= 1 }
-            mantissa &= 0x3FF
-            self = Float(bitPattern: sign | UInt32(exponent + 113) << 23 | (mantissa << 13))
-        } else {
-            self = Float(bitPattern: sign | UInt32(exponent + 112) << 23 | (mantissa << 13))
-        }
+            let sign = UInt32(halfBits & 0x8000) << 16
+            var exponent = Int((halfBits >> 10) & 0x1F)
+            var mantissa = UInt32(halfBits & 0x3FF)
+            if exponent == 0x1F {
+                self = Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13))
+            } else if exponent == 0 {
+                if mantissa == 0 { self = Float(bitPattern: sign); return }
+                while mantissa & 0x400 == 0 { mantissa <<= 1; exponent -= 1 }
+                mantissa &= 0x3FF
+                self = Float(bitPattern: sign | UInt32(exponent + 113) << 23 | (mantissa << 13))
+            } else {
+                self = Float(bitPattern: sign | UInt32(exponent + 112) << 23 | (mantissa << 13))
+            }
         #endif
     }
 }

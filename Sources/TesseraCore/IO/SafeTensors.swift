@@ -1,8 +1,9 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Element types a safetensors file may declare.
@@ -92,7 +93,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
         let dataSize = size - dataStart
         var entries: [String: SafeTensorsEntry] = [:]
         for (name, info) in header.entries {
-            guard let dtype = SafeTensorsDType(rawValue: info.dtype) else { throw fail("entry '\(name)' has unknown dtype '\(info.dtype)'") }
+            guard let dtype = SafeTensorsDType(rawValue: info.dtype) else {
+                throw fail("entry '\(name)' has unknown dtype '\(info.dtype)'")
+            }
             var count = 1
             for d in info.shape {
                 guard d >= 0 else { throw fail("entry '\(name)' has a negative extent in shape \(info.shape)") }
@@ -103,7 +106,8 @@ public final class SafeTensorsFile: @unchecked Sendable {
             guard info.data_offsets.count == 2 else { throw fail("entry '\(name)' has invalid data_offsets") }
             let begin = info.data_offsets[0], end = info.data_offsets[1]
             guard begin >= 0, end >= begin, end <= dataSize else {
-                throw fail("entry '\(name)': data_offsets [\(begin), \(end)] outside the data section (\(dataSize) bytes)")
+                throw fail(
+                    "entry '\(name)': data_offsets [\(begin), \(end)] outside the data section (\(dataSize) bytes)")
             }
             let (bytes, overflow) = count.multipliedReportingOverflow(by: dtype.size)
             guard !overflow, bytes == end - begin else {
@@ -113,14 +117,20 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
         let metadata = header.metadata
         // Entries must tile the data section exactly: no overlap, no hole, nothing trailing.
-        let ordered = entries.sorted { ($0.value.offsets.lowerBound, $0.value.offsets.upperBound, $0.key) < ($1.value.offsets.lowerBound, $1.value.offsets.upperBound, $1.key) }
+        let ordered = entries.sorted {
+            ($0.value.offsets.lowerBound, $0.value.offsets.upperBound, $0.key) < (
+                $1.value.offsets.lowerBound, $1.value.offsets.upperBound, $1.key
+            )
+        }
         var cursor = 0
         for (name, entry) in ordered {
             if entry.offsets.lowerBound < cursor { throw fail("entry '\(name)' overlaps the previous tensor") }
             if entry.offsets.lowerBound > cursor { throw fail("hole in the data section before entry '\(name)'") }
             cursor = entry.offsets.upperBound
         }
-        guard cursor == dataSize else { throw fail("data section has \(dataSize - cursor) bytes not covered by any tensor") }
+        guard cursor == dataSize else {
+            throw fail("data section has \(dataSize - cursor) bytes not covered by any tensor")
+        }
         self.entries = entries
         self.metadata = metadata
         self.names = ordered.map(\.key)
@@ -191,31 +201,65 @@ public final class SafeTensorsFile: @unchecked Sendable {
         return try withUnsafeBytes(of: name) { raw in
             let n = entry.shape.reduce(1, *)
             switch entry.dtype {
-            case .I64: return (0..<n).map { Int(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self))) }
-            case .U64: return (0..<n).map { Int(truncatingIfNeeded: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self))) }
-            case .I32: return (0..<n).map { Int(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self))) }
-            case .U32: return (0..<n).map { Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
-            case .I16: return (0..<n).map { Int(Int16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: Int16.self))) }
-            case .U16: return (0..<n).map { Int(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self))) }
+            case .I64:
+                return (0..<n).map {
+                    Int(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self)))
+                }
+            case .U64:
+                return (0..<n).map {
+                    Int(
+                        truncatingIfNeeded: UInt64(
+                            littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self)))
+                }
+            case .I32:
+                return (0..<n).map {
+                    Int(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self)))
+                }
+            case .U32:
+                return (0..<n).map {
+                    Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)))
+                }
+            case .I16:
+                return (0..<n).map {
+                    Int(Int16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: Int16.self)))
+                }
+            case .U16:
+                return (0..<n).map {
+                    Int(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self)))
+                }
             case .I8: return (0..<n).map { Int(Int8(bitPattern: raw[$0])) }
             case .U8, .BOOL: return (0..<n).map { Int(raw[$0]) }
-            default: throw SafeTensorsError(path: path, reason: "tensor '\(name)' is \(entry.dtype.rawValue), not an integer type")
+            default:
+                throw SafeTensorsError(
+                    path: path, reason: "tensor '\(name)' is \(entry.dtype.rawValue), not an integer type")
             }
         }
     }
 
-    private func convertToFloat(_ raw: UnsafeRawBufferPointer, dtype: SafeTensorsDType,
-                                into dst: UnsafeMutableBufferPointer<Float>, name: String) throws {
+    private func convertToFloat(
+        _ raw: UnsafeRawBufferPointer, dtype: SafeTensorsDType,
+        into dst: UnsafeMutableBufferPointer<Float>, name: String
+    ) throws {
         let n = dst.count
         switch dtype {
         case .F32:
             if n > 0 { _ = memcpy(dst.baseAddress!, raw.baseAddress!, n * 4) }
         case .F16:
-            for i in 0..<n { dst[i] = Float(halfBits: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+            for i in 0..<n {
+                dst[i] = Float(
+                    halfBits: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+            }
         case .BF16:
-            for i in 0..<n { dst[i] = Float(bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16) }
+            for i in 0..<n {
+                dst[i] = Float(
+                    bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+                        << 16)
+            }
         case .F64:
-            for i in 0..<n { dst[i] = Float(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
+            for i in 0..<n {
+                dst[i] = Float(
+                    Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
+            }
         case .F8_E4M3, .F8_E5M2:
             throw SafeTensorsError(path: path, reason: "tensor '\(name)': \(dtype.rawValue) is not supported")
         default:
@@ -244,7 +288,9 @@ public enum SafeTensorsWriter {
         var data: [UInt8] = []
         var seen = Set<String>()
         for (name, payload) in tensors {
-            guard seen.insert(name).inserted else { throw SafeTensorsError(path: "<writer>", reason: "duplicate tensor name '\(name)'") }
+            guard seen.insert(name).inserted else {
+                throw SafeTensorsError(path: "<writer>", reason: "duplicate tensor name '\(name)'")
+            }
             let begin = data.count
             let shape: [Int], dtype: SafeTensorsDType
             switch payload {
@@ -252,28 +298,38 @@ public enum SafeTensorsWriter {
                 shape = t.shape; dtype = dt
                 switch dt {
                 case .F32: t.scalars.withUnsafeBytes { data += $0 }
-                case .F16: for v in t.scalars { let b = Float16(v).bitPattern; data += [UInt8(b & 0xFF), UInt8(b >> 8)] }
+                case .F16:
+                    for v in t.scalars { let b = Float16(v).bitPattern; data += [UInt8(b & 0xFF), UInt8(b >> 8)] }
                 case .BF16: for v in t.scalars { let b = bf16Bits(v); data += [UInt8(b & 0xFF), UInt8(b >> 8)] }
-                default: throw SafeTensorsError(path: "<writer>", reason: "float tensors are written as F32, F16 or BF16, not \(dt.rawValue)")
+                default:
+                    throw SafeTensorsError(
+                        path: "<writer>", reason: "float tensors are written as F32, F16 or BF16, not \(dt.rawValue)")
                 }
             case .raw(let bytes, let s, let dt):
                 shape = s; dtype = dt
-                guard bytes.count == s.reduce(1, *) * dt.size else { throw SafeTensorsError(path: "<writer>", reason: "'\(name)': bytes do not fill shape \(s)") }
+                guard bytes.count == s.reduce(1, *) * dt.size else {
+                    throw SafeTensorsError(path: "<writer>", reason: "'\(name)': bytes do not fill shape \(s)")
+                }
                 data += bytes
             case .integers(let values, let s, let dt):
                 shape = s; dtype = dt
-                guard values.count == s.reduce(1, *) else { throw SafeTensorsError(path: "<writer>", reason: "'\(name)': values do not fill shape \(s)") }
+                guard values.count == s.reduce(1, *) else {
+                    throw SafeTensorsError(path: "<writer>", reason: "'\(name)': values do not fill shape \(s)")
+                }
                 for v in values {
                     switch dt {
                     case .I64: withUnsafeBytes(of: Int64(v).littleEndian) { data += $0 }
                     case .I32: withUnsafeBytes(of: Int32(truncatingIfNeeded: v).littleEndian) { data += $0 }
                     case .U16: withUnsafeBytes(of: UInt16(truncatingIfNeeded: v).littleEndian) { data += $0 }
                     case .U8: data.append(UInt8(truncatingIfNeeded: v))
-                    default: throw SafeTensorsError(path: "<writer>", reason: "integer tensors are written as I64, I32, U16 or U8")
+                    default:
+                        throw SafeTensorsError(
+                            path: "<writer>", reason: "integer tensors are written as I64, I32, U16 or U8")
                     }
                 }
             }
-            header[name] = ["dtype": dtype.rawValue, "shape": shape, "data_offsets": [begin, data.count]] as [String: Any]
+            header[name] =
+                ["dtype": dtype.rawValue, "shape": shape, "data_offsets": [begin, data.count]] as [String: Any]
         }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         // Pad with spaces so the data section starts 8-byte aligned.

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Process-wide allocator settings for model inference.
@@ -15,12 +15,12 @@ public enum MemoryPolicy {
     /// off glibc.
     public static func reuseFreedBuffers() {
         #if canImport(Glibc)
-        // <malloc.h> is not part of the Glibc module: look mallopt up (glibc's malloc.h:
-        // M_TRIM_THRESHOLD = -1, M_MMAP_MAX = -4).
-        guard let symbol = dlsym(nil, "mallopt") else { return }
-        let mallopt = unsafeBitCast(symbol, to: (@convention(c) (Int32, Int32) -> Int32).self)
-        _ = mallopt(-4, 0)
-        _ = mallopt(-1, 1 << 30)
+            // <malloc.h> is not part of the Glibc module: look mallopt up (glibc's malloc.h:
+            // M_TRIM_THRESHOLD = -1, M_MMAP_MAX = -4).
+            guard let symbol = dlsym(nil, "mallopt") else { return }
+            let mallopt = unsafeBitCast(symbol, to: (@convention(c) (Int32, Int32) -> Int32).self)
+            _ = mallopt(-4, 0)
+            _ = mallopt(-1, 1 << 30)
         #endif
     }
 }

@@ -1,8 +1,9 @@
 import Dispatch
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Process-wide threading settings for Tessera's CPU loops.
@@ -27,9 +28,9 @@ public enum Threading {
 enum ProcessInfoCores {
     static var active: Int {
         #if canImport(Glibc)
-        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+            return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         #else
-        return max(1, Int(sysconf(_SC_NPROCESSORS_ONLN)))
+            return max(1, Int(sysconf(_SC_NPROCESSORS_ONLN)))
         #endif
     }
 }

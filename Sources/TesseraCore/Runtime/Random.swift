@@ -60,7 +60,8 @@ public enum SampleKey {
 
     /// FNV-1a over integer ids and their shape (token sets).
     public static func of(ids: [Int], shape: [Int]) -> UInt64 {
-        fnv(fnv(0xCBF2_9CE4_8422_2325, shape.map { UInt64(bitPattern: Int64($0)) }),
+        fnv(
+            fnv(0xCBF2_9CE4_8422_2325, shape.map { UInt64(bitPattern: Int64($0)) }),
             ids.map { UInt64(bitPattern: Int64($0)) })
     }
 

@@ -30,9 +30,11 @@ struct AttentionLayout {
 }
 
 /// Runs every (batch, head) problem of `layout`, heads in parallel with single-threaded GEMMs.
-private func attend(_ layout: AttentionLayout, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                    out: UnsafeMutablePointer<Float>, scale: Float, bias: Tensor?, mask: [Bool]?,
-                    statistics: AttentionStatistics) -> [Float] {
+private func attend(
+    _ layout: AttentionLayout, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+    out: UnsafeMutablePointer<Float>, scale: Float, bias: Tensor?, mask: [Bool]?,
+    statistics: AttentionStatistics
+) -> [Float] {
     let (b, h, nq, nk) = (layout.b, layout.h, layout.nq, layout.nk)
     if let bias { _ = broadcastShapes(bias.shape, [b, h, nq, nk]) }
     precondition(mask == nil || mask!.count == nq * nk, "attention mask must have Nq * Nk entries")
@@ -47,7 +49,8 @@ private func attend(_ layout: AttentionLayout, q: UnsafePointer<Float>, k: Unsaf
             defer { scores.deallocate() }
             for head in range {
                 let bi = head / h, hi = head % h
-                BLAS.call(false, true, nq, nk, L.d, scale, q + L.q(bi, hi), L.ldq, k + L.k(bi, hi), L.ldk, 0, scores, nk)
+                BLAS.call(
+                    false, true, nq, nk, L.d, scale, q + L.q(bi, hi), L.ldq, k + L.k(bi, hi), L.ldk, 0, scores, nk)
                 for qi in 0..<nq {
                     let r = scores + qi * nk
                     if let biasValues, let bst {
@@ -57,14 +60,17 @@ private func attend(_ layout: AttentionLayout, q: UnsafePointer<Float>, k: Unsaf
                     if let mask { for j in 0..<nk where !mask[qi * nk + j] { r[j] = -.infinity } }
                     softmaxRow(r, nk)
                 }
-                BLAS.call(false, false, nq, L.dv, nk, 1, scores, nk, v + L.v(bi, hi), L.ldv, 0, out + L.o(bi, hi), L.ldo)
+                BLAS.call(
+                    false, false, nq, L.dv, nk, 1, scores, nk, v + L.v(bi, hi), L.ldv, 0, out + L.o(bi, hi), L.ldo)
                 guard let s = statsPtr else { continue }
                 switch statistics {
                 case .none: break
                 case .full:
                     (s + head * nq * nk).update(from: scores, count: nq * nk)
                 case .rows(let rows):
-                    for (ri, qi) in rows.enumerated() { (s + (head * rows.count + ri) * nk).update(from: scores + qi * nk, count: nk) }
+                    for (ri, qi) in rows.enumerated() {
+                        (s + (head * rows.count + ri) * nk).update(from: scores + qi * nk, count: nk)
+                    }
                 case .columnMeans:
                     let dst = s + head * nk
                     for qi in 0..<nq { for j in 0..<nk { dst[j] += scores[qi * nk + j] } }
@@ -84,12 +90,16 @@ private func attend(_ layout: AttentionLayout, q: UnsafePointer<Float>, k: Unsaf
 ///   - mask: `Nq · Nk` booleans (true = attend), shared by every batch and head.
 ///   - scale: defaults to `1 / sqrt(D)`.
 /// - Returns: the output `[B, H, Nq, Dv]` and the requested probabilities.
-public func scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor? = nil, mask: [Bool]? = nil,
-                                      scale: Float? = nil, statistics: AttentionStatistics = .none) -> (output: Tensor, probabilities: Tensor?) {
+public func scaledDotProductAttention(
+    q: Tensor, k: Tensor, v: Tensor, bias: Tensor? = nil, mask: [Bool]? = nil,
+    scale: Float? = nil, statistics: AttentionStatistics = .none
+) -> (output: Tensor, probabilities: Tensor?) {
     precondition(q.rank == 4 && k.rank == 4 && v.rank == 4, "attention needs [B, H, N, D] tensors")
     let (b, h, nq, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
     let nk = k.shape[2], dv = v.shape[3]
-    precondition(k.shape == [b, h, nk, d] && v.shape[0...2] == [b, h, nk], "attention: q \(q.shape), k \(k.shape), v \(v.shape) do not fit")
+    precondition(
+        k.shape == [b, h, nk, d] && v.shape[0...2] == [b, h, nk],
+        "attention: q \(q.shape), k \(k.shape), v \(v.shape) do not fit")
     let layout = AttentionLayout(
         b: b, h: h, nq: nq, nk: nk, d: d, dv: dv,
         q: { ($0 * h + $1) * nq * d }, ldq: d, k: { ($0 * h + $1) * nk * d }, ldk: d,
@@ -99,8 +109,9 @@ public func scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, bias: Ten
         k.scalars.withUnsafeBufferPointer { kp in
             v.scalars.withUnsafeBufferPointer { vp in
                 output.withUnsafeMutableBufferPointer { op in
-                    attend(layout, q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!, out: op.baseAddress!,
-                           scale: scale ?? 1 / Float(d).squareRoot(), bias: bias, mask: mask, statistics: statistics)
+                    attend(
+                        layout, q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!, out: op.baseAddress!,
+                        scale: scale ?? 1 / Float(d).squareRoot(), bias: bias, mask: mask, statistics: statistics)
                 }
             }
         }
@@ -113,9 +124,13 @@ public func scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, bias: Ten
 /// permuting them: `qkv` is `[B, N, 3·D]` laid out (q | k | v), each of `heads` contiguous
 /// slices of `D / heads` (timm's `qkv`, torch's `in_proj`, concatenated HF q/k/v projections).
 /// Returns `[B, N, D]` with the heads merged, ready for the output projection.
-public func packedSelfAttention(_ qkv: Tensor, heads: Int, bias: Tensor? = nil, mask: [Bool]? = nil,
-                                statistics: AttentionStatistics = .none) -> (output: Tensor, probabilities: Tensor?) {
-    precondition(qkv.rank == 3 && qkv.shape[2] % (3 * heads) == 0, "packed qkv must be [B, N, 3·D] with D divisible by heads, got \(qkv.shape)")
+public func packedSelfAttention(
+    _ qkv: Tensor, heads: Int, bias: Tensor? = nil, mask: [Bool]? = nil,
+    statistics: AttentionStatistics = .none
+) -> (output: Tensor, probabilities: Tensor?) {
+    precondition(
+        qkv.rank == 3 && qkv.shape[2] % (3 * heads) == 0,
+        "packed qkv must be [B, N, 3·D] with D divisible by heads, got \(qkv.shape)")
     let (b, n) = (qkv.shape[0], qkv.shape[1])
     let dim = qkv.shape[2] / 3, hd = dim / heads
     let row = 3 * dim
@@ -126,8 +141,9 @@ public func packedSelfAttention(_ qkv: Tensor, heads: Int, bias: Tensor? = nil, 
     var output = [Float](repeating: 0, count: b * n * dim)
     let stats = qkv.scalars.withUnsafeBufferPointer { p in
         output.withUnsafeMutableBufferPointer { op in
-            attend(layout, q: p.baseAddress!, k: p.baseAddress!, v: p.baseAddress!, out: op.baseAddress!,
-                   scale: 1 / Float(hd).squareRoot(), bias: bias, mask: mask, statistics: statistics)
+            attend(
+                layout, q: p.baseAddress!, k: p.baseAddress!, v: p.baseAddress!, out: op.baseAddress!,
+                scale: 1 / Float(hd).squareRoot(), bias: bias, mask: mask, statistics: statistics)
         }
     }
     let probabilities = statistics.statsShape(b: b, h: heads, nq: n, nk: n).map { Tensor(shape: $0, scalars: stats) }

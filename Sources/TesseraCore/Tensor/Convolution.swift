@@ -15,8 +15,9 @@ extension Tensor {
             }
             scalars.withUnsafeBufferPointer { a in
                 weight.scalars.withUnsafeBufferPointer { w in
-                    BLAS.sgemm(transposeB: true, m: rows, n: outF, k: inF, a: a.baseAddress!, lda: inF,
-                               b: w.baseAddress!, ldb: inF, beta: bias == nil ? 0 : 1, c: c.baseAddress!, ldc: outF)
+                    BLAS.sgemm(
+                        transposeB: true, m: rows, n: outF, k: inF, a: a.baseAddress!, lda: inF,
+                        b: w.baseAddress!, ldb: inF, beta: bias == nil ? 0 : 1, c: c.baseAddress!, ldc: outF)
                 }
             }
         }
@@ -25,21 +26,29 @@ extension Tensor {
 
     /// `F.conv2d` on `[N, C, H, W]` with `weight` `[O, C, kh, kw]` (groups = 1, dilation = 1).
     ///
-    /// 3×3 stride-1 padding-1 convolutions over enough channels (``Winograd/applies(inputShape:weightShape:stride:padding:)``)
-    /// and pixels run as Winograd F(4×4, 3×3), transforming `weight` on every call (layers
-    /// keep the transform: ``conv2dWinograd(_:bias:)``); the rest as im2col + GEMM, where 1×1
+    /// 3×3 stride-1 padding-1 convolutions over enough channels
+    /// (``Winograd/applies(inputShape:weightShape:stride:padding:)``) and pixels run as Winograd
+    /// F(4×4, 3×3), transforming `weight` on every call (layers keep the transform:
+    /// ``conv2dWinograd(_:bias:)``); the rest as im2col + GEMM, where 1×1
     /// stride-1 skips im2col.
-    public func conv2d(weight: Tensor, bias: Tensor?, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0)) -> Tensor {
+    public func conv2d(weight: Tensor, bias: Tensor?, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0))
+        -> Tensor
+    {
         if Winograd.applies(inputShape: shape, weightShape: weight.shape, stride: stride, padding: padding)
-            && Winograd.amortizesWeightTransform(inputShape: shape) {
+            && Winograd.amortizesWeightTransform(inputShape: shape)
+        {
             return conv2dWinograd(WinogradWeights(weight), bias: bias)
         }
         return conv2dIm2col(weight: weight, bias: bias, stride: stride, padding: padding)
     }
 
     /// ``conv2d(weight:bias:stride:padding:)`` by im2col + GEMM whatever the shapes.
-    func conv2dIm2col(weight: Tensor, bias: Tensor?, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0)) -> Tensor {
-        precondition(rank == 4 && weight.rank == 4, "conv2d needs [N,C,H,W] input and [O,C,kh,kw] weight, got \(shape), \(weight.shape)")
+    func conv2dIm2col(weight: Tensor, bias: Tensor?, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0))
+        -> Tensor
+    {
+        precondition(
+            rank == 4 && weight.rank == 4,
+            "conv2d needs [N,C,H,W] input and [O,C,kh,kw] weight, got \(shape), \(weight.shape)")
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let (o, kc, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
         precondition(kc == c, "conv2d: input has \(c) channels, weight expects \(kc)")
@@ -60,11 +69,14 @@ extension Tensor {
                         let x = src.baseAddress! + img * c * h * w
                         let y = dst.baseAddress! + img * o * spatial
                         if let bias {
-                            for oc in 0..<o { (y + oc * spatial).initialize(repeating: bias.scalars[oc], count: spatial) }
+                            for oc in 0..<o {
+                                (y + oc * spatial).initialize(repeating: bias.scalars[oc], count: spatial)
+                            }
                         }
                         if direct {
-                            BLAS.sgemm(m: o, n: spatial, k: kdim, a: wt.baseAddress!, lda: kdim, b: x, ldb: spatial,
-                                       beta: bias == nil ? 0 : 1, c: y, ldc: spatial)
+                            BLAS.sgemm(
+                                m: o, n: spatial, k: kdim, a: wt.baseAddress!, lda: kdim, b: x, ldb: spatial,
+                                beta: bias == nil ? 0 : 1, c: y, ldc: spatial)
                             continue
                         }
                         for band in Swift.stride(from: 0, to: oh, by: bandRows) {
@@ -79,14 +91,21 @@ extension Tensor {
                                         for r in 0..<rows {
                                             let iy = (band + r) * sh - ph + ky
                                             let d = dstRow + r * ow
-                                            guard iy >= 0 && iy < h else { d.initialize(repeating: 0, count: ow); continue }
+                                            guard iy >= 0 && iy < h else {
+                                                d.initialize(repeating: 0, count: ow); continue
+                                            }
                                             let srcRow = x + (ch * h + iy) * w
                                             if sw == 1 {
                                                 // a contiguous run of the source row, zeros outside it
                                                 let lo = Swift.max(0, pw - kx), hi = Swift.min(ow, w + pw - kx)
                                                 if lo > 0 { d.initialize(repeating: 0, count: Swift.min(lo, ow)) }
-                                                if hi > lo { (d + lo).update(from: srcRow + (lo - pw + kx), count: hi - lo) }
-                                                if hi < ow { (d + Swift.max(hi, 0)).initialize(repeating: 0, count: ow - Swift.max(hi, 0)) }
+                                                if hi > lo {
+                                                    (d + lo).update(from: srcRow + (lo - pw + kx), count: hi - lo)
+                                                }
+                                                if hi < ow {
+                                                    (d + Swift.max(hi, 0)).initialize(
+                                                        repeating: 0, count: ow - Swift.max(hi, 0))
+                                                }
                                             } else {
                                                 for xx in 0..<ow {
                                                     let ix = xx * sw - pw + kx
@@ -96,8 +115,10 @@ extension Tensor {
                                         }
                                     }
                                 }
-                                BLAS.sgemm(m: o, n: cols, k: kdim, a: wt.baseAddress!, lda: kdim, b: colBuf.baseAddress!, ldb: cols,
-                                           beta: bias == nil ? 0 : 1, c: y + band * ow, ldc: spatial)
+                                BLAS.sgemm(
+                                    m: o, n: cols, k: kdim, a: wt.baseAddress!, lda: kdim, b: colBuf.baseAddress!,
+                                    ldb: cols,
+                                    beta: bias == nil ? 0 : 1, c: y + band * ow, ldc: spatial)
                             }
                         }
                     }
@@ -109,7 +130,11 @@ extension Tensor {
 
     /// Modes of `F.interpolate` without antialiasing (bicubic uses a = −0.75 and replicates
     /// the border, as PyTorch's `upsample_bicubic2d`).
-    public enum InterpolationMode: Sendable { case nearest, nearestExact, bilinear(alignCorners: Bool), bicubic(alignCorners: Bool) }
+    public enum InterpolationMode: Sendable {
+        case nearest, nearestExact
+        case bilinear(alignCorners: Bool)
+        case bicubic(alignCorners: Bool)
+    }
 
     /// `F.interpolate(x, size=(outH, outW), mode=…)` on the last two axes.
     public func interpolated(height outH: Int, width outW: Int, mode: InterpolationMode) -> Tensor {
@@ -125,7 +150,9 @@ extension Tensor {
             let ys = (0..<outH).map { Swift.min(Int(((Float($0) + offset) * sy).rounded(.down)), h - 1) }
             let xs = (0..<outW).map { Swift.min(Int(((Float($0) + offset) * sx).rounded(.down)), w - 1) }
             for p in 0..<planes {
-                for y in 0..<outH { for x in 0..<outW { out[(p * outH + y) * outW + x] = scalars[(p * h + ys[y]) * w + xs[x]] } }
+                for y in 0..<outH {
+                    for x in 0..<outW { out[(p * outH + y) * outW + x] = scalars[(p * h + ys[y]) * w + xs[x]] }
+                }
             }
         case .bilinear(let alignCorners):
             func source(_ i: Int, _ inSize: Int, _ outSize: Int) -> (Int, Int, Float) {
@@ -155,7 +182,8 @@ extension Tensor {
         case .bicubic(let alignCorners):
             // Per output coordinate: the four clamped taps and their cubic weights.
             func taps(_ i: Int, _ inSize: Int, _ outSize: Int) -> ([Int], [Float]) {
-                let src: Float = alignCorners
+                let src: Float =
+                    alignCorners
                     ? (outSize > 1 ? Float(i) * Float(inSize - 1) / Float(outSize - 1) : 0)
                     : (Float(i) + 0.5) * (Float(inSize) / Float(outSize)) - 0.5
                 let i0 = Int(src.rounded(.down)), t = src - Float(i0)
@@ -175,7 +203,8 @@ extension Tensor {
                         var acc: Float = 0
                         for r in 0..<4 {
                             let row = base + yi[r] * w
-                            let v = scalars[row + xi[0]] * xw[0] + scalars[row + xi[1]] * xw[1]
+                            let v =
+                                scalars[row + xi[0]] * xw[0] + scalars[row + xi[1]] * xw[1]
                                 + scalars[row + xi[2]] * xw[2] + scalars[row + xi[3]] * xw[3]
                             acc += v * yw[r]
                         }

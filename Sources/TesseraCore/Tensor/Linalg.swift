@@ -1,7 +1,7 @@
 #if canImport(Accelerate)
-import Accelerate
+    import Accelerate
 #else
-import COpenBLAS
+    import COpenBLAS
 #endif
 
 /// Matrix products through BLAS (`cblas_sgemm`: OpenBLAS on Linux, Accelerate on macOS).
@@ -9,10 +9,12 @@ public enum BLAS {
     /// C = alpha · op(A) · op(B) + beta · C for row-major matrices, where op(A) is M×K and
     /// op(B) is K×N. `lda`/`ldb`/`ldc` are row strides in elements.
     @inlinable
-    public static func sgemm(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
-                             alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
-                             b: UnsafePointer<Float>, ldb: Int,
-                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    public static func sgemm(
+        transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
+        alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
         guard m > 0 && n > 0 else { return }
         guard k > 0 else {
             // BLAS leaves C · beta; make the empty product explicit.
@@ -37,7 +39,9 @@ public enum BLAS {
                     for t in range {
                         let start = t * chunk, cols = min(chunk, n - start)
                         if cols > 0 {
-                            call(false, transposeB, m, cols, k, alpha, a, lda, b + (transposeB ? start * ldb : start), ldb, beta, c + start, ldc)
+                            call(
+                                false, transposeB, m, cols, k, alpha, a, lda, b + (transposeB ? start * ldb : start),
+                                ldb, beta, c + start, ldc)
                         }
                     }
                 }
@@ -62,23 +66,26 @@ public enum BLAS {
         }
     }
 
-    /// One single-threaded BLAS call with the same arguments as ``sgemm(transposeA:transposeB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)``,
-    /// for callers that parallelize around it.
-    public static func call(_ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
-                     _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
-                     _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+    /// One single-threaded BLAS call with the same arguments as
+    /// ``sgemm(transposeA:transposeB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)``, for callers that parallelize around it.
+    public static func call(
+        _ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+        _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+        _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int
+    ) {
         configureOnce
-        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        cblas_sgemm(
+            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
     /// The BLAS in use and its kernels, e.g. `OpenBLAS (Haswell)` or `Accelerate`. OpenBLAS picks
     /// its kernels when it loads (`OPENBLAS_CORETYPE` overrides the choice).
     public static var backend: String {
         #if canImport(Accelerate)
-        "Accelerate"
+            "Accelerate"
         #else
-        "OpenBLAS (\(openblas_get_corename().map { String(cString: $0) } ?? "unknown"))"
+            "OpenBLAS (\(openblas_get_corename().map { String(cString: $0) } ?? "unknown"))"
         #endif
     }
 
@@ -86,7 +93,7 @@ public enum BLAS {
     @usableFromInline
     static let configureOnce: Void = {
         #if !canImport(Accelerate)
-        openblas_set_num_threads(1)
+            openblas_set_num_threads(1)
         #endif
     }()
 
@@ -98,8 +105,10 @@ extension Tensor {
     public func matmul(_ other: Tensor, transposeB: Bool = false) -> Tensor {
         precondition(rank >= 2 && other.rank >= 2, "matmul needs rank >= 2, got \(shape) and \(other.shape)")
         let m = shape[rank - 2], k = shape[rank - 1]
-        let (kb, n) = transposeB ? (other.shape[other.rank - 1], other.shape[other.rank - 2])
-                                 : (other.shape[other.rank - 2], other.shape[other.rank - 1])
+        let (kb, n) =
+            transposeB
+            ? (other.shape[other.rank - 1], other.shape[other.rank - 2])
+            : (other.shape[other.rank - 2], other.shape[other.rank - 1])
         precondition(k == kb, "matmul inner dimensions differ: \(shape) @ \(other.shape)\(transposeB ? "ᵀ" : "")")
         let batchA = Array(shape.dropLast(2)), batchB = Array(other.shape.dropLast(2))
         let batch = broadcastShapes(batchA, batchB)
@@ -111,10 +120,11 @@ extension Tensor {
                 out.withUnsafeMutableBufferPointer { c in
                     for i in 0..<count {
                         let (ia, ib) = (batchOffset(i, batch, stridesA), batchOffset(i, batch, stridesB))
-                        BLAS.sgemm(transposeB: transposeB, m: m, n: n, k: k,
-                                   a: a.baseAddress! + ia * m * k, lda: k,
-                                   b: b.baseAddress! + ib * k * n, ldb: transposeB ? k : n,
-                                   c: c.baseAddress! + i * m * n, ldc: n)
+                        BLAS.sgemm(
+                            transposeB: transposeB, m: m, n: n, k: k,
+                            a: a.baseAddress! + ia * m * k, lda: k,
+                            b: b.baseAddress! + ib * k * n, ldb: transposeB ? k : n,
+                            c: c.baseAddress! + i * m * n, ldc: n)
                     }
                 }
             }

@@ -1,14 +1,15 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 extension Tensor {
     /// LayerNorm over the last axis (`F.layer_norm`): biased variance, `eps` inside the root.
     public func layerNorm(weight: Tensor?, bias: Tensor?, eps: Float) -> Tensor {
         let d = shape.last ?? 1
-        precondition(weight == nil || weight!.count == d, "layerNorm weight has \(weight!.count) elements, last axis is \(d)")
+        precondition(
+            weight == nil || weight!.count == d, "layerNorm weight has \(weight!.count) elements, last axis is \(d)")
         precondition(bias == nil || bias!.count == d, "layerNorm bias has \(bias!.count) elements, last axis is \(d)")
         var out = [Float](repeating: 0, count: count)
         let rows = count / max(1, d)
@@ -41,7 +42,9 @@ extension Tensor {
     /// `C / groups` channels, then a per-channel affine, then `activation` (fused: decoders
     /// follow every GroupNorm with SiLU, and one pass over the activations saves a round trip
     /// through memory).
-    public func groupNorm(groups: Int, weight: Tensor?, bias: Tensor?, eps: Float, activation: Activation = .identity) -> Tensor {
+    public func groupNorm(groups: Int, weight: Tensor?, bias: Tensor?, eps: Float, activation: Activation = .identity)
+        -> Tensor
+    {
         precondition(rank >= 2, "groupNorm needs [N, C, ...], got \(shape)")
         let n = shape[0], c = shape[1]
         precondition(groups > 0 && c % groups == 0, "groupNorm: \(c) channels not divisible into \(groups) groups")
@@ -172,7 +175,9 @@ public func softmaxRow(_ x: UnsafeMutablePointer<Float>, _ d: Int) {
     let inv = 1 / sum
     i = 0
     while i < full {
-        raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: i * 4, as: FloatVector.self) * inv, toByteOffset: i * 4, as: FloatVector.self)
+        raw.storeBytes(
+            of: raw.loadUnaligned(fromByteOffset: i * 4, as: FloatVector.self) * inv, toByteOffset: i * 4,
+            as: FloatVector.self)
         i += 8
     }
     for j in full..<d { x[j] *= inv }

@@ -23,7 +23,9 @@ extension Tensor {
         return Tensor(shape: newShape, scalars: r.results)
     }
 
-    public func sum(axis a: Int, keepDims: Bool = false) -> Tensor { reduced(a, keepDims: keepDims) { $0.reduce(0, +) } }
+    public func sum(axis a: Int, keepDims: Bool = false) -> Tensor {
+        reduced(a, keepDims: keepDims) { $0.reduce(0, +) }
+    }
     public func mean(axis a: Int, keepDims: Bool = false) -> Tensor {
         reduced(a, keepDims: keepDims) { $0.reduce(0, +) / Float($0.count) }
     }
@@ -49,7 +51,9 @@ extension Tensor {
     public func argmax(axis a: Int) -> [Int] {
         lanes(along: a) { lane -> Int in
             var best = 0
-            for j in 1..<Swift.max(1, lane.count) where lane[j] > lane[best] || (lane[j].isNaN && !lane[best].isNaN) { best = j }
+            for j in 1..<Swift.max(1, lane.count) where lane[j] > lane[best] || (lane[j].isNaN && !lane[best].isNaN) {
+                best = j
+            }
             return best
         }.results
     }
@@ -58,7 +62,9 @@ extension Tensor {
     public func argmin(axis a: Int) -> [Int] {
         lanes(along: a) { lane -> Int in
             var best = 0
-            for j in 1..<Swift.max(1, lane.count) where lane[j] < lane[best] || (lane[j].isNaN && !lane[best].isNaN) { best = j }
+            for j in 1..<Swift.max(1, lane.count) where lane[j] < lane[best] || (lane[j].isNaN && !lane[best].isNaN) {
+                best = j
+            }
             return best
         }.results
     }
@@ -91,7 +97,9 @@ extension Tensor {
         }
     }
 
-    private func gatherLanes(_ r: (outer: Int, inner: Int, results: [[Int]]), _ ax: Int, take k: Int) -> (values: Tensor, indices: [Int]) {
+    private func gatherLanes(_ r: (outer: Int, inner: Int, results: [[Int]]), _ ax: Int, take k: Int) -> (
+        values: Tensor, indices: [Int]
+    ) {
         let n = shape[ax]
         var values = [Float](repeating: 0, count: r.outer * k * r.inner)
         var indices = [Int](repeating: 0, count: values.count)

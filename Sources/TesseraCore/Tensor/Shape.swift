@@ -54,8 +54,12 @@ extension Tensor {
         let first = tensors[0]
         let ax = first.axis(a)
         for t in tensors {
-            precondition(t.rank == first.rank && zip(t.shape, first.shape).enumerated().allSatisfy { $0.offset == ax || $0.element.0 == $0.element.1 },
-                         "concatenate: shapes \(tensors.map(\.shape)) differ off axis \(ax)")
+            precondition(
+                t.rank == first.rank
+                    && zip(t.shape, first.shape).enumerated().allSatisfy {
+                        $0.offset == ax || $0.element.0 == $0.element.1
+                    },
+                "concatenate: shapes \(tensors.map(\.shape)) differ off axis \(ax)")
         }
         let outer = first.shape[..<ax].reduce(1, *)
         let inner = first.shape[(ax + 1)...].reduce(1, *)
@@ -75,7 +79,8 @@ extension Tensor {
     /// Elements `range` along an axis (`t.narrow`).
     public func slice(axis a: Int, _ range: Range<Int>) -> Tensor {
         let ax = axis(a)
-        precondition(range.lowerBound >= 0 && range.upperBound <= shape[ax], "slice \(range) outside axis of size \(shape[ax])")
+        precondition(
+            range.lowerBound >= 0 && range.upperBound <= shape[ax], "slice \(range) outside axis of size \(shape[ax])")
         let outer = shape[..<ax].reduce(1, *), inner = shape[(ax + 1)...].reduce(1, *)
         var out: [Float] = []
         out.reserveCapacity(outer * range.count * inner)
@@ -121,7 +126,8 @@ extension Tensor {
     /// `index` has the output's shape (given flat, row-major).
     public func gather(axis a: Int, index: [Int], indexShape: [Int]) -> Tensor {
         let ax = axis(a)
-        precondition(indexShape.count == rank && index.count == indexShape.reduce(1, *), "gather: bad index shape \(indexShape)")
+        precondition(
+            indexShape.count == rank && index.count == indexShape.reduce(1, *), "gather: bad index shape \(indexShape)")
         let outer = indexShape[..<ax].reduce(1, *), inner = indexShape[(ax + 1)...].reduce(1, *), m = indexShape[ax]
         let selfInner = shape[(ax + 1)...].reduce(1, *)
         precondition(inner <= selfInner || rank == 1, "gather: index larger than input off the gather axis")
@@ -183,8 +189,9 @@ extension Tensor {
     /// Patch tokens back to an image: `[B, gh·gw, p·p·C]` with each token laid out `(p1 p2 c)`
     /// becomes `[B, C, gh·p, gw·p]` (einops `b (h w) (p1 p2 c) -> b c (h p1) (w p2)`).
     public func unpatchified(patchSize p: Int, gridHeight gh: Int, gridWidth gw: Int, channels c: Int) -> Tensor {
-        precondition(rank == 3 && shape[1] == gh * gw && shape[2] == p * p * c,
-                     "unpatchified: \(shape) is not [B, \(gh * gw), \(p * p * c)]")
+        precondition(
+            rank == 3 && shape[1] == gh * gw && shape[2] == p * p * c,
+            "unpatchified: \(shape) is not [B, \(gh * gw), \(p * p * c)]")
         let b = shape[0], height = gh * p, width = gw * p
         var image = [Float](repeating: 0, count: b * c * height * width)
         scalars.withUnsafeBufferPointer { src in
@@ -197,7 +204,8 @@ extension Tensor {
                                 for p2 in 0..<p {
                                     for ch in 0..<c {
                                         let y = hi * p + p1, x = wi * p + p2
-                                        dst[((bi * c + ch) * height + y) * width + x] = src[token + (p1 * p + p2) * c + ch]
+                                        dst[((bi * c + ch) * height + y) * width + x] =
+                                            src[token + (p1 * p + p2) * c + ch]
                                     }
                                 }
                             }

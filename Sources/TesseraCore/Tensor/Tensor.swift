@@ -12,8 +12,9 @@ public struct Tensor: Sendable, Equatable {
     /// - Precondition: `scalars.count` equals the product of `shape`.
     public init(shape: [Int], scalars: [Float]) {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative extent in shape \(shape)")
-        precondition(scalars.count == shape.reduce(1, *),
-                     "\(scalars.count) scalars do not fill shape \(shape)")
+        precondition(
+            scalars.count == shape.reduce(1, *),
+            "\(scalars.count) scalars do not fill shape \(shape)")
         self.shape = shape
         self.scalars = scalars
     }

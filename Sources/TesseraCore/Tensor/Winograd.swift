@@ -25,8 +25,9 @@ public struct WinogradWeights: Sendable {
 
     /// Transforms `weight` `[O, C, 3, 3]`: `U = G g Gᵀ` per channel pair.
     public init(_ weight: Tensor) {
-        precondition(weight.rank == 4 && weight.shape[2] == 3 && weight.shape[3] == 3,
-                     "Winograd weights must be [O, C, 3, 3], got \(weight.shape)")
+        precondition(
+            weight.rank == 4 && weight.shape[2] == 3 && weight.shape[3] == 3,
+            "Winograd weights must be [O, C, 3, 3], got \(weight.shape)")
         let o = weight.shape[0], c = weight.shape[1], plane = o * c
         outChannels = o
         inChannels = c
@@ -103,7 +104,8 @@ public enum Winograd {
     /// on every call, also asks ``amortizesWeightTransform(inputShape:)``.)
     public static func applies(inputShape: [Int], weightShape: [Int], stride: (Int, Int), padding: (Int, Int)) -> Bool {
         guard inputShape.count == 4, weightShape.count == 4, weightShape[2] == 3, weightShape[3] == 3,
-              stride == (1, 1), padding == (1, 1), inputShape[1] == weightShape[1] else { return false }
+            stride == (1, 1), padding == (1, 1), inputShape[1] == weightShape[1]
+        else { return false }
         return weightShape[0] >= minChannels && weightShape[1] >= minChannels
     }
 
@@ -145,20 +147,24 @@ public enum Winograd {
     /// `Bᵀ d` for six samples d₀…d₅ (six frequencies).
     @inline(__always)
     static func inputTransform(_ d0: Lanes, _ d1: Lanes, _ d2: Lanes, _ d3: Lanes, _ d4: Lanes, _ d5: Lanes)
-        -> (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes) {
+        -> (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes)
+    {
         let s13 = d1 + d2, s34 = d4 - d2, t13 = d3 - d1
-        return (4 * (d0 - d2) + s34,
-                (d3 + d4) - 4 * s13,
-                (d4 - d3) + 4 * (d1 - d2),
-                s34 + 2 * t13,
-                s34 - 2 * t13,
-                4 * (d1 - d3) + (d5 - d3))
+        return (
+            4 * (d0 - d2) + s34,
+            (d3 + d4) - 4 * s13,
+            (d4 - d3) + 4 * (d1 - d2),
+            s34 + 2 * t13,
+            s34 - 2 * t13,
+            4 * (d1 - d3) + (d5 - d3)
+        )
     }
 
     /// `Aᵀ m` for six frequencies (four outputs).
     @inline(__always)
     static func outputTransform(_ m0: Lanes, _ m1: Lanes, _ m2: Lanes, _ m3: Lanes, _ m4: Lanes, _ m5: Lanes)
-        -> (Lanes, Lanes, Lanes, Lanes) {
+        -> (Lanes, Lanes, Lanes, Lanes)
+    {
         let a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4
         return (m0 + a + c, b + 2 * d, a + 4 * c, b + 8 * d + m5)
     }
@@ -169,12 +175,17 @@ public enum Winograd {
     static func load4(_ p: UnsafePointer<Float>) -> Quad { UnsafeRawPointer(p).loadUnaligned(as: Quad.self) }
 
     @inline(__always)
-    static func store4(_ v: Quad, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Quad.self) }
+    static func store4(_ v: Quad, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: Quad.self)
+    }
 
     /// 4×4 transpose (compiles to unpack/move shuffles).
     @inline(__always)
     static func transpose(_ a: Quad, _ b: Quad, _ c: Quad, _ d: Quad) -> (Quad, Quad, Quad, Quad) {
-        (Quad(a[0], b[0], c[0], d[0]), Quad(a[1], b[1], c[1], d[1]), Quad(a[2], b[2], c[2], d[2]), Quad(a[3], b[3], c[3], d[3]))
+        (
+            Quad(a[0], b[0], c[0], d[0]), Quad(a[1], b[1], c[1], d[1]), Quad(a[2], b[2], c[2], d[2]),
+            Quad(a[3], b[3], c[3], d[3])
+        )
     }
 
     /// Floats in one phase row: the tiles rounded up to 8, plus room for the last vector's
@@ -190,8 +201,10 @@ public enum Winograd {
     /// Splits input row `row` (`w` samples, zero outside) into four phase rows of `q` floats,
     /// `phase[m][j] = row[4j + m − 1]`, through a zero-padded copy in `padded` (`4q` floats).
     @inline(__always)
-    static func splitPhases(_ row: UnsafePointer<Float>, w: Int, into phase: UnsafeMutablePointer<Float>, count q: Int,
-                            padded: UnsafeMutablePointer<Float>) {
+    static func splitPhases(
+        _ row: UnsafePointer<Float>, w: Int, into phase: UnsafeMutablePointer<Float>, count q: Int,
+        padded: UnsafeMutablePointer<Float>
+    ) {
         padded[0] = 0
         (padded + 1).update(from: row, count: w)
         (padded + 1 + w).update(repeating: 0, count: 4 * q - 1 - w)
@@ -207,8 +220,10 @@ public enum Winograd {
 
     /// Input transform of tile row `ty` of one channel plane: `V[ξ][t]` at `dst + ξ · xiStride + t`
     /// for the `tw` tiles; `scratch` holds ``inputScratch(tiles:)`` floats.
-    static func transformInputRow(_ plane: UnsafePointer<Float>, h: Int, w: Int, ty: Int, tw: Int,
-                                  dst: UnsafeMutablePointer<Float>, xiStride: Int, scratch: UnsafeMutablePointer<Float>) {
+    static func transformInputRow(
+        _ plane: UnsafePointer<Float>, h: Int, w: Int, ty: Int, tw: Int,
+        dst: UnsafeMutablePointer<Float>, xiStride: Int, scratch: UnsafeMutablePointer<Float>
+    ) {
         let q = phaseLength(tiles: tw)
         let padded = scratch + 24 * q + 288
         for r in 0..<6 {
@@ -220,11 +235,12 @@ public enum Winograd {
                 splitPhases(plane + y * w, w: w, into: phase, count: q, padded: padded)
             }
         }
-        let rowT = scratch + 24 * q   // Bᵀ along x, [6 rows][6 frequencies] × 8 lanes
+        let rowT = scratch + 24 * q  // Bᵀ along x, [6 rows][6 frequencies] × 8 lanes
         for j0 in Swift.stride(from: 0, to: tw, by: 8) {
             for r in 0..<6 {
                 let s = UnsafePointer(scratch + 4 * q * r + j0)
-                let t = inputTransform(load(s), load(s + q), load(s + 2 * q), load(s + 3 * q), load(s + 1), load(s + q + 1))
+                let t = inputTransform(
+                    load(s), load(s + q), load(s + 2 * q), load(s + 3 * q), load(s + 1), load(s + q + 1))
                 let o = UnsafeMutableRawPointer(rowT + 48 * r)
                 o.storeBytes(of: t.0, toByteOffset: 0, as: Lanes.self)
                 o.storeBytes(of: t.1, toByteOffset: 32, as: Lanes.self)
@@ -251,15 +267,18 @@ public enum Winograd {
     /// Output transform of tile row `ty` of one output channel from `M[ξ][t]` at
     /// `src + ξ · xiStride + t` (readable 8 floats past the last tile), plus `bias`, into the
     /// plane `dst` (`h × w`); `scratch` holds ``outputScratch(tiles:)`` floats.
-    static func transformOutputRow(_ src: UnsafePointer<Float>, xiStride: Int, tw: Int, bias: Float,
-                                   dst: UnsafeMutablePointer<Float>, h: Int, w: Int, ty: Int, scratch: UnsafeMutablePointer<Float>) {
+    static func transformOutputRow(
+        _ src: UnsafePointer<Float>, xiStride: Int, tw: Int, bias: Float,
+        dst: UnsafeMutablePointer<Float>, h: Int, w: Int, ty: Int, scratch: UnsafeMutablePointer<Float>
+    ) {
         let q = phaseLength(tiles: tw)
-        let colT = scratch + 16 * q   // Aᵀ along y, [4 rows][6 frequencies] × 8 lanes
+        let colT = scratch + 16 * q  // Aᵀ along y, [4 rows][6 frequencies] × 8 lanes
         for j0 in Swift.stride(from: 0, to: tw, by: 8) {
             for k in 0..<6 {
                 let s = src + k * xiStride + j0
-                let t = outputTransform(load(s), load(s + 6 * xiStride), load(s + 12 * xiStride),
-                                        load(s + 18 * xiStride), load(s + 24 * xiStride), load(s + 30 * xiStride))
+                let t = outputTransform(
+                    load(s), load(s + 6 * xiStride), load(s + 12 * xiStride),
+                    load(s + 18 * xiStride), load(s + 24 * xiStride), load(s + 30 * xiStride))
                 let o = UnsafeMutableRawPointer(colT + 8 * k)
                 o.storeBytes(of: t.0, toByteOffset: 0, as: Lanes.self)
                 o.storeBytes(of: t.1, toByteOffset: 192, as: Lanes.self)
@@ -312,14 +331,17 @@ struct WinogradPlan {
     func mCapacity(tiles: Int) -> Int { 36 * o * tiles + 8 }
 
     /// V[ξ][ch][t] for channels `channels` of tile rows `r0..<r0 + rows` (`rows · tw` tiles).
-    func transformInput(rows r0: Int, count rows: Int, channels: Range<Int>, v: UnsafeMutablePointer<Float>,
-                        scratch: UnsafeMutablePointer<Float>) {
+    func transformInput(
+        rows r0: Int, count rows: Int, channels: Range<Int>, v: UnsafeMutablePointer<Float>,
+        scratch: UnsafeMutablePointer<Float>
+    ) {
         let tiles = rows * tw
         for ch in channels {
             for rr in 0..<rows {
                 let img = (r0 + rr) / th, ty = (r0 + rr) % th
-                Winograd.transformInputRow(x + (img * c + ch) * h * w, h: h, w: w, ty: ty, tw: tw,
-                                           dst: v + ch * tiles + rr * tw, xiStride: c * tiles, scratch: scratch)
+                Winograd.transformInputRow(
+                    x + (img * c + ch) * h * w, h: h, w: w, ty: ty, tw: tw,
+                    dst: v + ch * tiles + rr * tw, xiStride: c * tiles, scratch: scratch)
             }
         }
     }
@@ -327,19 +349,24 @@ struct WinogradPlan {
     /// M[ξ] = U[ξ] · V[ξ] for frequencies `frequencies`, single-threaded BLAS calls.
     func multiply(tiles: Int, frequencies: Range<Int>, v: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>) {
         for xi in frequencies {
-            BLAS.call(false, false, o, tiles, c, 1, u + xi * o * c, c, v + xi * c * tiles, tiles, 0, m + xi * o * tiles, tiles)
+            BLAS.call(
+                false, false, o, tiles, c, 1, u + xi * o * c, c, v + xi * c * tiles, tiles, 0, m + xi * o * tiles, tiles
+            )
         }
     }
 
     /// Output pixels (plus bias) of output channels `channels` for tile rows `r0..<r0 + rows`.
-    func transformOutput(rows r0: Int, count rows: Int, channels: Range<Int>, m: UnsafePointer<Float>,
-                         scratch: UnsafeMutablePointer<Float>) {
+    func transformOutput(
+        rows r0: Int, count rows: Int, channels: Range<Int>, m: UnsafePointer<Float>,
+        scratch: UnsafeMutablePointer<Float>
+    ) {
         let tiles = rows * tw
         for oc in channels {
             for rr in 0..<rows {
                 let img = (r0 + rr) / th, ty = (r0 + rr) % th
-                Winograd.transformOutputRow(m + oc * tiles + rr * tw, xiStride: o * tiles, tw: tw, bias: bias?[oc] ?? 0,
-                                            dst: y + (img * o + oc) * h * w, h: h, w: w, ty: ty, scratch: scratch)
+                Winograd.transformOutputRow(
+                    m + oc * tiles + rr * tw, xiStride: o * tiles, tw: tw, bias: bias?[oc] ?? 0,
+                    dst: y + (img * o + oc) * h * w, h: h, w: w, ty: ty, scratch: scratch)
             }
         }
     }
@@ -386,8 +413,9 @@ extension Tensor {
 
     /// ``conv2dWinograd(_:bias:)`` in blocks of `blockRows` tile rows (nil: ``Winograd/blockRows(c:o:tw:)``).
     func conv2dWinograd(_ weights: WinogradWeights, bias: Tensor?, blockRows: Int?) -> Tensor {
-        precondition(rank == 4 && shape[1] == weights.inChannels,
-                     "conv2dWinograd: input \(shape) does not have \(weights.inChannels) channels")
+        precondition(
+            rank == 4 && shape[1] == weights.inChannels,
+            "conv2dWinograd: input \(shape) does not have \(weights.inChannels) channels")
         let o = weights.outChannels
         precondition(bias == nil || bias!.count == o, "conv2dWinograd: bias has \(bias!.count) elements, expected \(o)")
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
@@ -398,8 +426,9 @@ extension Tensor {
             scalars.withUnsafeBufferPointer { src in
                 weights.u.withUnsafeBufferPointer { u in
                     func run(_ bias: UnsafePointer<Float>?) {
-                        let plan = WinogradPlan(n: n, c: c, h: h, w: w, o: o, th: th, tw: tw, x: src.baseAddress!,
-                                                u: u.baseAddress!, y: dst.baseAddress!, bias: bias)
+                        let plan = WinogradPlan(
+                            n: n, c: c, h: h, w: w, o: o, th: th, tw: tw, x: src.baseAddress!,
+                            u: u.baseAddress!, y: dst.baseAddress!, bias: bias)
                         plan.run(blockRows: rows)
                     }
                     if let bias { bias.scalars.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }

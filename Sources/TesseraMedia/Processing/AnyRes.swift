@@ -22,13 +22,17 @@ public struct TileGrid: Sendable, Equatable, Hashable, CustomStringConvertible {
 
     /// LLaVA-NeXT's default `image_grid_pinpoints` (336×672, 672×336, 672×672, 1008×336,
     /// 336×1008 as height × width) in tiles of the tower's input size.
-    public static let llavaNext = [TileGrid(rows: 1, columns: 2), TileGrid(rows: 2, columns: 1), TileGrid(rows: 2, columns: 2),
-                                   TileGrid(rows: 3, columns: 1), TileGrid(rows: 1, columns: 3)]
+    public static let llavaNext = [
+        TileGrid(rows: 1, columns: 2), TileGrid(rows: 2, columns: 1), TileGrid(rows: 2, columns: 2),
+        TileGrid(rows: 3, columns: 1), TileGrid(rows: 1, columns: 3),
+    ]
 
     /// LLaVA-NeXT's `select_best_resolution`: the grid that keeps the most of the image's
     /// pixels once the image is scaled to fit it, ties going to the least padding.
     /// - Precondition: `grids` is not empty.
-    public static func bestFit(width: Int, height: Int, tileSize s: Int, among grids: [TileGrid] = llavaNext) -> TileGrid {
+    public static func bestFit(width: Int, height: Int, tileSize s: Int, among grids: [TileGrid] = llavaNext)
+        -> TileGrid
+    {
         precondition(!grids.isEmpty, "bestFit needs at least one tile grid")
         var best = grids[0], bestEffective = 0, leastWasted = Int.max
         for grid in grids {
@@ -88,12 +92,16 @@ public struct AnyResViews: Sendable {
         let s = tileSize
         let (width, height) = (grid.columns * s, grid.rows * s)
         let scaleW = Double(width) / Double(image.width), scaleH = Double(height) / Double(image.height)
-        let (w, h) = scaleW < scaleH ? (width, min(Int((Double(image.height) * scaleW).rounded(.up)), height))
-                                     : (min(Int((Double(image.width) * scaleH).rounded(.up)), width), height)
-        let resized = image.rgb().resized(width: w, height: h, filter: preprocessing.filter, engine: preprocessing.engine)
+        let (w, h) =
+            scaleW < scaleH
+            ? (width, min(Int((Double(image.height) * scaleW).rounded(.up)), height))
+            : (min(Int((Double(image.width) * scaleH).rounded(.up)), width), height)
+        let resized = image.rgb().resized(
+            width: w, height: h, filter: preprocessing.filter, engine: preprocessing.engine)
         guard (w, h) != (width, height) else { return resized }
-        return resized.padded(left: (width - w) / 2, top: (height - h) / 2,
-                              right: width - w - (width - w) / 2, bottom: height - h - (height - h) / 2)
+        return resized.padded(
+            left: (width - w) / 2, top: (height - h) / 2,
+            right: width - w - (width - w) / 2, bottom: height - h - (height - h) / 2)
     }
 
     /// The rows and columns of a `rows × columns` token grid over the canvas that show the image

@@ -4,7 +4,9 @@ extension Image {
     /// Resizes so the shorter side becomes `size`, keeping the aspect ratio the way
     /// `torchvision.transforms.functional.resize(img, size)` computes it: the longer side
     /// is `Int(size * long / short)` (truncated).
-    public func resizedShorterSide(to size: Int, filter: ResizeFilter = .bicubic, engine: ResampleEngine = .pillow) -> Image {
+    public func resizedShorterSide(to size: Int, filter: ResizeFilter = .bicubic, engine: ResampleEngine = .pillow)
+        -> Image
+    {
         let (w, h) = shorterSideTarget(size)
         return resized(width: w, height: h, filter: filter, engine: engine)
     }
@@ -37,8 +39,9 @@ extension Image {
 
     /// The region `x..<x+width`, `y..<y+height`. - Precondition: it lies inside the image.
     public func cropped(x: Int, y: Int, width cw: Int, height ch: Int) -> Image {
-        precondition(x >= 0 && y >= 0 && cw >= 0 && ch >= 0 && x + cw <= width && y + ch <= height,
-                     "crop \(cw)x\(ch)+\(x)+\(y) outside \(width)x\(height)")
+        precondition(
+            x >= 0 && y >= 0 && cw >= 0 && ch >= 0 && x + cw <= width && y + ch <= height,
+            "crop \(cw)x\(ch)+\(x)+\(y) outside \(width)x\(height)")
         let c = channels
         var out = [UInt8](repeating: 0, count: cw * ch * c)
         pixels.withUnsafeBufferPointer { src in
@@ -180,9 +183,11 @@ public struct Preprocessing: Sendable, Equatable {
     ///   - centerCrop: the crop size after resizing (nil: no crop).
     ///   - cropRule: how the crop window's offset rounds.
     ///   - normalization: pixel values to tensor values.
-    public init(resize: Resize = .none, filter: ResizeFilter = .bicubic, engine: ResampleEngine = .pillow,
-                centerCrop: PixelSize? = nil, cropRule: CropRule = .torchvision,
-                normalization: PixelNormalization = .unit) {
+    public init(
+        resize: Resize = .none, filter: ResizeFilter = .bicubic, engine: ResampleEngine = .pillow,
+        centerCrop: PixelSize? = nil, cropRule: CropRule = .torchvision,
+        normalization: PixelNormalization = .unit
+    ) {
         self.resize = resize
         self.filter = filter
         self.engine = engine
@@ -202,8 +207,9 @@ public struct Preprocessing: Sendable, Equatable {
         guard let crop = centerCrop else { return out }
         switch cropRule {
         case .transformers where out.width >= crop.width && out.height >= crop.height:
-            return out.cropped(x: (out.width - crop.width) / 2, y: (out.height - crop.height) / 2,
-                               width: crop.width, height: crop.height)
+            return out.cropped(
+                x: (out.width - crop.width) / 2, y: (out.height - crop.height) / 2,
+                width: crop.width, height: crop.height)
         case .transformers, .torchvision:
             return out.centerCropped(width: crop.width, height: crop.height)
         }
@@ -222,8 +228,9 @@ public struct Preprocessing: Sendable, Equatable {
         case .exact(let w, let h): return PixelSize(width: w, height: h)
         case .shorterSide(let s):
             let (w, h) = (Double(size.width), Double(size.height))
-            return size.width <= size.height ? PixelSize(width: s, height: Int(Double(s) * h / w))
-                                             : PixelSize(width: Int(Double(s) * w / h), height: s)
+            return size.width <= size.height
+                ? PixelSize(width: s, height: Int(Double(s) * h / w))
+                : PixelSize(width: Int(Double(s) * w / h), height: s)
         }
     }
 }

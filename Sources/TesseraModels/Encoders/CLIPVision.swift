@@ -32,13 +32,18 @@ public struct CLIPVisionTower: VisionEncoder {
         preprocessing = try Preprocessing(huggingFace: directory, config: config)
         // A full CLIP checkpoint also holds the text tower and projections.
         let checkpoint = try Checkpoint(directory: directory)
-        let loader = WeightLoader(checkpoint, renames: visionPrefixRenames(checkpoint),
-                                  ignored: ["text_model.", "text_projection.", "visual_projection.", "logit_scale",
-                                            "vision_model.embeddings.position_ids"])
+        let loader = WeightLoader(
+            checkpoint, renames: visionPrefixRenames(checkpoint),
+            ignored: [
+                "text_model.", "text_projection.", "visual_projection.", "logit_scale",
+                "vision_model.embeddings.position_ids",
+            ])
         let w = loader.root["vision_model"], d = config.hiddenSize
-        patchEmbed = PatchEmbedding(w["embeddings"]["patch_embedding"], dim: d, patchSize: config.patchSize, bias: false)
+        patchEmbed = PatchEmbedding(
+            w["embeddings"]["patch_embedding"], dim: d, patchSize: config.patchSize, bias: false)
         classEmbedding = w["embeddings"].tensor("class_embedding", shape: [d])
-        positionEmbedding = w["embeddings"].tensor("position_embedding.weight", shape: [config.grid * config.grid + 1, d])
+        positionEmbedding = w["embeddings"].tensor(
+            "position_embedding.weight", shape: [config.grid * config.grid + 1, d])
         preNorm = LayerNorm(w["pre_layrnorm"], dim: d, eps: config.layerNormEps)
         stack = config.encoderStack(w["encoder"]["layers"])
         postNorm = LayerNorm(w["post_layernorm"], dim: d, eps: config.layerNormEps)

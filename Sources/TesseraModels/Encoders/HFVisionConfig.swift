@@ -62,7 +62,9 @@ public struct HFVisionConfig: Sendable, Equatable {
         }
         let siglip = family == .siglip
         func need(_ value: Int?, _ name: String) throws -> Int {
-            guard let value, value > 0 else { throw ModelConfigError(path: path, reason: "missing or invalid '\(name)'") }
+            guard let value, value > 0 else {
+                throw ModelConfigError(path: path, reason: "missing or invalid '\(name)'")
+            }
             return value
         }
         self.family = family
@@ -82,8 +84,10 @@ public struct HFVisionConfig: Sendable, Equatable {
         isFullModel = raw.vision_config != nil
         // The patch convolution floors: 384 / 14 gives SigLIP so400m's 27 × 27 patches.
         guard hiddenSize % heads == 0, patchSize <= imageSize else {
-            throw ModelConfigError(path: path, reason: "hidden_size \(hiddenSize) / heads \(heads) do not divide, "
-                                   + "or patch \(patchSize) exceeds image \(imageSize)")
+            throw ModelConfigError(
+                path: path,
+                reason: "hidden_size \(hiddenSize) / heads \(heads) do not divide, "
+                    + "or patch \(patchSize) exceeds image \(imageSize)")
         }
     }
 
@@ -92,16 +96,19 @@ public struct HFVisionConfig: Sendable, Equatable {
 
     /// The encoder stack `encoder.layers.{i}`.
     func encoderStack(_ w: WeightScope) -> TransformerStack {
-        TransformerStack(w, count: layers, keys: .huggingFaceVision,
-                         shape: BlockShape(dim: hiddenSize, heads: heads, mlpHidden: intermediateSize,
-                                           activation: activation, eps: layerNormEps))
+        TransformerStack(
+            w, count: layers, keys: .huggingFaceVision,
+            shape: BlockShape(
+                dim: hiddenSize, heads: heads, mlpHidden: intermediateSize,
+                activation: activation, eps: layerNormEps))
     }
 
     /// The descriptor of an encoder with this config.
     func descriptor(modelID: String) -> EncoderDescriptor {
-        EncoderDescriptor(family: family.rawValue, modelID: modelID, width: hiddenSize, depth: layers, heads: heads,
-                          inputSize: PixelSize(imageSize), patchSize: patchSize,
-                          prefixTokens: family == .clip ? 1 : 0, hasClassToken: family == .clip)
+        EncoderDescriptor(
+            family: family.rawValue, modelID: modelID, width: hiddenSize, depth: layers, heads: heads,
+            inputSize: PixelSize(imageSize), patchSize: patchSize,
+            prefixTokens: family == .clip ? 1 : 0, hasClassToken: family == .clip)
     }
 }
 
@@ -110,8 +117,9 @@ extension BlockKeys {
     /// `layer_norm2`, `mlp.fc1`, `mlp.fc2`.
     public static let huggingFaceVision = BlockKeys(
         norm1: "layer_norm1", attention: "self_attn",
-        attentionKeys: AttentionKeys(projections: .separate(query: "q_proj", key: "k_proj", value: "v_proj"),
-                                     output: "out_proj"),
+        attentionKeys: AttentionKeys(
+            projections: .separate(query: "q_proj", key: "k_proj", value: "v_proj"),
+            output: "out_proj"),
         norm2: "layer_norm2", mlp: "mlp", mlpLayers: ("fc1", "fc2"))
 }
 
@@ -133,10 +141,13 @@ extension Preprocessing {
             var image_std: [Float]?
         }
         let file = "preprocessor_config.json"
-        let raw = FileManager.default.fileExists(atPath: directory.appendingPathComponent(file).path)
+        let raw =
+            FileManager.default.fileExists(atPath: directory.appendingPathComponent(file).path)
             ? try loadModelConfig(Raw.self, directory: directory, file: file) : nil
         let siglip = config.family == .siglip
-        let pillowFilters: [Int: ResizeFilter] = [0: .nearest, 1: .lanczos, 2: .bilinear, 3: .bicubic, 4: .box, 5: .hamming]
+        let pillowFilters: [Int: ResizeFilter] = [
+            0: .nearest, 1: .lanczos, 2: .bilinear, 3: .bicubic, 4: .box, 5: .hamming,
+        ]
         let resize: Resize
         if raw?.do_resize == false {
             resize = .none
@@ -147,16 +158,20 @@ extension Preprocessing {
         } else {
             resize = siglip ? .exact(width: config.imageSize, height: config.imageSize) : .shorterSide(config.imageSize)
         }
-        let crop = (raw?.do_center_crop ?? !siglip)
-            ? PixelSize(width: raw?.crop_size?.width ?? config.imageSize, height: raw?.crop_size?.height ?? config.imageSize)
+        let crop =
+            (raw?.do_center_crop ?? !siglip)
+            ? PixelSize(
+                width: raw?.crop_size?.width ?? config.imageSize, height: raw?.crop_size?.height ?? config.imageSize)
             : nil
         let mean = raw?.image_mean ?? (siglip ? [0.5, 0.5, 0.5] : [0.48145466, 0.4578275, 0.40821073])
         let std = raw?.image_std ?? (siglip ? [0.5, 0.5, 0.5] : [0.26862954, 0.26130258, 0.27577711])
         guard mean.count == 3, std.count == 3 else {
-            throw ModelConfigError(path: directory.appendingPathComponent(file).path, reason: "image_mean and image_std need 3 values")
+            throw ModelConfigError(
+                path: directory.appendingPathComponent(file).path, reason: "image_mean and image_std need 3 values")
         }
-        self.init(resize: resize, filter: pillowFilters[raw?.resample ?? 3] ?? .bicubic, engine: .pytorch,
-                  centerCrop: crop, cropRule: .transformers, normalization: .scaledMeanStd(mean: mean, std: std))
+        self.init(
+            resize: resize, filter: pillowFilters[raw?.resample ?? 3] ?? .bicubic, engine: .pytorch,
+            centerCrop: crop, cropRule: .transformers, normalization: .scaledMeanStd(mean: mean, std: std))
     }
 }
 

@@ -16,7 +16,8 @@ public struct LLaVAProjector: Sendable {
         let loader = WeightLoader(checkpoint, ignored: [""])
         let w = loader.root["model"]["mm_projector"]
         guard let s0 = w.shape(of: "0.weight"), s0.count == 2, let s2 = w.shape(of: "2.weight"), s2.count == 2 else {
-            throw ModelConfigError(path: checkpoint.path, reason: "no LLaVA projector (model.mm_projector.0/2.weight [out, in])")
+            throw ModelConfigError(
+                path: checkpoint.path, reason: "no LLaVA projector (model.mm_projector.0/2.weight [out, in])")
         }
         first = Linear(w["0"], in: s0[1], out: s0[0])
         second = Linear(w["2"], in: s2[1], out: s2[0])

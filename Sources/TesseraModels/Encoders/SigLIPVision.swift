@@ -33,7 +33,7 @@ public struct SigLIPVisionTower: VisionEncoder {
             let hd = d / heads
             let w = inProjection.weight.split([d, d, d], axis: 0)
             let bias = inProjection.bias.map { $0.split([d, d, d], axis: 0) }
-            let q = probe.linear(weight: w[0], bias: bias?[0])                                  // [1, 1, D]
+            let q = probe.linear(weight: w[0], bias: bias?[0])  // [1, 1, D]
             let k = x.linear(weight: w[1], bias: bias?[1]), v = x.linear(weight: w[2], bias: bias?[2])
             func split(_ t: Tensor, _ len: Int) -> Tensor {
                 t.reshaped([t.shape[0], len, heads, hd]).permuted([0, 2, 1, 3])
@@ -56,8 +56,9 @@ public struct SigLIPVisionTower: VisionEncoder {
         descriptor = config.descriptor(modelID: directory.lastPathComponent)
         preprocessing = try Preprocessing(huggingFace: directory, config: config)
         let checkpoint = try Checkpoint(directory: directory)
-        let loader = WeightLoader(checkpoint, renames: visionPrefixRenames(checkpoint),
-                                  ignored: ["text_model.", "logit_scale", "logit_bias", "vision_model.embeddings.position_ids"])
+        let loader = WeightLoader(
+            checkpoint, renames: visionPrefixRenames(checkpoint),
+            ignored: ["text_model.", "logit_scale", "logit_bias", "vision_model.embeddings.position_ids"])
         let w = loader.root["vision_model"], d = config.hiddenSize
         patchEmbed = PatchEmbedding(w["embeddings"]["patch_embedding"], dim: d, patchSize: config.patchSize)
         positionEmbedding = w["embeddings"].tensor("position_embedding.weight", shape: [config.grid * config.grid, d])
@@ -65,13 +66,15 @@ public struct SigLIPVisionTower: VisionEncoder {
         postNorm = LayerNorm(w["post_layernorm"], dim: d, eps: config.layerNormEps)
         if config.useHead {
             let h = w["head"]
-            head = PoolingHead(probe: h.tensor("probe", shape: [1, 1, d]),
-                               inProjection: Linear(weight: h.tensor("attention.in_proj_weight", shape: [3 * d, d]),
-                                                    bias: h.tensor("attention.in_proj_bias", shape: [3 * d])),
-                               outProjection: Linear(h["attention"]["out_proj"], in: d, out: d),
-                               norm: LayerNorm(h["layernorm"], dim: d, eps: config.layerNormEps),
-                               mlp: MLP(h["mlp"], dim: d, hidden: config.intermediateSize, activation: config.activation),
-                               heads: config.heads)
+            head = PoolingHead(
+                probe: h.tensor("probe", shape: [1, 1, d]),
+                inProjection: Linear(
+                    weight: h.tensor("attention.in_proj_weight", shape: [3 * d, d]),
+                    bias: h.tensor("attention.in_proj_bias", shape: [3 * d])),
+                outProjection: Linear(h["attention"]["out_proj"], in: d, out: d),
+                norm: LayerNorm(h["layernorm"], dim: d, eps: config.layerNormEps),
+                mlp: MLP(h["mlp"], dim: d, hidden: config.intermediateSize, activation: config.activation),
+                heads: config.heads)
         } else {
             head = nil
         }

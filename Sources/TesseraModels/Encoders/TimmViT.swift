@@ -51,8 +51,12 @@ public struct TimmViTConfig: Sendable, Equatable {
         let base = architecture.split(separator: ".").first.map(String.init) ?? architecture
         let parts = base.split(separator: "_").map(String.init)
         guard parts.count >= 4, parts[0] == "vit", let size = Self.sizes[parts[1]],
-              parts[2].hasPrefix("patch"), let patch = Int(parts[2].dropFirst(5)), let image = Int(parts[3])
-        else { throw ModelConfigError(path: architecture, reason: "not a timm ViT architecture name (vit_{tiny|small|base|large|huge}_patch{P}_{size})") }
+            parts[2].hasPrefix("patch"), let patch = Int(parts[2].dropFirst(5)), let image = Int(parts[3])
+        else {
+            throw ModelConfigError(
+                path: architecture,
+                reason: "not a timm ViT architecture name (vit_{tiny|small|base|large|huge}_patch{P}_{size})")
+        }
         self.architecture = architecture
         imageSize = image
         patchSize = patch
@@ -81,8 +85,9 @@ public struct TimmViTConfig: Sendable, Equatable {
 
     /// timm's eval transform: shorter side to `floor(size / crop_pct)`, centre crop, mean/std.
     public var preprocessing: Preprocessing {
-        Preprocessing(resize: .shorterSide(Int((Double(imageSize) / cropPercent).rounded(.down))), filter: interpolation,
-                      centerCrop: PixelSize(imageSize), normalization: .meanStd(mean: mean, std: std))
+        Preprocessing(
+            resize: .shorterSide(Int((Double(imageSize) / cropPercent).rounded(.down))), filter: interpolation,
+            centerCrop: PixelSize(imageSize), normalization: .meanStd(mean: mean, std: std))
     }
 
     /// The stack `blocks.{i}` (exact GELU, eps 1e-6).
@@ -108,7 +113,8 @@ struct TimmHubConfig: Decodable {
             if let v = try? c.decode(Int.self) { value = v; return }
             let pair = try c.decode([Int].self)
             guard let first = pair.first, pair.allSatisfy({ $0 == first }) else {
-                throw DecodingError.dataCorruptedError(in: c, debugDescription: "non-square size \(pair) is not supported")
+                throw DecodingError.dataCorruptedError(
+                    in: c, debugDescription: "non-square size \(pair) is not supported")
             }
             value = first
         }
@@ -138,8 +144,9 @@ struct TimmHubConfig: Decodable {
 extension TimmViTConfig {
     static func pool(_ name: String, _ directory: URL) throws -> GlobalPool {
         guard let pool = GlobalPool(rawValue: name) else {
-            throw ModelConfigError(path: directory.appendingPathComponent("config.json").path,
-                                   reason: "global_pool '\(name)' is not supported (token, avg or \"\")")
+            throw ModelConfigError(
+                path: directory.appendingPathComponent("config.json").path,
+                reason: "global_pool '\(name)' is not supported (token, avg or \"\")")
         }
         return pool
     }
@@ -175,8 +182,11 @@ extension TimmViTConfig {
             preNorm = a.pre_norm ?? preNorm
         }
         guard heads > 0, embedDim % heads == 0, patchSize > 0, patchSize <= imageSize, depth > 0 else {
-            throw ModelConfigError(path: directory.appendingPathComponent("config.json").path,
-                                   reason: "inconsistent ViT shape (embed \(embedDim), heads \(heads), image \(imageSize), patch \(patchSize))")
+            throw ModelConfigError(
+                path: directory.appendingPathComponent("config.json").path,
+                reason:
+                    "inconsistent ViT shape (embed \(embedDim), heads \(heads), image \(imageSize), patch \(patchSize))"
+            )
         }
     }
 }
@@ -220,10 +230,11 @@ public struct TimmViT: VisionEncoder {
     /// Binds weights in timm's key layout (a checkpoint, or random weights for benchmarks) to `config`.
     public init(config: TimmViTConfig, weights: WeightSource) throws {
         self.config = config
-        descriptor = EncoderDescriptor(family: "timm-vit", modelID: config.architecture, width: config.embedDim,
-                                       depth: config.depth, heads: config.heads, inputSize: PixelSize(config.imageSize),
-                                       patchSize: config.patchSize, prefixTokens: config.prefixTokens,
-                                       hasClassToken: config.classToken)
+        descriptor = EncoderDescriptor(
+            family: "timm-vit", modelID: config.architecture, width: config.embedDim,
+            depth: config.depth, heads: config.heads, inputSize: PixelSize(config.imageSize),
+            patchSize: config.patchSize, prefixTokens: config.prefixTokens,
+            hasClassToken: config.classToken)
         let loader = WeightLoader(weights)
         let w = loader.root
         let d = config.embedDim
@@ -249,10 +260,11 @@ public struct TimmViT: VisionEncoder {
     public func embed(_ pixels: Tensor) -> Tensor {
         requireInput(pixels, descriptor)
         let b = pixels.shape[0]
-        var x = patchEmbed(pixels)                                   // [B, N, D]
+        var x = patchEmbed(pixels)  // [B, N, D]
         let prefix = [classToken, registerTokens].compactMap { $0 }
         func withPrefix(_ t: Tensor) -> Tensor {
-            prefix.isEmpty ? t : Tensor.concatenate([Tensor.concatenate(prefix, axis: 1).expanded(batch: b), t], axis: 1)
+            prefix.isEmpty
+                ? t : Tensor.concatenate([Tensor.concatenate(prefix, axis: 1).expanded(batch: b), t], axis: 1)
         }
         x = config.noEmbedClass ? withPrefix(x + positionEmbedding) : withPrefix(x) + positionEmbedding
         if let normPre { x = normPre(x) }

@@ -15,8 +15,10 @@ public struct PixelDecoderConfig: Codable, Sendable, Equatable {
     public var residualBlocks = 2
 
     enum CodingKeys: String, CodingKey {
-        case hiddenChannels = "hidden_channels", latentChannels = "z_channels"
-        case channelMultipliers = "channel_mult", residualBlocks = "num_res_blocks"
+        case hiddenChannels = "hidden_channels"
+        case latentChannels = "z_channels"
+        case channelMultipliers = "channel_mult"
+        case residualBlocks = "num_res_blocks"
     }
 
     /// The published checkpoints' decoder.
@@ -83,7 +85,8 @@ public struct MaskGITPixelDecoder: Sendable {
                 blocks.append(PixelResBlock(w["up"][i]["block"][b], in: cin, out: cout))
                 cin = cout
             }
-            let upsample = i != 0 ? Conv2d(w["up"][i]["upsample_conv"], in: cout, out: cout, kernel: (3, 3), padding: (1, 1)) : nil
+            let upsample =
+                i != 0 ? Conv2d(w["up"][i]["upsample_conv"], in: cout, out: cout, kernel: (3, 3), padding: (1, 1)) : nil
             levels.append((blocks, upsample))
         }
         self.levels = levels

@@ -21,8 +21,9 @@ public struct TiTokConfig: Sendable, Equatable {
 
         /// The stack `transformer.{i}`: open_clip residual attention blocks (exact GELU, eps 1e-5).
         func stack(_ w: WeightScope) -> TransformerStack {
-            TransformerStack(w, count: layers, keys: .openCLIP,
-                             shape: BlockShape(dim: width, heads: heads, mlpHidden: 4 * width, activation: .gelu, eps: 1e-5))
+            TransformerStack(
+                w, count: layers, keys: .openCLIP,
+                shape: BlockShape(dim: width, heads: heads, mlpHidden: 4 * width, activation: .gelu, eps: 1e-5))
         }
     }
 
@@ -122,8 +123,10 @@ extension TiTokConfig {
             return ViT(width: w, layers: l, heads: h, patchSize: patch)
         }
         imageSize = hub.dataset?.preprocessing?.crop_size ?? 256
-        encoder = try vit(v.vit_enc_model_size, v.vit_enc_width, v.vit_enc_num_layers, v.vit_enc_num_heads, v.vit_enc_patch_size)
-        decoder = try vit(v.vit_dec_model_size, v.vit_dec_width, v.vit_dec_num_layers, v.vit_dec_num_heads, v.vit_dec_patch_size)
+        encoder = try vit(
+            v.vit_enc_model_size, v.vit_enc_width, v.vit_enc_num_layers, v.vit_enc_num_heads, v.vit_enc_patch_size)
+        decoder = try vit(
+            v.vit_dec_model_size, v.vit_dec_width, v.vit_dec_num_layers, v.vit_dec_num_heads, v.vit_dec_patch_size)
         tokens = v.num_latent_tokens
         tokenSize = v.token_size
         switch v.quantize_mode ?? "vq" {
@@ -147,13 +150,20 @@ extension TiTokConfig {
         let defaultFilter: ResizeFilter = hub.model.type == "one_d_piece" ? .bilinear : .bicubic
         resizeFilter = hub.dataset?.preprocessing?.interpolation.flatMap(ResizeFilter.init(rawValue:)) ?? defaultFilter
         guard encoder.patchSize == decoder.patchSize, imageSize % encoder.patchSize == 0 else {
-            throw ModelConfigError(path: path, reason: "image size \(imageSize) and patch sizes \(encoder.patchSize)/\(decoder.patchSize) do not fit")
+            throw ModelConfigError(
+                path: path,
+                reason: "image size \(imageSize) and patch sizes \(encoder.patchSize)/\(decoder.patchSize) do not fit")
         }
         guard encoder.width % encoder.heads == 0, decoder.width % decoder.heads == 0, tokens > 0 else {
             throw ModelConfigError(path: path, reason: "inconsistent ViT widths/heads or token count")
         }
         guard !isLegacy || twoStage || isVAE else {
-            throw ModelConfigError(path: path, reason: "legacy TiTok without finetune_decoder predicts proxy codes only (stage-1 checkpoint); it cannot produce images")
+            throw ModelConfigError(
+                path: path,
+                reason:
+                    "legacy TiTok without finetune_decoder predicts proxy codes only (stage-1 checkpoint); it cannot "
+                    + "produce images"
+            )
         }
     }
 }
@@ -163,14 +173,17 @@ extension BlockKeys {
     /// `attn.out_proj`, `ln_2`, `mlp.c_fc`, `mlp.c_proj`, optional `ls_1.gamma` / `ls_2.gamma`.
     public static let openCLIP = BlockKeys(
         norm1: "ln_1", attention: "attn",
-        attentionKeys: AttentionKeys(projections: .packedTensors(weight: "in_proj_weight", bias: "in_proj_bias"),
-                                     output: "out_proj"),
+        attentionKeys: AttentionKeys(
+            projections: .packedTensors(weight: "in_proj_weight", bias: "in_proj_bias"),
+            output: "out_proj"),
         norm2: "ln_2", mlp: "mlp", mlpLayers: ("c_fc", "c_proj"), layerScale1: "ls_1.gamma", layerScale2: "ls_2.gamma")
 }
 
 /// A 1×1 convolution as a `Linear` over channels (`weight` `[out, in, 1, 1]`, `bias`).
 private func pointwise(_ w: WeightScope, in cin: Int, out cout: Int) -> Linear {
-    Linear(weight: w.tensor("weight", shape: [cout, cin, 1, 1]).reshaped([cout, cin]), bias: w.tensor("bias", shape: [cout]))
+    Linear(
+        weight: w.tensor("weight", shape: [cout, cin, 1, 1]).reshaped([cout, cin]),
+        bias: w.tensor("bias", shape: [cout]))
 }
 
 // MARK: - Encoder
@@ -186,7 +199,7 @@ struct TiTokEncoder: Sendable {
     let latentPositionalEmbedding: Tensor
     let lnPre: LayerNorm, lnPost: LayerNorm
     let stack: TransformerStack
-    let convOut: Linear      // 1×1 conv W → Te
+    let convOut: Linear  // 1×1 conv W → Te
 
     init(_ root: WeightScope, config c: TiTokConfig) {
         config = c
@@ -207,12 +220,13 @@ struct TiTokEncoder: Sendable {
         let b = pixels.shape[0], width = config.encoder.width, n = config.tokens, g2 = config.grid * config.grid
         let cls = classEmbedding.reshaped([1, 1, width]).expanded(batch: b)
         let latents = (latentTokens + latentPositionalEmbedding).reshaped([1, n, width]).expanded(batch: b)
-        let x = Tensor.concatenate([Tensor.concatenate([cls, patchEmbed(pixels)], axis: 1) + positionalEmbedding, latents],
-                                   axis: 1)
-        var y = lnPost(stack(lnPre(x)).slice(axis: 1, (1 + g2)..<(1 + g2 + n)))                // [B, N, W]
+        let x = Tensor.concatenate(
+            [Tensor.concatenate([cls, patchEmbed(pixels)], axis: 1) + positionalEmbedding, latents],
+            axis: 1)
+        var y = lnPost(stack(lnPre(x)).slice(axis: 1, (1 + g2)..<(1 + g2 + n)))  // [B, N, W]
         // Legacy checkpoints read the [N, W] block as [W, N] (a raw reshape, not a transpose).
-        y = config.isLegacy ? y.reshaped([b, width, n]) : y.transposed(1, 2)                 // [B, W, N]
-        return convOut(y.transposed(1, 2)).transposed(1, 2)                                   // [B, Te, N]
+        y = config.isLegacy ? y.reshaped([b, width, n]) : y.transposed(1, 2)  // [B, W, N]
+        return convOut(y.transposed(1, 2)).transposed(1, 2)  // [B, Te, N]
     }
 }
 
@@ -253,12 +267,14 @@ struct TiTokDecoder: Sendable {
         lnPost = LayerNorm(w["ln_post"], dim: width, eps: 1e-5)
         stack = c.decoder.stack(w["transformer"])
         if c.isLegacy {
-            head = .proxyCodes(pointwise(w["ffn"]["0"], in: width, out: 2 * width),
-                               pointwise(w["ffn"]["2"], in: 2 * width, out: 1024))
+            head = .proxyCodes(
+                pointwise(w["ffn"]["0"], in: width, out: 2 * width),
+                pointwise(w["ffn"]["2"], in: 2 * width, out: 1024))
         } else {
             let p = c.decoder.patchSize
-            head = .pixels(pointwise(w["ffn"]["0"], in: width, out: p * p * 3),
-                           convOut: Conv2d(w["conv_out"], in: 3, out: 3, kernel: (3, 3), padding: (1, 1)))
+            head = .pixels(
+                pointwise(w["ffn"]["0"], in: width, out: p * p * 3),
+                convOut: Conv2d(w["conv_out"], in: 3, out: 3, kernel: (3, 3), padding: (1, 1)))
         }
         if let text = c.textContext {
             textProjection = Linear(w["text_guidance_proj"], in: text.dim, out: width)
@@ -275,15 +291,16 @@ struct TiTokDecoder: Sendable {
     func callAsFunction(_ z: Tensor, text: Tensor? = nil) -> Tensor {
         let (b, k) = (z.shape[0], z.shape[2])
         let width = config.decoder.width, g = config.grid, g2 = g * g
-        var latents = embed(z.transposed(1, 2))                                                 // [B, k, W]
+        var latents = embed(z.transposed(1, 2))  // [B, k, W]
         latents = latents + latentPositionalEmbedding.slice(axis: 0, 0..<k)
         let masks = maskToken.reshaped([1, 1, width]).expanded(batch: g2).reshaped([1, g2, width])
-        let prefix = Tensor.concatenate([classEmbedding.reshaped([1, 1, width]), masks], axis: 1) + positionalEmbedding
+        let prefix =
+            Tensor.concatenate([classEmbedding.reshaped([1, 1, width]), masks], axis: 1) + positionalEmbedding
         var parts = [prefix.expanded(batch: b), latents]
         if let textProjection, let textPositionalEmbedding, let text {
             parts.append(textProjection(text) + textPositionalEmbedding)
         }
-        let x = lnPost(stack(lnPre(Tensor.concatenate(parts, axis: 1))).slice(axis: 1, 1..<(1 + g2)))   // [B, g², W]
+        let x = lnPost(stack(lnPre(Tensor.concatenate(parts, axis: 1))).slice(axis: 1, 1..<(1 + g2)))  // [B, g², W]
         switch head {
         case .proxyCodes(let first, let second):
             var h = first(x)
@@ -306,7 +323,7 @@ public struct TiTok: ImageTokenizer {
     let encoder: TiTokEncoder
     let decoder: TiTokDecoder
     let quantizer: VectorQuantizer?
-    let pixelCodebook: Tensor?              // [1024, z] proxy-code embeddings
+    let pixelCodebook: Tensor?  // [1024, z] proxy-code embeddings
     let pixelDecoder: MaskGITPixelDecoder?
 
     /// Loads config.json + model.safetensors from a TiTok / One-D-Piece / TA-TiTok directory.
@@ -316,8 +333,9 @@ public struct TiTok: ImageTokenizer {
         let checkpoint = try Checkpoint(directory: directory)
         // TA-TiTok's config does not say so; its checkpoint has the text projection.
         if config.textContext == nil,
-           let shape = checkpoint.entry("decoder.text_guidance_positional_embedding")?.shape, shape.count == 2,
-           let proj = checkpoint.entry("decoder.text_guidance_proj.weight")?.shape, proj.count == 2 {
+            let shape = checkpoint.entry("decoder.text_guidance_positional_embedding")?.shape, shape.count == 2,
+            let proj = checkpoint.entry("decoder.text_guidance_proj.weight")?.shape, proj.count == 2
+        {
             config.textContext = (shape[0], proj[1])
         }
         try self.init(config: config, checkpoint: checkpoint, modelID: directory.lastPathComponent)
@@ -328,7 +346,8 @@ public struct TiTok: ImageTokenizer {
         self.config = config
         descriptor = TokenizerDescriptor(
             family: "titok", modelID: modelID, inputSize: PixelSize(config.imageSize), tokenShape: [config.tokens],
-            vocabularySizes: config.codebookSize.map { [$0] } ?? [], latentChannels: config.isVAE ? config.tokenSize : nil,
+            vocabularySizes: config.codebookSize.map { [$0] } ?? [],
+            latentChannels: config.isVAE ? config.tokenSize : nil,
             variableLength: true, outputRange: 0...1, conditioning: config.textContext.map { [$0.length, $0.dim] })
         // TA-TiTok carries a quantizer usage buffer nothing reads.
         let loader = WeightLoader(checkpoint, ignored: ["quantize.embed_prob"])
@@ -336,11 +355,13 @@ public struct TiTok: ImageTokenizer {
         encoder = TiTokEncoder(w, config: config)
         decoder = TiTokDecoder(w, config: config)
         quantizer = config.codebookSize.map {
-            VectorQuantizer(codebook: w.tensor("quantize.embedding.weight", shape: [$0, config.tokenSize]),
-                            useL2Norm: config.useL2Norm)
+            VectorQuantizer(
+                codebook: w.tensor("quantize.embedding.weight", shape: [$0, config.tokenSize]),
+                useL2Norm: config.useL2Norm)
         }
         if config.twoStage {
-            pixelCodebook = w.tensor("pixel_quantize.embedding.weight", shape: [1024, config.pixelDecoder.latentChannels])
+            pixelCodebook = w.tensor(
+                "pixel_quantize.embedding.weight", shape: [1024, config.pixelDecoder.latentChannels])
             pixelDecoder = MaskGITPixelDecoder(w["pixel_decoder"], config: config.pixelDecoder)
         } else {
             pixelCodebook = nil
@@ -352,8 +373,9 @@ public struct TiTok: ImageTokenizer {
     /// TiTok's evaluation transform: shorter side to the image size (bicubic with
     /// antialias; One-D-Piece bilinear), centre crop, [0, 1].
     public var preprocessing: Preprocessing {
-        Preprocessing(resize: .shorterSide(config.imageSize), filter: config.resizeFilter,
-                      centerCrop: PixelSize(config.imageSize), normalization: .unit)
+        Preprocessing(
+            resize: .shorterSide(config.imageSize), filter: config.resizeFilter,
+            centerCrop: PixelSize(config.imageSize), normalization: .unit)
     }
 
     // MARK: stages
@@ -372,7 +394,9 @@ public struct TiTok: ImageTokenizer {
 
     /// Quantized tokens `[B, T, k]` for ids (`[B][k]`, equal lengths).
     public func lookup(_ ids: [[Int]]) throws -> Tensor {
-        guard let quantizer else { throw TokenizerError("\(modelID) has continuous tokens; there are no ids to look up") }
+        guard let quantizer else {
+            throw TokenizerError("\(modelID) has continuous tokens; there are no ids to look up")
+        }
         let k = ids.first?.count ?? 0
         let codes = try quantizer.decode(ids.flatMap { $0 })
         return codes.reshaped([ids.count, k, config.tokenSize]).transposed(1, 2)
@@ -384,7 +408,7 @@ public struct TiTok: ImageTokenizer {
         let out = decoder(z, text: text)
         guard config.isLegacy, let pixelCodebook, let pixelDecoder else { return out }
         // Soft mixture of the proxy codebook, not an argmax: softmax over the 1024 channels.
-        let mixture = out.softmax().matmul(pixelCodebook)                            // [B, g², z]
+        let mixture = out.softmax().matmul(pixelCodebook)  // [B, g², z]
         let (b, g) = (z.shape[0], config.grid)
         let latent = mixture.transposed(1, 2).reshaped([b, config.pixelDecoder.latentChannels, g, g])
         return pixelDecoder(latent)
@@ -413,17 +437,23 @@ public struct TiTok: ImageTokenizer {
             let latents = encodeLatents(pixels)
             if let codebookSize = config.codebookSize {
                 for ids in quantize(latents) {
-                    out.append(Tokens(ids: ids, shape: [config.tokens], vocabularySizes: [codebookSize], model: modelID))
+                    out.append(
+                        Tokens(ids: ids, shape: [config.tokens], vocabularySizes: [codebookSize], model: modelID))
                 }
             } else {
                 let posterior = DiagonalGaussian(parameters: latents, axis: 1)
-                let z = options.seed.map { seed in
-                    posterior.sample(seed: seed, keys: options.sampleKeys.map { Array($0[range]) }
-                                                       ?? images[range].map(SampleKey.of))
-                } ?? posterior.mean                                                              // [B, T, N]
+                let z =
+                    options.seed.map { seed in
+                        posterior.sample(
+                            seed: seed,
+                            keys: options.sampleKeys.map { Array($0[range]) }
+                                ?? images[range].map(SampleKey.of))
+                    } ?? posterior.mean  // [B, T, N]
                 for i in 0..<range.count {
-                    let tokens = z.slice(axis: 0, i..<(i + 1)).reshaped([config.tokenSize, config.tokens]).transposed(0, 1)
-                    out.append(Tokens(ids: [], shape: [config.tokens], vocabularySizes: [], model: modelID, latents: tokens))
+                    let tokens = z.slice(axis: 0, i..<(i + 1)).reshaped([config.tokenSize, config.tokens]).transposed(
+                        0, 1)
+                    out.append(
+                        Tokens(ids: [], shape: [config.tokens], vocabularySizes: [], model: modelID, latents: tokens))
                 }
             }
         }
@@ -443,16 +473,18 @@ public struct TiTok: ImageTokenizer {
         while start < tokens.count {
             let k = try validate(tokens[start], limit: options.tokenLimit)
             var end = start + 1
-            while end < tokens.count, end - start < batchSize, try validate(tokens[end], limit: options.tokenLimit) == k {
+            while end < tokens.count, end - start < batchSize, try validate(tokens[end], limit: options.tokenLimit) == k
+            {
                 end += 1
             }
             let group = Array(tokens[start..<end])
             let z: Tensor
             if config.isVAE {
-                z = Tensor.concatenate(group.map {
-                    ($0.latents ?? .zeros([k, config.tokenSize])).slice(axis: 0, 0..<k).transposed(0, 1)
-                        .reshaped([1, config.tokenSize, k])
-                }, axis: 0)
+                z = Tensor.concatenate(
+                    group.map {
+                        ($0.latents ?? .zeros([k, config.tokenSize])).slice(axis: 0, 0..<k).transposed(0, 1)
+                            .reshaped([1, config.tokenSize, k])
+                    }, axis: 0)
             } else {
                 z = try lookup(group.map { Array($0.ids.prefix(k)) })
             }
@@ -468,7 +500,9 @@ public struct TiTok: ImageTokenizer {
     /// TA-TiTok's text embeddings as `[N, L, D]` for `sets` token sets.
     private func textConditioning(_ conditioning: Tensor?, sets: Int) throws -> Tensor? {
         guard let context = config.textContext else {
-            if conditioning != nil { throw TokenizerError("\(modelID) takes no conditioning (it is not a TA-TiTok model)") }
+            if conditioning != nil {
+                throw TokenizerError("\(modelID) takes no conditioning (it is not a TA-TiTok model)")
+            }
             return nil
         }
         let (l, d) = context
@@ -477,7 +511,8 @@ public struct TiTok: ImageTokenizer {
         }
         if conditioning.shape == [l, d] { return conditioning.reshaped([1, l, d]).expanded(batch: sets) }
         guard conditioning.shape == [sets, l, d] else {
-            throw TokenizerError("text embeddings must be [\(l), \(d)] or [\(sets), \(l), \(d)], got \(conditioning.shape)")
+            throw TokenizerError(
+                "text embeddings must be [\(l), \(d)] or [\(sets), \(l), \(d)], got \(conditioning.shape)")
         }
         return conditioning
     }
@@ -489,7 +524,9 @@ public struct TiTok: ImageTokenizer {
             throw TokenizerError("token set has shape \(t.shape); \(modelID) decodes [k] with 1 ≤ k ≤ \(config.tokens)")
         }
         if let codebookSize = config.codebookSize {
-            guard t.ids.count == n else { throw TokenizerError("token set has \(t.ids.count) ids for shape \(t.shape)") }
+            guard t.ids.count == n else {
+                throw TokenizerError("token set has \(t.ids.count) ids for shape \(t.shape)")
+            }
             if let bad = t.ids.first(where: { $0 < 0 || $0 >= codebookSize }) {
                 throw TokenizerError("token id \(bad) is outside \(modelID)'s codebook (0..<\(codebookSize))")
             }

@@ -60,8 +60,10 @@ public struct Conv2d: Sendable {
     public var stride: (Int, Int)
     public var padding: (Int, Int)
 
-    public init(_ w: WeightScope, in inChannels: Int, out outChannels: Int, kernel: (Int, Int),
-                stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0), bias: Bool = true) {
+    public init(
+        _ w: WeightScope, in inChannels: Int, out outChannels: Int, kernel: (Int, Int),
+        stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0), bias: Bool = true
+    ) {
         weight = w.tensor("weight", shape: [outChannels, inChannels, kernel.0, kernel.1])
         self.bias = bias ? w.tensor("bias", shape: [outChannels]) : nil
         self.stride = stride
@@ -100,8 +102,10 @@ public struct MLP: Sendable {
     public var fc2: Linear
     public var activation: Activation
 
-    public init(_ w: WeightScope, dim: Int, hidden: Int, activation: Activation,
-                names: (String, String) = ("fc1", "fc2"), bias: Bool = true) {
+    public init(
+        _ w: WeightScope, dim: Int, hidden: Int, activation: Activation,
+        names: (String, String) = ("fc1", "fc2"), bias: Bool = true
+    ) {
         fc1 = Linear(w[names.0], in: dim, out: hidden, bias: bias)
         fc2 = Linear(w[names.1], in: hidden, out: dim, bias: bias)
         self.activation = activation
@@ -151,8 +155,9 @@ public struct PatchEmbedding: Sendable {
     ///   - patchSize: kernel and stride.
     ///   - bias: whether the convolution has a bias (CLIP's has none).
     public init(_ w: WeightScope, channels: Int = 3, dim: Int, patchSize: Int, bias: Bool = true) {
-        projection = Conv2d(w, in: channels, out: dim, kernel: (patchSize, patchSize),
-                            stride: (patchSize, patchSize), bias: bias)
+        projection = Conv2d(
+            w, in: channels, out: dim, kernel: (patchSize, patchSize),
+            stride: (patchSize, patchSize), bias: bias)
         self.patchSize = patchSize
     }
 
@@ -161,7 +166,7 @@ public struct PatchEmbedding: Sendable {
 
     /// `[B, C, H, W]` → `[B, (H/p)·(W/p), D]` in raster order.
     public func callAsFunction(_ pixels: Tensor) -> Tensor {
-        let y = projection(pixels)                              // [B, D, gh, gw]
+        let y = projection(pixels)  // [B, D, gh, gw]
         let (b, d) = (y.shape[0], y.shape[1])
         return y.reshaped([b, d, y.shape[2] * y.shape[3]]).transposed(1, 2)
     }

@@ -70,9 +70,11 @@ public struct ModelEntry<Model>: Sendable {
     /// Loads the model from a directory `matches` accepted.
     public var load: @Sendable (ModelDirectory) throws -> Model
 
-    public init(family: String, repositories: [String], notes: String,
-                matches: @escaping @Sendable (ModelDirectory) -> Bool,
-                load: @escaping @Sendable (ModelDirectory) throws -> Model) {
+    public init(
+        family: String, repositories: [String], notes: String,
+        matches: @escaping @Sendable (ModelDirectory) -> Bool,
+        load: @escaping @Sendable (ModelDirectory) throws -> Model
+    ) {
         self.family = family
         self.repositories = repositories
         self.notes = notes

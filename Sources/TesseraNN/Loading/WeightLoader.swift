@@ -44,7 +44,7 @@ public final class WeightLoader {
     /// The checkpoint (nil for random weights).
     public let checkpoint: Checkpoint?
     private var random: SeededRandom?
-    private var available: [String: String] = [:]   // model key → checkpoint key
+    private var available: [String: String] = [:]  // model key → checkpoint key
     private var used = Set<String>()
     private var missing: [String] = []
     private var mismatched: [WeightLoadError.Mismatch] = []
@@ -52,7 +52,8 @@ public final class WeightLoader {
     private let ignored: [String]
 
     /// A loader over `source`; see ``init(_:renames:ignored:)-(Checkpoint,_,_)``.
-    public convenience init(_ source: WeightSource, renames: [(from: String, to: String)] = [], ignored: [String] = []) {
+    public convenience init(_ source: WeightSource, renames: [(from: String, to: String)] = [], ignored: [String] = [])
+    {
         switch source {
         case .checkpoint(let checkpoint): self.init(checkpoint, renames: renames, ignored: ignored)
         case .random(let seed): self.init(randomSeed: seed)
@@ -134,10 +135,13 @@ public final class WeightLoader {
 
     /// Throws a ``WeightLoadError`` listing every problem, including checkpoint keys no layer used.
     public func finish() throws {
-        let unused = available.keys.filter { key in !used.contains(key) && !ignored.contains(where: { key.hasPrefix($0) }) }.sorted()
+        let unused = available.keys.filter { key in
+            !used.contains(key) && !ignored.contains(where: { key.hasPrefix($0) })
+        }.sorted()
         guard missing.isEmpty && unused.isEmpty && mismatched.isEmpty && unreadable.isEmpty else {
-            throw WeightLoadError(path: checkpoint?.path ?? "<random weights>", missing: missing.sorted(), unused: unused,
-                                  mismatched: mismatched, unreadable: unreadable)
+            throw WeightLoadError(
+                path: checkpoint?.path ?? "<random weights>", missing: missing.sorted(), unused: unused,
+                mismatched: mismatched, unreadable: unreadable)
         }
     }
 }
@@ -161,7 +165,9 @@ public struct WeightScope {
     public subscript(_ index: Int) -> WeightScope { self[String(index)] }
 
     public func tensor(_ name: String, shape: [Int]) -> Tensor { loader.tensor(key(name), shape: shape) }
-    public func optionalTensor(_ name: String, shape: [Int]) -> Tensor? { loader.optionalTensor(key(name), shape: shape) }
+    public func optionalTensor(_ name: String, shape: [Int]) -> Tensor? {
+        loader.optionalTensor(key(name), shape: shape)
+    }
     public func contains(_ name: String) -> Bool { loader.contains(key(name)) }
     public func shape(of name: String) -> [Int]? { loader.shape(of: key(name)) }
 }

@@ -26,7 +26,8 @@ public struct AttentionKeys: Sendable {
 }
 
 /// Multi-head self-attention over `[B, N, D]` with packed q/k/v (however the checkpoint stores
-/// them), so attention runs straight from the packed projection (``packedSelfAttention(_:heads:bias:mask:statistics:)``).
+/// them), so attention runs straight from the packed projection
+/// (``packedSelfAttention(_:heads:bias:mask:statistics:)``).
 public struct SelfAttention: Sendable {
     /// Number of heads.
     public var heads: Int
@@ -52,12 +53,14 @@ public struct SelfAttention: Sendable {
         case .packed(let name):
             qkv = Linear(w[name], in: dim, out: 3 * dim, bias: qkvBias)
         case .packedTensors(let weight, let bias):
-            qkv = Linear(weight: w.tensor(weight, shape: [3 * dim, dim]),
-                         bias: qkvBias ? w.tensor(bias, shape: [3 * dim]) : nil)
+            qkv = Linear(
+                weight: w.tensor(weight, shape: [3 * dim, dim]),
+                bias: qkvBias ? w.tensor(bias, shape: [3 * dim]) : nil)
         case .separate(let query, let key, let value):
             let parts = [query, key, value].map { Linear(w[$0], in: dim, out: dim, bias: qkvBias) }
-            qkv = Linear(weight: Tensor.concatenate(parts.map(\.weight), axis: 0),
-                         bias: qkvBias ? Tensor.concatenate(parts.compactMap(\.bias), axis: 0) : nil)
+            qkv = Linear(
+                weight: Tensor.concatenate(parts.map(\.weight), axis: 0),
+                bias: qkvBias ? Tensor.concatenate(parts.compactMap(\.bias), axis: 0) : nil)
         }
         out = Linear(w[keys.output], in: dim, out: dim)
     }
@@ -68,8 +71,10 @@ public struct SelfAttention: Sendable {
     ///   - bias: added to the attention logits, broadcastable to `[B, H, N, N]` (ToMe's `log(size)`).
     ///   - mask: `N · N` booleans (true = attend), shared by batch and heads.
     ///   - statistics: which attention probabilities to return.
-    public func callAsFunction(_ x: Tensor, bias: Tensor? = nil, mask: [Bool]? = nil,
-                               statistics: AttentionStatistics = .none) -> (Tensor, Tensor?) {
+    public func callAsFunction(
+        _ x: Tensor, bias: Tensor? = nil, mask: [Bool]? = nil,
+        statistics: AttentionStatistics = .none
+    ) -> (Tensor, Tensor?) {
         let (output, _, probabilities) = attend(x, bias: bias, mask: mask, statistics: statistics)
         return (output, probabilities)
     }

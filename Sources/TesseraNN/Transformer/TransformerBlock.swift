@@ -19,8 +19,10 @@ public struct BlockKeys: Sendable {
     public var layerScale2: String?
 
     /// A block layout; see the presets of the model families for real examples.
-    public init(norm1: String, attention: String, attentionKeys: AttentionKeys, norm2: String, mlp: String,
-                mlpLayers: (first: String, second: String), layerScale1: String? = nil, layerScale2: String? = nil) {
+    public init(
+        norm1: String, attention: String, attentionKeys: AttentionKeys, norm2: String, mlp: String,
+        mlpLayers: (first: String, second: String), layerScale1: String? = nil, layerScale2: String? = nil
+    ) {
         self.norm1 = norm1
         self.attention = attention
         self.attentionKeys = attentionKeys
@@ -96,8 +98,9 @@ public struct TransformerBlock: Sendable {
     public init(_ w: WeightScope, keys: BlockKeys, shape: BlockShape) {
         let d = shape.dim
         norm1 = LayerNorm(w[keys.norm1], dim: d, eps: shape.eps)
-        attention = SelfAttention(w[keys.attention], dim: d, heads: shape.heads, keys: keys.attentionKeys,
-                                  qkvBias: shape.qkvBias)
+        attention = SelfAttention(
+            w[keys.attention], dim: d, heads: shape.heads, keys: keys.attentionKeys,
+            qkvBias: shape.qkvBias)
         norm2 = LayerNorm(w[keys.norm2], dim: d, eps: shape.eps)
         mlp = MLP(w[keys.mlp], dim: d, hidden: shape.mlpHidden, activation: shape.activation, names: keys.mlpLayers)
         layerScale1 = keys.layerScale1.flatMap { w.optionalTensor($0, shape: [d]) }
@@ -110,8 +113,10 @@ public struct TransformerBlock: Sendable {
     ///   - bias: added to the attention logits (broadcast to `[B, H, N, N]`).
     ///   - mask: `N · N` booleans, true = attend.
     ///   - statistics: attention probabilities to return.
-    public func attentionSublayer(_ x: Tensor, bias: Tensor? = nil, mask: [Bool]? = nil,
-                                  statistics: AttentionStatistics = .none) -> AttentionSublayer {
+    public func attentionSublayer(
+        _ x: Tensor, bias: Tensor? = nil, mask: [Bool]? = nil,
+        statistics: AttentionStatistics = .none
+    ) -> AttentionSublayer {
         let input = norm1(x)
         var (output, qkv, probabilities) = attention.attend(input, bias: bias, mask: mask, statistics: statistics)
         if let layerScale1 { output = output * layerScale1 }
@@ -127,8 +132,10 @@ public struct TransformerBlock: Sendable {
     }
 
     /// The block applied to `[B, N, D]`, with the requested attention probabilities.
-    public func callAsFunction(_ x: Tensor, attentionBias: Tensor? = nil, mask: [Bool]? = nil,
-                               statistics: AttentionStatistics = .none) -> (Tensor, Tensor?) {
+    public func callAsFunction(
+        _ x: Tensor, attentionBias: Tensor? = nil, mask: [Bool]? = nil,
+        statistics: AttentionStatistics = .none
+    ) -> (Tensor, Tensor?) {
         let a = attentionSublayer(x, bias: attentionBias, mask: mask, statistics: statistics)
         var h = x
         h.add(a.output)

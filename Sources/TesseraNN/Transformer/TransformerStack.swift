@@ -56,8 +56,10 @@ public struct TransformerStack: Sendable {
     ///   - statistics: attention probabilities to collect from every block.
     ///   - keepHiddenStates: also return the input and every block's output.
     ///   - runner: runs each block (``PlainBlocks`` for the plain pass).
-    public func forward<Runner: BlockRunner>(_ x: Tensor, layers: Int? = nil, statistics: AttentionStatistics = .none,
-                                             keepHiddenStates: Bool = false, runner: inout Runner) -> StackOutput {
+    public func forward<Runner: BlockRunner>(
+        _ x: Tensor, layers: Int? = nil, statistics: AttentionStatistics = .none,
+        keepHiddenStates: Bool = false, runner: inout Runner
+    ) -> StackOutput {
         let count = min(max(0, layers ?? depth), depth)
         var h = x, hidden = keepHiddenStates ? [x] : [], attentions: [Tensor] = []
         for i in 0..<count {

@@ -73,11 +73,14 @@ public final class BatchEncoder {
     }
 
     /// Runs the job into `directory` (see ``TokenStreamWriter`` for the layout and resume rules).
-    public func run(into directory: URL, format: ShardFormat = .jsonl, vocabulary: VisualVocabulary? = nil,
-                    shardBytes: Int = 256 << 20, shardSamples: Int? = nil, filePrefix: String = "", videoSequences: Bool = false,
-                    resume: Bool = false, progress: (Progress) -> Void = { _ in }, stop: () -> Stop = { .no }) throws -> TokenStreamWriter.Summary {
+    public func run(
+        into directory: URL, format: ShardFormat = .jsonl, vocabulary: VisualVocabulary? = nil,
+        shardBytes: Int = 256 << 20, shardSamples: Int? = nil, filePrefix: String = "", videoSequences: Bool = false,
+        resume: Bool = false, progress: (Progress) -> Void = { _ in }, stop: () -> Stop = { .no }
+    ) throws -> TokenStreamWriter.Summary {
         var options = TokenStreamWriter.Options(
-            format: format, shardBytes: shardBytes, shardSamples: shardSamples, vocabulary: vocabulary, filePrefix: filePrefix,
+            format: format, shardBytes: shardBytes, shardSamples: shardSamples, vocabulary: vocabulary,
+            filePrefix: filePrefix,
             model: tokenizer.modelID, fingerprint: fingerprint(format: format, vocabulary: vocabulary),
             inputCount: inputs.count)
         options.videoSequences = videoSequences
@@ -88,14 +91,19 @@ public final class BatchEncoder {
     }
 
     /// Runs the job into an opened writer, continuing after its completed inputs.
-    public func run(writer: TokenStreamWriter, progress: (Progress) -> Void = { _ in }, stop: () -> Stop = { .no }) throws {
+    public func run(writer: TokenStreamWriter, progress: (Progress) -> Void = { _ in }, stop: () -> Stop = { .no })
+        throws
+    {
         let started = Date()
         var doneThisRun = 0
         func report() {
-            progress(Progress(inputsDone: writer.completedInputs + writer.bufferedInputs, inputsTotal: inputs.count, inputsThisRun: doneThisRun,
-                              samples: writer.summary.samples + writer.bufferedSamples,
-                              failed: writer.summary.failedInputs + writer.bufferedFailures, shards: writer.summary.shards,
-                              elapsed: Date().timeIntervalSince(started)))
+            progress(
+                Progress(
+                    inputsDone: writer.completedInputs + writer.bufferedInputs, inputsTotal: inputs.count,
+                    inputsThisRun: doneThisRun,
+                    samples: writer.summary.samples + writer.bufferedSamples,
+                    failed: writer.summary.failedInputs + writer.bufferedFailures, shards: writer.summary.shards,
+                    elapsed: Date().timeIntervalSince(started)))
         }
         let stopped = try encodeInputs(from: writer.completedInputs) { input in
             doneThisRun += 1
@@ -116,7 +124,8 @@ public final class BatchEncoder {
     /// The same pipeline as the sharded run (decoding overlaps the model), for jobs whose
     /// tokens fit in memory (`tessera encode -o tokens.jsonl`).
     /// - Parameter progress: called after every input with (inputs done, samples so far).
-    public func encodeAll(progress: (_ inputsDone: Int, _ samples: Int) -> Void = { _, _ in }) throws -> [EncodedInput] {
+    public func encodeAll(progress: (_ inputsDone: Int, _ samples: Int) -> Void = { _, _ in }) throws -> [EncodedInput]
+    {
         var results: [EncodedInput] = []
         var samples = 0
         _ = try encodeInputs(from: 0) { input in
@@ -135,15 +144,16 @@ public final class BatchEncoder {
         let batchSize = max(1, options.batchSize)
         let queue = BoundedQueue<DecodedItem>(capacity: max(4, 2 * batchSize))
         let producer = Thread { [inputs, sampling, timeRange, hashSources, preprocessing = tokenizer.preprocessing] in
-            Self.produce(inputs, from: first, sampling: sampling, timeRange: timeRange, hash: hashSources,
-                         preprocessing: preprocessing, into: queue)
+            Self.produce(
+                inputs, from: first, sampling: sampling, timeRange: timeRange, hash: hashSources,
+                preprocessing: preprocessing, into: queue)
         }
         producer.stackSize = 8 << 20
         producer.start()
         defer { queue.cancel() }
 
         var batch: [(input: Int, timestamp: Double?, pixels: Tensor)] = []
-        var open: [Int: OpenInput] = [:]          // inputs whose frames are still being encoded
+        var open: [Int: OpenInput] = [:]  // inputs whose frames are still being encoded
         var nextToDeliver = first
         var encodeOptions = options
         encodeOptions.batchSize = batchSize
@@ -175,8 +185,9 @@ public final class BatchEncoder {
                 batch.append((input, timestamp, pixels))
                 if batch.count >= batchSize { try encodeBatch() }
             case .end(let input, let bytes, let sha, let failure):
-                open[input, default: OpenInput(source: inputs[input].path)].finish(bytes: bytes, sha256: sha, failure: failure)
-                // A failed input's frames still in the batch are encoded and then discarded.
+                open[input, default: OpenInput(source: inputs[input].path)].finish(
+                    bytes: bytes, sha256: sha, failure: failure)
+            // A failed input's frames still in the batch are encoded and then discarded.
             }
             if try flushFinished() { return true }
         }
@@ -202,14 +213,18 @@ public final class BatchEncoder {
             (self.ended, self.bytes, self.sha256, self.failure) = (true, bytes, sha256, failure)
         }
         var result: EncodedInput {
-            EncodedInput(source: source, sourceBytes: bytes, sha256: sha256, records: failure == nil ? records : [], failure: failure)
+            EncodedInput(
+                source: source, sourceBytes: bytes, sha256: sha256, records: failure == nil ? records : [],
+                failure: failure)
         }
     }
 
     /// Decodes inputs `first…` in groups (images of a group in parallel), pushing frames and
     /// end markers in input order.
-    static func produce(_ inputs: [URL], from first: Int, sampling: FrameSampling, timeRange: (start: Double?, end: Double?),
-                        hash: Bool, preprocessing: Preprocessing, into queue: BoundedQueue<DecodedItem>) {
+    static func produce(
+        _ inputs: [URL], from first: Int, sampling: FrameSampling, timeRange: (start: Double?, end: Double?),
+        hash: Bool, preprocessing: Preprocessing, into queue: BoundedQueue<DecodedItem>
+    ) {
         let group = max(1, Threading.threadCount)
         var index = first
         while index < inputs.count, !queue.isCancelled {
@@ -233,7 +248,9 @@ public final class BatchEncoder {
                 case .failed(let reason, let bytes, let sha)?:
                     queue.push(.end(input: i, bytes: bytes, sha256: sha, failure: reason))
                 case .video?, nil:
-                    streamVideo(inputs[i], index: i, sampling: sampling, timeRange: timeRange, hash: hash, preprocessing: preprocessing, into: queue)
+                    streamVideo(
+                        inputs[i], index: i, sampling: sampling, timeRange: timeRange, hash: hash,
+                        preprocessing: preprocessing, into: queue)
                 }
                 if queue.isCancelled { return }
             }
@@ -250,7 +267,9 @@ public final class BatchEncoder {
 
     static func decodeImage(_ url: URL, hash: Bool, preprocessing: Preprocessing) -> ImageResult {
         // Content decides; a file named like an image that is not one gets the image decoder's error.
-        guard Media.isImage(url) || Media.imageExtensions.contains(url.pathExtension.lowercased()) else { return .video }
+        guard Media.isImage(url) || Media.imageExtensions.contains(url.pathExtension.lowercased()) else {
+            return .video
+        }
         guard let data = try? Data(contentsOf: url) else {
             return .failed(MediaError(.unreadable, path: url.path, "cannot read").description, bytes: 0, sha256: "")
         }
@@ -263,8 +282,10 @@ public final class BatchEncoder {
         }
     }
 
-    static func streamVideo(_ url: URL, index: Int, sampling: FrameSampling, timeRange: (start: Double?, end: Double?),
-                            hash: Bool, preprocessing: Preprocessing, into queue: BoundedQueue<DecodedItem>) {
+    static func streamVideo(
+        _ url: URL, index: Int, sampling: FrameSampling, timeRange: (start: Double?, end: Double?),
+        hash: Bool, preprocessing: Preprocessing, into queue: BoundedQueue<DecodedItem>
+    ) {
         let bytes = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
         let sha = hash ? (try? SHA256.hex(fileAt: url)) ?? "" : ""
         do {
@@ -275,7 +296,10 @@ public final class BatchEncoder {
                 count += 1
                 if queue.isCancelled { return }
             }
-            queue.push(.end(input: index, bytes: bytes, sha256: sha, failure: count == 0 ? "\(url.path): no frames in the chosen range" : nil))
+            queue.push(
+                .end(
+                    input: index, bytes: bytes, sha256: sha,
+                    failure: count == 0 ? "\(url.path): no frames in the chosen range" : nil))
         } catch {
             queue.push(.end(input: index, bytes: bytes, sha256: sha, failure: "\(error)"))
         }
@@ -286,11 +310,12 @@ public final class BatchEncoder {
     func fingerprint(format: ShardFormat, vocabulary: VisualVocabulary?) -> String {
         var h = SHA256()
         var text = inputs.map(\.path).joined(separator: "\n")
-        text += "\n--\n\(tokenizer.modelID)|\(format.rawValue)|\(sampling)|\(timeRange.start ?? -1)|\(timeRange.end ?? -1)"
+        text +=
+            "\n--\n\(tokenizer.modelID)|\(format.rawValue)|\(sampling)|\(timeRange.start ?? -1)|\(timeRange.end ?? -1)"
         text += "|\(options.tokenLimit ?? -1)|\(options.seed.map(String.init) ?? "mode")"
         if let vocabulary {
             let encoder = JSONEncoder()
-            encoder.outputFormatting = .sortedKeys        // key order is otherwise random per process
+            encoder.outputFormatting = .sortedKeys  // key order is otherwise random per process
             text += (try? encoder.encode(vocabulary)).map { String(decoding: $0, as: UTF8.self) } ?? ""
         }
         text += fingerprintExtras.joined(separator: "|")
@@ -336,5 +361,7 @@ final class BoundedQueue<Element>: @unchecked Sendable {
     }
 
     func close() { condition.lock(); closed = true; condition.broadcast(); condition.unlock() }
-    func cancel() { condition.lock(); cancelled = true; items.removeAll(); head = 0; condition.broadcast(); condition.unlock() }
+    func cancel() {
+        condition.lock(); cancelled = true; items.removeAll(); head = 0; condition.broadcast(); condition.unlock()
+    }
 }

@@ -26,8 +26,10 @@ public struct ReducedVisionTokens: Sendable, Equatable {
     /// Number of patches the reduction started from.
     public var inputTokens: Int
 
-    public init(features: Tensor, indices: [Int], positions: [[Int]], slots: [Int]?, sizes: [Float]?,
-                partitions: [Int]?, grid: Int, inputTokens: Int) {
+    public init(
+        features: Tensor, indices: [Int], positions: [[Int]], slots: [Int]?, sizes: [Float]?,
+        partitions: [Int]?, grid: Int, inputTokens: Int
+    ) {
         self.features = features
         self.indices = indices
         self.positions = positions
@@ -98,15 +100,19 @@ public struct ReducedTokenFile: Sendable, Equatable {
             tensors.append(("indices.\(i)", .integers(t.indices, shape: [t.indices.count])))
             tensors.append(("positions.\(i)", .integers(t.positions.flatMap { $0 }, shape: [t.positions.count, 3])))
             if let slots = t.slots { tensors.append(("slots.\(i)", .integers(slots, shape: [slots.count]))) }
-            if let sizes = t.sizes { tensors.append(("sizes.\(i)", .float(Tensor(shape: [sizes.count], scalars: sizes)))) }
+            if let sizes = t.sizes {
+                tensors.append(("sizes.\(i)", .float(Tensor(shape: [sizes.count], scalars: sizes))))
+            }
             if let p = t.partitions { tensors.append(("partitions.\(i)", .integers(p, shape: [p.count]))) }
             if let times = entry.timestamps {
-                tensors.append(("timestamps.\(i)", .float(Tensor(shape: [times.count], scalars: times.map(Float.init)))))
+                tensors.append(
+                    ("timestamps.\(i)", .float(Tensor(shape: [times.count], scalars: times.map(Float.init)))))
             }
         }
-        let meta = Metadata(sources: entries.map(\.source), method: method, layer: layer,
-                            grid: entries.first?.tokens.grid ?? 0, encoder: encoder,
-                            input_tokens: entries.map(\.tokens.inputTokens), r_schedule: rSchedule)
+        let meta = Metadata(
+            sources: entries.map(\.source), method: method, layer: layer,
+            grid: entries.first?.tokens.grid ?? 0, encoder: encoder,
+            input_tokens: entries.map(\.tokens.inputTokens), r_schedule: rSchedule)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let json = String(decoding: try encoder.encode(meta), as: UTF8.self)
@@ -119,7 +125,8 @@ public struct ReducedTokenFile: Sendable, Equatable {
         let file = try SafeTensorsFile(url: url)
         func fail(_ reason: String) -> SafeTensorsError { SafeTensorsError(path: url.path, reason: reason) }
         guard let json = file.metadata["tessera"],
-              let meta = try? JSONDecoder().decode(Metadata.self, from: Data(json.utf8)) else {
+            let meta = try? JSONDecoder().decode(Metadata.self, from: Data(json.utf8))
+        else {
             throw fail("no Tessera reduction metadata (not written by `tessera prune`)")
         }
         var entries: [Entry] = []
@@ -132,14 +139,17 @@ public struct ReducedTokenFile: Sendable, Equatable {
             let flat = try file.integers("positions.\(i)")
             guard flat.count == 3 * indices.count else { throw fail("positions.\(i) does not hold 3 values per index") }
             let positions = (0..<indices.count).map { Array(flat[(3 * $0)..<(3 * $0 + 3)]) }
-            let inputTokens = meta.input_tokens.flatMap { $0.indices.contains(i) ? $0[i] : nil } ?? meta.grid * meta.grid
+            let inputTokens =
+                meta.input_tokens.flatMap { $0.indices.contains(i) ? $0[i] : nil } ?? meta.grid * meta.grid
             let tokens = ReducedVisionTokens(
                 features: features, indices: indices, positions: positions, slots: try optional("slots", file.integers),
-                sizes: try optional("sizes") { try file.tensor($0).scalars }, partitions: try optional("partitions", file.integers),
+                sizes: try optional("sizes") { try file.tensor($0).scalars },
+                partitions: try optional("partitions", file.integers),
                 grid: meta.grid, inputTokens: inputTokens)
             let times = try optional("timestamps") { try file.tensor($0).scalars.map(Double.init) }
             entries.append(Entry(source: source, tokens: tokens, timestamps: times))
         }
-        self.init(entries: entries, method: meta.method, layer: meta.layer, encoder: meta.encoder, rSchedule: meta.r_schedule)
+        self.init(
+            entries: entries, method: meta.method, layer: meta.layer, encoder: meta.encoder, rSchedule: meta.r_schedule)
     }
 }

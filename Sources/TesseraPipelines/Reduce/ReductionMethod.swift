@@ -51,9 +51,10 @@ extension ReductionMethod {
             offset += r.features.shape[0]
         }
         let merges = context.options.method.merges
-        return ReducedVisionTokens(features: Tensor.concatenate(rows, axis: 0), indices: indices, positions: positions,
-                                   slots: merges ? slots : nil, sizes: merges ? sizes : nil, partitions: nil,
-                                   grid: context.grid, inputTokens: frames.count * context.patches)
+        return ReducedVisionTokens(
+            features: Tensor.concatenate(rows, axis: 0), indices: indices, positions: positions,
+            slots: merges ? slots : nil, sizes: merges ? sizes : nil, partitions: nil,
+            grid: context.grid, inputTokens: frames.count * context.patches)
     }
 }
 
@@ -91,18 +92,24 @@ public struct ReductionContext: Sendable {
     }
 
     /// Runs the first `block + 1` blocks (or `layers`) through `runner`.
-    public func forward<Runner: BlockRunner>(_ pixels: Tensor, layers: Int? = nil,
-                                             statistics: AttentionStatistics = .none, keepHiddenStates: Bool = false,
-                                             runner: inout Runner) -> VisionEncoderOutput {
-        encoder.forward(pixels, layers: layers ?? block + 1, statistics: statistics, keepHiddenStates: keepHiddenStates,
-                        runner: &runner)
+    public func forward<Runner: BlockRunner>(
+        _ pixels: Tensor, layers: Int? = nil,
+        statistics: AttentionStatistics = .none, keepHiddenStates: Bool = false,
+        runner: inout Runner
+    ) -> VisionEncoderOutput {
+        encoder.forward(
+            pixels, layers: layers ?? block + 1, statistics: statistics, keepHiddenStates: keepHiddenStates,
+            runner: &runner)
     }
 
     /// The plain forward pass through the first `block + 1` blocks (or `layers`).
-    public func forward(_ pixels: Tensor, layers: Int? = nil, statistics: AttentionStatistics = .none,
-                        keepHiddenStates: Bool = false) -> VisionEncoderOutput {
+    public func forward(
+        _ pixels: Tensor, layers: Int? = nil, statistics: AttentionStatistics = .none,
+        keepHiddenStates: Bool = false
+    ) -> VisionEncoderOutput {
         var plain = PlainBlocks()
-        return forward(pixels, layers: layers, statistics: statistics, keepHiddenStates: keepHiddenStates, runner: &plain)
+        return forward(
+            pixels, layers: layers, statistics: statistics, keepHiddenStates: keepHiddenStates, runner: &plain)
     }
 
     /// One image's tokens `[T, C]` from a `[1, T, C]` hidden state.
@@ -117,8 +124,9 @@ public struct ReductionContext: Sendable {
     /// The result of a pruning method: kept patch indices (sorted) and their features (default:
     /// those rows of `features`; methods that merge pass their own rows).
     public func pruned(_ kept: [Int], from features: Tensor, reduced: Tensor? = nil) -> ReducedVisionTokens {
-        ReducedVisionTokens(features: reduced ?? features.indexSelect(axis: 0, kept), indices: kept,
-                            positions: kept.map(position), slots: nil, sizes: nil, partitions: nil,
-                            grid: grid, inputTokens: patches)
+        ReducedVisionTokens(
+            features: reduced ?? features.indexSelect(axis: 0, kept), indices: kept,
+            positions: kept.map(position), slots: nil, sizes: nil, partitions: nil,
+            grid: grid, inputTokens: patches)
     }
 }

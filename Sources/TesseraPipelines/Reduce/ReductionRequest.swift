@@ -48,7 +48,9 @@ public enum TokenReductionMethod: String, CaseIterable, Sendable {
     /// (SigLIP) they use the attention each patch receives instead (mean over all query rows),
     /// the stand-in the methods' follow-ups use for CLS-less encoders (Qwen2-VL, SigLIP).
     public var readsClassAttention: Bool { [.visionzip, .prumerge, .prumergePlus, .hired].contains(self) }
-    @available(*, deprecated, renamed: "readsClassAttention", message: "every method now runs on towers without a CLS token")
+    @available(
+        *, deprecated, renamed: "readsClassAttention", message: "every method now runs on towers without a CLS token"
+    )
     public var needsClassToken: Bool { readsClassAttention }
     /// Methods that merge (and so report slots and sizes).
     public var merges: Bool { self == .tome || self == .tempme }
@@ -57,7 +59,8 @@ public enum TokenReductionMethod: String, CaseIterable, Sendable {
 /// What to reduce and how.
 public struct TokenReductionOptions: Sendable {
     public var method: TokenReductionMethod
-    /// Patch tokens to keep (optional for prumerge/prumerge+ (adaptive), tome (given `r`), hired with tiles and tempme).
+    /// Patch tokens to keep (optional for prumerge/prumerge+ (adaptive), tome (given `r`), hired with tiles and
+    /// tempme).
     public var keep: Int?
     /// Layer whose hidden states are the features; negative counts from the end (LLaVA: −2).
     public var layer: Int
@@ -97,9 +100,11 @@ public struct TokenReductionOptions: Sendable {
     ///   - groups: TempMe's clips per stage.
     ///   - crossProportion: TempMe's cross-clip merge proportion.
     ///   - intraProportion: TempMe's intra-clip merge proportion.
-    public init(method: TokenReductionMethod, keep: Int? = nil, layer: Int = -2, seed: UInt64 = 0, r: Int? = nil,
-                inflect: Double = 0, tiles: TileGrid? = nil, budgetRate: Double = 0.2, alpha: Double = 0.5,
-                groups: [Int] = [], crossProportion: Double = 0.3, intraProportion: Double = 0.1) {
+    public init(
+        method: TokenReductionMethod, keep: Int? = nil, layer: Int = -2, seed: UInt64 = 0, r: Int? = nil,
+        inflect: Double = 0, tiles: TileGrid? = nil, budgetRate: Double = 0.2, alpha: Double = 0.5,
+        groups: [Int] = [], crossProportion: Double = 0.3, intraProportion: Double = 0.1
+    ) {
         self.method = method
         self.keep = keep
         self.layer = layer

@@ -90,5 +90,7 @@ public struct VisionTokenReducer: Sendable {
     public func baseViewImage(_ image: Image) -> Image { context.anyResViews.basePreprocessing.image(image).rgb() }
 
     /// The canvas the high-resolution tiles are cut from.
-    public func highResolutionView(_ image: Image, _ tiles: TileGrid) -> Image { context.anyResViews.canvas(image, tiles) }
+    public func highResolutionView(_ image: Image, _ tiles: TileGrid) -> Image {
+        context.anyResViews.canvas(image, tiles)
+    }
 }

@@ -61,7 +61,8 @@ public enum ReductionOverlay {
                     for y in (gy * ph)..<((gy + 1) * ph) {
                         for x in (gx * pw)..<((gx + 1) * pw) {
                             let o = (y * out.width + x) * 3
-                            let edge = (top && y == gy * ph) || (bottom && y == (gy + 1) * ph - 1)
+                            let edge =
+                                (top && y == gy * ph) || (bottom && y == (gy + 1) * ph - 1)
                                 || (left && x == gx * pw) || (right && x == (gx + 1) * pw - 1)
                             if edge {
                                 (p[o], p[o + 1], p[o + 2]) = (255, 255, 255)
@@ -84,7 +85,8 @@ extension ReducedVisionTokens {
     /// the full view's selection (see ``tileVisualization(on:tiles:)`` for the tiles).
     public func visualization(on view: Image) -> Image {
         if let slots {
-            return ReductionOverlay.merging(view, gridHeight: grid, gridWidth: grid, groupOf: Array(slots.prefix(grid * grid)))
+            return ReductionOverlay.merging(
+                view, gridHeight: grid, gridWidth: grid, groupOf: Array(slots.prefix(grid * grid)))
         }
         let kept = partitions.map { p in zip(indices, p).filter { $0.1 == 0 }.map(\.0) } ?? indices
         return ReductionOverlay.pruning(view, gridHeight: grid, gridWidth: grid, kept: kept)
@@ -94,14 +96,16 @@ extension ReducedVisionTokens {
     /// columns·grid` patches).
     public func tileVisualization(on highResolution: Image, tiles: TileGrid) -> Image {
         let kept = zip(positions, partitions ?? []).filter { $0.1 > 0 }.map { $0.0[1] * tiles.columns * grid + $0.0[2] }
-        return ReductionOverlay.pruning(highResolution, gridHeight: tiles.rows * grid, gridWidth: tiles.columns * grid, kept: kept)
+        return ReductionOverlay.pruning(
+            highResolution, gridHeight: tiles.rows * grid, gridWidth: tiles.columns * grid, kept: kept)
     }
 
     /// Video: the reduction drawn on frame `t` (merged groups share a colour across frames).
     public func visualization(on view: Image, frame t: Int) -> Image {
         let n = grid * grid
         if let slots {
-            return ReductionOverlay.merging(view, gridHeight: grid, gridWidth: grid, groupOf: Array(slots[(t * n)..<((t + 1) * n)]))
+            return ReductionOverlay.merging(
+                view, gridHeight: grid, gridWidth: grid, groupOf: Array(slots[(t * n)..<((t + 1) * n)]))
         }
         let kept = zip(indices, positions).filter { $0.1[0] == t }.map { $0.0 - t * n }
         return ReductionOverlay.pruning(view, gridHeight: grid, gridWidth: grid, kept: kept)

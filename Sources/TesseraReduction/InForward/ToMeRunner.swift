@@ -24,8 +24,9 @@ public struct TokenMerging: Sendable, Equatable {
 
     /// ToMe's `parse_r(layers, (r, inflect))`: constant r, or a linear ramp around it.
     public init(r: Int, inflect: Double = 0, layers: Int, proportionalAttention: Bool = true) {
-        self.init(schedule: MergeSchedule.perLayer(r: r, inflect: inflect, layers: layers),
-                  proportionalAttention: proportionalAttention)
+        self.init(
+            schedule: MergeSchedule.perLayer(r: r, inflect: inflect, layers: layers),
+            proportionalAttention: proportionalAttention)
     }
 
     /// r of block `index` (0 past the schedule).
@@ -99,7 +100,8 @@ public struct ToMeRunner: BlockRunner {
         if index == 0 || trace == nil { trace = MergeTrace(batch: b, tokens: t) }
         var current = trace ?? MergeTrace(batch: b, tokens: t)
         defer { trace = current }
-        let bias = merging.proportionalAttention
+        let bias =
+            merging.proportionalAttention
             ? Tensor(shape: [b, 1, 1, t], scalars: current.sizes.flatMap { $0.map { Foundation.log($0) } }) : nil
         let a = block.attentionSublayer(input, bias: bias, statistics: statistics)
         var x = input
@@ -107,13 +109,15 @@ public struct ToMeRunner: BlockRunner {
         let r = merging.r(at: index)
         if r > 0 {
             let heads = block.attention.heads, hd = d / heads
-            let keys = a.keys.reshaped([b, t, heads, hd]).mean(axis: 2)                       // [B, T, hd]
+            let keys = a.keys.reshaped([b, t, heads, hd]).mean(axis: 2)  // [B, T, hd]
             var outputs: [Tensor] = []
             for s in 0..<b {
-                let matching = BipartiteMatching(metric: keys.slice(axis: 0, s..<(s + 1)).reshaped([t, hd]), r: r,
-                                                 classToken: classToken)
-                let (tokens, sizes) = matching.mergeWeighted(x.slice(axis: 0, s..<(s + 1)).reshaped([t, d]),
-                                                             sizes: current.sizes[s])
+                let matching = BipartiteMatching(
+                    metric: keys.slice(axis: 0, s..<(s + 1)).reshaped([t, hd]), r: r,
+                    classToken: classToken)
+                let (tokens, sizes) = matching.mergeWeighted(
+                    x.slice(axis: 0, s..<(s + 1)).reshaped([t, d]),
+                    sizes: current.sizes[s])
                 let slot = matching.slotOf
                 current.slotOf[s] = current.slotOf[s].map { slot[$0] }
                 current.sizes[s] = sizes

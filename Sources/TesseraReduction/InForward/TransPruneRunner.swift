@@ -34,8 +34,9 @@ public struct TransPruneRunner: BlockRunner {
         func item(_ tensor: Tensor, _ s: Int) -> Tensor { tensor.slice(axis: 0, s..<(s + 1)).reshaped([t, d]) }
         for s in 0..<b {
             do {
-                try accumulators[s].add(attentionInput: item(a.input, s), attentionOutput: item(a.output, s),
-                                        mlpInput: item(m.input, s), mlpOutput: item(m.output, s))
+                try accumulators[s].add(
+                    attentionInput: item(a.input, s), attentionOutput: item(a.output, s),
+                    mlpInput: item(m.input, s), mlpOutput: item(m.output, s))
             } catch let error as ReductionError {
                 failure = failure ?? error
             } catch {

@@ -103,7 +103,8 @@ public struct MergeMap: Sendable, Equatable {
 
     /// This merge followed by `next` (whose inputs are this map's outputs).
     public func then(_ next: MergeMap) -> MergeMap {
-        precondition(next.inputCount == outputCount, "maps do not chain: \(outputCount) outputs, \(next.inputCount) inputs")
+        precondition(
+            next.inputCount == outputCount, "maps do not chain: \(outputCount) outputs, \(next.inputCount) inputs")
         return MergeMap(unchecked: slotOf.map { next.slotOf[$0] }, outputCount: next.outputCount)
     }
 }

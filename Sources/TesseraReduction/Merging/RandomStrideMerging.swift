@@ -62,8 +62,10 @@ public struct RandomStrideMatching: Sendable, Equatable {
     ///   - r: tokens to remove; `r ≤ 0` is the identity map (as upstream's `do_nothing`).
     /// - Throws: ``ReductionError`` for a metric that is not `[w·h, C]`, strides < 1 or larger
     ///   than the grid, or explicit choices of the wrong count or range.
-    public init(metric: Tensor, width: Int, height: Int, strideX: Int = 2, strideY: Int = 2, r requested: Int,
-                choice: Choice = .seeded(0)) throws {
+    public init(
+        metric: Tensor, width: Int, height: Int, strideX: Int = 2, strideY: Int = 2, r requested: Int,
+        choice: Choice = .seeded(0)
+    ) throws {
         try ReductionError.requireRank2(metric, "metric")
         let n = width * height
         guard width > 0, height > 0, metric.shape[0] == n else {
@@ -103,9 +105,11 @@ public struct RandomStrideMatching: Sendable, Equatable {
             return
         }
         let unit = metric.rowNormalized()
-        let scores = unit.indexSelect(axis: 0, sources).matmul(unit.indexSelect(axis: 0, destinations), transposeB: true)
+        let scores = unit.indexSelect(axis: 0, sources).matmul(
+            unit.indexSelect(axis: 0, destinations), transposeB: true)
         let nd = destinations.count
-        var nodeMax = [Float](repeating: -.infinity, count: sources.count), nodeIdx = [Int](repeating: 0, count: sources.count)
+        var nodeMax = [Float](repeating: -.infinity, count: sources.count),
+            nodeIdx = [Int](repeating: 0, count: sources.count)
         for a in 0..<sources.count {
             for b in 0..<nd where b == 0 || scores.scalars[a * nd + b] > nodeMax[a] {
                 nodeMax[a] = scores.scalars[a * nd + b]; nodeIdx[a] = b

@@ -28,7 +28,9 @@ public enum TempMe {
     public static func matching(metric: Tensor, r requested: Int, protected: Int) throws -> MergeMap {
         try ReductionError.requireRank2(metric, "metric")
         let t = metric.shape[0]
-        guard protected >= 0 && protected <= t else { throw ReductionError.shape("\(protected) protected tokens of \(t)") }
+        guard protected >= 0 && protected <= t else {
+            throw ReductionError.shape("\(protected) protected tokens of \(t)")
+        }
         let patches = t - protected
         let aFirst = protected % 2 == 0 ? 0 : 1
         let aPositions = Array(stride(from: aFirst, to: patches, by: 2)).map { $0 + protected }
@@ -36,9 +38,11 @@ public enum TempMe {
         let r = min(requested, aPositions.count)
         guard r > 0, !bPositions.isEmpty else { return .identity(t) }
         let unit = metric.rowNormalized()
-        let scores = unit.indexSelect(axis: 0, aPositions).matmul(unit.indexSelect(axis: 0, bPositions), transposeB: true)
+        let scores = unit.indexSelect(axis: 0, aPositions).matmul(
+            unit.indexSelect(axis: 0, bPositions), transposeB: true)
         let nb = bPositions.count
-        var nodeMax = [Float](repeating: -.infinity, count: aPositions.count), nodeIdx = [Int](repeating: 0, count: aPositions.count)
+        var nodeMax = [Float](repeating: -.infinity, count: aPositions.count),
+            nodeIdx = [Int](repeating: 0, count: aPositions.count)
         for a in aPositions.indices {
             for b in 0..<nb where b == 0 || scores.scalars[a * nb + b] > nodeMax[a] {
                 nodeMax[a] = scores.scalars[a * nb + b]; nodeIdx[a] = b
@@ -71,15 +75,22 @@ public enum TempMe {
     ///   - sizes: per clip `[T]` token sizes (ones when `nil`).
     ///   - metrics: per clip `[T, Ck]` matching metric (the tokens when `nil`).
     /// - Throws: ``ReductionError/shape(_:)`` when the clips differ in shape or sizes/metrics do not match.
-    public static func mergeClips(_ clips: [Tensor], sizes: [[Float]]? = nil, metrics: [Tensor]? = nil,
-                                  classTokens p: Int, r: Int) throws -> ClipMerge {
+    public static func mergeClips(
+        _ clips: [Tensor], sizes: [[Float]]? = nil, metrics: [Tensor]? = nil,
+        classTokens p: Int, r: Int
+    ) throws -> ClipMerge {
         guard let first = clips.first, clips.allSatisfy({ $0.shape == first.shape }), first.rank == 2 else {
             throw ReductionError.shape("clips must be non-empty [T, C] tensors of one shape")
         }
         let m = clips.count, t = first.shape[0]
         guard p >= 0 && p <= t else { throw ReductionError.shape("\(p) class tokens in clips of \(t)") }
-        if let sizes, sizes.count != m || sizes.contains(where: { $0.count != t }) { throw ReductionError.shape("sizes must be [M][T]") }
-        if let metrics, metrics.count != m || metrics.contains(where: { $0.rank != 2 || $0.shape[0] != t || $0.shape[1] != metrics[0].shape[1] }) {
+        if let sizes, sizes.count != m || sizes.contains(where: { $0.count != t }) {
+            throw ReductionError.shape("sizes must be [M][T]")
+        }
+        if let metrics,
+            metrics.count != m
+                || metrics.contains(where: { $0.rank != 2 || $0.shape[0] != t || $0.shape[1] != metrics[0].shape[1] })
+        {
             throw ReductionError.shape("metrics must be M tensors [T, Ck]")
         }
         // clip-major input row → position in [CLS of every clip…, patches of every clip…]
@@ -140,8 +151,10 @@ public enum TempMe {
     /// - Throws: ``ReductionError`` for frames of different shapes or groups that do not divide the clips.
     ///   - sizes: per frame `[T0]` sizes of the input tokens (ones when `nil`), e.g. from ToMe
     ///     inside each frame's forward pass.
-    public static func reduce(frames: [Tensor], classTokens p: Int = 1, frameR: Int, stages: [Stage],
-                              sizes frameSizes: [[Float]]? = nil) throws -> Result {
+    public static func reduce(
+        frames: [Tensor], classTokens p: Int = 1, frameR: Int, stages: [Stage],
+        sizes frameSizes: [[Float]]? = nil
+    ) throws -> Result {
         guard let first = frames.first, first.rank == 2, frames.allSatisfy({ $0.shape == first.shape }) else {
             throw ReductionError.shape("frames must be non-empty [T, C] tensors of one shape")
         }
@@ -165,7 +178,9 @@ public enum TempMe {
         var stageR: [(cross: Int, intra: Int)] = []
         for stage in stages {
             let m = stage.clipsPerGroup
-            guard m >= 1, clips.count % m == 0 else { throw ReductionError.parameter("groups of \(m) do not divide \(clips.count) clips") }
+            guard m >= 1, clips.count % m == 0 else {
+                throw ReductionError.parameter("groups of \(m) do not divide \(clips.count) clips")
+            }
             let t = perClip
             let cross = min(((t - cls) * m) / 2, Int(Double(t * m) * stage.crossProportion))
             let intra = min(((t - cls) * m - cross) / 2, Int(Double(t * m - cross) * stage.intraProportion))
@@ -187,7 +202,8 @@ public enum TempMe {
             perClip = nextT
             stageR.append((cross, intra))
         }
-        return Result(clips: clips, sizes: sizes, mergeMap: MergeMap(unchecked: slot, outputCount: clips.count * perClip),
-                      classTokens: cls, frameR: r0, stageR: stageR)
+        return Result(
+            clips: clips, sizes: sizes, mergeMap: MergeMap(unchecked: slot, outputCount: clips.count * perClip),
+            classTokens: cls, frameR: r0, stageR: stageR)
     }
 }

@@ -34,7 +34,7 @@ public struct BipartiteMatching: Sendable, Equatable {
         // metric / ‖metric‖ (no eps, as upstream), then A·Bᵀ through BLAS
         let unit = metric.l2Normalized(eps: 0)
         let scores = unit.indexSelect(axis: 0, Array(stride(from: 0, to: t, by: 2)))
-            .matmul(unit.indexSelect(axis: 0, Array(stride(from: 1, to: t, by: 2))), transposeB: true)   // [A, B]
+            .matmul(unit.indexSelect(axis: 0, Array(stride(from: 1, to: t, by: 2))), transposeB: true)  // [A, B]
         var nodeMax = [Float](repeating: -.infinity, count: aCount)
         var nodeIdx = [Int](repeating: 0, count: aCount)
         scores.scalars.withUnsafeBufferPointer { sp in
@@ -43,7 +43,7 @@ public struct BipartiteMatching: Sendable, Equatable {
                     var s = sp[a * bCount + b]
                     if classToken && a == 0 { s = -.infinity }
                     if distillToken && b == 0 { s = -.infinity }
-                    if b == 0 || s > nodeMax[a] { nodeMax[a] = s; nodeIdx[a] = b }   // first maximum wins
+                    if b == 0 || s > nodeMax[a] { nodeMax[a] = s; nodeIdx[a] = b }  // first maximum wins
                 }
             }
         }

@@ -53,8 +53,11 @@ public enum HiRED {
     public static func patchScores(_ attention: Tensor, patches: Int) throws -> [Float] {
         try ReductionError.requireRank2(attention, "attention")
         let (h, t) = (attention.shape[0], attention.shape[1])
-        guard patches >= 0 && patches <= t else { throw ReductionError.shape("\(patches) patches in a row of \(t) keys") }
-        return (0..<patches).map { j in (0..<h).reduce(Float(0)) { $0 + attention.scalars[$1 * t + (t - patches + j)] } }
+        guard patches >= 0 && patches <= t else {
+            throw ReductionError.shape("\(patches) patches in a row of \(t) keys")
+        }
+        return (0..<patches).map { j in (0..<h).reduce(Float(0)) { $0 + attention.scalars[$1 * t + (t - patches + j)] }
+        }
     }
 
     @available(*, deprecated, renamed: "patchScores(_:patches:)")
@@ -63,7 +66,9 @@ public enum HiRED {
     }
 
     /// Which tile (raster index) each of the full view's `gridHeight × gridWidth` tokens falls in.
-    public static func tileOf(gridHeight: Int, gridWidth: Int, tileRows: Int, tileColumns: Int, layout: TileLayout) -> [Int] {
+    public static func tileOf(gridHeight: Int, gridWidth: Int, tileRows: Int, tileColumns: Int, layout: TileLayout)
+        -> [Int]
+    {
         let n = gridHeight * gridWidth, tiles = tileRows * tileColumns
         return (0..<n).map { i in
             switch layout {
@@ -73,7 +78,8 @@ public enum HiRED {
                 // the tile holding the token's centre (grids that the tiles do not divide, e.g.
                 // 4 columns into 3 tiles, split by geometry rather than by flooring)
                 let (y, x) = (i / gridWidth, i % gridWidth)
-                return ((2 * y + 1) * tileRows / (2 * gridHeight)) * tileColumns + (2 * x + 1) * tileColumns / (2 * gridWidth)
+                return ((2 * y + 1) * tileRows / (2 * gridHeight)) * tileColumns + (2 * x + 1) * tileColumns
+                    / (2 * gridWidth)
             }
         }
     }
@@ -89,20 +95,26 @@ public enum HiRED {
     ///   - alpha: share of the total budget given to the full view (0.5).
     /// - Throws: ``ReductionError`` for mismatched lengths, a grid that does not hold N tokens,
     ///   more tile rows/columns than grid rows/columns, or `budgetRate`/`alpha` outside [0, 1].
-    public static func select(fullEarly: [Float], fullLate: [Float], tilesLate: [[Float]], gridWidth: Int,
-                              tileRows: Int, tileColumns: Int, budgetRate: Double = 0.2, alpha: Double = 0.5,
-                              layout: TileLayout = .blocks, rounding: Rounding = .floor) throws -> Result {
+    public static func select(
+        fullEarly: [Float], fullLate: [Float], tilesLate: [[Float]], gridWidth: Int,
+        tileRows: Int, tileColumns: Int, budgetRate: Double = 0.2, alpha: Double = 0.5,
+        layout: TileLayout = .blocks, rounding: Rounding = .floor
+    ) throws -> Result {
         let n = fullLate.count
         guard n > 0, fullEarly.count == n, tilesLate.allSatisfy({ $0.count == n }) else {
             throw ReductionError.shape("every partition needs the same N > 0 scores")
         }
-        guard gridWidth > 0, n % gridWidth == 0 else { throw ReductionError.shape("\(n) tokens do not fill rows of \(gridWidth)") }
+        guard gridWidth > 0, n % gridWidth == 0 else {
+            throw ReductionError.shape("\(n) tokens do not fill rows of \(gridWidth)")
+        }
         let gridHeight = n / gridWidth
         guard tileRows >= 1, tileColumns >= 1, tileRows <= gridHeight, tileColumns <= gridWidth else {
             throw ReductionError.parameter("\(tileRows)×\(tileColumns) tiles on a \(gridHeight)×\(gridWidth) grid")
         }
         let tiles = tileRows * tileColumns
-        guard tilesLate.count == tiles else { throw ReductionError.shape("\(tilesLate.count) tile score rows for \(tiles) tiles") }
+        guard tilesLate.count == tiles else {
+            throw ReductionError.shape("\(tilesLate.count) tile score rows for \(tiles) tiles")
+        }
         guard (0...1).contains(budgetRate), (0...1).contains(alpha) else {
             throw ReductionError.parameter("budgetRate \(budgetRate) and alpha \(alpha) must lie in [0, 1]")
         }
@@ -115,7 +127,9 @@ public enum HiRED {
         var shares = [Int](repeating: 0, count: tiles)
         if tileBudget > 0 {
             let spatial = TokenPruning.topK(fullEarly, k: Int(Double(n) * (1 - alpha)))
-            let tile = tileOf(gridHeight: gridHeight, gridWidth: gridWidth, tileRows: tileRows, tileColumns: tileColumns, layout: layout)
+            let tile = tileOf(
+                gridHeight: gridHeight, gridWidth: gridWidth, tileRows: tileRows, tileColumns: tileColumns,
+                layout: layout)
             for i in spatial { shares[tile[i]] += 1 }
             let shareTotal = shares.reduce(0, +)
             // no early-layer tokens at all (α = 1): split evenly (upstream divides by zero)

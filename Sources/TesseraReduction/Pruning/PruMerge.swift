@@ -1,3 +1,5 @@
+import TesseraCore
+
 // LLaVA-PruMerge and PruMerge+ (Shang et al. 2024), following 42Shawn/LLaVA-PruMerge
 // `llava/model/multimodal_encoder/clip_encoder.py` (`token_prune_merge_advanced` and
 // `token_prune_merge_advanced_plus`, adaptive mode):
@@ -17,11 +19,10 @@
 // is `N − 1` (upstream hard-codes 575 for 576 patches); the sampling stride is at least 1 and
 // an empty outlier set keeps no patch (upstream divides by zero in PruMerge+).
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #else
-import Darwin
+    import Darwin
 #endif
-import TesseraCore
 
 /// LLaVA-PruMerge / PruMerge+: adaptive IQR token selection plus key-similarity merging.
 public enum PruMerge {
@@ -83,7 +84,7 @@ public enum PruMerge {
             throw ReductionError.shape("queries \(queries.shape) and keys \(keys.shape) must both be [N, C], N ≥ 1")
         }
         let (t, c) = (keys.shape[0], keys.shape[1])
-        let logits = queries.matmul(keys, transposeB: true)              // [N, N]
+        let logits = queries.matmul(keys, transposeB: true)  // [N, N]
         let scale = 1 / Float(c).squareRoot()
         var received = [Double](repeating: 0, count: t)
         var row = [Float](repeating: 0, count: t)
@@ -104,7 +105,7 @@ public enum PruMerge {
         let position = q / 100 * Double(v.count - 1)
         let lo = Int(position.rounded(.down)), hi = min(lo + 1, v.count - 1)
         let t = position - Double(lo), d = v[hi] - v[lo]
-        return t >= 0.5 ? v[hi] - d * (1 - t) : v[lo] + d * t     // numpy's _lerp
+        return t >= 0.5 ? v[hi] - d * (1 - t) : v[lo] + d * t  // numpy's _lerp
     }
 
     /// Number of IQR outliers, `a > Q3 + 1.5·(Q3 − Q1)`: PruMerge's adaptive budget.
@@ -135,20 +136,25 @@ public enum PruMerge {
     ///   - neighbours: patches merged into each kept token (upstream 32; at most N − 1 are used).
     /// - Throws: ``ReductionError`` for mismatched shapes, `keep` outside `0...N` or a negative
     ///   neighbour count.
-    public static func reduce(features: Tensor, keys: Tensor, attention: [Float], variant: Variant = .pruMerge,
-                              keep: Int? = nil, neighbours: Int = 32) throws -> Result {
+    public static func reduce(
+        features: Tensor, keys: Tensor, attention: [Float], variant: Variant = .pruMerge,
+        keep: Int? = nil, neighbours: Int = 32
+    ) throws -> Result {
         try ReductionError.requireRank2(features, "features")
         try ReductionError.requireRank2(keys, "keys")
         let n = features.shape[0], c = features.shape[1]
         guard keys.shape[0] == n, attention.count == n, n > 0 else {
-            throw ReductionError.shape("features \(features.shape), keys \(keys.shape) and attention [\(attention.count)] must share N > 0")
+            throw ReductionError.shape(
+                "features \(features.shape), keys \(keys.shape) and attention [\(attention.count)] must share N > 0")
         }
         if let keep, keep < 0 || keep > n { throw ReductionError.budget("keep \(keep) outside 0...\(n)") }
         guard neighbours >= 0 else { throw ReductionError.parameter("neighbours must be ≥ 0, got \(neighbours)") }
 
         // topk(cls_attn, int(N * ratio)) with ratio = outliers / N (adaptive) — computed as upstream
         let count = keep ?? Int(Double(n) * (Double(outlierCount(attention)) / Double(n)))
-        let byAttention = attention.indices.sorted { attention[$0] > attention[$1] || (attention[$0] == attention[$1] && $0 < $1) }
+        let byAttention = attention.indices.sorted {
+            attention[$0] > attention[$1] || (attention[$0] == attention[$1] && $0 < $1)
+        }
         let selectedOrder = Array(byAttention.prefix(count))
         let selectedSet = Set(selectedOrder)
         let sampled = variant == .pruMergePlus ? spatialSamples(n: n, count: count, excluding: selectedSet) : []
@@ -158,7 +164,7 @@ public enum PruMerge {
 
         // neighbours by cosine of normalized keys, among all other patches
         let unit = keys.rowNormalized()
-        let sims = unit.indexSelect(axis: 0, kept).matmul(unit, transposeB: true)      // [k, N]
+        let sims = unit.indexSelect(axis: 0, kept).matmul(unit, transposeB: true)  // [k, N]
         let nn = min(neighbours, n - 1)
         var out = [Float](repeating: 0, count: (kept.count + 1) * c)
         var merged: [[Int]] = []
@@ -180,7 +186,8 @@ public enum PruMerge {
             let a = attention[m]
             for j in 0..<c { out[extra + j] += a * features.scalars[m * c + j] }
         }
-        return Result(tokens: Tensor(shape: [kept.count + 1, c], scalars: out), kept: kept,
-                      selected: selectedOrder.sorted(), sampled: sampled, upstreamOrder: upstreamOrder, neighbours: merged)
+        return Result(
+            tokens: Tensor(shape: [kept.count + 1, c], scalars: out), kept: kept,
+            selected: selectedOrder.sorted(), sampled: sampled, upstreamOrder: upstreamOrder, neighbours: merged)
     }
 }

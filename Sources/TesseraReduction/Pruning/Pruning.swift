@@ -6,7 +6,9 @@ import TesseraCore
 public enum TokenPruning {
     /// Indices of the `k` largest scores, sorted ascending (ties: lower index first).
     public static func topK(_ scores: [Float], k: Int) -> [Int] {
-        Array(scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }.prefix(max(0, k))).sorted()
+        Array(
+            scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }.prefix(max(0, k))
+        ).sorted()
     }
 
     /// Uniform-grid baseline: `k` indices spread evenly over `n`.
@@ -32,7 +34,7 @@ public enum TokenPruning {
         let n = x.shape[0]
         guard k > 0, n > 0 else { return ([], []) }
         let unit = x.rowNormalized()
-        let sim = unit.matmul(unit, transposeB: true)                 // [N, N] cosine
+        let sim = unit.matmul(unit, transposeB: true)  // [N, N] cosine
         func distance(_ i: Int, _ j: Int) -> Float { 1 - sim.scalars[i * n + j] }
         // first: argmax over j of the second-smallest distance in column j (the smallest is itself)
         var best = 0, bestScore = -Float.infinity
@@ -77,8 +79,10 @@ public enum TokenPruning {
     /// HiPrune: anchors (top by the object layer's score), their ±1 and ±W neighbours as buffers,
     /// then registers (top by the deep layer's score) up to `budget`. `checkRowWrap` stops ±1
     /// buffers from wrapping across grid rows (upstream does not check).
-    public static func hiPrune(objectScores: [Float], deepScores: [Float], gridWidth w: Int, budget: Int,
-                               anchorCount: Int, checkRowWrap: Bool = false) -> [Int] {
+    public static func hiPrune(
+        objectScores: [Float], deepScores: [Float], gridWidth w: Int, budget: Int,
+        anchorCount: Int, checkRowWrap: Bool = false
+    ) -> [Int] {
         let n = objectScores.count
         let anchors = topK(objectScores, k: anchorCount)
         var chosen = Set(anchors)
@@ -90,8 +94,10 @@ public enum TokenPruning {
         }
         let remaining = max(0, budget - chosen.count)
         let candidates = deepScores.enumerated().filter { !chosen.contains($0.offset) }
-        let registers = candidates.sorted { $0.element > $1.element || ($0.element == $1.element && $0.offset < $1.offset) }
-            .prefix(remaining).map(\.offset)
+        let registers = candidates.sorted {
+            $0.element > $1.element || ($0.element == $1.element && $0.offset < $1.offset)
+        }
+        .prefix(remaining).map(\.offset)
         return (Array(chosen) + registers).sorted()
     }
 }
@@ -113,14 +119,18 @@ public enum VisionZip {
     ///   - clsAttention: `[H, N+1]` attention of the CLS query (layer −2).
     ///   - hidden: `[N+1, C]` hidden states; `keys`: `[N+1, Ck]` head-averaged keys.
     ///   - dominant: tokens kept by attention, CLS included; `contextual`: merged tokens.
-    public static func reduce(clsAttention: Tensor, hidden: Tensor, keys: Tensor, dominant: Int, contextual: Int) -> Result {
+    public static func reduce(clsAttention: Tensor, hidden: Tensor, keys: Tensor, dominant: Int, contextual: Int)
+        -> Result
+    {
         let (h, total) = (clsAttention.shape[0], clsAttention.shape[1])
         var score = [Float](repeating: 0, count: total - 1)
         for head in 0..<h { for j in 1..<total { score[j - 1] += clsAttention.scalars[head * total + j] } }
-        let patches = reduce(scores: score, hidden: hidden.slice(axis: 0, 1..<total), keys: keys.slice(axis: 0, 1..<total),
-                             dominant: dominant - 1, contextual: contextual)
-        return Result(tokens: Tensor.concatenate([hidden.slice(axis: 0, 0..<1), patches.tokens], axis: 0),
-                      dominantIndices: [0] + patches.dominantIndices.map { $0 + 1 })
+        let patches = reduce(
+            scores: score, hidden: hidden.slice(axis: 0, 1..<total), keys: keys.slice(axis: 0, 1..<total),
+            dominant: dominant - 1, contextual: contextual)
+        return Result(
+            tokens: Tensor.concatenate([hidden.slice(axis: 0, 0..<1), patches.tokens], axis: 0),
+            dominantIndices: [0] + patches.dominantIndices.map { $0 + 1 })
     }
 
     /// VisionZip over patch tokens ranked by a score (CLS attention, or for CLS-less towers the
@@ -144,7 +154,8 @@ public enum VisionZip {
             let targetSet = Set(targets)
             let unit = keys.rowNormalized()
             let ck = keys.shape[1]
-            var sums = [Float](repeating: 0, count: targets.count * c), counts = [Float](repeating: 0, count: targets.count)
+            var sums = [Float](repeating: 0, count: targets.count * c),
+                counts = [Float](repeating: 0, count: targets.count)
             for (position, token) in rest.enumerated() where !targetSet.contains(position) {
                 var best = 0, bestSim = -Float.infinity
                 for (t, target) in targets.enumerated() {

@@ -1,3 +1,5 @@
+import TesseraCore
+
 // TransPrune (Li et al. 2025, liaolea/TransPrune `modeling_llama_transprune.py`):
 // token transition variation (TTV) — how much a sublayer changes each token, in magnitude and
 // direction — accumulated over layers, plus instruction-guided attention (IAP) from the text.
@@ -10,11 +12,10 @@
 // image keys, mean over heads, then over text queries. Without text (a bare vision tower), the
 // score is the TTV term alone.
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #else
-import Darwin
+    import Darwin
 #endif
-import TesseraCore
 
 /// TransPrune: token transition variation (+ instruction attention) scoring and top-k pruning.
 public enum TransPrune {
@@ -34,7 +35,7 @@ public enum TransPrune {
             }
             let nb = bb.squareRoot(), na = aa.squareRoot()
             ratio[i] = na / nb
-            let cosine = ab / max(nb * na, 1e-8)                    // F.cosine_similarity, eps 1e-8
+            let cosine = ab / max(nb * na, 1e-8)  // F.cosine_similarity, eps 1e-8
             e[i] = exp(1 - cosine)
             total += e[i]
         }
@@ -52,10 +53,14 @@ public enum TransPrune {
         public init(tokens: Int) { variation = [Float](repeating: 0, count: tokens) }
 
         /// Adds one layer: attention sublayer (normed input, output) and FFN sublayer (normed input, output).
-        public mutating func add(attentionInput: Tensor, attentionOutput: Tensor, mlpInput: Tensor, mlpOutput: Tensor) throws {
+        public mutating func add(attentionInput: Tensor, attentionOutput: Tensor, mlpInput: Tensor, mlpOutput: Tensor)
+            throws
+        {
             let wa = try transitionWeights(input: attentionInput, output: attentionOutput)
             let wf = try transitionWeights(input: mlpInput, output: mlpOutput)
-            guard wa.count == variation.count else { throw ReductionError.shape("\(wa.count) tokens, accumulator holds \(variation.count)") }
+            guard wa.count == variation.count else {
+                throw ReductionError.shape("\(wa.count) tokens, accumulator holds \(variation.count)")
+            }
             for i in variation.indices { variation[i] += wa[i] + wf[i] }
             layers += 1
         }
@@ -80,7 +85,9 @@ public enum TransPrune {
 
     /// `TTV/(ΣTTV + 1e-8) + IAP/(ΣIAP + 1e-8)` on the image span (IAP term omitted when `nil`).
     public static func score(variation: [Float], instructionAttention iap: [Float]? = nil) throws -> [Float] {
-        if let iap, iap.count != variation.count { throw ReductionError.shape("TTV [\(variation.count)] and IAP [\(iap.count)] differ") }
+        if let iap, iap.count != variation.count {
+            throw ReductionError.shape("TTV [\(variation.count)] and IAP [\(iap.count)] differ")
+        }
         let sv = variation.reduce(0, +) + 1e-8
         var s = variation.map { $0 / sv }
         if let iap {
@@ -93,7 +100,9 @@ public enum TransPrune {
     /// Keeps the `keep` image tokens with the highest score, sorted ascending.
     /// - Throws: ``ReductionError/budget(_:)`` when `keep` is outside `0...count`.
     public static func select(variation: [Float], instructionAttention iap: [Float]? = nil, keep: Int) throws -> [Int] {
-        guard keep >= 0 && keep <= variation.count else { throw ReductionError.budget("keep \(keep) outside 0...\(variation.count)") }
+        guard keep >= 0 && keep <= variation.count else {
+            throw ReductionError.budget("keep \(keep) outside 0...\(variation.count)")
+        }
         return TokenPruning.topK(try score(variation: variation, instructionAttention: iap), k: keep)
     }
 

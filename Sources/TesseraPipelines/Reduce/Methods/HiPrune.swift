@@ -13,9 +13,10 @@ struct HiPruneMethod: ReductionMethod {
             let stats = out.attentions[layer], h = stats.shape[1], t = stats.shape[2]
             return TokenPruning.attentionReceived(stats.reshaped([h, 1, t]), prefix: context.prefix)
         }
-        let kept = TokenPruning.hiPrune(objectScores: received(max(0, context.block / 3)), deepScores: received(context.block),
-                                        gridWidth: context.grid, budget: keep,
-                                        anchorCount: Int((Double(keep) * 0.1 / 5).rounded(.toNearestOrEven)))
+        let kept = TokenPruning.hiPrune(
+            objectScores: received(max(0, context.block / 3)), deepScores: received(context.block),
+            gridWidth: context.grid, budget: keep,
+            anchorCount: Int((Double(keep) * 0.1 / 5).rounded(.toNearestOrEven)))
         return context.pruned(kept, from: context.patchFeatures(out.blockOutput))
     }
 }

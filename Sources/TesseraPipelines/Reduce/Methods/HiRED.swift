@@ -26,9 +26,12 @@ struct HiREDMethod: ReductionMethod {
     }
 
     func reduce(pixels: Tensor, _ context: ReductionContext) throws -> ReducedVisionTokens {
-        guard !context.options.usesTiles else { throw TokenReductionError("hired with tiles needs the image, not pixels") }
+        guard !context.options.usesTiles else {
+            throw TokenReductionError("hired with tiles needs the image, not pixels")
+        }
         let out = context.forward(pixels, statistics: context.importanceStatistics)
-        let kept = TokenPruning.topK(try context.importance(out.attentions[context.block]), k: context.options.keep ?? 0)
+        let kept = TokenPruning.topK(
+            try context.importance(out.attentions[context.block]), k: context.options.keep ?? 0)
         return context.pruned(kept, from: context.patchFeatures(out.blockOutput))
     }
 
@@ -36,12 +39,15 @@ struct HiREDMethod: ReductionMethod {
         guard context.options.usesTiles else { return try reduce(pixels: context.pixels(image), context) }
         let views = context.anyResViews, tiles = context.tileGrid(for: image)
         func batched(_ t: Tensor) -> Tensor { t.reshaped([1] + t.shape) }
-        return try reduceTiles(full: batched(views.baseView(image)), tiles: views.tiles(image, tiles).map(batched),
-                               grid: tiles, imageSize: (image.width, image.height), context)
+        return try reduceTiles(
+            full: batched(views.baseView(image)), tiles: views.tiles(image, tiles).map(batched),
+            grid: tiles, imageSize: (image.width, image.height), context)
     }
 
     func reduce(frames: [Image], _ context: ReductionContext) throws -> ReducedVisionTokens {
-        guard !context.options.usesTiles else { throw TokenReductionError("hired tiles are for single images, not video frames") }
+        guard !context.options.usesTiles else {
+            throw TokenReductionError("hired tiles are for single images, not video frames")
+        }
         return try reduceEachFrame(frames, context)
     }
 
@@ -49,28 +55,36 @@ struct HiREDMethod: ReductionMethod {
     /// attention, top tokens by the feature layer's CLS attention inside every partition
     /// (attention received without CLS); then, as upstream, tile tokens that fall in the canvas
     /// padding are dropped (`unpad_image` on the selection mask).
-    func reduceTiles(full: Tensor, tiles views: [Tensor], grid tiles: TileGrid, imageSize: (width: Int, height: Int),
-                     _ context: ReductionContext) throws -> ReducedVisionTokens {
+    func reduceTiles(
+        full: Tensor, tiles views: [Tensor], grid tiles: TileGrid, imageSize: (width: Int, height: Int),
+        _ context: ReductionContext
+    ) throws -> ReducedVisionTokens {
         let n = context.patches, g = context.grid
         func run(_ pixels: Tensor) throws -> (early: [Float], late: [Float], features: Tensor) {
             let out = context.forward(pixels, statistics: context.importanceStatistics)
-            return (try context.importance(out.attentions[0]), try context.importance(out.attentions[context.block]),
-                    context.patchFeatures(out.blockOutput))
+            return (
+                try context.importance(out.attentions[0]), try context.importance(out.attentions[context.block]),
+                context.patchFeatures(out.blockOutput)
+            )
         }
         let fullRun = try run(full)
         let tileRuns = try views.map(run)
         let o = context.options
-        let selection = try HiRED.select(fullEarly: fullRun.early, fullLate: fullRun.late, tilesLate: tileRuns.map(\.late),
-                                         gridWidth: g, tileRows: tiles.rows, tileColumns: tiles.columns,
-                                         budgetRate: o.budgetRate, alpha: o.alpha)
-        let shown = AnyResViews.unpaddedRegion(gridRows: tiles.rows * g, gridColumns: tiles.columns * g,
-                                               imageWidth: imageSize.width, imageHeight: imageSize.height)
+        let selection = try HiRED.select(
+            fullEarly: fullRun.early, fullLate: fullRun.late, tilesLate: tileRuns.map(\.late),
+            gridWidth: g, tileRows: tiles.rows, tileColumns: tiles.columns,
+            budgetRate: o.budgetRate, alpha: o.alpha)
+        let shown = AnyResViews.unpaddedRegion(
+            gridRows: tiles.rows * g, gridColumns: tiles.columns * g,
+            imageWidth: imageSize.width, imageHeight: imageSize.height)
         var rows: [Tensor] = [], indices: [Int] = [], positions: [[Int]] = [], partitions: [Int] = []
         for (p, selected) in selection.kept.enumerated() {
             var kept = selected
             if p > 0 {
                 let (tr, tc) = ((p - 1) / tiles.columns, (p - 1) % tiles.columns)
-                kept = selected.filter { shown.rows.contains(tr * g + $0 / g) && shown.columns.contains(tc * g + $0 % g) }
+                kept = selected.filter {
+                    shown.rows.contains(tr * g + $0 / g) && shown.columns.contains(tc * g + $0 % g)
+                }
                 positions += kept.map { [0, tr * g + $0 / g, tc * g + $0 % g] }
             } else {
                 positions += kept.map { [0, $0 / g, $0 % g] }
@@ -82,19 +96,24 @@ struct HiREDMethod: ReductionMethod {
             partitions += [Int](repeating: p, count: kept.count)
         }
         guard !rows.isEmpty else { throw TokenReductionError("HiRED kept no tokens (budget rate \(o.budgetRate))") }
-        return ReducedVisionTokens(features: Tensor.concatenate(rows, axis: 0), indices: indices, positions: positions,
-                                   slots: nil, sizes: nil, partitions: partitions, grid: g,
-                                   inputTokens: n * (tiles.count + 1))
+        return ReducedVisionTokens(
+            features: Tensor.concatenate(rows, axis: 0), indices: indices, positions: positions,
+            slots: nil, sizes: nil, partitions: partitions, grid: g,
+            inputTokens: n * (tiles.count + 1))
     }
 }
 
 extension ReductionContext {
     /// The encoder's anyres views (LLaVA-NeXT's base view and tiles).
-    public var anyResViews: AnyResViews { AnyResViews(preprocessing: encoder.preprocessing, tileSize: descriptor.inputSize.width) }
+    public var anyResViews: AnyResViews {
+        AnyResViews(preprocessing: encoder.preprocessing, tileSize: descriptor.inputSize.width)
+    }
 
     /// The tile grid for an image: the one asked for, or LLaVA-NeXT's best fit among the choices.
     public func tileGrid(for image: Image) -> TileGrid {
-        options.tiles ?? TileGrid.bestFit(width: image.width, height: image.height, tileSize: descriptor.inputSize.width,
-                                          among: options.tileChoices.isEmpty ? TileGrid.llavaNext : options.tileChoices)
+        options.tiles
+            ?? TileGrid.bestFit(
+                width: image.width, height: image.height, tileSize: descriptor.inputSize.width,
+                among: options.tileChoices.isEmpty ? TileGrid.llavaNext : options.tileChoices)
     }
 }

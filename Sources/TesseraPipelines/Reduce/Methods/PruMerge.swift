@@ -17,7 +17,9 @@ struct PruMergeMethod: ReductionMethod {
             // the feature block is the last block: its projections come from the forward pass
             var capture = KeyCapture(layers: [last])
             let out = context.forward(pixels, runner: &capture)
-            guard let projections = capture.projections[last] else { throw TokenReductionError("prumerge: no keys captured") }
+            guard let projections = capture.projections[last] else {
+                throw TokenReductionError("prumerge: no keys captured")
+            }
             (qkv, features) = (projections, context.patchFeatures(out.blockOutput))
         } else {
             // run up to the last block's input; project it once (the forward pass never ran that block)
@@ -28,11 +30,15 @@ struct PruMergeMethod: ReductionMethod {
             features = context.patchFeatures(hidden)
         }
         let tokens = qkv.shape[1]
-        let q = qkv.slice(axis: 2, 0..<d).reshaped([tokens, d]), k = qkv.slice(axis: 2, d..<(2 * d)).reshaped([tokens, d])
-        let attention = context.descriptor.hasClassToken ? try PruMerge.clsAttention(queries: q, keys: k)
-                                                         : try PruMerge.receivedAttention(queries: q, keys: k)
-        let r = try PruMerge.reduce(features: features, keys: k.slice(axis: 0, context.prefix..<(context.prefix + context.patches)),
-                                    attention: attention, variant: variant, keep: context.options.keep)
+        let q = qkv.slice(axis: 2, 0..<d).reshaped([tokens, d]),
+            k = qkv.slice(axis: 2, d..<(2 * d)).reshaped([tokens, d])
+        let attention =
+            context.descriptor.hasClassToken
+            ? try PruMerge.clsAttention(queries: q, keys: k)
+            : try PruMerge.receivedAttention(queries: q, keys: k)
+        let r = try PruMerge.reduce(
+            features: features, keys: k.slice(axis: 0, context.prefix..<(context.prefix + context.patches)),
+            attention: attention, variant: variant, keep: context.options.keep)
         return context.pruned(r.kept, from: features, reduced: r.tokens)
     }
 }

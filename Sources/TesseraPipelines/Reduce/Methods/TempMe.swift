@@ -9,9 +9,12 @@ import TesseraReduction
 struct TempMeMethod: ReductionMethod {
     func validate(_ context: ReductionContext) throws {
         let o = context.options
-        guard let r = o.r else { throw TokenReductionError("tempme needs r (tokens merged per layer inside every frame)") }
+        guard let r = o.r else {
+            throw TokenReductionError("tempme needs r (tokens merged per layer inside every frame)")
+        }
         guard o.keep == nil else {
-            throw TokenReductionError("keep does not apply to tempme (its budget follows from r, groups and proportions)")
+            throw TokenReductionError(
+                "keep does not apply to tempme (its budget follows from r, groups and proportions)")
         }
         try ToMeMethod.checkR(r, tokens: context.patches + context.prefix, protected: context.prefix)
         guard o.groups.allSatisfy({ $0 >= 1 }) else { throw TokenReductionError("tempme groups must be ≥ 1") }
@@ -37,8 +40,9 @@ struct TempMeMethod: ReductionMethod {
         let groups = o.groups.isEmpty ? Self.primeFactors(frames.count) : o.groups
         let product = groups.reduce(1, *)
         guard product <= frames.count, frames.count % product == 0 else {
-            throw TokenReductionError("tempme groups \(groups.map(String.init).joined(separator: ",")) "
-                                      + "do not divide \(frames.count) frames")
+            throw TokenReductionError(
+                "tempme groups \(groups.map(String.init).joined(separator: ",")) "
+                    + "do not divide \(frames.count) frames")
         }
         let stages = groups.map {
             TempMe.Stage(clipsPerGroup: $0, crossProportion: o.crossProportion, intraProportion: o.intraProportion)
@@ -60,9 +64,10 @@ struct TempMeMethod: ReductionMethod {
                 slotOf[f * n + j] = rowIndex[merged.mergeMap.slotOf[f * t0 + frameSlots[f][prefix + j]]]
             }
         }
-        return ToMeMethod.orderedMerge(Tensor.concatenate(patchRows, axis: 0), slotOf: slotOf, sizes: patchSizes,
-                                       position: { [$0 / n, ($0 % n) / g, $0 % g] }, grid: g,
-                                       inputTokens: frames.count * n)
+        return ToMeMethod.orderedMerge(
+            Tensor.concatenate(patchRows, axis: 0), slotOf: slotOf, sizes: patchSizes,
+            position: { [$0 / n, ($0 % n) / g, $0 % g] }, grid: g,
+            inputTokens: frames.count * n)
     }
 
     static func primeFactors(_ n: Int) -> [Int] {

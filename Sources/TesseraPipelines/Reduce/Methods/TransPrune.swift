@@ -12,8 +12,9 @@ struct TransPruneMethod: ReductionMethod {
         guard let variation = runner.accumulators.first?.variation else {
             throw TokenReductionError("transprune ran no blocks")
         }
-        let kept = try TransPrune.select(variation: Array(variation[context.prefix..<(context.prefix + context.patches)]),
-                                         keep: context.options.keep ?? 0)
+        let kept = try TransPrune.select(
+            variation: Array(variation[context.prefix..<(context.prefix + context.patches)]),
+            keep: context.options.keep ?? 0)
         return context.pruned(kept, from: context.patchFeatures(out.blockOutput))
     }
 }
