@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TesseraTestSupport
+import Testing
+
 @testable import TesseraCLI
 
 /// `tessera models` lists the registries.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TesseraCore
 
 @Suite struct FastMathTests {
@@ -18,7 +19,7 @@ import Testing
         }
         #expect(worst < 5e-7, "worst relative error \(worst)")
         let edges = vexp(FloatVector(repeating: -200))
-        #expect(edges[0] < 1.2e-38)   // clamped at expf's smallest normal result
+        #expect(edges[0] < 1.2e-38)  // clamped at expf's smallest normal result
         #expect(vexp(FloatVector(repeating: 100))[0] > 1e38)
         #expect(vexp(FloatVector(repeating: 0))[0] == 1)
     }
@@ -30,7 +31,7 @@ import Testing
             let r = verf(FloatVector(repeating: x))[0]
             worst = max(worst, abs(r - erff(x)))
         }
-        #expect(worst < 5e-7, "worst absolute error \(worst)")   // A&S 7.1.26 bound 1.5e-7 plus float rounding
+        #expect(worst < 5e-7, "worst absolute error \(worst)")  // A&S 7.1.26 bound 1.5e-7 plus float rounding
     }
 
     @Test func mapVectorizedHandlesTails() {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TesseraCore
 
 /// Builds a safetensors file from a raw header string and data bytes.
@@ -26,14 +27,14 @@ func rawSafetensors(_ header: String, data: [UInt8]) -> [UInt8] {
         #expect(try file.tensor("b.half").scalars == [1, -2.5, 65504])
         #expect(try file.tensor("c.bf16").scalars == [3.140625, -0.5])
         #expect(try file.integers("ids") == [3, -1, 7])
-        #expect((8 + Int(bytes[0])) % 8 == 0)   // data section 8-byte aligned
+        #expect((8 + Int(bytes[0])) % 8 == 0)  // data section 8-byte aligned
     }
 
     @Test func bf16RoundsToNearestEven() {
         #expect(SafeTensorsWriter.bf16Bits(1.0) == 0x3F80)
         // 1 + 2^-8 lies exactly between two bf16 values: ties to even (down)
         #expect(SafeTensorsWriter.bf16Bits(1.00390625) == 0x3F80)
-        #expect(SafeTensorsWriter.bf16Bits(1.01171875) == 0x3F82)   // 1 + 3·2^-8 ties up to even
+        #expect(SafeTensorsWriter.bf16Bits(1.01171875) == 0x3F82)  // 1 + 3·2^-8 ties up to even
     }
 
     @Test func fileOnDiskIsMemoryMapped() throws {
@@ -56,20 +57,47 @@ func rawSafetensors(_ header: String, data: [UInt8]) -> [UInt8] {
             ("invalid JSON", rawSafetensors("{\"a\": [", data: [])),
             ("not an object", rawSafetensors("[1, 2]", data: [])),
             ("unknown dtype", rawSafetensors(#"{"a":{"dtype":"F33","shape":[2],"data_offsets":[0,8]}}"#, data: f32x2)),
-            ("wrong byte count", rawSafetensors(#"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: f32x2)),
-            ("offset out of range", rawSafetensors(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#, data: f32x2)),
-            ("reversed offsets", rawSafetensors(#"{"a":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}}"#, data: f32x2)),
-            ("negative extent", rawSafetensors(#"{"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#, data: f32x2)),
-            ("shape overflow", rawSafetensors(#"{"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}}"#, data: f32x2)),
-            ("fractional extent", rawSafetensors(#"{"a":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}}"#, data: f32x2)),
-            ("overlap", rawSafetensors(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, data: f32x2)),
+            (
+                "wrong byte count",
+                rawSafetensors(#"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: f32x2)
+            ),
+            (
+                "offset out of range",
+                rawSafetensors(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#, data: f32x2)
+            ),
+            (
+                "reversed offsets",
+                rawSafetensors(#"{"a":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}}"#, data: f32x2)
+            ),
+            (
+                "negative extent",
+                rawSafetensors(#"{"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#, data: f32x2)
+            ),
+            (
+                "shape overflow",
+                rawSafetensors(
+                    #"{"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}}"#, data: f32x2)
+            ),
+            (
+                "fractional extent",
+                rawSafetensors(#"{"a":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}}"#, data: f32x2)
+            ),
+            (
+                "overlap",
+                rawSafetensors(
+                    #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"#
+                        + #""b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#,
+                    data: f32x2)
+            ),
             ("hole", rawSafetensors(#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, data: f32x2)),
             ("trailing bytes", rawSafetensors(#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, data: f32x2)),
             ("missing offsets", rawSafetensors(#"{"a":{"dtype":"F32","shape":[2]}}"#, data: f32x2)),
             ("bad metadata", rawSafetensors(#"{"__metadata__":{"x":1}}"#, data: [])),
         ]
         for (name, bytes) in cases {
-            #expect(throws: SafeTensorsError.self, "\(name)") { try SafeTensorsFile(bytes: bytes, path: "bad.safetensors") }
+            #expect(throws: SafeTensorsError.self, "\(name)") {
+                try SafeTensorsFile(bytes: bytes, path: "bad.safetensors")
+            }
         }
     }
 
@@ -107,9 +135,12 @@ func rawSafetensors(_ header: String, data: [UInt8]) -> [UInt8] {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-shards-\(UUID())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        try SafeTensorsWriter.write([sample[0], sample[1]], to: dir.appendingPathComponent("model-00001-of-00002.safetensors"))
+        try SafeTensorsWriter.write(
+            [sample[0], sample[1]], to: dir.appendingPathComponent("model-00001-of-00002.safetensors"))
         try SafeTensorsWriter.write([sample[2]], to: dir.appendingPathComponent("model-00002-of-00002.safetensors"))
-        let index = #"{"metadata":{},"weight_map":{"a":"model-00001-of-00002.safetensors","b.half":"model-00001-of-00002.safetensors","c.bf16":"model-00002-of-00002.safetensors"}}"#
+        let index =
+            #"{"metadata":{},"weight_map":{"a":"model-00001-of-00002.safetensors","#
+            + #""b.half":"model-00001-of-00002.safetensors","c.bf16":"model-00002-of-00002.safetensors"}}"#
         try Data(index.utf8).write(to: dir.appendingPathComponent("model.safetensors.index.json"))
         let checkpoint = try Checkpoint(directory: dir)
         #expect(checkpoint.names == ["a", "b.half", "c.bf16"])
@@ -120,7 +151,8 @@ func rawSafetensors(_ header: String, data: [UInt8]) -> [UInt8] {
             .write(to: dir.appendingPathComponent("model.safetensors.index.json"))
         #expect(throws: SafeTensorsError.self) { try Checkpoint(directory: dir) }
         // A shard path escaping the directory.
-        try Data(#"{"weight_map":{"a":"../x.safetensors"}}"#.utf8).write(to: dir.appendingPathComponent("model.safetensors.index.json"))
+        try Data(#"{"weight_map":{"a":"../x.safetensors"}}"#.utf8).write(
+            to: dir.appendingPathComponent("model.safetensors.index.json"))
         #expect(throws: SafeTensorsError.self) { try Checkpoint(directory: dir) }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TesseraTestSupport
+import Testing
+
 @testable import TesseraCore
 
 /// `torch.save` files read without Python, against the same tensors saved as safetensors by
@@ -39,14 +40,20 @@ import TesseraTestSupport
 
     @Test func hostileTruncatedAndLegacyFilesAreRefused() throws {
         func reason(_ name: String) -> String {
-            do { _ = try TorchCheckpoint.read(Self.folder.appendingPathComponent(name)); return "loaded" } catch { return "\(error)" }
+            do { _ = try TorchCheckpoint.read(Self.folder.appendingPathComponent(name)); return "loaded" } catch {
+                return "\(error)"
+            }
         }
-        #expect(reason("hostile.bin").contains("refusing to load 'posix.system'") || reason("hostile.bin").contains("refusing to load 'os.system'"))
+        #expect(
+            reason("hostile.bin").contains("refusing to load 'posix.system'")
+                || reason("hostile.bin").contains("refusing to load 'os.system'"))
         #expect(reason("legacy.bin").contains("legacy"))
         let bytes = try [UInt8](Data(contentsOf: Self.folder.appendingPathComponent("pytorch_model.bin")))
         // Every truncation and a sweep of byte flips: an error or a file, never a crash.
         for cut in stride(from: 0, to: bytes.count, by: 97) {
-            #expect(throws: SafeTensorsError.self) { _ = try bytes.prefix(cut).withUnsafeBytes { try TorchCheckpoint.read(bytes: $0, path: "cut") } }
+            #expect(throws: SafeTensorsError.self) {
+                _ = try bytes.prefix(cut).withUnsafeBytes { try TorchCheckpoint.read(bytes: $0, path: "cut") }
+            }
         }
         var state: UInt64 = 42
         for _ in 0..<2000 {

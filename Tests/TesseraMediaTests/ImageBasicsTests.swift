@@ -1,14 +1,18 @@
 import Foundation
-import Testing
-@testable import TesseraMedia
 import TesseraCore
+import Testing
+
+@testable import TesseraMedia
 
 /// A small image whose every sample differs, so transposition bugs show.
 func gradientImage(width: Int, height: Int, layout: Image.Layout = .rgb) -> Image {
     var pixels: [UInt8] = []
     for y in 0..<height {
         for x in 0..<width {
-            pixels += [UInt8(truncatingIfNeeded: x * 17 + y), UInt8(truncatingIfNeeded: y * 23 + x), UInt8(truncatingIfNeeded: x * y)]
+            pixels += [
+                UInt8(truncatingIfNeeded: x * 17 + y), UInt8(truncatingIfNeeded: y * 23 + x),
+                UInt8(truncatingIfNeeded: x * y),
+            ]
             if layout == .rgba { pixels.append(UInt8(truncatingIfNeeded: 255 - x * 9)) }
         }
     }
@@ -26,7 +30,9 @@ func gradientImage(width: Int, height: Int, layout: Image.Layout = .rgb) -> Imag
 
     @Test func orientationsMatchTheirDefinitions() {
         let img = gradientImage(width: 3, height: 2)
-        func px(_ i: Image, _ x: Int, _ y: Int) -> [UInt8] { Array(i.pixels[((y * i.width + x) * 3)..<((y * i.width + x) * 3 + 3)]) }
+        func px(_ i: Image, _ x: Int, _ y: Int) -> [UInt8] {
+            Array(i.pixels[((y * i.width + x) * 3)..<((y * i.width + x) * 3 + 3)])
+        }
         // rotate 90° clockwise: the bottom-left pixel becomes the top-left one
         let right = img.oriented(.right)
         #expect(right.width == 2 && right.height == 3)
@@ -37,8 +43,8 @@ func gradientImage(width: Int, height: Int, layout: Image.Layout = .rgb) -> Imag
         #expect(px(img.oriented(.upMirrored), 0, 0) == px(img, 2, 0))
         #expect(px(img.oriented(.downMirrored), 0, 0) == px(img, 0, 1))
         #expect(px(img.oriented(.down), 0, 0) == px(img, 2, 1))
-        #expect(px(img.oriented(.leftMirrored), 1, 2) == px(img, 2, 1))     // transpose
-        #expect(px(img.oriented(.rightMirrored), 0, 0) == px(img, 2, 1))    // transverse
+        #expect(px(img.oriented(.leftMirrored), 1, 2) == px(img, 2, 1))  // transpose
+        #expect(px(img.oriented(.rightMirrored), 0, 0) == px(img, 2, 1))  // transverse
         // four clockwise turns are the identity, two mirrors too
         #expect(img.oriented(.right).oriented(.right).oriented(.right).oriented(.right) == img)
         #expect(img.oriented(.upMirrored).oriented(.upMirrored) == img)
@@ -72,11 +78,11 @@ func gradientImage(width: Int, height: Int, layout: Image.Layout = .rgb) -> Imag
         let img = gradientImage(width: 10, height: 4)
         #expect(img.resized(width: 10, height: 4) == img)
         #expect(img.shorterSideTarget(2) == (5, 2))
-        #expect(gradientImage(width: 3, height: 7).shorterSideTarget(2) == (2, 4))   // int(2 * 7 / 3) = 4
+        #expect(gradientImage(width: 3, height: 7).shorterSideTarget(2) == (2, 4))  // int(2 * 7 / 3) = 4
     }
 
     @Test func uniformIndicesFollowLinspaceRound() {
-        #expect(DecodeState.uniformIndices(count: 5, total: 20) == [0, 5, 10, 14, 19])   // 4.75, 9.5→10, 14.25
+        #expect(DecodeState.uniformIndices(count: 5, total: 20) == [0, 5, 10, 14, 19])  // 4.75, 9.5→10, 14.25
         #expect(DecodeState.uniformIndices(count: 1, total: 9) == [0])
         #expect(DecodeState.uniformIndices(count: 30, total: 4) == [0, 1, 2, 3])
         #expect(DecodeState.uniformIndices(count: 3, total: 0) == [])
@@ -85,7 +91,9 @@ func gradientImage(width: Int, height: Int, layout: Image.Layout = .rgb) -> Imag
 
 @Suite struct BadInputTests {
     @Test func emptyGarbageAndMissingFiles() throws {
-        #expect(throws: MediaError(.empty, path: "a.png", "empty file (0 bytes)")) { try Image(encoded: [], path: "a.png") }
+        #expect(throws: MediaError(.empty, path: "a.png", "empty file (0 bytes)")) {
+            try Image(encoded: [], path: "a.png")
+        }
         #expect(throws: MediaError.self) { try Image(encoded: Array("hello".utf8), path: "t.txt") }
         let missing = URL(fileURLWithPath: "/nonexistent/x.jpg")
         do {
@@ -104,8 +112,10 @@ func gradientImage(width: Int, height: Int, layout: Image.Layout = .rgb) -> Imag
 
     @Test func everyPrefixOfAPNGFailsCleanly() throws {
         let png = try gradientImage(width: 9, height: 5).pngData(compressionLevel: 0)
-        for cut in stride(from: 0, to: png.count - 12, by: 3) {   // the last 12 bytes are IEND
-            #expect(throws: MediaError.self, "cut at \(cut)") { try Image(encoded: Array(png.prefix(cut)), path: "cut.png") }
+        for cut in stride(from: 0, to: png.count - 12, by: 3) {  // the last 12 bytes are IEND
+            #expect(throws: MediaError.self, "cut at \(cut)") {
+                try Image(encoded: Array(png.prefix(cut)), path: "cut.png")
+            }
         }
     }
 

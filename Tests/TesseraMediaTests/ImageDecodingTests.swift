@@ -1,8 +1,9 @@
 import Foundation
-import Testing
-import TesseraTestSupport
-@testable import TesseraMedia
 import TesseraCore
+import TesseraTestSupport
+import Testing
+
+@testable import TesseraMedia
 
 /// Every PNG/JPEG variant decodes to Pillow's pixels (Tests/Fixtures/media/images/images.json).
 struct ImageCase: Decodable, Sendable, CustomTestStringConvertible {
@@ -37,7 +38,9 @@ struct BadFileCase: Decodable, Sendable, CustomTestStringConvertible {
         #expect(diff <= tolerance, "\(file): max abs diff \(diff) > \(tolerance)")
         // The header reader agrees with the decoder.
         let info = try ImageInfo(contentsOf: Fixtures.url("media/images/" + file))
-        #expect(info.width == image.width && info.height == image.height && info.hasAlpha == (image.layout == .rgba), "\(file)")
+        #expect(
+            info.width == image.width && info.height == image.height && info.hasAlpha == (image.layout == .rgba),
+            "\(file)")
     }
 }
 

@@ -1,8 +1,9 @@
 import Foundation
-import Testing
-import TesseraTestSupport
-@testable import TesseraMedia
 import TesseraCore
+import TesseraTestSupport
+import Testing
+
+@testable import TesseraMedia
 
 struct ResizeCase: Decodable, Sendable, CustomTestStringConvertible {
     var source: String
@@ -51,7 +52,8 @@ struct ResizeCase: Decodable, Sendable, CustomTestStringConvertible {
         case "resize_shorter_side_center_crop":
             let resized = source.resizedShorterSide(to: entry.size!, filter: filter)
             checkImage(resized, try Fixtures.npy("media/preprocess/" + entry.expected_intermediate!))
-            let pipeline = Preprocessing(resize: .shorterSide(entry.size!), filter: filter, centerCrop: PixelSize(entry.crop!))
+            let pipeline = Preprocessing(
+                resize: .shorterSide(entry.size!), filter: filter, centerCrop: PixelSize(entry.crop!))
             checkImage(pipeline.image(source), expected)
         case "center_crop":
             checkImage(source.centerCropped(width: entry.width!, height: entry.height!), expected)
@@ -60,7 +62,8 @@ struct ResizeCase: Decodable, Sendable, CustomTestStringConvertible {
             if entry.antialias == true {
                 checkTensor(t.resizedAntialiased(height: entry.height!, width: entry.width!, filter: filter))
             } else {
-                let mode: Tensor.InterpolationMode = filter == .bicubic ? .bicubic(alignCorners: false) : .bilinear(alignCorners: false)
+                let mode: Tensor.InterpolationMode =
+                    filter == .bicubic ? .bicubic(alignCorners: false) : .bilinear(alignCorners: false)
                 checkTensor(t.interpolated(height: entry.height!, width: entry.width!, mode: mode))
             }
         case "to_tensor": checkTensor(source.tensor(.unit))

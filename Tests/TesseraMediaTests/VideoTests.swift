@@ -1,8 +1,9 @@
 import Foundation
-import Testing
-import TesseraTestSupport
-@testable import TesseraMedia
 import TesseraCore
+import TesseraTestSupport
+import Testing
+
+@testable import TesseraMedia
 
 struct VideoCase: Decodable, Sendable, CustomTestStringConvertible {
     struct Frame: Decodable, Sendable { var index: Int; var pts_seconds: Double; var key: Bool }
@@ -59,8 +60,10 @@ func videoURL(_ name: String) -> URL { Fixtures.url("media/videos/" + name) }
 @Suite struct FrameSamplingTests {
     static let gop = VideoDecodingTests.cases.first { $0.file == "h264_gop5.mp4" }
 
-    private func sample(_ sampling: FrameSampling, start: Double? = nil, end: Double? = nil,
-                        file: String = "h264_gop5.mp4") throws -> [VideoFrame] {
+    private func sample(
+        _ sampling: FrameSampling, start: Double? = nil, end: Double? = nil,
+        file: String = "h264_gop5.mp4"
+    ) throws -> [VideoFrame] {
         var it = try VideoReader(url: videoURL(file)).frames(sampling, from: start, to: end)
         var out: [VideoFrame] = []
         while let f = try it.next() { out.append(f) }
@@ -73,8 +76,10 @@ func videoURL(_ name: String) -> URL { Fixtures.url("media/videos/" + name) }
         let expected = try Fixtures.npy("media/videos/" + entry.expected)
         let n = entry.width * entry.height * 3
         for f in frames {
-            #expect(maxAbsDiff(f.image.pixels, Array(expected.data[(f.index * n)..<((f.index + 1) * n)])) <= entry.max_abs_diff,
-                    "frame \(f.index)")
+            #expect(
+                maxAbsDiff(f.image.pixels, Array(expected.data[(f.index * n)..<((f.index + 1) * n)]))
+                    <= entry.max_abs_diff,
+                "frame \(f.index)")
             #expect(abs(f.timestamp - entry.frames[f.index].pts_seconds) < 1e-6)
         }
     }
@@ -90,7 +95,7 @@ func videoURL(_ name: String) -> URL { Fixtures.url("media/videos/" + name) }
         let frames = try sample(.fps(3))
         #expect(frames.map(\.index) == [0, 4, 7, 10, 14])
         let all = try sample(.fps(50))
-        #expect(all.count == 15)   // above the source rate: every frame once
+        #expect(all.count == 15)  // above the source rate: every frame once
     }
 
     @Test func uniform() throws {
@@ -121,7 +126,7 @@ func videoURL(_ name: String) -> URL { Fixtures.url("media/videos/" + name) }
 
     @Test func seekToTimestamp() throws {
         let reader = try VideoReader(url: videoURL("h264_bframes.mp4"))
-        let frame = try #require(try reader.frame(at: 0.74))   // 12 fps: frame 9 is at 0.75
+        let frame = try #require(try reader.frame(at: 0.74))  // 12 fps: frame 9 is at 0.75
         #expect(frame.index == 9)
         try checkPixels([frame], file: "h264_bframes.mp4")
         let past = try reader.frame(at: 99)

@@ -1,9 +1,10 @@
 import Foundation
-import Testing
-import TesseraTestSupport
 import TesseraCore
-import TesseraNN
 import TesseraMedia
+import TesseraNN
+import TesseraTestSupport
+import Testing
+
 @testable import TesseraModels
 
 /// The registries decide the family of every published directory layout from its files, and
@@ -22,7 +23,8 @@ import TesseraMedia
     @Test func bundledDemoModelResolves() throws {
         let tokenizer = try TokenizerRegistry.load(Self.demo)
         let d = tokenizer.descriptor
-        #expect(d.inputSize == PixelSize(128) && d.tokenShape == [32] && d.vocabularySizes == [1024] && d.variableLength)
+        #expect(
+            d.inputSize == PixelSize(128) && d.tokenShape == [32] && d.vocabularySizes == [1024] && d.variableLength)
         #expect(d.outputRange == 0...1 && d.positions == 32 && !d.isContinuous)
     }
 
@@ -48,8 +50,10 @@ import TesseraMedia
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         try Data(#"{"model_type": "bert"}"#.utf8).write(to: dir.appendingPathComponent("config.json"))
-        for (load, registry) in [({ _ = try TokenizerRegistry.load(dir) }, TokenizerRegistry.entries.map(\.family)),
-                                 ({ _ = try VisionEncoderRegistry.load(dir) }, VisionEncoderRegistry.entries.map(\.family))] {
+        for (load, registry) in [
+            ({ _ = try TokenizerRegistry.load(dir) }, TokenizerRegistry.entries.map(\.family)),
+            ({ _ = try VisionEncoderRegistry.load(dir) }, VisionEncoderRegistry.entries.map(\.family)),
+        ] {
             do {
                 try load()
                 Issue.record("an unknown directory loaded")

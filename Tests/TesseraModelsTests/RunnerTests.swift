@@ -1,9 +1,10 @@
 import Foundation
-import Testing
-import TesseraTestSupport
 import TesseraCore
-import TesseraNN
 import TesseraModels
+import TesseraNN
+import TesseraTestSupport
+import Testing
+
 @testable import TesseraReduction
 
 /// The block runners observe the one forward pass without changing it: TransPrune's variation and
@@ -39,8 +40,9 @@ import TesseraModels
             let b2 = block.norm2(mid)
             var a2 = block.mlp(b2)
             if let scale = block.layerScale2 { a2 = a2 * scale }
-            try expected.add(attentionInput: b1.reshaped([t, d]), attentionOutput: a1.reshaped([t, d]),
-                             mlpInput: b2.reshaped([t, d]), mlpOutput: a2.reshaped([t, d]))
+            try expected.add(
+                attentionInput: b1.reshaped([t, d]), attentionOutput: a1.reshaped([t, d]),
+                mlpInput: b2.reshaped([t, d]), mlpOutput: a2.reshaped([t, d]))
         }
         #expect(runner.accumulators.first?.variation == expected.variation)
     }
@@ -68,8 +70,9 @@ import TesseraModels
     func tomeWithoutMergesIsThePlainPass(_ which: Int) throws {
         let tower = Self.towers[which]
         let x = try pixels(tower)
-        var runner = ToMeRunner(merging: TokenMerging(schedule: [], proportionalAttention: false),
-                                classToken: tower.descriptor.hasClassToken)
+        var runner = ToMeRunner(
+            merging: TokenMerging(schedule: [], proportionalAttention: false),
+            classToken: tower.descriptor.hasClassToken)
         let out = tower.forward(x, runner: &runner)
         #expect(out.lastHiddenState == tower.forward(x).lastHiddenState)
         #expect(runner.trace?.sizes.first?.allSatisfy { $0 == 1 } == true)

@@ -1,15 +1,16 @@
 import Foundation
-import Testing
-import TesseraTestSupport
-@testable import TesseraModels
 import TesseraCore
 import TesseraMedia
 import TesseraNN
 import TesseraQuantizers
+import TesseraTestSupport
+import Testing
+
+@testable import TesseraModels
 
 enum TiTokFixtures {
     static let root = Fixtures.url("titok")
-    static let images = ["images/chelsea_90x70.png", "images/astronaut_70x90.png"]   // manifest batch_order
+    static let images = ["images/chelsea_90x70.png", "images/astronaut_70x90.png"]  // manifest batch_order
 }
 
 /// TiTok-family models against the PyTorch reference (Tests/Reference/titok_reference.py,
@@ -27,14 +28,21 @@ enum TiTokFixtures {
         let model = try TiTok(directory: dir)
         let e = try SafeTensorsFile(url: dir.appendingPathComponent("expected.safetensors"))
         // Preprocessing: decoded PNGs through the model's own eval transform.
-        let images = try TiTokFixtures.images.map { try Image(contentsOf: TiTokFixtures.root.appendingPathComponent($0)) }
-        let pixels = Tensor.concatenate(images.map { let t = model.preprocessing.tensor($0); return t.reshaped([1] + t.shape) }, axis: 0)
+        let images = try TiTokFixtures.images.map {
+            try Image(contentsOf: TiTokFixtures.root.appendingPathComponent($0))
+        }
+        let pixels = Tensor.concatenate(
+            images.map {
+                let t = model.preprocessing.tensor($0); return t.reshaped([1] + t.shape)
+            }, axis: 0)
         let referencePixels = try e.tensor("pixel_values")
         #expect(maxDifference(pixels, referencePixels) <= 1e-6, "\(c.name) pixel_values")
 
         let latents = model.encodeLatents(referencePixels)
         let refLatents = try e.tensor("encoder_latents")
-        #expect(maxDifference(latents, refLatents) <= 1e-4 * max(1, refLatents.scalars.map(abs).max()!), "\(c.name) encoder_latents")
+        #expect(
+            maxDifference(latents, refLatents) <= 1e-4 * max(1, refLatents.scalars.map(abs).max()!),
+            "\(c.name) encoder_latents")
 
         let z: Tensor
         if model.config.isVAE {
@@ -49,7 +57,7 @@ enum TiTokFixtures {
             #expect(maxDifference(z, try e.tensor("quantized").reshaped(z.shape)) <= 1e-6, "\(c.name) quantized")
         }
         if c.name == "tatitok" {
-            let text = try e.tensor("text_guidance")                 // [B, 77, dim]: one text per image
+            let text = try e.tensor("text_guidance")  // [B, 77, dim]: one text per image
             let out = model.decodeLatents(z, text: text)
             try checkReconstruction(out, e, "", c.name)
         } else {
@@ -64,11 +72,13 @@ enum TiTokFixtures {
 
         // TA-TiTok through the protocol: the text embeddings are a decode option, one per token set.
         if model.config.textContext != nil {
-            let tokens = try model.encode(preprocessed: (0..<referencePixels.shape[0]).map {
-                referencePixels.slice(axis: 0, $0..<($0 + 1)).reshaped(Array(referencePixels.shape.dropFirst()))
-            }, options: EncodeOptions())
+            let tokens = try model.encode(
+                preprocessed: (0..<referencePixels.shape[0]).map {
+                    referencePixels.slice(axis: 0, $0..<($0 + 1)).reshaped(Array(referencePixels.shape.dropFirst()))
+                }, options: EncodeOptions())
             let decoded = try model.decode(tokens, options: DecodeOptions(conditioning: try e.tensor("text_guidance")))
-            try checkReconstruction(Tensor.concatenate(decoded.map { $0.reshaped([1] + $0.shape) }, axis: 0), e, "", c.name)
+            try checkReconstruction(
+                Tensor.concatenate(decoded.map { $0.reshaped([1] + $0.shape) }, axis: 0), e, "", c.name)
         }
 
         // The whole API path: images → tokens → images (8-bit), as a user calls it.
@@ -78,7 +88,8 @@ enum TiTokFixtures {
             let decoded = try model.decodeImages(tokens)
             let reference = try e.tensor("reconstruction_u8")
             let bytes = decoded.flatMap(\.pixels).map(Float.init)
-            #expect(maxDifference(Tensor(shape: reference.shape, scalars: bytes), reference) <= 1, "\(c.name) 8-bit output")
+            #expect(
+                maxDifference(Tensor(shape: reference.shape, scalars: bytes), reference) <= 1, "\(c.name) 8-bit output")
         }
     }
 
@@ -107,11 +118,14 @@ enum TiTokFixtures {
         let base = try TiTokFixtures.images.map { try Image(contentsOf: TiTokFixtures.root.appendingPathComponent($0)) }
         let images = (0..<5).map { i in base[i % 2].resized(width: 60 + 7 * i, height: 70 + 3 * i) }
         let pixels = images.map(model.preprocessing.tensor)
-        let one = try pixels.map { try model.encode(preprocessed: [$0], options: EncodeOptions(batchSize: 1, seed: 3))[0] }
+        let one = try pixels.map {
+            try model.encode(preprocessed: [$0], options: EncodeOptions(batchSize: 1, seed: 3))[0]
+        }
         let five = try model.encode(preprocessed: pixels, options: EncodeOptions(batchSize: 5, seed: 3))
         let two = try model.encode(preprocessed: pixels, options: EncodeOptions(batchSize: 2, seed: 3))
         let order = [3, 0, 4, 1, 2]
-        let shuffled = try model.encode(preprocessed: order.map { pixels[$0] }, options: EncodeOptions(batchSize: 5, seed: 3))
+        let shuffled = try model.encode(
+            preprocessed: order.map { pixels[$0] }, options: EncodeOptions(batchSize: 5, seed: 3))
         // BLAS blocking makes the posterior itself differ in the last bits between batch sizes;
         // the noise must not differ at all (the old per-batch seeding moved samples by ~1σ)
         func close(_ a: Tokens, _ b: Tokens) -> Bool {
@@ -130,14 +144,17 @@ enum TiTokFixtures {
     @Test func badTokensAreRefused() throws {
         let model = try TiTok(directory: TiTokFixtures.root.appendingPathComponent("vq_pixel"))
         let n = model.config.tokens, k = try #require(model.config.codebookSize)
-        let outOfRange = Tokens(ids: [k] + Array(repeating: 0, count: n - 1), shape: [n], vocabularySizes: [k], model: "x")
+        let outOfRange = Tokens(
+            ids: [k] + Array(repeating: 0, count: n - 1), shape: [n], vocabularySizes: [k], model: "x")
         #expect(throws: TokenizerError.self) { try model.decodeImages([outOfRange]) }
         let tooLong = Tokens(ids: Array(repeating: 0, count: n + 1), shape: [n + 1], vocabularySizes: [k], model: "x")
         #expect(throws: TokenizerError.self) { try model.decodeImages([tooLong]) }
         let mismatched = Tokens(ids: [1, 2], shape: [3], vocabularySizes: [k], model: "x")
         #expect(throws: TokenizerError.self) { try model.decodeImages([mismatched]) }
         let ta = try TiTok(directory: TiTokFixtures.root.appendingPathComponent("tatitok"))
-        #expect(throws: TokenizerError.self) { try ta.decodeImages([Tokens(ids: [0], shape: [1], vocabularySizes: [k], model: "x")]) }
+        #expect(throws: TokenizerError.self) {
+            try ta.decodeImages([Tokens(ids: [0], shape: [1], vocabularySizes: [k], model: "x")])
+        }
         #expect(throws: TokenizerError.self) {
             try model.decode([outOfRange], options: DecodeOptions(conditioning: Tensor.zeros([77, 768])))
         }
@@ -148,7 +165,8 @@ enum TiTokFixtures {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-broken-\(UUID())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        try FileManager.default.copyItem(at: source.appendingPathComponent("config.json"), to: dir.appendingPathComponent("config.json"))
+        try FileManager.default.copyItem(
+            at: source.appendingPathComponent("config.json"), to: dir.appendingPathComponent("config.json"))
         let original = try SafeTensorsFile(url: source.appendingPathComponent("model.safetensors"))
         var tensors: [(String, SafeTensorsWriter.Payload)] = []
         for name in original.names where name != "decoder.mask_token" {
@@ -172,14 +190,16 @@ enum TiTokFixtures {
     @Test(arguments: ["titok_s128", "one-d-piece_s256"])
     func publishedShapesBind(_ name: String) throws {
         let data = try Data(contentsOf: TiTokFixtures.root.appendingPathComponent("s128_shapes.json"))
-        let models = try #require((try JSONSerialization.jsonObject(with: data) as? [String: Any])?["models"] as? [String: Any])
+        let models = try #require(
+            (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["models"] as? [String: Any])
         let entry = try #require(models[name] as? [String: Any], "no shapes for \(name)")
         let keys = try #require(entry["keys"] as? [[Any]])
         let configPath = try #require(entry["config"] as? String)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-\(name)-\(UUID())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        try FileManager.default.copyItem(at: TiTokFixtures.root.appendingPathComponent(configPath), to: dir.appendingPathComponent("config.json"))
+        try FileManager.default.copyItem(
+            at: TiTokFixtures.root.appendingPathComponent(configPath), to: dir.appendingPathComponent("config.json"))
         var header: [String: Any] = [:]
         var offset = 0
         for pair in keys {
@@ -196,7 +216,7 @@ enum TiTokFixtures {
         let url = dir.appendingPathComponent("model.safetensors")
         try file.write(to: url)
         let handle = try FileHandle(forWritingTo: url)
-        try handle.truncate(atOffset: UInt64(file.count + offset))   // sparse zeros
+        try handle.truncate(atOffset: UInt64(file.count + offset))  // sparse zeros
         try handle.close()
         let model = try TiTok(directory: dir)
         #expect(model.descriptor.inputSize == PixelSize(256))

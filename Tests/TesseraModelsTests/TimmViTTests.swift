@@ -1,11 +1,12 @@
 import Foundation
-import Testing
-import TesseraTestSupport
 import TesseraCore
 import TesseraMedia
 import TesseraNN
-@testable import TesseraModels
 import TesseraReduction
+import TesseraTestSupport
+import Testing
+
+@testable import TesseraModels
 
 /// A whole timm ViT (vit_tiny layout, depth 2, random weights) against timm on real images
 /// (Tests/Fixtures/vit, made by Tests/Reference/make_core_fixtures.py).
@@ -20,7 +21,8 @@ import TesseraReduction
 
     @Test func preprocessingMatchesTimmTransform() throws {
         let config = try TimmViTConfig(directory: Self.dir.appendingPathComponent("model"))
-        let expected = try SafeTensorsFile(url: Self.dir.appendingPathComponent("expected.safetensors")).tensor("pixel_values")
+        let expected = try SafeTensorsFile(url: Self.dir.appendingPathComponent("expected.safetensors")).tensor(
+            "pixel_values")
         for (i, name) in ["astronaut.jpg", "chelsea.png"].enumerated() {
             let image = try Image(contentsOf: Self.dir.appendingPathComponent("images/\(name)"))
             let pixels = config.preprocessing.tensor(image)
@@ -36,7 +38,9 @@ import TesseraReduction
         let out = model.forward(pixels, keepHiddenStates: true)
         let hidden = out.hiddenStates
         #expect(hidden.count == 3)
-        for (name, value) in [("blocks.0", hidden[1]), ("blocks.1", hidden[2]), ("forward_features", out.lastHiddenState)] {
+        for (name, value) in [
+            ("blocks.0", hidden[1]), ("blocks.1", hidden[2]), ("forward_features", out.lastHiddenState),
+        ] {
             let err = relativeError(value, try expected.tensor(name))
             #expect(err <= 1e-4, "\(name): relative error \(err)")
         }
@@ -52,7 +56,8 @@ import TesseraReduction
         let pixels = try expected.tensor("pixel_values")
         let config = try TimmViTConfig(directory: Self.dir.appendingPathComponent("model"))
         for (file, key) in [("model.f16.safetensors", "logits_f16w"), ("model.bf16.safetensors", "logits_bf16w")] {
-            let model = try TimmViT(config: config, checkpoint: Checkpoint(directory: Self.dir.appendingPathComponent(file)))
+            let model = try TimmViT(
+                config: config, checkpoint: Checkpoint(directory: Self.dir.appendingPathComponent(file)))
             let err = relativeError(model.logits(pixels), try expected.tensor(key))
             #expect(err <= 1e-4, "\(file): relative error \(err)")
         }
@@ -64,16 +69,20 @@ import TesseraReduction
 @Suite struct TimmViTToMeTests {
     static let dir = Fixtures.root.appendingPathComponent("vit")
 
-    @Test(arguments: [("r16", MergeSchedule.perLayer(r: 16, layers: 2), true),
-                      ("sched", MergeSchedule.perLayer(r: 40, inflect: -0.5, layers: 2), true),
-                      ("noprop", MergeSchedule.perLayer(r: 16, layers: 2), false)])
+    @Test(arguments: [
+        ("r16", MergeSchedule.perLayer(r: 16, layers: 2), true),
+        ("sched", MergeSchedule.perLayer(r: 40, inflect: -0.5, layers: 2), true),
+        ("noprop", MergeSchedule.perLayer(r: 16, layers: 2), false),
+    ])
     func matchesToMe(_ c: (String, [Int], Bool)) throws {
         let (suffix, schedule, proportional) = c
         let url = Self.dir.appendingPathComponent("tome_expected.safetensors")
         let e = try SafeTensorsFile(url: url)
         let model = try TimmViT(directory: Self.dir.appendingPathComponent("model"))
-        let pixels = try SafeTensorsFile(url: Self.dir.appendingPathComponent("expected.safetensors")).tensor("pixel_values")
-        var runner = ToMeRunner(merging: .init(schedule: schedule, proportionalAttention: proportional), classToken: true)
+        let pixels = try SafeTensorsFile(url: Self.dir.appendingPathComponent("expected.safetensors")).tensor(
+            "pixel_values")
+        var runner = ToMeRunner(
+            merging: .init(schedule: schedule, proportionalAttention: proportional), classToken: true)
         let out = model.forward(pixels, runner: &runner)
         let tokens = out.lastHiddenState
         let trace = try #require(runner.trace)
@@ -86,7 +95,9 @@ import TesseraReduction
         let source = try e.tensor("source_\(suffix)")
         let (tOut, tIn) = (source.shape[1], source.shape[2])
         for b in 0..<slots.count {
-            for i in 0..<tIn { #expect(source.scalars[(b * tOut + slots[b][i]) * tIn + i] == 1, "sample \(b) token \(i)") }
+            for i in 0..<tIn {
+                #expect(source.scalars[(b * tOut + slots[b][i]) * tIn + i] == 1, "sample \(b) token \(i)")
+            }
         }
         #expect(relativeError(model.logits(out), try e.tensor("logits_\(suffix)")) <= 1e-4)
     }

@@ -1,9 +1,10 @@
 import Foundation
-import Testing
-import TesseraTestSupport
 import TesseraCore
 import TesseraModels
 import TesseraNN
+import TesseraTestSupport
+import Testing
+
 @testable import TesseraReduction
 
 /// ToMe inside the CLIP and SigLIP towers against transformers' towers patched the way
@@ -12,20 +13,23 @@ import TesseraNN
 @Suite struct TowerToMeTests {
     static let root = TowerFixtures.root
 
-    @Test(arguments: [("clip", "r3", MergeSchedule.perLayer(r: 3, layers: 2), true),
-                      ("clip", "sched", MergeSchedule.perLayer(r: 4, inflect: -0.5, layers: 2), true),
-                      ("clip", "noprop", MergeSchedule.perLayer(r: 3, layers: 2), false),
-                      ("clip", "r8", MergeSchedule.perLayer(r: 8, layers: 2), true),
-                      ("siglip", "r3", MergeSchedule.perLayer(r: 3, layers: 2), true),
-                      ("siglip", "sched", MergeSchedule.perLayer(r: 4, inflect: -0.5, layers: 2), true),
-                      ("siglip", "noprop", MergeSchedule.perLayer(r: 3, layers: 2), false)])
+    @Test(arguments: [
+        ("clip", "r3", MergeSchedule.perLayer(r: 3, layers: 2), true),
+        ("clip", "sched", MergeSchedule.perLayer(r: 4, inflect: -0.5, layers: 2), true),
+        ("clip", "noprop", MergeSchedule.perLayer(r: 3, layers: 2), false),
+        ("clip", "r8", MergeSchedule.perLayer(r: 8, layers: 2), true),
+        ("siglip", "r3", MergeSchedule.perLayer(r: 3, layers: 2), true),
+        ("siglip", "sched", MergeSchedule.perLayer(r: 4, inflect: -0.5, layers: 2), true),
+        ("siglip", "noprop", MergeSchedule.perLayer(r: 3, layers: 2), false),
+    ])
     func matchesPatchedTransformers(_ c: (String, String, [Int], Bool)) throws {
         let (family, suffix, schedule, proportional) = c
         let e = try SafeTensorsFile(url: Self.root.appendingPathComponent("tome_expected.safetensors"))
         let dir = Self.root.appendingPathComponent(family)
         let pixels = try SafeTensorsFile(url: dir.appendingPathComponent("expected.safetensors")).tensor("pixel_values")
         let merging = TokenMerging(schedule: schedule, proportionalAttention: proportional)
-        let tower: any VisionEncoder = family == "clip" ? try CLIPVisionTower(directory: dir) : try SigLIPVisionTower(directory: dir)
+        let tower: any VisionEncoder =
+            family == "clip" ? try CLIPVisionTower(directory: dir) : try SigLIPVisionTower(directory: dir)
         var runner = ToMeRunner(merging: merging, classToken: tower.descriptor.hasClassToken)
         let out = tower.forward(pixels, keepHiddenStates: true, runner: &runner)
         let prefix = "\(family)_\(suffix)/"
@@ -39,7 +43,10 @@ import TesseraNN
         let (tOut, tIn) = (source.shape[1], source.shape[2])
         #expect(trace.slotOf.allSatisfy { $0.count == tIn })
         for b in 0..<trace.slotOf.count {
-            for i in 0..<tIn { #expect(source.scalars[(b * tOut + trace.slotOf[b][i]) * tIn + i] == 1, "\(prefix) sample \(b) token \(i)") }
+            for i in 0..<tIn {
+                #expect(
+                    source.scalars[(b * tOut + trace.slotOf[b][i]) * tIn + i] == 1, "\(prefix) sample \(b) token \(i)")
+            }
         }
         if family == "clip" { #expect(trace.slotOf.allSatisfy { $0[0] == 0 } && trace.sizes.allSatisfy { $0[0] == 1 }) }
     }

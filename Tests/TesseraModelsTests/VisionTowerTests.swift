@@ -1,10 +1,11 @@
 import Foundation
-import Testing
-import TesseraTestSupport
-@testable import TesseraModels
 import TesseraCore
 import TesseraMedia
 import TesseraNN
+import TesseraTestSupport
+import Testing
+
+@testable import TesseraModels
 
 /// CLIP and SigLIP vision towers against transformers (Tests/Fixtures/towers, made by
 /// Tests/Reference/make_tower_fixtures.py): preprocessing, every hidden state, attention
@@ -24,7 +25,8 @@ import TesseraNN
         let e = try SafeTensorsFile(url: dir.appendingPathComponent("expected.safetensors"))
         let images = try images()
         #expect(!images.isEmpty)
-        let tower: any VisionEncoder = family == "clip" ? try CLIPVisionTower(directory: dir) : try SigLIPVisionTower(directory: dir)
+        let tower: any VisionEncoder =
+            family == "clip" ? try CLIPVisionTower(directory: dir) : try SigLIPVisionTower(directory: dir)
         let pixels = tower.pixels(images)
         let output = tower.forward(try e.tensor("pixel_values"), statistics: .full, keepHiddenStates: true)
         #expect(output.hiddenStates.count == tower.descriptor.depth + 1)
@@ -47,8 +49,9 @@ extension VisionTowerTests {
             try FileManager.default.copyItem(at: source.appendingPathComponent(f), to: dir.appendingPathComponent(f))
         }
         let original = try SafeTensorsFile(url: source.appendingPathComponent("model.safetensors"))
-        try SafeTensorsWriter.write(try original.names.map { (String($0.dropFirst("vision_model.".count)), .float(try original.tensor($0))) },
-                                    to: dir.appendingPathComponent("model.safetensors"))
+        try SafeTensorsWriter.write(
+            try original.names.map { (String($0.dropFirst("vision_model.".count)), .float(try original.tensor($0))) },
+            to: dir.appendingPathComponent("model.safetensors"))
         let tower = try SigLIPVisionTower(directory: dir)
         let e = try SafeTensorsFile(url: source.appendingPathComponent("expected.safetensors"))
         try check("pooler_output", try #require(tower.forward(try e.tensor("pixel_values")).pooled), e)

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-import TesseraTestSupport
 import TesseraCore
+import TesseraTestSupport
+import Testing
+
 @testable import TesseraNN
 
 struct LayerCase: Decodable, Sendable, CustomTestStringConvertible {
@@ -13,18 +14,21 @@ struct LayerCase: Decodable, Sendable, CustomTestStringConvertible {
 /// The three block layouts of the fixtures, with the real key names (the model families declare
 /// the same presets next to their models).
 enum FixtureKeys {
-    static let timm = BlockKeys(norm1: "norm1", attention: "attn",
-                                attentionKeys: AttentionKeys(projections: .packed("qkv"), output: "proj"),
-                                norm2: "norm2", mlp: "mlp", mlpLayers: ("fc1", "fc2"),
-                                layerScale1: "ls1.gamma", layerScale2: "ls2.gamma")
+    static let timm = BlockKeys(
+        norm1: "norm1", attention: "attn",
+        attentionKeys: AttentionKeys(projections: .packed("qkv"), output: "proj"),
+        norm2: "norm2", mlp: "mlp", mlpLayers: ("fc1", "fc2"),
+        layerScale1: "ls1.gamma", layerScale2: "ls2.gamma")
     static let openCLIP = BlockKeys(
         norm1: "ln_1", attention: "attn",
-        attentionKeys: AttentionKeys(projections: .packedTensors(weight: "in_proj_weight", bias: "in_proj_bias"),
-                                     output: "out_proj"),
+        attentionKeys: AttentionKeys(
+            projections: .packedTensors(weight: "in_proj_weight", bias: "in_proj_bias"),
+            output: "out_proj"),
         norm2: "ln_2", mlp: "mlp", mlpLayers: ("c_fc", "c_proj"))
     static let huggingFace = BlockKeys(
         norm1: "layer_norm1", attention: "self_attn",
-        attentionKeys: AttentionKeys(projections: .separate(query: "q_proj", key: "k_proj", value: "v_proj"), output: "out_proj"),
+        attentionKeys: AttentionKeys(
+            projections: .separate(query: "q_proj", key: "k_proj", value: "v_proj"), output: "out_proj"),
         norm2: "layer_norm2", mlp: "mlp", mlpLayers: ("fc1", "fc2"))
 }
 
@@ -38,7 +42,8 @@ enum FixtureKeys {
     @Test(arguments: cases)
     func matchesReference(_ c: LayerCase) throws {
         let dir = Fixtures.root.appendingPathComponent("core/layers")
-        let loader = WeightLoader(try Checkpoint(directory: dir.appendingPathComponent("\(c.case).weights.safetensors")))
+        let loader = WeightLoader(
+            try Checkpoint(directory: dir.appendingPathComponent("\(c.case).weights.safetensors")))
         let io = try SafeTensorsFile(url: dir.appendingPathComponent("\(c.case).io.safetensors"))
         let w = loader.root
         let cfg = c.config
@@ -46,18 +51,22 @@ enum FixtureKeys {
         var probs: Tensor? = nil
         switch c.case {
         case "timm_block":
-            let block = TransformerBlock(w, keys: FixtureKeys.timm,
-                                         shape: BlockShape(dim: 32, heads: 4, mlpHidden: 128, activation: .gelu, eps: 1e-6))
+            let block = TransformerBlock(
+                w, keys: FixtureKeys.timm,
+                shape: BlockShape(dim: 32, heads: 4, mlpHidden: 128, activation: .gelu, eps: 1e-6))
             (output, _) = block(try io.tensor("input"))
         case "openclip_block":
-            let block = TransformerBlock(w, keys: FixtureKeys.openCLIP,
-                                         shape: BlockShape(dim: 32, heads: 4, mlpHidden: 128, activation: .gelu, eps: 1e-5))
+            let block = TransformerBlock(
+                w, keys: FixtureKeys.openCLIP,
+                shape: BlockShape(dim: 32, heads: 4, mlpHidden: 128, activation: .gelu, eps: 1e-5))
             (output, _) = block(try io.tensor("input"))
         case "clip_encoder_layer", "siglip_encoder_layer":
             let act = try #require(Activation(configName: cfg["hidden_act"]!.string!))
-            let block = TransformerBlock(w, keys: FixtureKeys.huggingFace,
-                                         shape: BlockShape(dim: 32, heads: 4, mlpHidden: 64, activation: act,
-                                                           eps: Float(cfg["layer_norm_eps"]!.double!)))
+            let block = TransformerBlock(
+                w, keys: FixtureKeys.huggingFace,
+                shape: BlockShape(
+                    dim: 32, heads: 4, mlpHidden: 64, activation: act,
+                    eps: Float(cfg["layer_norm_eps"]!.double!)))
             (output, probs) = block(try io.tensor("input"), statistics: .full)
             let reference = try io.tensor("attn_probs")
             #expect(relativeError(try #require(probs), reference) <= 1e-5)
@@ -81,7 +90,8 @@ enum FixtureKeys {
 
     @Test func strictLoadingReportsEveryProblem() throws {
         let dir = Fixtures.root.appendingPathComponent("core/layers")
-        let loader = WeightLoader(try Checkpoint(directory: dir.appendingPathComponent("timm_block.weights.safetensors")))
+        let loader = WeightLoader(
+            try Checkpoint(directory: dir.appendingPathComponent("timm_block.weights.safetensors")))
         // Wrong width: every weight mismatches; a made-up key is missing; nothing is used.
         _ = Linear(loader.root["attn.qkv"], in: 16, out: 48)
         _ = loader.root.tensor("no.such.key", shape: [3])
@@ -95,8 +105,9 @@ enum FixtureKeys {
             #expect(e.description.contains("timm_block.weights.safetensors"))
         }
         // Renames and ignore rules for checkpoint quirks.
-        let renamed = WeightLoader(try Checkpoint(directory: dir.appendingPathComponent("mlp.weights.safetensors")),
-                                   renames: [("fc1.", "first.")], ignored: ["fc2."])
+        let renamed = WeightLoader(
+            try Checkpoint(directory: dir.appendingPathComponent("mlp.weights.safetensors")),
+            renames: [("fc1.", "first.")], ignored: ["fc2."])
         _ = Linear(renamed.root["first"], in: 32, out: 64)
         try renamed.finish()
     }

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-import TesseraTestSupport
 import TesseraCore
+import TesseraTestSupport
+import Testing
+
 @testable import TesseraNN
 
 struct OpCase: Decodable, Sendable, CustomTestStringConvertible {
@@ -43,15 +44,21 @@ struct OpCase: Decodable, Sendable, CustomTestStringConvertible {
             try check(try t("x").linear(weight: try t("weight"), bias: p["bias"]?.bool == true ? try t("bias") : nil))
         case "conv2d":
             let s = p["stride"]!.int!, pad = p["padding"]!.int!
-            try check(try t("x").conv2d(weight: try t("weight"), bias: p["bias"]?.bool == true ? try t("bias") : nil,
-                                         stride: (s, s), padding: (pad, pad)))
+            try check(
+                try t("x").conv2d(
+                    weight: try t("weight"), bias: p["bias"]?.bool == true ? try t("bias") : nil,
+                    stride: (s, s), padding: (pad, pad)))
         case "layer_norm":
             let affine = p["affine"]?.bool ?? true
-            try check(try t("x").layerNorm(weight: affine ? try t("weight") : nil, bias: affine ? try t("bias") : nil,
-                                            eps: Float(p["eps"]!.double!)))
+            try check(
+                try t("x").layerNorm(
+                    weight: affine ? try t("weight") : nil, bias: affine ? try t("bias") : nil,
+                    eps: Float(p["eps"]!.double!)))
         case "group_norm":
-            try check(try t("x").groupNorm(groups: p["num_groups"]!.int!, weight: try t("weight"), bias: try t("bias"),
-                                            eps: Float(p["eps"]!.double!)))
+            try check(
+                try t("x").groupNorm(
+                    groups: p["num_groups"]!.int!, weight: try t("weight"), bias: try t("bias"),
+                    eps: Float(p["eps"]!.double!)))
         case "gelu":
             try check(try t("x").activated(p["approximate"]?.string == "tanh" ? .geluTanh : .gelu))
         case "quick_gelu": try check(try t("x").activated(.quickGelu))
@@ -64,17 +71,22 @@ struct OpCase: Decodable, Sendable, CustomTestStringConvertible {
         case "scaled_dot_product_attention":
             let bias = c.case == "attention_bias" ? try t("bias") : nil
             let mask = c.case == "attention_mask" ? try ints("mask").map { $0 != 0 } : nil
-            let (y, probs) = scaledDotProductAttention(q: try t("q"), k: try t("k"), v: try t("v"), bias: bias, mask: mask, statistics: .full)
+            let (y, probs) = scaledDotProductAttention(
+                q: try t("q"), k: try t("k"), v: try t("v"), bias: bias, mask: mask, statistics: .full)
             try check(y)
             try check(try #require(probs), "probs")
             // Row and column statistics agree with the full maps.
             let full = try t("probs")
-            let (_, cls) = scaledDotProductAttention(q: try t("q"), k: try t("k"), v: try t("v"), bias: bias, mask: mask, statistics: .rows([0]))
+            let (_, cls) = scaledDotProductAttention(
+                q: try t("q"), k: try t("k"), v: try t("v"), bias: bias, mask: mask, statistics: .rows([0]))
             try check(try #require(cls), tolerance: 1e-5, expected: full.slice(axis: 2, 0..<1))
-            let (_, cols) = scaledDotProductAttention(q: try t("q"), k: try t("k"), v: try t("v"), bias: bias, mask: mask, statistics: .columnMeans)
+            let (_, cols) = scaledDotProductAttention(
+                q: try t("q"), k: try t("k"), v: try t("v"), bias: bias, mask: mask, statistics: .columnMeans)
             try check(try #require(cols), tolerance: 1e-5, expected: full.mean(axis: 2))
         case "multihead_attention":
-            let loader = WeightLoader(try Checkpoint(directory: Fixtures.root.appendingPathComponent("core/ops.safetensors")), renames: [("mha/", "")])
+            let loader = WeightLoader(
+                try Checkpoint(directory: Fixtures.root.appendingPathComponent("core/ops.safetensors")),
+                renames: [("mha/", "")])
             let attention = SelfAttention(loader.root, dim: 16, heads: 4, keys: FixtureKeys.openCLIP.attentionKeys)
             let (y, probs) = attention(try t("x"), statistics: .full)
             try check(y)
@@ -122,7 +134,9 @@ struct OpCase: Decodable, Sendable, CustomTestStringConvertible {
 
         func check(_ got: Tensor, tolerance: Float, expected: Tensor) throws {
             #expect(got.shape == expected.shape)
-            if got.shape == expected.shape { #expect(relativeError(got, expected) <= tolerance, "\(c.case) statistics") }
+            if got.shape == expected.shape {
+                #expect(relativeError(got, expected) <= tolerance, "\(c.case) statistics")
+            }
         }
     }
 }

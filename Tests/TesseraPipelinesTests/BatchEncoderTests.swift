@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TesseraTestSupport
+import Testing
+
 @testable import Tessera
 @testable import TesseraStreams
 
@@ -26,9 +27,11 @@ private func snapshot(_ folder: URL) throws -> [String: Data] {
         let coffee = try Data(contentsOf: assets.appendingPathComponent("images/coffee.jpg"))
         try coffee.write(to: folder.appendingPathComponent("a_coffee.jpg"))
         try Data("not an image".utf8).write(to: folder.appendingPathComponent("b_corrupt.png"))
-        try FileManager.default.copyItem(at: assets.appendingPathComponent("images/chelsea.png"), to: folder.appendingPathComponent("c_chelsea.png"))
+        try FileManager.default.copyItem(
+            at: assets.appendingPathComponent("images/chelsea.png"), to: folder.appendingPathComponent("c_chelsea.png"))
         try coffee.prefix(coffee.count / 3).write(to: folder.appendingPathComponent("d_truncated.jpg"))
-        try FileManager.default.copyItem(at: assets.appendingPathComponent("video/sample.mp4"), to: folder.appendingPathComponent("e_clip.mp4"))
+        try FileManager.default.copyItem(
+            at: assets.appendingPathComponent("video/sample.mp4"), to: folder.appendingPathComponent("e_clip.mp4"))
         let inputs = try Media.expand([folder.path]) + [folder.appendingPathComponent("f_missing.jpg")]
         return (folder, inputs)
     }
@@ -50,13 +53,19 @@ private func snapshot(_ folder: URL) throws -> [String: Data] {
         #expect(summary.samples == 5 && summary.failedInputs == 3 && summary.inputsDone == 6)
         #expect(reports >= 6)
         let errors = try JSONLines.read(FailureEntry.self, from: out.appendingPathComponent("errors.jsonl"))
-        #expect(errors.map { URL(fileURLWithPath: $0.input).lastPathComponent } == ["b_corrupt.png", "d_truncated.jpg", "f_missing.jpg"])
+        #expect(
+            errors.map { URL(fileURLWithPath: $0.input).lastPathComponent } == [
+                "b_corrupt.png", "d_truncated.jpg", "f_missing.jpg",
+            ])
         #expect(errors.allSatisfy { $0.reason.contains(URL(fileURLWithPath: $0.input).lastPathComponent) })
 
         // The shards hold exactly what the tokenizer gives for each image and frame, in input order.
         let journal = try JSONLines.read(ShardEntry.self, from: out.appendingPathComponent("shards.jsonl"))
         let records = try journal.compactMap(\.shard).flatMap { try TokenFile.read(out.appendingPathComponent($0)) }
-        #expect(records.map { URL(fileURLWithPath: $0.source).lastPathComponent } == ["a_coffee.jpg", "c_chelsea.png", "e_clip.mp4", "e_clip.mp4", "e_clip.mp4"])
+        #expect(
+            records.map { URL(fileURLWithPath: $0.source).lastPathComponent } == [
+                "a_coffee.jpg", "c_chelsea.png", "e_clip.mp4", "e_clip.mp4", "e_clip.mp4",
+            ])
         let direct = try tokenizer.encode([Image(contentsOf: inputs[0]), Image(contentsOf: inputs[2])])
         #expect(records[0].tokens == direct[0] && records[1].tokens == direct[1])
         let frames = try VideoReader(url: inputs[4]).frames(.uniform(count: 3))
@@ -98,10 +107,12 @@ private func snapshot(_ folder: URL) throws -> [String: Data] {
         _ = try Self.job(tokenizer, inputs).run(into: reference, format: .tar, shardSamples: 2)
         // Stop at once after 2 inputs, then ask for a graceful stop right away, then finish.
         var seen = 0
-        let first = try Self.job(tokenizer, inputs).run(into: resumed, format: .tar, shardSamples: 2,
-                                                        progress: { _ in seen += 1 }, stop: { seen >= 2 ? .now : .no })
+        let first = try Self.job(tokenizer, inputs).run(
+            into: resumed, format: .tar, shardSamples: 2,
+            progress: { _ in seen += 1 }, stop: { seen >= 2 ? .now : .no })
         #expect(first.inputsDone < inputs.count)
-        _ = try Self.job(tokenizer, inputs).run(into: resumed, format: .tar, shardSamples: 2, resume: true, stop: { .afterShard })
+        _ = try Self.job(tokenizer, inputs).run(
+            into: resumed, format: .tar, shardSamples: 2, resume: true, stop: { .afterShard })
         _ = try Self.job(tokenizer, inputs).run(into: resumed, format: .tar, shardSamples: 2, resume: true)
         #expect(try snapshot(resumed) == snapshot(reference))
     }
@@ -110,7 +121,8 @@ private func snapshot(_ folder: URL) throws -> [String: Data] {
         let tokenizer = try TokenizerRegistry.load(Self.root.appendingPathComponent("Assets/models/titok-demo"))
         let image = try Image(contentsOf: Self.root.appendingPathComponent("Assets/images/rocket.jpg"))
         let tokens = try tokenizer.encode([image])[0]
-        let vocabulary = VisualVocabulary.emu3(codebookSize: tokenizer.descriptor.vocabularySizes[0], textVocabularySize: 151_643)
+        let vocabulary = VisualVocabulary.emu3(
+            codebookSize: tokenizer.descriptor.vocabularySizes[0], textVocabularySize: 151_643)
         let fromIDs = try vocabulary.tokens(fromStream: vocabulary.stream([tokens]), model: tokenizer.modelID)
         let fromText = try vocabulary.tokens(fromText: vocabulary.text([tokens]), model: tokenizer.modelID)
         #expect(fromIDs == [tokens] && fromText == [tokens])
@@ -123,7 +135,8 @@ private func snapshot(_ folder: URL) throws -> [String: Data] {
         let inputs = (0..<103).map { URL(fileURLWithPath: "/data/\($0).jpg") }
         for n in [1, 2, 3, 7, 200] {
             let parts = (0..<n).map { BatchEncoder.partition(inputs, index: $0, count: n) }
-            #expect(parts.flatMap { $0 }.sorted { $0.path < $1.path } == inputs.sorted { $0.path < $1.path }, "n = \(n)")
+            #expect(
+                parts.flatMap { $0 }.sorted { $0.path < $1.path } == inputs.sorted { $0.path < $1.path }, "n = \(n)")
             #expect(parts.map(\.count).reduce(0, +) == inputs.count)
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TesseraTestSupport
+import Testing
+
 @testable import Tessera
 
 /// The LLaVA-style reduction pipeline (`VisionTokenReducer`, what `tessera prune` runs) on the
@@ -13,13 +14,19 @@ import TesseraTestSupport
 
     func images() throws -> [Image] { try TowerFixtures.images() }
 
-    func reducer(_ tower: any VisionEncoder, _ method: TokenReductionMethod, keep: Int? = nil, layer: Int = -2, r: Int? = nil,
-                 tiles: TileGrid? = nil) throws -> VisionTokenReducer {
-        try VisionTokenReducer(encoder: tower, options: TokenReductionOptions(method: method, keep: keep, layer: layer, r: r, tiles: tiles))
+    func reducer(
+        _ tower: any VisionEncoder, _ method: TokenReductionMethod, keep: Int? = nil, layer: Int = -2, r: Int? = nil,
+        tiles: TileGrid? = nil
+    ) throws -> VisionTokenReducer {
+        try VisionTokenReducer(
+            encoder: tower, options: TokenReductionOptions(method: method, keep: keep, layer: layer, r: r, tiles: tiles)
+        )
     }
 
-    @Test(arguments: [TokenReductionMethod.divprune, .visionzip, .hiprune, .uniform, .random, .prumerge, .prumergePlus,
-                      .transprune, .hired, .tome])
+    @Test(arguments: [
+        TokenReductionMethod.divprune, .visionzip, .hiprune, .uniform, .random, .prumerge, .prumergePlus,
+        .transprune, .hired, .tome,
+    ])
     func everyMethodRunsOnCLIP(_ method: TokenReductionMethod) throws {
         // ToMe merges at most half the tokens per layer: the last layer's features reach 6 of 16
         let r = try reducer(Self.clip, method, keep: 6, layer: method == .tome ? -1 : -2)
@@ -41,8 +48,10 @@ import TesseraTestSupport
         }
     }
 
-    @Test(arguments: [TokenReductionMethod.divprune, .visionzip, .hiprune, .uniform, .random, .prumerge, .prumergePlus,
-                      .transprune, .hired, .tome])
+    @Test(arguments: [
+        TokenReductionMethod.divprune, .visionzip, .hiprune, .uniform, .random, .prumerge, .prumergePlus,
+        .transprune, .hired, .tome,
+    ])
     func siglipMethods(_ method: TokenReductionMethod) throws {
         let out = try reducer(Self.siglip, method, keep: 5, layer: method == .tome ? -1 : -2).reduce(try images()[0])
         #expect(out.indices == out.indices.sorted() && out.features.shape[0] >= 1 && out.features.shape[1] == 64)
@@ -59,7 +68,8 @@ import TesseraTestSupport
     func tomeMatchesTheReference(_ family: String) throws {
         let tower = family == "clip" ? Self.clip : Self.siglip
         let e = try SafeTensorsFile(url: Self.root.appendingPathComponent("tome_expected.safetensors"))
-        let pixels = try SafeTensorsFile(url: Self.root.appendingPathComponent("\(family)/expected.safetensors")).tensor("pixel_values")
+        let pixels = try SafeTensorsFile(url: Self.root.appendingPathComponent("\(family)/expected.safetensors"))
+            .tensor("pixel_values")
         let r = try reducer(tower, .tome, layer: -1, r: 3)
         let hidden = try e.tensor("\(family)_r3/hidden_states.2"), source = try e.tensor("\(family)_r3/source")
         let p = tower.descriptor.prefixTokens
@@ -73,9 +83,13 @@ import TesseraTestSupport
                 let ref = hidden.scalars[((b * t + refRow) * c)..<((b * t + refRow + 1) * c)]
                 let got = out.features.scalars[(row * c)..<((row + 1) * c)]
                 let scale = ref.map(abs).max()!
-                #expect(zip(got, ref).allSatisfy { abs($0 - $1) <= 1e-4 * max(scale, 1) }, "\(family) sample \(b) row \(row)")
+                #expect(
+                    zip(got, ref).allSatisfy { abs($0 - $1) <= 1e-4 * max(scale, 1) },
+                    "\(family) sample \(b) row \(row)")
                 // every patch of that reference row maps to this output row
-                for j in 0..<(t0 - p) where source.scalars[(b * t + refRow) * t0 + p + j] == 1 { #expect(out.slots![j] == row) }
+                for j in 0..<(t0 - p) where source.scalars[(b * t + refRow) * t0 + p + j] == 1 {
+                    #expect(out.slots![j] == row)
+                }
             }
         }
     }
@@ -105,8 +119,10 @@ import TesseraTestSupport
         let tower = c.tower == "clip" ? Self.clip : Self.siglip
         let method = try #require(TokenReductionMethod(rawValue: c.method))
         let expected = try SafeTensorsFile(url: Self.root.appendingPathComponent("pipeline_expected.safetensors"))
-        let pixels = try SafeTensorsFile(url: Self.root.appendingPathComponent("\(c.tower)/expected.safetensors")).tensor("pixel_values")
-        let out = try reducer(tower, method, keep: c.keep, layer: c.layer).reduce(pixels: pixels.slice(axis: 0, c.sample..<(c.sample + 1)))
+        let pixels = try SafeTensorsFile(url: Self.root.appendingPathComponent("\(c.tower)/expected.safetensors"))
+            .tensor("pixel_values")
+        let out = try reducer(tower, method, keep: c.keep, layer: c.layer).reduce(
+            pixels: pixels.slice(axis: 0, c.sample..<(c.sample + 1)))
         #expect(out.indices == (try expected.integers("\(c.key)/kept")))
         let features = try expected.tensor("\(c.key)/features")
         #expect(out.features.shape == features.shape)
@@ -118,7 +134,7 @@ import TesseraTestSupport
 
     @Test func tomeKeepPicksTheSmallestR() throws {
         let r = try reducer(Self.clip, .tome, keep: 10, layer: -1)
-        #expect(r.mergingSchedule?.schedule == [3, 3])          // 17 → 14 → 11: 10 patches
+        #expect(r.mergingSchedule?.schedule == [3, 3])  // 17 → 14 → 11: 10 patches
         #expect(try r.reduce(try images()[0]).features.shape[0] == 10)
     }
 
@@ -132,7 +148,9 @@ import TesseraTestSupport
         #expect(out.features.shape[0] == out.indices.count && out.indices.count <= 16 && out.indices.count > 8)
         #expect(out.positions.allSatisfy { $0[1] < 8 && $0[2] < 8 })
         #expect(out.inputTokens == 80)
-        let picture = out.tileVisualization(on: r.highResolutionView(try images()[0], TileGrid(rows: 2, columns: 2)), tiles: TileGrid(rows: 2, columns: 2))
+        let picture = out.tileVisualization(
+            on: r.highResolutionView(try images()[0], TileGrid(rows: 2, columns: 2)),
+            tiles: TileGrid(rows: 2, columns: 2))
         #expect(picture.width == 112 && picture.height == 112)
     }
 
@@ -145,7 +163,9 @@ import TesseraTestSupport
 
     static let anyresCases: [AnyresCase] = {
         struct Manifest: Decodable { var cases: [AnyresCase] }
-        return try! JSONDecoder().decode(Manifest.self, from: Data(contentsOf: root.appendingPathComponent("anyres_expected.json"))).cases
+        return try! JSONDecoder().decode(
+            Manifest.self, from: Data(contentsOf: root.appendingPathComponent("anyres_expected.json"))
+        ).cases
     }()
 
     /// HiRED on LLaVA-NeXT anyres views against transformers' LlavaNextImageProcessor + towers +
@@ -155,7 +175,11 @@ import TesseraTestSupport
     func hiredAnyresMatchesTheReference(_ c: AnyresCase) throws {
         let tower = c.tower == "clip" ? Self.clip : Self.siglip
         var options = TokenReductionOptions(method: .hired, layer: -2)
-        if c.mode == "auto" { options.tileChoices = TileGrid.llavaNext } else { options.tiles = TileGrid(rows: 2, columns: 2) }
+        if c.mode == "auto" {
+            options.tileChoices = TileGrid.llavaNext
+        } else {
+            options.tiles = TileGrid(rows: 2, columns: 2)
+        }
         let r = try VisionTokenReducer(encoder: tower, options: options)
         let image = try Image(contentsOf: Self.root.appendingPathComponent(c.image))
         let grid = r.tileGrid(for: image)
@@ -194,8 +218,9 @@ import TesseraTestSupport
     }
 
     @Test func videoFramesWithTempMe() throws {
-        let frames = try images().flatMap { [$0, $0] }              // 4 frames
-        let r = try VisionTokenReducer(encoder: Self.clip, options: TokenReductionOptions(method: .tempme, layer: -1, r: 2))
+        let frames = try images().flatMap { [$0, $0] }  // 4 frames
+        let r = try VisionTokenReducer(
+            encoder: Self.clip, options: TokenReductionOptions(method: .tempme, layer: -1, r: 2))
         let out = try r.reduce(frames: frames)
         let slots = try #require(out.slots), sizes = try #require(out.sizes)
         #expect(slots.count == 64 && out.inputTokens == 64)
@@ -204,7 +229,8 @@ import TesseraTestSupport
         #expect(out.indices == out.indices.sorted())
         #expect(zip(out.indices, out.positions).allSatisfy { $0.1 == [$0.0 / 16, ($0.0 % 16) / 4, $0.0 % 4] })
         // identical neighbouring frames merge across time: some row holds patches of two frames
-        #expect((0..<sizes.count).contains { row in Set((0..<64).filter { slots[$0] == row }.map { $0 / 16 }).count > 1 })
+        #expect(
+            (0..<sizes.count).contains { row in Set((0..<64).filter { slots[$0] == row }.map { $0 / 16 }).count > 1 })
         // every row's index is its smallest member
         for (row, first) in out.indices.enumerated() { #expect(slots.firstIndex(of: row) == first) }
     }
@@ -231,7 +257,9 @@ import TesseraTestSupport
                 #expect(Array(picture.pixels[inner..<(inner + 3)]) == Array(view.pixels[inner..<(inner + 3)]))
                 #expect(Array(picture.pixels[edge..<(edge + 3)]) == [255, 214, 0])
             } else {
-                #expect(Array(picture.pixels[inner..<(inner + 3)]) == view.pixels[inner..<(inner + 3)].map { UInt8((Float($0) * 0.3).rounded()) })
+                #expect(
+                    Array(picture.pixels[inner..<(inner + 3)])
+                        == view.pixels[inner..<(inner + 3)].map { UInt8((Float($0) * 0.3).rounded()) })
             }
         }
         // written as PNG and read back
@@ -262,28 +290,53 @@ import TesseraTestSupport
         #expect(message { _ = try reducer(Self.clip, .divprune, keep: 17) }.contains("outside 1...16"))
         #expect(message { _ = try reducer(Self.clip, .divprune, keep: 0) }.contains("outside 1...16"))
         #expect(message { _ = try reducer(Self.clip, .divprune) }.contains("needs keep"))
-        #expect(message { _ = try reducer(Self.clip, .divprune, keep: 4, layer: 2) }.contains("outside the tower's 2 layers"))
-        #expect(message { _ = try reducer(Self.clip, .divprune, keep: 4, layer: -3) }.contains("outside the tower's 2 layers"))
+        #expect(
+            message { _ = try reducer(Self.clip, .divprune, keep: 4, layer: 2) }.contains(
+                "outside the tower's 2 layers"))
+        #expect(
+            message { _ = try reducer(Self.clip, .divprune, keep: 4, layer: -3) }.contains(
+                "outside the tower's 2 layers"))
         #expect(message { _ = try reducer(Self.clip, .tome, r: 9) }.contains("r 9 is too large"))
         #expect(message { _ = try reducer(Self.siglip, .tome, r: 9) }.contains("r 9 is too large"))
         #expect(message { _ = try reducer(Self.clip, .tome) }.contains("tome needs r"))
         #expect(message { _ = try reducer(Self.clip, .tome, keep: 1, layer: 0) }.contains("cannot merge below 8"))
         #expect(message { _ = try reducer(Self.clip, .divprune, keep: 4, r: 2) }.contains("r only applies"))
-        #expect(message { _ = try reducer(Self.clip, .tome, keep: 10, layer: -1, r: 2) }.contains("r or keep, not both"))
-        #expect(message { _ = try reducer(Self.clip, .hired, keep: 4, tiles: TileGrid(rows: 2, columns: 2)) }.contains("not keep"))
-        #expect(message { _ = try reducer(Self.clip, .hired, tiles: TileGrid(rows: 5, columns: 1)) }.contains("do not fit"))
-        #expect(message { _ = try reducer(Self.clip, .tempme, r: 2).reduce(try images()[0]) }.contains("give it a video"))
-        #expect(message { _ = try reducer(Self.clip, .tempme, r: 2).reduce(frames: try images() + [try images()[0]]).features }.isEmpty)
-        let bad = try VisionTokenReducer(encoder: Self.clip, options: TokenReductionOptions(method: .tempme, r: 2, groups: [2]))
-        #expect(message { _ = try bad.reduce(frames: try images() + [try images()[0]]) }.contains("do not divide 3 frames"))
+        #expect(
+            message { _ = try reducer(Self.clip, .tome, keep: 10, layer: -1, r: 2) }.contains("r or keep, not both"))
+        #expect(
+            message { _ = try reducer(Self.clip, .hired, keep: 4, tiles: TileGrid(rows: 2, columns: 2)) }.contains(
+                "not keep"))
+        #expect(
+            message { _ = try reducer(Self.clip, .hired, tiles: TileGrid(rows: 5, columns: 1)) }.contains("do not fit"))
+        #expect(
+            message { _ = try reducer(Self.clip, .tempme, r: 2).reduce(try images()[0]) }.contains("give it a video"))
+        #expect(
+            message {
+                _ = try reducer(Self.clip, .tempme, r: 2).reduce(frames: try images() + [try images()[0]]).features
+            }.isEmpty)
+        let bad = try VisionTokenReducer(
+            encoder: Self.clip, options: TokenReductionOptions(method: .tempme, r: 2, groups: [2]))
+        #expect(
+            message { _ = try bad.reduce(frames: try images() + [try images()[0]]) }.contains("do not divide 3 frames"))
         // a projector whose input width is not the tower's
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-proj-\(UUID()).safetensors")
         defer { try? FileManager.default.removeItem(at: dir) }
-        try SafeTensorsWriter.write([("model.mm_projector.0.weight", .float(Tensor(shape: [8, 32], scalars: [Float](repeating: 0, count: 256)))),
-                                     ("model.mm_projector.0.bias", .float(Tensor(shape: [8], scalars: [Float](repeating: 0, count: 8)))),
-                                     ("model.mm_projector.2.weight", .float(Tensor(shape: [8, 8], scalars: [Float](repeating: 0, count: 64)))),
-                                     ("model.mm_projector.2.bias", .float(Tensor(shape: [8], scalars: [Float](repeating: 0, count: 8))))], to: dir)
+        try SafeTensorsWriter.write(
+            [
+                (
+                    "model.mm_projector.0.weight",
+                    .float(Tensor(shape: [8, 32], scalars: [Float](repeating: 0, count: 256)))
+                ),
+                ("model.mm_projector.0.bias", .float(Tensor(shape: [8], scalars: [Float](repeating: 0, count: 8)))),
+                (
+                    "model.mm_projector.2.weight",
+                    .float(Tensor(shape: [8, 8], scalars: [Float](repeating: 0, count: 64)))
+                ),
+                ("model.mm_projector.2.bias", .float(Tensor(shape: [8], scalars: [Float](repeating: 0, count: 8)))),
+            ], to: dir)
         let projector = try LLaVAProjector(directory: dir)
-        #expect(message { try reducer(Self.clip, .uniform, keep: 4).check(projector: projector) }.contains("takes 32 channels; the tower gives 64"))
+        #expect(
+            message { try reducer(Self.clip, .uniform, keep: 4).check(projector: projector) }.contains(
+                "takes 32 channels; the tower gives 64"))
     }
 }

@@ -1,5 +1,6 @@
-import Testing
 import TesseraCore
+import Testing
+
 @testable import TesseraQuantizers
 
 @Suite struct KMeansTests {
@@ -24,10 +25,12 @@ import TesseraCore
         let (data, centres) = blobs(seed: 1)
         let result = try KMeans.fit(data, k: 4, iterations: batch == nil ? 25 : 200, seed: 3, batchSize: batch)
         for c in centres {
-            let nearest = (0..<4).map { k in (0..<3).map { j in (result.codebook[k, j] - c[j]) * (result.codebook[k, j] - c[j]) }.reduce(0, +) }.min()!
+            let nearest = (0..<4).map { k in
+                (0..<3).map { j in (result.codebook[k, j] - c[j]) * (result.codebook[k, j] - c[j]) }.reduce(0, +)
+            }.min()!
             #expect(nearest < 0.05, "centre \(c) not recovered (squared distance \(nearest))")
         }
-        #expect(result.meanSquaredError < 0.3)   // the blobs' own variance is 3 × 1/12 = 0.25
+        #expect(result.meanSquaredError < 0.3)  // the blobs' own variance is 3 × 1/12 = 0.25
     }
 
     @Test func reproducibleWithSeed() throws {

@@ -1,8 +1,9 @@
 import Foundation
-import Testing
-import TesseraTestSupport
 import TesseraCore
 import TesseraNN
+import TesseraTestSupport
+import Testing
+
 @testable import TesseraQuantizers
 
 struct QuantizerCase: Decodable, Sendable, CustomTestStringConvertible {
@@ -24,7 +25,9 @@ enum QuantizerFixtures {
 /// Every quantizer against vector-quantize-pytorch (and reference code for TokenBridge and
 /// binary latents): identical indices, codes ≤ 1e-6. Fixtures: Tests/Reference/make_quantizer_fixtures.py.
 @Suite struct ReferenceParityTests {
-    static let implemented: Set<String> = ["fsq", "lfq", "vq", "residual_vq", "grouped_residual_vq", "residual_fsq", "residual_lfq", "dimwise", "binary"]
+    static let implemented: Set<String> = [
+        "fsq", "lfq", "vq", "residual_vq", "grouped_residual_vq", "residual_fsq", "residual_lfq", "dimwise", "binary",
+    ]
 
     @Test func fixturesArePresent() {
         #expect(QuantizerFixtures.cases.count >= 12)
@@ -56,31 +59,38 @@ enum QuantizerFixtures {
             }
             fromIDs = try q.decode(try ints("indices"))
         case "lfq":
-            let q = try LFQ(dimension: p["dim"] as! Int, codebooks: p["num_codebooks"] as? Int ?? 1,
-                            scale: Float(p["codebook_scale"] as? Double ?? 1), spherical: p["spherical"] as? Bool ?? false)
+            let q = try LFQ(
+                dimension: p["dim"] as! Int, codebooks: p["num_codebooks"] as? Int ?? 1,
+                scale: Float(p["codebook_scale"] as? Double ?? 1), spherical: p["spherical"] as? Bool ?? false)
             (ids, codes) = try q.encode(rows)
             fromIDs = try q.decode(try ints("indices"))
         case "vq":
-            let loader = WeightLoader(try Checkpoint(directory: QuantizerFixtures.root.appendingPathComponent("cases.safetensors")),
-                                      renames: [("\(c.case)/state/", "")])
-            let q = try MultiHeadVectorQuantizer(loader.root, dim: p["dim"] as! Int, codebookSize: p["codebook_size"] as! Int,
-                                                 codebookDim: p["codebook_dim"] as? Int ?? (p["dim"] as! Int), heads: p["heads"] as? Int ?? 1,
-                                                 separate: p["separate_codebook_per_head"] as? Bool ?? false,
-                                                 cosine: p["use_cosine_sim"] as? Bool ?? false)
+            let loader = WeightLoader(
+                try Checkpoint(directory: QuantizerFixtures.root.appendingPathComponent("cases.safetensors")),
+                renames: [("\(c.case)/state/", "")])
+            let q = try MultiHeadVectorQuantizer(
+                loader.root, dim: p["dim"] as! Int, codebookSize: p["codebook_size"] as! Int,
+                codebookDim: p["codebook_dim"] as? Int ?? (p["dim"] as! Int), heads: p["heads"] as? Int ?? 1,
+                separate: p["separate_codebook_per_head"] as? Bool ?? false,
+                cosine: p["use_cosine_sim"] as? Bool ?? false)
             (ids, codes) = try q.encode(rows)
             fromIDs = try q.decode(try ints("indices"))
         case "residual_vq":
-            let loader = WeightLoader(try Checkpoint(directory: QuantizerFixtures.root.appendingPathComponent("cases.safetensors")),
-                                      renames: [("\(c.case)/state/", "")])
-            let q = ResidualVectorQuantizer(loader.root, dim: p["dim"] as! Int, codebookSize: p["codebook_size"] as! Int,
-                                            quantizers: p["num_quantizers"] as! Int)
+            let loader = WeightLoader(
+                try Checkpoint(directory: QuantizerFixtures.root.appendingPathComponent("cases.safetensors")),
+                renames: [("\(c.case)/state/", "")])
+            let q = ResidualVectorQuantizer(
+                loader.root, dim: p["dim"] as! Int, codebookSize: p["codebook_size"] as! Int,
+                quantizers: p["num_quantizers"] as! Int)
             (ids, codes) = try q.encode(rows)
             fromIDs = try q.decode(try ints("indices"))
         case "grouped_residual_vq":
-            let loader = WeightLoader(try Checkpoint(directory: QuantizerFixtures.root.appendingPathComponent("cases.safetensors")),
-                                      renames: [("\(c.case)/state/", "")])
-            let q = try GroupedResidualVectorQuantizer(loader.root, dim: p["dim"] as! Int, groups: p["groups"] as! Int,
-                                                       codebookSize: p["codebook_size"] as! Int, quantizers: p["num_quantizers"] as! Int)
+            let loader = WeightLoader(
+                try Checkpoint(directory: QuantizerFixtures.root.appendingPathComponent("cases.safetensors")),
+                renames: [("\(c.case)/state/", "")])
+            let q = try GroupedResidualVectorQuantizer(
+                loader.root, dim: p["dim"] as! Int, groups: p["groups"] as! Int,
+                codebookSize: p["codebook_size"] as! Int, quantizers: p["num_quantizers"] as! Int)
             (ids, codes) = try q.encode(rows)
             fromIDs = try q.decode(try ints("indices"))
         case "residual_fsq":
@@ -92,8 +102,9 @@ enum QuantizerFixtures {
             (ids, codes) = try q.encode(rows)
             fromIDs = try q.decode(try ints("indices"))
         case "dimwise":
-            let q = try DimensionWiseQuantizer(bits: p["bits"] as! Int, range: Float(p["qmin"] as! Double)...Float(p["qmax"] as! Double),
-                                               stdRange: p["std_range"] as! Double)
+            let q = try DimensionWiseQuantizer(
+                bits: p["bits"] as! Int, range: Float(p["qmin"] as! Double)...Float(p["qmax"] as! Double),
+                stdRange: p["std_range"] as! Double)
             let reps = try t("representatives")
             #expect(zip(q.representatives, reps.scalars).allSatisfy { abs(Float($0) - $1) < 1e-6 })
             ids = q.encode(x)
@@ -119,7 +130,9 @@ enum QuantizerFixtures {
         do {
             #expect(ids.count == refIDs.count)
             let mismatches = zip(ids, refIDs).enumerated().filter { $0.element.0 != $0.element.1 }.map(\.offset)
-            #expect(mismatches.allSatisfy { tied.contains($0 / perRow) }, "\(c.case): indices differ at \(mismatches): \(ids) vs \(refIDs)")
+            #expect(
+                mismatches.allSatisfy { tied.contains($0 / perRow) },
+                "\(c.case): indices differ at \(mismatches): \(ids) vs \(refIDs)")
         }
         let ref = try t("codes")
         #expect(codes.count == ref.count)
@@ -127,7 +140,9 @@ enum QuantizerFixtures {
         let rowWidth = ref.count / max(1, refIDs.count / perRow)
         for (name, got) in [("codes", codes), ("codes from indices", fromIDs)] {
             var worst: Float = 0
-            for i in 0..<ref.count where !tied.contains(i / rowWidth) { worst = max(worst, abs(got.scalars[i] - ref.scalars[i])) }
+            for i in 0..<ref.count where !tied.contains(i / rowWidth) {
+                worst = max(worst, abs(got.scalars[i] - ref.scalars[i]))
+            }
             #expect(worst <= 1e-6, "\(c.case): \(name) differ by \(worst)")
         }
     }
@@ -137,13 +152,14 @@ enum QuantizerFixtures {
     /// UniTok's checkpoint layout (raw codebooks, normalized at use) gives the package's ids.
     @Test func uniTokLayoutMatchesPackage() throws {
         let f = try #require(QuantizerFixtures.file)
-        let raw = try f.tensor("vq_unitok/unitok_weight_raw")          // [8, 512, 8]
+        let raw = try f.tensor("vq_unitok/unitok_weight_raw")  // [8, 512, 8]
         let (c, k, d) = (raw.shape[0], raw.shape[1], raw.shape[2])
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-unitok-\(UUID()).safetensors")
         defer { try? FileManager.default.removeItem(at: dir) }
         var tensors: [(String, SafeTensorsWriter.Payload)] = []
         for i in 0..<c {
-            tensors.append(("quantizer.codebooks.\(i).codebook.weight", .float(raw.slice(axis: 0, i..<(i + 1)).reshaped([k, d]))))
+            tensors.append(
+                ("quantizer.codebooks.\(i).codebook.weight", .float(raw.slice(axis: 0, i..<(i + 1)).reshaped([k, d]))))
             tensors.append(("quantizer.codebooks.\(i).vocab_usage", .float(Tensor.zeros([k]))))
         }
         try SafeTensorsWriter.write(tensors, to: dir)
@@ -160,8 +176,15 @@ enum QuantizerFixtures {
     /// Composite quantizers described by JSON + the package's state dict give the package's ids.
     @Test(arguments: [
         ("residual_vq", #"{"type": "residual_vq", "dim": 16, "codebook_size": 32, "num_quantizers": 3}"#),
-        ("grouped_residual_vq", #"{"type": "grouped_residual_vq", "dim": 16, "groups": 2, "codebook_size": 32, "num_quantizers": 3}"#),
-        ("vq_heads2_sep", #"{"type": "vq", "dim": 16, "codebook_size": 64, "codebook_dim": 8, "heads": 2, "separate_codebook_per_head": true}"#),
+        (
+            "grouped_residual_vq",
+            #"{"type": "grouped_residual_vq", "dim": 16, "groups": 2, "codebook_size": 32, "num_quantizers": 3}"#
+        ),
+        (
+            "vq_heads2_sep",
+            #"{"type": "vq", "dim": 16, "codebook_size": 64, "codebook_dim": 8, "heads": 2, "#
+                + #""separate_codebook_per_head": true}"#
+        ),
         ("vq_proj", #"{"type": "vq", "dim": 16, "codebook_size": 64, "codebook_dim": 8}"#),
         ("residual_fsq", #"{"type": "residual_fsq", "levels": [8, 5, 5, 5], "num_quantizers": 2}"#),
     ])
@@ -172,9 +195,11 @@ enum QuantizerFixtures {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let state = f.names.filter { $0.hasPrefix("\(name)/state/") }
-        try SafeTensorsWriter.write(try state.map { (String($0.dropFirst("\(name)/state/".count)), .float(try f.tensor($0))) },
-                                    to: dir.appendingPathComponent("weights.safetensors"))
-        let description = json.replacingOccurrences(of: "{\"type\"", with: "{\"weights\": \"weights.safetensors\", \"type\"")
+        try SafeTensorsWriter.write(
+            try state.map { (String($0.dropFirst("\(name)/state/".count)), .float(try f.tensor($0))) },
+            to: dir.appendingPathComponent("weights.safetensors"))
+        let description = json.replacingOccurrences(
+            of: "{\"type\"", with: "{\"weights\": \"weights.safetensors\", \"type\"")
         try Data(description.utf8).write(to: dir.appendingPathComponent("q.json"))
         let spec = try QuantizerSpec(parsing: dir.appendingPathComponent("q.json").path)
         let x = try f.tensor("\(name)/x")
@@ -185,13 +210,17 @@ enum QuantizerFixtures {
             // the package's (group, position, layer) → row-major (position, group, layer)
             let (g, m, q) = (2, x.count / d, 3)
             var rowMajor = reference
-            for gi in 0..<g { for r in 0..<m { for l in 0..<q { rowMajor[(r * g + gi) * q + l] = reference[(gi * m + r) * q + l] } } }
+            for gi in 0..<g {
+                for r in 0..<m { for l in 0..<q { rowMajor[(r * g + gi) * q + l] = reference[(gi * m + r) * q + l] } }
+            }
             reference = rowMajor
         }
         if name == "vq_heads2_sep" || name == "vq_proj" {
             let gaps = try f.tensor("\(name)/gap").scalars
             let per = ids.count / gaps.count
-            for (i, gap) in gaps.enumerated() where gap < 1e-5 { for j in 0..<per { ids[i * per + j] = reference[i * per + j] } }
+            for (i, gap) in gaps.enumerated() where gap < 1e-5 {
+                for j in 0..<per { ids[i * per + j] = reference[i * per + j] }
+            }
         }
         #expect(ids == reference, "\(name)")
         let codes = try spec.dequantize(reference, rows: x.count / d, dimension: d)

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TesseraCore
+import Testing
+
 @testable import TesseraQuantizers
 
 /// The published checks of each quantizer's definition (shared/reference/quantizers.md).
@@ -8,11 +9,15 @@ import TesseraCore
     @Test func fsqKnownIds() throws {
         let fsq = try FSQ(levels: [8, 5, 5, 5])
         #expect(fsq.codebookSize == 1000 && fsq.basis == [1, 8, 40, 200])
-        let z = Tensor(shape: [3, 4], scalars: [0, 0, 0, 0, .infinity, .infinity, .infinity, .infinity,
-                                                -.infinity, -.infinity, -.infinity, -.infinity])
+        let z = Tensor(
+            shape: [3, 4],
+            scalars: [
+                0, 0, 0, 0, .infinity, .infinity, .infinity, .infinity,
+                -.infinity, -.infinity, -.infinity, -.infinity,
+            ])
         let (ids, codes) = try fsq.encode(z)
         #expect(ids == [500, 999, 0])
-        #expect(Array(codes.scalars[4..<8]) == [0.75, 1, 1, 1])      // L = 8 is asymmetric: −1 … 0.75
+        #expect(Array(codes.scalars[4..<8]) == [0.75, 1, 1, 1])  // L = 8 is asymmetric: −1 … 0.75
         #expect(try fsq.decode(ids) == codes)
         // every id decodes to a distinct code inside [−1, 1]
         let all = try fsq.decode(Array(0..<fsq.codebookSize))
@@ -36,11 +41,12 @@ import TesseraCore
     @Test func lfqSignsAndIds() throws {
         let lfq = try LFQ(dimension: 4)
         let (ids, codes) = try lfq.encode(Tensor(shape: [2, 4], scalars: [1, -1, -1, -1, 0, 2, 0, 3]))
-        #expect(ids == [8, 5])                                 // MSB first; 0 counts as negative
+        #expect(ids == [8, 5])  // MSB first; 0 counts as negative
         #expect(codes.scalars == [1, -1, -1, -1, -1, 1, -1, 1])
         #expect(try lfq.decode(ids) == codes)
         let bsq = try LFQ(dimension: 4, spherical: true)
-        #expect(try bsq.encode(Tensor(shape: [1, 4], scalars: [3, -1, 2, -5])).codes.scalars == [0.5, -0.5, 0.5, -0.5])
+        #expect(
+            try bsq.encode(Tensor(shape: [1, 4], scalars: [3, -1, 2, -5])).codes.scalars == [0.5, -0.5, 0.5, -0.5])
         let two = try LFQ(dimension: 8, codebooks: 2)
         #expect(try two.encode(Tensor(shape: [1, 8], scalars: [1, 1, -1, -1, -1, -1, 1, 1])).ids == [12, 3])
         #expect(throws: QuantizerError.self) { try lfq.decode([16]) }
@@ -57,7 +63,7 @@ import TesseraCore
         // nearest representative, not bucketing: −2.2 (standardized) is closer to r₁ than r₀
         let x = Tensor(shape: [3], scalars: [0.0, 100, -100])
         let ids = q.encode(x)
-        #expect(ids == [31, 63, 0])   // 0 lies exactly between r31 and r32: the lower wins
+        #expect(ids == [31, 63, 0])  // 0 lies exactly between r31 and r32: the lower wins
         let back = try q.decode(ids, shape: [3])
         #expect(abs(back.scalars[0] - Float((r[31] + 3) / 6 * 10 - 5)) < 1e-6)
     }
@@ -84,11 +90,15 @@ import TesseraCore
         #expect(f.levels == [8, 5, 5, 5] && !f.preserveSymmetry)
         guard case .fsq(let s) = try QuantizerSpec(parsing: "fsq-sym:2,3,4") else { Issue.record("not fsq"); return }
         #expect(s.preserveSymmetry)
-        guard case .lfq(let l) = try QuantizerSpec(parsing: "lfq:16,codebooks=2,scale=0.5") else { Issue.record("not lfq"); return }
+        guard case .lfq(let l) = try QuantizerSpec(parsing: "lfq:16,codebooks=2,scale=0.5") else {
+            Issue.record("not lfq"); return
+        }
         #expect(l.dimension == 16 && l.codebooks == 2 && l.scale == 0.5 && !l.spherical)
         guard case .lfq(let b) = try QuantizerSpec(parsing: "bsq:8") else { Issue.record("not bsq"); return }
         #expect(b.spherical)
-        guard case .dimensionWise(let d, _) = try QuantizerSpec(parsing: "dimwise:bits=4,range=-2:2,std=2.5") else { Issue.record("not dimwise"); return }
+        guard case .dimensionWise(let d, _) = try QuantizerSpec(parsing: "dimwise:bits=4,range=-2:2,std=2.5") else {
+            Issue.record("not dimwise"); return
+        }
         #expect(d.levels == 16 && d.range == -2...2 && d.stdRange == 2.5)
         for bad in ["vq:3", "fsq:", "fsq:8,x", "lfq", "lfq:7,codebooks=2", "dimwise:range=3:1"] {
             #expect(throws: QuantizerError.self, "\(bad)") { try QuantizerSpec(parsing: bad) }
@@ -119,26 +129,31 @@ import TesseraCore
     @Test func nonFiniteInputsHaveDefinedResults() throws {
         let fsq = try FSQ(levels: [8, 5])
         let (ids, codes) = try fsq.encode(Tensor(shape: [1, 2], scalars: [.nan, .nan]))
-        #expect(ids == [0] && codes.scalars == [-1, -1])                       // NaN → level 0
+        #expect(ids == [0] && codes.scalars == [-1, -1])  // NaN → level 0
         let lfq = try LFQ(dimension: 2)
-        #expect(try lfq.encode(Tensor(shape: [1, 2], scalars: [.nan, .infinity])).ids == [1])   // NaN is not > 0
-        let vq = VectorQuantizer(codebook: Tensor(shape: [2, 2], scalars: [0, 0, 1, 1]), metric: .euclidean(clampMin: nil))
-        #expect(vq.encode(Tensor(shape: [2, 2], scalars: [.nan, 0, 0.9, 1.2])) == [0, 1])     // NaN row → first code
+        #expect(try lfq.encode(Tensor(shape: [1, 2], scalars: [.nan, .infinity])).ids == [1])  // NaN is not > 0
+        let vq = VectorQuantizer(
+            codebook: Tensor(shape: [2, 2], scalars: [0, 0, 1, 1]), metric: .euclidean(clampMin: nil))
+        #expect(vq.encode(Tensor(shape: [2, 2], scalars: [.nan, 0, 0.9, 1.2])) == [0, 1])  // NaN row → first code
         let dim = try DimensionWiseQuantizer()
         #expect(dim.encode(Tensor(shape: [3], scalars: [.nan, .infinity, -.infinity])) == [32, 63, 0])
     }
 
     @Test func tiesGoToTheFirstCode() {
-        let vq = VectorQuantizer(codebook: Tensor(shape: [3, 2], scalars: [1, 0, -1, 0, 1, 0]), metric: .euclidean(clampMin: nil))
+        let vq = VectorQuantizer(
+            codebook: Tensor(shape: [3, 2], scalars: [1, 0, -1, 0, 1, 0]), metric: .euclidean(clampMin: nil))
         #expect(vq.encode(Tensor(shape: [2, 2], scalars: [0, 0, 0, 5])) == [0, 0])
-        let cos = VectorQuantizer(codebook: Tensor(shape: [2, 2], scalars: [0, 1, 0, 1]), metric: .cosine(inputEps: 1e-6))
+        let cos = VectorQuantizer(
+            codebook: Tensor(shape: [2, 2], scalars: [0, 1, 0, 1]), metric: .cosine(inputEps: 1e-6))
         #expect(cos.encode(Tensor(shape: [1, 2], scalars: [0, 0])) == [0])
     }
 
     @Test func codebookFileSpec() throws {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-codebook-\(UUID()).safetensors")
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "tessera-codebook-\(UUID()).safetensors")
         defer { try? FileManager.default.removeItem(at: url) }
-        try SafeTensorsWriter.write([("codebook", .float(Tensor(shape: [3, 2], scalars: [0, 0, 1, 1, -1, 2])))], to: url)
+        try SafeTensorsWriter.write(
+            [("codebook", .float(Tensor(shape: [3, 2], scalars: [0, 0, 1, 1, -1, 2])))], to: url)
         let spec = try QuantizerSpec(parsing: "vq:\(url.path)")
         #expect(try spec.quantize(Tensor(shape: [2, 2], scalars: [0.9, 0.8, -1, 1.9])) == [1, 2])
         #expect(spec.vocabularySize == 3)

@@ -1,13 +1,16 @@
-import Testing
 import TesseraCore
+import Testing
+
 @testable import TesseraReduction
 
 func randomTensor(_ shape: [Int], seed: UInt64) -> Tensor {
     var state = seed
-    return Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in
-        state = state &* 6364136223846793005 &+ 1442695040888963407
-        return Float(Int(state >> 40) % 2001 - 1000) / 1000
-    })
+    return Tensor(
+        shape: shape,
+        scalars: (0..<shape.reduce(1, *)).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int(state >> 40) % 2001 - 1000) / 1000
+        })
 }
 
 @Suite struct ToMeInvariantTests {
@@ -19,8 +22,8 @@ func randomTensor(_ shape: [Int], seed: UInt64) -> Tensor {
         #expect(m.r == min(r, (t - (cls ? 1 : 0)) / 2))
         let (merged, sizes) = m.mergeWeighted(x)
         #expect(merged.shape == [t - m.r, 6])
-        #expect(sizes.reduce(0, +) == Float(t))                                   // sizes sum to the input count
-        if cls { #expect(m.slotOf[0] == 0 && merged.scalars[0..<6] == x.scalars[0..<6]) }   // CLS stays first, untouched
+        #expect(sizes.reduce(0, +) == Float(t))  // sizes sum to the input count
+        if cls { #expect(m.slotOf[0] == 0 && merged.scalars[0..<6] == x.scalars[0..<6]) }  // CLS stays first, untouched
         // unmerge restores every token that was not merged exactly
         let restored = m.unmerge(merged)
         let mergedSlots = Set(m.destinations.map { m.unmerged.count + $0 })
@@ -50,15 +53,17 @@ func randomTensor(_ shape: [Int], seed: UInt64) -> Tensor {
         let attention = (0..<30).map { Float(($0 * 7) % 30) }
         let fast = TokenPruning.fastV(attention: attention, image: 4..<20, ratio: 0.5)
         #expect(fast.count == 4 + 8 + 10 && fast == fast.sorted())
-        let hi = TokenPruning.hiPrune(objectScores: (0..<36).map { Float($0 % 7) }, deepScores: (0..<36).map { Float(($0 * 5) % 36) },
-                                      gridWidth: 6, budget: 10, anchorCount: 1)
+        let hi = TokenPruning.hiPrune(
+            objectScores: (0..<36).map { Float($0 % 7) }, deepScores: (0..<36).map { Float(($0 * 5) % 36) },
+            gridWidth: 6, budget: 10, anchorCount: 1)
         #expect(hi.count == 10 && hi == hi.sorted())
     }
 
     @Test func visionZipShape() {
         let attn = randomTensor([2, 17], seed: 5).map { abs($0) }
-        let r = VisionZip.reduce(clsAttention: attn, hidden: randomTensor([17, 6], seed: 6), keys: randomTensor([17, 4], seed: 7),
-                                 dominant: 5, contextual: 3)
+        let r = VisionZip.reduce(
+            clsAttention: attn, hidden: randomTensor([17, 6], seed: 6), keys: randomTensor([17, 4], seed: 7),
+            dominant: 5, contextual: 3)
         #expect(r.tokens.shape == [8, 6] && r.dominantIndices.first == 0 && r.dominantIndices.count == 5)
     }
 }

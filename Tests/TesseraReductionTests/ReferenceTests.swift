@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-import TesseraTestSupport
 import TesseraCore
+import TesseraTestSupport
+import Testing
+
 @testable import TesseraReduction
 
 enum ReductionFixtures {
@@ -22,7 +23,8 @@ enum ReductionFixtures {
     @Test(arguments: ["tome_cls", "tome_nocls", "tome_clamped", "tome_sizes"])
     func tome(_ name: String) throws {
         let p = try #require(ReductionFixtures.params[name])
-        let m = BipartiteMatching(metric: try t("\(name)/metric"), r: p["r"] as! Int, classToken: p["class_token"] as! Bool)
+        let m = BipartiteMatching(
+            metric: try t("\(name)/metric"), r: p["r"] as! Int, classToken: p["class_token"] as! Bool)
         #expect(m.r == p["r_effective"] as! Int)
         #expect(m.slotOf == (try ints("\(name)/slot_of")))
         let (merged, sizes) = m.mergeWeighted(try t("\(name)/x"), sizes: try t("\(name)/sizes_in").scalars)
@@ -38,8 +40,9 @@ enum ReductionFixtures {
     }
 
     @Test func visionZip() throws {
-        let r = VisionZip.reduce(clsAttention: try t("visionzip/cls_attn"), hidden: try t("visionzip/x"), keys: try t("visionzip/keys"),
-                                 dominant: 5, contextual: 3)
+        let r = VisionZip.reduce(
+            clsAttention: try t("visionzip/cls_attn"), hidden: try t("visionzip/x"), keys: try t("visionzip/keys"),
+            dominant: 5, contextual: 3)
         #expect(r.dominantIndices == (try ints("visionzip/dominant_indices")))
         #expect(close(r.tokens, try t("visionzip/tokens")))
     }
@@ -54,16 +57,18 @@ enum ReductionFixtures {
     func fastV(_ name: String) throws {
         let p = try #require(ReductionFixtures.params[name])
         let start = p["image_start"] as! Int, length = p["image_len"] as! Int
-        let kept = TokenPruning.fastV(attention: try t("\(name)/attn_mean").scalars, image: start..<(start + length), ratio: p["R"] as! Double)
+        let kept = TokenPruning.fastV(
+            attention: try t("\(name)/attn_mean").scalars, image: start..<(start + length), ratio: p["R"] as! Double)
         #expect(kept == (try ints("\(name)/position_ids")))
     }
 
     @Test(arguments: ["hiprune_alpha0p1", "hiprune_nowrapcheck", "hiprune_wrapcheck"])
     func hiPrune(_ name: String) throws {
         let p = try #require(ReductionFixtures.params[name])
-        let kept = TokenPruning.hiPrune(objectScores: try t("\(name)/object_scores").scalars, deepScores: try t("\(name)/deep_scores").scalars,
-                                        gridWidth: p["grid_w"] as! Int, budget: p["budget"] as! Int,
-                                        anchorCount: p["anchor_count"] as! Int, checkRowWrap: p["row_wrap_check"] as! Bool)
+        let kept = TokenPruning.hiPrune(
+            objectScores: try t("\(name)/object_scores").scalars, deepScores: try t("\(name)/deep_scores").scalars,
+            gridWidth: p["grid_w"] as! Int, budget: p["budget"] as! Int,
+            anchorCount: p["anchor_count"] as! Int, checkRowWrap: p["row_wrap_check"] as! Bool)
         #expect(kept == (try ints("\(name)/kept")), "\(name)")
     }
 }

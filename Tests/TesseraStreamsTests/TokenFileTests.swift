@@ -1,12 +1,16 @@
 import Foundation
-import Testing
 import TesseraCore
+import Testing
+
 @testable import TesseraStreams
 
 @Suite struct TokenFileTests {
     let records = [
-        TokenRecord(source: "/data/a.png", tokens: Tokens(ids: [1, 2, 3, 4], shape: [4], vocabularySizes: [4096], model: "m")),
-        TokenRecord(source: "/data/clip.mp4", frameTimestamp: 1.5, tokens: Tokens(ids: [4095, 0, 7, 9], shape: [4], vocabularySizes: [4096], model: "m")),
+        TokenRecord(
+            source: "/data/a.png", tokens: Tokens(ids: [1, 2, 3, 4], shape: [4], vocabularySizes: [4096], model: "m")),
+        TokenRecord(
+            source: "/data/clip.mp4", frameTimestamp: 1.5,
+            tokens: Tokens(ids: [4095, 0, 7, 9], shape: [4], vocabularySizes: [4096], model: "m")),
     ]
 
     func temporary(_ ext: String) -> URL {
@@ -16,14 +20,21 @@ import TesseraCore
     @Test(arguments: TokenFileFormat.allCases)
     func roundTrip(_ format: TokenFileFormat) throws {
         let url = temporary(format.rawValue)
-        defer { try? FileManager.default.removeItem(at: url); try? FileManager.default.removeItem(at: url.appendingPathExtension("json")) }
+        defer {
+            try? FileManager.default.removeItem(at: url);
+            try? FileManager.default.removeItem(at: url.appendingPathExtension("json"))
+        }
         try TokenFile.write(records, to: url, format: format)
         #expect(try TokenFile.read(url) == records)
     }
 
     @Test func continuousTokensRoundTrip() throws {
         let latents = Tensor(shape: [3, 2], scalars: [0.5, -1.25, 3, 0, 1e-3, 7])
-        let recs = [TokenRecord(source: "x.jpg", tokens: Tokens(ids: [], shape: [3], vocabularySizes: [], model: "vae", latents: latents))]
+        let recs = [
+            TokenRecord(
+                source: "x.jpg",
+                tokens: Tokens(ids: [], shape: [3], vocabularySizes: [], model: "vae", latents: latents))
+        ]
         for format in [TokenFileFormat.jsonl, .safetensors] {
             let url = temporary(format.rawValue)
             defer { try? FileManager.default.removeItem(at: url) }

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import TesseraCore
 import TesseraTestSupport
+import Testing
+
 @testable import TesseraStreams
 
 private func scratchFolder(_ name: String) -> URL { Fixtures.scratchFolder(name) }
@@ -19,9 +20,11 @@ private func snapshot(_ folder: URL) throws -> [String: Data] {
     @Test func knownDigests() {
         #expect(SHA256.hex(Data()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         #expect(SHA256.hex(Data("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(SHA256.hex(Data("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+        #expect(
+            SHA256.hex(Data("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
                 == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        #expect(SHA256.hex(Data(repeating: UInt8(ascii: "a"), count: 1_000_000))
+        #expect(
+            SHA256.hex(Data(repeating: UInt8(ascii: "a"), count: 1_000_000))
                 == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
@@ -53,14 +56,16 @@ private func snapshot(_ folder: URL) throws -> [String: Data] {
         #expect(try v.stream([grid]) == [s, s + 2, s + 5, s + 10, s + 3, s + 12, s + 5 + 8191, s + 3, s + 1])
         #expect(try v.tokens(fromStream: v.stream([grid]), model: "m") == [grid])
         let text = try v.text([grid])
-        #expect(text == "<|image start|>2*2<|image token|><|visual token 000000|><|visual token 000005|><|extra_200|>"
+        #expect(
+            text == "<|image start|>2*2<|image token|><|visual token 000000|><|visual token 000005|><|extra_200|>"
                 + "<|visual token 000007|><|visual token 008191|><|extra_200|><|image end|>")
         #expect(try v.tokens(fromText: text, model: "m") == [grid])
         #expect(v.storageType == .uint32)
     }
 
     @Test func videoFramesAndMultiCodebook() throws {
-        var v = VisualVocabulary(offset: 1000, codebookSizes: [16, 4], special: .init(imageStart: 1, imageEnd: 2, frameSeparator: 3))
+        var v = VisualVocabulary(
+            offset: 1000, codebookSizes: [16, 4], special: .init(imageStart: 1, imageEnd: 2, frameSeparator: 3))
         v.resolution = ["2": 9]
         let a = Tokens(ids: [15, 3, 0, 0], shape: [2, 2], vocabularySizes: [16, 4], model: "m")
         let b = Tokens(ids: [1, 2, 3, 1], shape: [2, 2], vocabularySizes: [16, 4], model: "m")
@@ -71,18 +76,27 @@ private func snapshot(_ folder: URL) throws -> [String: Data] {
 
     @Test func badStreamsAndVocabulariesAreErrors() throws {
         let v = VisualVocabulary.chameleon()
-        #expect(throws: TokenFileError.self) { try v.tokens(fromStream: [8197, 3, 8196]) }          // below the visual range
-        #expect(throws: TokenFileError.self) { try v.stream([Tokens(ids: [8192], shape: [1], vocabularySizes: [8192], model: "")]) }
+        #expect(throws: TokenFileError.self) { try v.tokens(fromStream: [8197, 3, 8196]) }  // below the visual range
         #expect(throws: TokenFileError.self) {
-            try VisualVocabulary(offset: 0, codebookSizes: [10], special: .init(imageStart: 5)).validate()   // special inside visual range
+            try v.stream([Tokens(ids: [8192], shape: [1], vocabularySizes: [8192], model: "")])
         }
         #expect(throws: TokenFileError.self) {
-            try VisualVocabulary(codebookSizes: [10, 10], codebookOffsets: [0, 5]).validate()              // overlapping codebooks
+            // a special token inside the visual range
+            try VisualVocabulary(offset: 0, codebookSizes: [10], special: .init(imageStart: 5)).validate()
         }
-        #expect(throws: TokenFileError.self) { try VisualVocabulary(codebookSizes: [70000], lmVocabularySize: 65536).validate() }
+        #expect(throws: TokenFileError.self) {
+            try VisualVocabulary(codebookSizes: [10, 10], codebookOffsets: [0, 5]).validate()  // overlapping codebooks
+        }
+        #expect(throws: TokenFileError.self) {
+            try VisualVocabulary(codebookSizes: [70000], lmVocabularySize: 65536).validate()
+        }
         let e = VisualVocabulary.emu3(codebookSize: 16, textVocabularySize: 10)
         #expect(throws: TokenFileError.self) { try e.tokens(fromText: "<|image start|><|visual token 000001|>hello") }
-        #expect(throws: TokenFileError.self) { try e.tokens(fromText: "<|visual token 000001|><|extra_200|><|visual token 000001|><|visual token 000002|><|extra_200|>") }
+        #expect(throws: TokenFileError.self) {
+            try e.tokens(
+                fromText:
+                    "<|visual token 000001|><|extra_200|><|visual token 000001|><|visual token 000002|><|extra_200|>")
+        }
     }
 
     @Test func fileRoundTrip() throws {
@@ -106,7 +120,8 @@ private func snapshot(_ folder: URL) throws -> [String: Data] {
     func megatronIndexMatchesMegatronCore(_ name: String, _ storage: DType) throws {
         struct Fixture: Decodable { var datasets: [String: Dataset] }
         struct Dataset: Decodable { var sequences: [[Int]] }
-        let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: Self.folder.appendingPathComponent("sequences.json")))
+        let fixture = try JSONDecoder().decode(
+            Fixture.self, from: Data(contentsOf: Self.folder.appendingPathComponent("sequences.json")))
         let sequences = try #require(fixture.datasets[name]).sequences
         let expected = try Data(contentsOf: Self.folder.appendingPathComponent("\(name).idx"))
         #expect(ShardEncoder.megatronIndex(lengths: sequences.map(\.count), storage: storage) == expected)
@@ -114,8 +129,11 @@ private func snapshot(_ folder: URL) throws -> [String: Data] {
         let bin = try Data(contentsOf: Self.folder.appendingPathComponent("\(name).bin"))
         var ours = Data()
         for id in sequences.joined() {
-            if storage == .uint16 { withUnsafeBytes(of: UInt16(id).littleEndian) { ours.append(contentsOf: $0) } }
-            else { withUnsafeBytes(of: UInt32(id).littleEndian) { ours.append(contentsOf: $0) } }
+            if storage == .uint16 {
+                withUnsafeBytes(of: UInt16(id).littleEndian) { ours.append(contentsOf: $0) }
+            } else {
+                withUnsafeBytes(of: UInt32(id).littleEndian) { ours.append(contentsOf: $0) }
+            }
         }
         #expect(ours == bin)
     }
@@ -123,16 +141,20 @@ private func snapshot(_ folder: URL) throws -> [String: Data] {
 
 @Suite struct TarArchiveTests {
     @Test func roundTripAndCorruption() throws {
-        let members = [TarArchive.Member(name: "000000001.json", data: Data("{}".utf8)),
-                       TarArchive.Member(name: "000000001.ids.npy", data: Data(repeating: 7, count: 513))]
+        let members = [
+            TarArchive.Member(name: "000000001.json", data: Data("{}".utf8)),
+            TarArchive.Member(name: "000000001.ids.npy", data: Data(repeating: 7, count: 513)),
+        ]
         let data = try TarArchive.archive(members)
         #expect(data.count % 512 == 0)
         #expect(try TarArchive.members(of: data, path: "t.tar") == members)
         var bad = data
-        bad[130] ^= 1                                                     // size field: checksum no longer matches
+        bad[130] ^= 1  // size field: checksum no longer matches
         #expect(throws: TokenFileError.self) { try TarArchive.members(of: bad, path: "t.tar") }
         #expect(throws: TokenFileError.self) { try TarArchive.members(of: data.prefix(700), path: "t.tar") }
-        #expect(throws: TokenFileError.self) { try TarArchive.archive([.init(name: String(repeating: "x", count: 101), data: Data())]) }
+        #expect(throws: TokenFileError.self) {
+            try TarArchive.archive([.init(name: String(repeating: "x", count: 101), data: Data())])
+        }
     }
 }
 
@@ -140,20 +162,28 @@ private func snapshot(_ folder: URL) throws -> [String: Data] {
     /// Synthetic inputs: some images, a 3-frame video, and failures between them.
     static func inputs() -> [EncodedInput] {
         (0..<23).map { i in
-            if i % 7 == 3 { return EncodedInput(source: "bad\(i).jpg", sourceBytes: 10, sha256: "00", records: [], failure: "bad\(i).jpg: corrupt") }
+            if i % 7 == 3 {
+                return EncodedInput(
+                    source: "bad\(i).jpg", sourceBytes: 10, sha256: "00", records: [], failure: "bad\(i).jpg: corrupt")
+            }
             let frames = i % 5 == 4 ? 3 : 1
             let records = (0..<frames).map { f in
-                TokenRecord(source: "in\(i)", frameTimestamp: frames > 1 ? Double(f) * 0.5 : nil,
-                            tokens: Tokens(ids: (0..<6).map { (i * 31 + f * 7 + $0 * 13) % 64 }, shape: [6], vocabularySizes: [64], model: "m"))
+                TokenRecord(
+                    source: "in\(i)", frameTimestamp: frames > 1 ? Double(f) * 0.5 : nil,
+                    tokens: Tokens(
+                        ids: (0..<6).map { (i * 31 + f * 7 + $0 * 13) % 64 }, shape: [6], vocabularySizes: [64],
+                        model: "m"))
             }
-            return EncodedInput(source: "in\(i)", sourceBytes: 100 + i, sha256: String(format: "%064x", i), records: records)
+            return EncodedInput(
+                source: "in\(i)", sourceBytes: 100 + i, sha256: String(format: "%064x", i), records: records)
         }
     }
 
     static func options(_ format: ShardFormat) -> TokenStreamWriter.Options {
-        TokenStreamWriter.Options(format: format, shardBytes: 1 << 30, shardSamples: 4,
-                                  vocabulary: format == .bin ? .chameleon(codebookSize: 64) : nil,
-                                  model: "m", fingerprint: "f", inputCount: inputs().count)
+        TokenStreamWriter.Options(
+            format: format, shardBytes: 1 << 30, shardSamples: 4,
+            vocabulary: format == .bin ? .chameleon(codebookSize: 64) : nil,
+            model: "m", fingerprint: "f", inputCount: inputs().count)
     }
 
     static func writeAll(_ folder: URL, _ format: ShardFormat) throws -> TokenStreamWriter.Summary {
@@ -171,7 +201,9 @@ private func snapshot(_ folder: URL) throws -> [String: Data] {
         #expect(summary.samples == expected.count && summary.failedInputs == 3 && summary.inputsDone == 23)
         let journal = try JSONLines.read(ShardEntry.self, from: folder.appendingPathComponent("shards.jsonl"))
         var read: [TokenRecord] = []
-        for entry in journal { if let shard = entry.shard { read += try TokenFile.read(folder.appendingPathComponent(shard)) } }
+        for entry in journal {
+            if let shard = entry.shard { read += try TokenFile.read(folder.appendingPathComponent(shard)) }
+        }
         #expect(read.map(\.tokens.ids) == expected.map(\.tokens.ids))
         #expect(read.map(\.source) == expected.map(\.source))
         #expect(read.map(\.frameTimestamp) == expected.map(\.frameTimestamp))
@@ -180,7 +212,9 @@ private func snapshot(_ folder: URL) throws -> [String: Data] {
         #expect(zip(journal, journal.dropFirst()).allSatisfy { $0.inputs[1] == $1.inputs[0] })
         for entry in journal where entry.shard != nil {
             let inShard = manifest.filter { $0.shard == entry.shard }
-            #expect(inShard.count == entry.samples && Set(inShard.map(\.inputIndex)).allSatisfy { (entry.inputs[0]..<entry.inputs[1]).contains($0) })
+            #expect(
+                inShard.count == entry.samples
+                    && Set(inShard.map(\.inputIndex)).allSatisfy { (entry.inputs[0]..<entry.inputs[1]).contains($0) })
             #expect(inShard.filter { $0.inputIndex != inShard.last!.inputIndex }.count < 4)
         }
         #expect(manifest.map(\.source) == expected.map(\.source))
@@ -209,7 +243,9 @@ private func snapshot(_ folder: URL) throws -> [String: Data] {
                 let writer = try TokenStreamWriter(directory: folder, options: Self.options(format), resume: true)
                 let crashAt = crashes < 3 ? Int.random(in: writer.completedInputs...inputs.count, using: &rng) : Int.max
                 let phase = ["files", "manifest", "errors", "mid-shard"].randomElement(using: &rng)!
-                if phase != "mid-shard" { writer.faultInjection = { step in if step == phase && crashAt != .max { throw Crash() } } }
+                if phase != "mid-shard" {
+                    writer.faultInjection = { step in if step == phase && crashAt != .max { throw Crash() } }
+                }
                 do {
                     for (i, input) in inputs.enumerated().dropFirst(writer.completedInputs) {
                         if phase == "mid-shard" && i == crashAt { throw Crash() }
@@ -221,7 +257,9 @@ private func snapshot(_ folder: URL) throws -> [String: Data] {
                     crashes += 1
                     // A kill can also tear the line being appended and leave a temporary file.
                     if Bool.random(using: &rng) {
-                        let journal = try FileHandle(forWritingTo: folder.appendingPathComponent(["shards.jsonl", "manifest.jsonl", "errors.jsonl"].randomElement(using: &rng)!))
+                        let journal = try FileHandle(
+                            forWritingTo: folder.appendingPathComponent(
+                                ["shards.jsonl", "manifest.jsonl", "errors.jsonl"].randomElement(using: &rng)!))
                         try journal.seekToEnd()
                         try journal.write(contentsOf: Data("{\"shard\":\"sha".utf8))
                         try journal.close()
@@ -248,35 +286,44 @@ private func snapshot(_ folder: URL) throws -> [String: Data] {
         var read: [TokenRecord] = [], samples = 0
         for shard in journal.compactMap(\.shard) {
             read += try TokenFile.read(folder.appendingPathComponent(shard))
-            samples += (try NPYArray(contentsOf: folder.appendingPathComponent(shard.replacingOccurrences(of: ".bin", with: ".idx.npy")))).shape[0]
+            let offsets = folder.appendingPathComponent(shard.replacingOccurrences(of: ".bin", with: ".idx.npy"))
+            samples += try NPYArray(contentsOf: offsets).shape[0]
         }
         let expected = Self.inputs().flatMap(\.records)
         #expect(read == expected)
-        #expect(samples == Self.inputs().filter { !$0.records.isEmpty }.count)      // one sample per input, videos included
+        #expect(samples == Self.inputs().filter { !$0.records.isEmpty }.count)  // one sample per input, videos included
         // The first video's stream holds two frame separators.
         let video = Self.inputs()[4].records.map(\.tokens)
         #expect(try options.vocabulary!.stream(video).filter { $0 == 1004 }.count == 2)
         var plain = Self.options(.jsonl)
         plain.videoSequences = true
-        #expect(throws: TokenFileError.self) { try TokenStreamWriter(directory: scratchFolder("bad"), options: plain, resume: false) }
+        #expect(throws: TokenFileError.self) {
+            try TokenStreamWriter(directory: scratchFolder("bad"), options: plain, resume: false)
+        }
     }
 
     @Test func refusesForeignOrDifferentRuns() throws {
         let folder = scratchFolder("refuse")
         defer { try? FileManager.default.removeItem(at: folder) }
         _ = try Self.writeAll(folder, .jsonl)
-        #expect(throws: TokenFileError.self) { try TokenStreamWriter(directory: folder, options: Self.options(.jsonl), resume: false) }
+        #expect(throws: TokenFileError.self) {
+            try TokenStreamWriter(directory: folder, options: Self.options(.jsonl), resume: false)
+        }
         var other = Self.options(.jsonl)
         other.fingerprint = "other inputs"
         #expect(throws: TokenFileError.self) { try TokenStreamWriter(directory: folder, options: other, resume: true) }
         #expect(throws: TokenFileError.self) {
-            try TokenStreamWriter(directory: folder, options: .init(format: .bin, model: "m", fingerprint: "f", inputCount: 1), resume: true)
+            try TokenStreamWriter(
+                directory: folder, options: .init(format: .bin, model: "m", fingerprint: "f", inputCount: 1),
+                resume: true)
         }
         let foreign = scratchFolder("foreign")
         defer { try? FileManager.default.removeItem(at: foreign) }
         try FileManager.default.createDirectory(at: foreign, withIntermediateDirectories: true)
         try Data().write(to: foreign.appendingPathComponent("shard-00000.jsonl"))
-        #expect(throws: TokenFileError.self) { try TokenStreamWriter(directory: foreign, options: Self.options(.jsonl), resume: true) }
+        #expect(throws: TokenFileError.self) {
+            try TokenStreamWriter(directory: foreign, options: Self.options(.jsonl), resume: true)
+        }
         #expect(FileManager.default.fileExists(atPath: foreign.appendingPathComponent("shard-00000.jsonl").path))
     }
 }

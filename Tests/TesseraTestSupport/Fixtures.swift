@@ -31,7 +31,8 @@ public enum Fixtures {
     /// The `params` object of every entry of a `cases.json` list (`[{"case": …, "params": {…}}]`).
     public static func caseParameters(_ path: String) -> [String: [String: Any]] {
         guard let data = try? Data(contentsOf: url(path)),
-              let list = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { return [:] }
+            let list = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]]
+        else { return [:] }
         var out: [String: [String: Any]] = [:]
         for entry in list {
             if let name = entry["case"] as? String { out[name] = entry["params"] as? [String: Any] ?? [:] }
@@ -77,7 +78,12 @@ public func maxAbsDiff(_ a: [UInt8], _ b: [UInt8]) -> Int {
 
 /// A JSON value of any shape (for free-form `params` in fixture manifests).
 public enum JSONValue: Decodable, Sendable {
-    case number(Double), string(String), bool(Bool), array([JSONValue]), object([String: JSONValue]), null
+    case number(Double)
+    case string(String)
+    case bool(Bool)
+    case array([JSONValue])
+    case object([String: JSONValue])
+    case null
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()

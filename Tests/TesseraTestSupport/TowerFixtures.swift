@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import TesseraCore
 import TesseraMedia
+import Testing
 
 /// The reduced CLIP/SigLIP towers of `Tests/Fixtures/towers` (Tests/Reference/make_tower_fixtures.py).
 public enum TowerFixtures {
@@ -22,8 +22,10 @@ public enum TowerFixtures {
 
 /// Expects `got` to match the reference tensor `name` of `e` within `tolerance`, relative to the
 /// reference's largest magnitude.
-public func expectClose(_ name: String, _ got: Tensor, _ e: SafeTensorsFile, tolerance: Float = 1e-4,
-                        sourceLocation: SourceLocation = #_sourceLocation) throws {
+public func expectClose(
+    _ name: String, _ got: Tensor, _ e: SafeTensorsFile, tolerance: Float = 1e-4,
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws {
     let ref = try e.tensor(name)
     #expect(got.shape == ref.shape, "\(name): \(got.shape) vs \(ref.shape)", sourceLocation: sourceLocation)
     guard got.count == ref.count else { return }
