@@ -26,6 +26,16 @@ public struct TokenizerDescriptor: Sendable, Equatable {
     /// The shape of the conditioning the decoder needs (TA-TiTok: text embeddings `[77, 768]`), if any.
     public var conditioning: [Int]?
 
+    /// - Parameters:
+    ///   - family: the family (`titok`).
+    ///   - modelID: the model id written into token files.
+    ///   - inputSize: the preprocessed input size.
+    ///   - tokenShape: token positions per image (plus a codebook axis for multi-codebook tokens).
+    ///   - vocabularySizes: codebook sizes (empty for continuous tokens).
+    ///   - latentChannels: channels of continuous tokens.
+    ///   - variableLength: whether any prefix of the tokens decodes.
+    ///   - outputRange: the value range of reconstructions.
+    ///   - conditioning: the shape of conditioning the decoder needs, if any.
     public init(
         family: String, modelID: String, inputSize: PixelSize, tokenShape: [Int], vocabularySizes: [Int],
         latentChannels: Int? = nil, variableLength: Bool, outputRange: ClosedRange<Float>,
@@ -70,6 +80,11 @@ public struct EncodeOptions: Sendable, Equatable {
     /// preprocessed pixels, so the same image gets the same sample in any batch, at any position).
     public var sampleKeys: [UInt64]?
 
+    /// - Parameters:
+    ///   - tokenLimit: keep the first `k` token positions.
+    ///   - batchSize: images per forward pass.
+    ///   - seed: sample stochastic encoders with this seed (nil: the mode).
+    ///   - sampleKeys: identities of the images for seeded sampling (default: their pixels).
     public init(tokenLimit: Int? = nil, batchSize: Int = 8, seed: UInt64? = nil, sampleKeys: [UInt64]? = nil) {
         self.tokenLimit = tokenLimit
         self.batchSize = batchSize
@@ -100,6 +115,15 @@ public struct DecodeOptions: Sendable, Equatable {
     /// The 8-bit conversion of ``ImageTokenizer/decodeImages(_:options:)``.
     public var rounding: ImageRounding
 
+    /// - Parameters:
+    ///   - tokenLimit: decode the first `k` token positions.
+    ///   - batchSize: token sets per forward pass.
+    ///   - seed: seed of stochastic decoders.
+    ///   - steps: sampling steps of iterative decoders.
+    ///   - guidanceScale: classifier-free guidance scale.
+    ///   - conditioning: conditioning the decoder needs (TA-TiTok's text embeddings).
+    ///   - noise: initial noise per token set.
+    ///   - rounding: the 8-bit conversion of images.
     public init(
         tokenLimit: Int? = nil, batchSize: Int = 8, seed: UInt64? = nil, steps: Int? = nil,
         guidanceScale: Float? = nil, conditioning: Tensor? = nil, noise: [Tensor]? = nil,
@@ -150,7 +174,10 @@ extension ImageTokenizer {
 
 /// Errors of tokenizers: token sets that do not fit the model, options it cannot honour.
 public struct TokenizerError: Error, CustomStringConvertible, Sendable {
+    /// What is wrong.
     public var reason: String
+    /// An error with its reason.
     public init(_ reason: String) { self.reason = reason }
+    /// The reason.
     public var description: String { reason }
 }

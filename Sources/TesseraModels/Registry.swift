@@ -7,6 +7,7 @@ import TesseraNN
 
 /// The tokenizer families, in the order their predicates are tried.
 public enum TokenizerRegistry {
+    /// The registry: one ``ModelEntry`` per family (`tessera models` prints it).
     public static let registry = ModelRegistry<any ImageTokenizer>(
         kind: "tokenizer",
         entries: [
@@ -40,6 +41,7 @@ public enum TokenizerRegistry {
 
 /// The vision encoder families, in the order their predicates are tried.
 public enum VisionEncoderRegistry {
+    /// The registry: one ``ModelEntry`` per family (`tessera models` prints it).
     public static let registry = ModelRegistry<any VisionEncoder>(
         kind: "vision encoder",
         entries: [

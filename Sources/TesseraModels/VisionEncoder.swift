@@ -25,8 +25,9 @@ public struct EncoderDescriptor: Sendable, Equatable {
     /// Whether token 0 is a CLS token (protected by ToMe; ranked by pruning methods).
     public var hasClassToken: Bool
 
-    /// Patches per column and row: the patch convolution's floor (SigLIP so400m: 384 / 14 → 27).
+    /// Patches per column: the patch convolution's floor (SigLIP so400m: 384 / 14 → 27).
     public var gridRows: Int { PatchEmbedding.grid(inputSize.height, patchSize: patchSize) }
+    /// Patches per row.
     public var gridColumns: Int { PatchEmbedding.grid(inputSize.width, patchSize: patchSize) }
     /// Patch tokens per image.
     public var patchTokens: Int { gridRows * gridColumns }
@@ -126,7 +127,9 @@ extension VisionEncoder {
 
 /// A request the encoder cannot serve (a layer outside it, an input of the wrong size).
 public struct VisionEncoderError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// What cannot be done.
     public var description: String
+    /// An error with its description.
     public init(_ description: String) { self.description = description }
 }
 

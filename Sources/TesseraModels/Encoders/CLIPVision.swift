@@ -10,9 +10,13 @@ import TesseraNN
 /// encoder layers (QuickGELU for OpenAI weights) → `post_layernorm` on the CLS token
 /// (`pooler_output`); `last_hidden_state` is the last layer's output as it is.
 public struct CLIPVisionTower: VisionEncoder {
+    /// The vision config as config.json states it.
     public let config: HFVisionConfig
+    /// Family `clip`, one CLS token before the patches.
     public let descriptor: EncoderDescriptor
+    /// CLIPImageProcessor's transform (preprocessor_config.json).
     public let preprocessing: Preprocessing
+    /// The encoder layers `vision_model.encoder.layers.{i}`.
     public let stack: TransformerStack
     let patchEmbed: PatchEmbedding
     let classEmbedding: Tensor

@@ -21,14 +21,23 @@ public struct HFVisionConfig: Sendable, Equatable {
         }
     }
 
+    /// CLIP or SigLIP.
     public var family: Family
+    /// Token width (`hidden_size`).
     public var hiddenSize: Int
+    /// MLP width (`intermediate_size`).
     public var intermediateSize: Int
+    /// Encoder layers (`num_hidden_layers`).
     public var layers: Int
+    /// Attention heads (`num_attention_heads`).
     public var heads: Int
+    /// Square input side in pixels (`image_size`).
     public var imageSize: Int
+    /// Patch side in pixels (`patch_size`).
     public var patchSize: Int
+    /// The MLP activation (`hidden_act`; QuickGELU for OpenAI CLIP, tanh GELU for SigLIP).
     public var activation: Activation
+    /// LayerNorm epsilon (`layer_norm_eps`).
     public var layerNormEps: Float
     /// SigLIP: attention-pooling head present.
     public var useHead: Bool

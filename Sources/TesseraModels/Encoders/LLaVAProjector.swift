@@ -5,6 +5,7 @@ import Foundation
 import TesseraCore
 import TesseraNN
 
+/// LLaVA's `mm_projector` ("mlp2x_gelu"): maps vision features to the language model's width.
 public struct LLaVAProjector: Sendable {
     let first: Linear
     let second: Linear
@@ -24,7 +25,9 @@ public struct LLaVAProjector: Sendable {
         try loader.finish()
     }
 
+    /// The vision width it takes.
     public var inputWidth: Int { first.inFeatures }
+    /// The language model's width it gives.
     public var outputWidth: Int { second.outFeatures }
 
     /// `[..., vision width]` → `[..., language width]`.

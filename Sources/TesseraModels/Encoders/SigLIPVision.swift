@@ -9,9 +9,13 @@ import TesseraNN
 /// The SigLIP vision transformer: patch embedding (with bias) + positions → encoder layers
 /// (tanh GELU) → `post_layernorm` on every token → optional attention-pooling head.
 public struct SigLIPVisionTower: VisionEncoder {
+    /// The vision config as config.json states it.
     public let config: HFVisionConfig
+    /// Family `siglip`, no prefix tokens.
     public let descriptor: EncoderDescriptor
+    /// SiglipImageProcessor's transform (preprocessor_config.json).
     public let preprocessing: Preprocessing
+    /// The encoder layers `vision_model.encoder.layers.{i}`.
     public let stack: TransformerStack
     let patchEmbed: PatchEmbedding
     let positionEmbedding: Tensor

@@ -20,24 +20,41 @@ public struct TimmViTConfig: Sendable, Equatable {
         case none = ""
     }
 
+    /// timm's architecture name (`vit_base_patch16_224`, with any `.tag`).
     public var architecture: String
+    /// Square input side in pixels.
     public var imageSize: Int
+    /// Patch side in pixels.
     public var patchSize: Int
+    /// Token width.
     public var embedDim: Int
+    /// Transformer blocks.
     public var depth: Int
+    /// Attention heads.
     public var heads: Int
+    /// MLP width over token width.
     public var mlpRatio: Double
+    /// Classifier outputs (0: no head).
     public var numClasses: Int
+    /// What `forward_head` pools.
     public var globalPool: GlobalPool
+    /// Whether there is a CLS token.
     public var classToken: Bool
+    /// Register tokens after the CLS token (`reg_tokens`).
     public var registerTokens: Int
+    /// Positions added before the prefix tokens are prepended (`no_embed_class`).
     public var noEmbedClass: Bool
+    /// Whether the q/k/v projections have biases.
     public var qkvBias: Bool
+    /// A LayerNorm before the blocks (`norm_pre`, CLIP-style ViTs).
     public var preNorm: Bool
     /// Eval preprocessing (timm's `pretrained_cfg`).
     public var interpolation: ResizeFilter
+    /// `crop_pct`: the resize target is `floor(size / crop_pct)` before the centre crop.
     public var cropPercent: Double
+    /// Normalization mean per channel.
     public var mean: [Float]
+    /// Normalization standard deviation per channel.
     public var std: [Float]
 
     /// Named sizes of timm's `vit_{size}_patch{P}_{S}` family.
@@ -81,6 +98,7 @@ public struct TimmViTConfig: Sendable, Equatable {
     public var prefixTokens: Int { (classToken ? 1 : 0) + registerTokens }
     /// Patches per side (the patch convolution's floor).
     public var gridSize: Int { PatchEmbedding.grid(imageSize, patchSize: patchSize) }
+    /// The MLP's hidden width.
     public var mlpHidden: Int { Int(Double(embedDim) * mlpRatio) }
 
     /// timm's eval transform: shorter side to `floor(size / crop_pct)`, centre crop, mean/std.
@@ -203,8 +221,11 @@ extension BlockKeys {
 
 /// A timm Vision Transformer.
 public struct TimmViT: VisionEncoder {
+    /// The architecture and eval transform.
     public let config: TimmViTConfig
+    /// Family `timm-vit`, prefix = CLS + register tokens.
     public let descriptor: EncoderDescriptor
+    /// The blocks `blocks.{i}`.
     public let stack: TransformerStack
     let patchEmbed: PatchEmbedding
     let classToken: Tensor?

@@ -9,9 +9,13 @@ import TesseraNN
 /// Shape of the pixel decoder. The published checkpoints all use the defaults; smaller
 /// values exist only for tests and are read from `model.pixel_decoder` in config.json.
 public struct PixelDecoderConfig: Codable, Sendable, Equatable {
+    /// Base channel count (`hidden_channels`).
     public var hiddenChannels = 128
+    /// Channels of the latent it decodes (`z_channels`).
     public var latentChannels = 256
+    /// Channel multiplier per resolution level (`channel_mult`), lowest resolution last.
     public var channelMultipliers = [1, 1, 2, 2, 4]
+    /// Residual blocks per level (`num_res_blocks`).
     public var residualBlocks = 2
 
     enum CodingKeys: String, CodingKey {
@@ -71,6 +75,7 @@ public struct MaskGITPixelDecoder: Sendable {
     let normOut: GroupNorm
     let convOut: Conv2d
 
+    /// Binds the decoder under `w` (`pixel_decoder` in TiTok checkpoints).
     public init(_ w: WeightScope, config c: PixelDecoderConfig) {
         let mult = c.channelMultipliers, hidden = c.hiddenChannels, levelsCount = mult.count
         let top = hidden * mult[levelsCount - 1]

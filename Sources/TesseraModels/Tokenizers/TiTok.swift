@@ -13,10 +13,15 @@ import TesseraQuantizers
 /// TiTok's configuration as its config.json states it. Keys missing from old checkpoints
 /// take the original code's defaults: `is_legacy` true, `quantize_mode` "vq".
 public struct TiTokConfig: Sendable, Equatable {
+    /// One of TiTok's two ViTs (encoder or decoder).
     public struct ViT: Sendable, Equatable {
+        /// Token width.
         public var width: Int
+        /// Transformer blocks.
         public var layers: Int
+        /// Attention heads.
         public var heads: Int
+        /// Patch side in pixels.
         public var patchSize: Int
 
         /// The stack `transformer.{i}`: open_clip residual attention blocks (exact GELU, eps 1e-5).
@@ -27,18 +32,25 @@ public struct TiTokConfig: Sendable, Equatable {
         }
     }
 
+    /// Square input side (`dataset.preprocessing.crop_size`, 256 by default).
     public var imageSize: Int
+    /// The encoder ViT.
     public var encoder: ViT
+    /// The decoder ViT.
     public var decoder: ViT
+    /// Latent tokens per image (`num_latent_tokens`).
     public var tokens: Int
+    /// Channels per token (`token_size`).
     public var tokenSize: Int
     /// What sits between encoder and decoder (`quantize_mode`).
     public var bottleneck: Bottleneck
+    /// Nearest-codeword search on L2-normalised vectors (`use_l2_norm`).
     public var useL2Norm: Bool
     /// Legacy encoder reshape and proxy-code decoder head.
     public var isLegacy: Bool
     /// Two-stage decoding through the MaskGIT-VQGAN pixel decoder.
     public var twoStage: Bool
+    /// The MaskGIT-VQGAN pixel decoder's shape (`model.pixel_decoder`).
     public var pixelDecoder: PixelDecoderConfig
     /// TA-TiTok text conditioning (context length, embedding width), when the decoder has it.
     public var textContext: (length: Int, dim: Int)? {
@@ -56,7 +68,9 @@ public struct TiTokConfig: Sendable, Equatable {
         case vae
     }
 
+    /// Patches per side.
     public var grid: Int { imageSize / encoder.patchSize }
+    /// Whether the tokens are continuous (VAE bottleneck).
     public var isVAE: Bool { bottleneck == .vae }
     /// Codebook entries (VQ), nil for the VAE.
     public var codebookSize: Int? {
@@ -318,7 +332,9 @@ struct TiTokDecoder: Sendable {
 /// A TiTok-family tokenizer: encoder, quantizer (VQ or VAE), decoder and, for legacy
 /// checkpoints, the MaskGIT-VQGAN pixel decoder behind the soft proxy-code mixture.
 public struct TiTok: ImageTokenizer {
+    /// The model's configuration as config.json states it.
     public let config: TiTokConfig
+    /// Family `titok`: `[N]` tokens, variable length, reconstructions in `0...1`.
     public let descriptor: TokenizerDescriptor
     let encoder: TiTokEncoder
     let decoder: TiTokDecoder

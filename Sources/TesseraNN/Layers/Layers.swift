@@ -2,44 +2,76 @@ import TesseraCore
 
 /// `nn.Linear`: keys `weight` `[out, in]` and optional `bias` `[out]`.
 public struct Linear: Sendable {
+    /// `[out, in]`.
     public var weight: Tensor
+    /// `[out]`, if the layer has one.
     public var bias: Tensor?
 
+    /// A layer from tensors (e.g. packed or reshaped checkpoint weights).
     public init(weight: Tensor, bias: Tensor?) { self.weight = weight; self.bias = bias }
 
+    /// Binds `weight` and (when `bias`) `bias` under `w`.
+    /// - Parameters:
+    ///   - w: the layer's scope (e.g. `blocks.0.mlp.fc1`).
+    ///   - inFeatures: input width.
+    ///   - outFeatures: output width.
+    ///   - bias: whether the checkpoint has a bias.
     public init(_ w: WeightScope, in inFeatures: Int, out outFeatures: Int, bias: Bool = true) {
         weight = w.tensor("weight", shape: [outFeatures, inFeatures])
         self.bias = bias ? w.tensor("bias", shape: [outFeatures]) : nil
     }
 
+    /// Input width.
     public var inFeatures: Int { weight.shape[1] }
+    /// Output width.
     public var outFeatures: Int { weight.shape[0] }
 
+    /// `x · weightᵀ + bias` over the last axis of `[..., in]`.
     public func callAsFunction(_ x: Tensor) -> Tensor { x.linear(weight: weight, bias: bias) }
 }
 
 /// `nn.LayerNorm` over the last axis: keys `weight`, `bias` (when affine).
 public struct LayerNorm: Sendable {
+    /// `[dim]` scale (nil without affine parameters).
     public var weight: Tensor?
+    /// `[dim]` shift (nil without).
     public var bias: Tensor?
+    /// Added to the variance.
     public var eps: Float
 
+    /// - Parameters:
+    ///   - w: the layer's scope.
+    ///   - dim: normalized width.
+    ///   - eps: variance epsilon (the family's: 1e-5 for open_clip, 1e-6 for timm and SigLIP).
+    ///   - affine: whether the checkpoint has `weight` (and `bias`).
+    ///   - bias: whether an affine norm has a `bias` (some LLM norms do not).
     public init(_ w: WeightScope, dim: Int, eps: Float, affine: Bool = true, bias: Bool = true) {
         weight = affine ? w.tensor("weight", shape: [dim]) : nil
         self.bias = affine && bias ? w.tensor("bias", shape: [dim]) : nil
         self.eps = eps
     }
 
+    /// Normalizes every row of the last axis.
     public func callAsFunction(_ x: Tensor) -> Tensor { x.layerNorm(weight: weight, bias: bias, eps: eps) }
 }
 
 /// `nn.GroupNorm` on `[N, C, ...]`: keys `weight`, `bias`.
 public struct GroupNorm: Sendable {
+    /// Channel groups (32 in the VQGAN decoders).
     public var groups: Int
+    /// `[channels]` scale (nil without affine parameters).
     public var weight: Tensor?
+    /// `[channels]` shift.
     public var bias: Tensor?
+    /// Added to the variance.
     public var eps: Float
 
+    /// - Parameters:
+    ///   - w: the layer's scope.
+    ///   - groups: channel groups; must divide `channels`.
+    ///   - channels: input channels.
+    ///   - eps: variance epsilon.
+    ///   - affine: whether the checkpoint has `weight` and `bias`.
     public init(_ w: WeightScope, groups: Int, channels: Int, eps: Float, affine: Bool = true) {
         self.groups = groups
         weight = affine ? w.tensor("weight", shape: [channels]) : nil
@@ -55,11 +87,23 @@ public struct GroupNorm: Sendable {
 
 /// `nn.Conv2d` (groups 1): keys `weight` `[out, in, kh, kw]`, optional `bias`.
 public struct Conv2d: Sendable {
+    /// `[out, in, kh, kw]`; assigning it drops the cached Winograd transform.
     public var weight: Tensor { didSet { winograd = WinogradWeightsCache() } }
+    /// `[out]`, if any.
     public var bias: Tensor?
+    /// Vertical and horizontal stride.
     public var stride: (Int, Int)
+    /// Zero padding above/below and left/right.
     public var padding: (Int, Int)
 
+    /// - Parameters:
+    ///   - w: the layer's scope.
+    ///   - inChannels: input channels.
+    ///   - outChannels: output channels.
+    ///   - kernel: kernel height and width.
+    ///   - stride: vertical and horizontal stride.
+    ///   - padding: zero padding (symmetric per axis).
+    ///   - bias: whether the checkpoint has a bias.
     public init(
         _ w: WeightScope, in inChannels: Int, out outChannels: Int, kernel: (Int, Int),
         stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0), bias: Bool = true
@@ -73,6 +117,8 @@ public struct Conv2d: Sendable {
     /// `weight` transformed for Winograd, built by the first call that takes that path.
     private var winograd = WinogradWeightsCache()
 
+    /// `[N, C, H, W]` → `[N, O, H', W']`; 3×3 stride-1 convolutions run as Winograd F(4×4, 3×3) with the
+    /// transformed weights cached, the rest as im2col + GEMM.
     public func callAsFunction(_ x: Tensor) -> Tensor {
         if Winograd.applies(inputShape: x.shape, weightShape: weight.shape, stride: stride, padding: padding) {
             return x.conv2dWinograd(winograd.weights(for: weight), bias: bias)
@@ -83,8 +129,10 @@ public struct Conv2d: Sendable {
 
 /// `nn.Embedding`: key `weight` `[count, dim]`.
 public struct Embedding: Sendable {
+    /// `[count, dim]` rows.
     public var weight: Tensor
 
+    /// Binds `weight` `[count, dim]` under `w`.
     public init(_ w: WeightScope, count: Int, dim: Int) {
         weight = w.tensor("weight", shape: [count, dim])
     }
@@ -98,10 +146,20 @@ public struct Embedding: Sendable {
 /// Two-layer MLP `fc2(act(fc1(x)))`; key names vary by family (timm `fc1`/`fc2`,
 /// open_clip `c_fc`/`c_proj`).
 public struct MLP: Sendable {
+    /// The first linear layer (`dim → hidden`).
     public var fc1: Linear
+    /// The second linear layer (`hidden → dim`).
     public var fc2: Linear
+    /// Between the two.
     public var activation: Activation
 
+    /// - Parameters:
+    ///   - w: the MLP's scope.
+    ///   - dim: input and output width.
+    ///   - hidden: hidden width.
+    ///   - activation: the activation between the layers (GELU flavours, QuickGELU, …).
+    ///   - names: the two layers' keys inside the scope.
+    ///   - bias: whether the layers have biases.
     public init(
         _ w: WeightScope, dim: Int, hidden: Int, activation: Activation,
         names: (String, String) = ("fc1", "fc2"), bias: Bool = true
@@ -111,6 +169,7 @@ public struct MLP: Sendable {
         self.activation = activation
     }
 
+    /// `fc2(act(fc1(x)))` over the last axis.
     public func callAsFunction(_ x: Tensor) -> Tensor {
         var h = fc1(x)
         h.activate(activation)
@@ -120,11 +179,20 @@ public struct MLP: Sendable {
 
 /// timm's `SwiGLU`: `fc2(norm?(silu(fc1_g(x)) * fc1_x(x)))`.
 public struct SwiGLU: Sendable {
+    /// `fc1_g`: the gate projection.
     public var gate: Linear
+    /// `fc1_x`: the value projection.
     public var up: Linear
+    /// Optional LayerNorm on the hidden width (timm's `norm`).
     public var norm: LayerNorm?
+    /// `fc2`: back to the model width.
     public var down: Linear
 
+    /// - Parameters:
+    ///   - w: the module's scope.
+    ///   - dim: model width.
+    ///   - hidden: hidden width.
+    ///   - normEps: epsilon of the optional hidden LayerNorm (present when the checkpoint has `norm.weight`).
     public init(_ w: WeightScope, dim: Int, hidden: Int, normEps: Float = 1e-5) {
         gate = Linear(w["fc1_g"], in: dim, out: hidden)
         up = Linear(w["fc1_x"], in: dim, out: hidden)
@@ -132,6 +200,7 @@ public struct SwiGLU: Sendable {
         down = Linear(w["fc2"], in: hidden, out: dim)
     }
 
+    /// `fc2(norm?(silu(gate(x)) · up(x)))`.
     public func callAsFunction(_ x: Tensor) -> Tensor {
         var g = gate(x)
         g.activate(.silu)
@@ -145,7 +214,9 @@ public struct SwiGLU: Sendable {
 /// Keys `weight` `[D, C, p, p]` and optional `bias`. As `nn.Conv2d` does, trailing rows and
 /// columns that do not fill a whole patch are dropped (SigLIP so400m: 384 / 14 → 27 × 27).
 public struct PatchEmbedding: Sendable {
+    /// The patch convolution (kernel = stride = patch size).
     public var projection: Conv2d
+    /// Patch side in pixels.
     public var patchSize: Int
 
     /// - Parameters:

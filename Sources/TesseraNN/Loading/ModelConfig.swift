@@ -3,9 +3,13 @@ import TesseraCore
 
 /// A problem with a model directory's `config.json` (or its absence), naming the file.
 public struct ModelConfigError: Error, CustomStringConvertible, Sendable {
+    /// The file (or directory) with the problem.
     public var path: String
+    /// What is wrong, naming the field where there is one.
     public var reason: String
+    /// An error about `path`.
     public init(path: String, reason: String) { self.path = path; self.reason = reason }
+    /// `path: reason`.
     public var description: String { "\(path): \(reason)" }
 }
 

@@ -11,6 +11,7 @@ public final class ModelDirectory: @unchecked Sendable {
     private var cachedConfig: [String: Any]??
     private var cachedCheckpoint: Checkpoint??
 
+    /// A view of `url`; nothing is read until asked for.
     public init(_ url: URL) { self.url = url }
 
     /// The directory's name (the model id in token files).
@@ -70,6 +71,12 @@ public struct ModelEntry<Model>: Sendable {
     /// Loads the model from a directory `matches` accepted.
     public var load: @Sendable (ModelDirectory) throws -> Model
 
+    /// - Parameters:
+    ///   - family: the family's name.
+    ///   - repositories: published repositories that load unchanged.
+    ///   - notes: one line for `tessera models`.
+    ///   - matches: decides from the directory's files whether it holds this family.
+    ///   - load: loads the model from an accepted directory.
     public init(
         family: String, repositories: [String], notes: String,
         matches: @escaping @Sendable (ModelDirectory) -> Bool,
@@ -91,6 +98,7 @@ public struct UnknownModelError: Error, CustomStringConvertible, Sendable {
     public var kind: String
     /// The families the registry knows.
     public var known: [String]
+    /// The directory, what was asked for, and the known families.
     public var description: String {
         "\(path): not a \(kind) Tessera knows; known families: \(known.joined(separator: ", ")) (see `tessera models`)"
     }
@@ -101,8 +109,12 @@ public struct UnknownModelError: Error, CustomStringConvertible, Sendable {
 public struct ModelRegistry<Model>: Sendable {
     /// What the registry loads ("tokenizer", "vision encoder").
     public var kind: String
+    /// The families, tried in order.
     public var entries: [ModelEntry<Model>]
 
+    /// - Parameters:
+    ///   - kind: what the registry loads, for error messages ("tokenizer").
+    ///   - entries: the families, in the order their predicates are tried.
     public init(kind: String, entries: [ModelEntry<Model>]) {
         self.kind = kind
         self.entries = entries

@@ -2,19 +2,27 @@ import TesseraCore
 
 /// Everything wrong with a checkpoint for a model, reported at once.
 public struct WeightLoadError: Error, CustomStringConvertible, Sendable {
+    /// A key whose stored shape differs from the shape the model asked for.
     public struct Mismatch: Sendable, Equatable {
+        /// The model's key.
         public var key: String
+        /// The shape the model asked for.
         public var expected: [Int]
+        /// The shape in the checkpoint.
         public var found: [Int]
     }
     /// The checkpoint's path.
     public var path: String
+    /// Keys the model asked for that the checkpoint lacks.
     public var missing: [String]
+    /// Checkpoint keys no layer used (and no ignore rule covers).
     public var unused: [String]
+    /// Keys with the wrong shape.
     public var mismatched: [Mismatch]
     /// Keys that exist but could not be read (bad dtype, …).
     public var unreadable: [String]
 
+    /// Every problem, one per line, under the checkpoint's path.
     public var description: String {
         var lines = ["\(path): checkpoint does not match the model"]
         if !missing.isEmpty { lines.append("  missing keys (\(missing.count)): " + missing.joined(separator: ", ")) }
@@ -148,7 +156,9 @@ public final class WeightLoader {
 
 /// A key prefix inside a ``WeightLoader``: `scope["blocks.0"]["attn"].tensor("qkv.weight", …)`.
 public struct WeightScope {
+    /// The loader the scope reads from.
     public let loader: WeightLoader
+    /// The key prefix (empty at the root).
     public let prefix: String
 
     /// The scope of keys under `prefix` (empty: the root).
@@ -162,12 +172,17 @@ public struct WeightScope {
 
     /// A nested scope.
     public subscript(_ name: String) -> WeightScope { WeightScope(loader: loader, prefix: key(name)) }
+    /// A nested scope for a numbered child (`blocks.3`).
     public subscript(_ index: Int) -> WeightScope { self[String(index)] }
 
+    /// The tensor `name` inside this scope; see ``WeightLoader/tensor(_:shape:)``.
     public func tensor(_ name: String, shape: [Int]) -> Tensor { loader.tensor(key(name), shape: shape) }
+    /// The tensor `name` inside this scope if the checkpoint has it (its shape still checked).
     public func optionalTensor(_ name: String, shape: [Int]) -> Tensor? {
         loader.optionalTensor(key(name), shape: shape)
     }
+    /// Whether the checkpoint has `name` inside this scope.
     public func contains(_ name: String) -> Bool { loader.contains(key(name)) }
+    /// The stored shape of `name` inside this scope, if any.
     public func shape(of name: String) -> [Int]? { loader.shape(of: key(name)) }
 }

@@ -8,14 +8,17 @@ public struct BlockKeys: Sendable {
     public var norm1: String
     /// The attention module's scope and the keys inside it.
     public var attention: String
+    /// The projections' keys inside ``attention``.
     public var attentionKeys: AttentionKeys
     /// The second LayerNorm (before the MLP).
     public var norm2: String
     /// The MLP's scope and its two linear layers inside it.
     public var mlp: String
+    /// The MLP's two linear layers inside ``mlp``.
     public var mlpLayers: (first: String, second: String)
     /// Optional LayerScale tensors (full keys inside the block, e.g. `ls1.gamma`), used when present.
     public var layerScale1: String?
+    /// Optional LayerScale of the MLP sublayer.
     public var layerScale2: String?
 
     /// A block layout; see the presets of the model families for real examples.
@@ -36,11 +39,17 @@ public struct BlockKeys: Sendable {
 
 /// The shape of a pre-norm block: width, heads, MLP width, activation, LayerNorm eps.
 public struct BlockShape: Sendable, Equatable {
+    /// Model width.
     public var dim: Int
+    /// Attention heads.
     public var heads: Int
+    /// The MLP's hidden width.
     public var mlpHidden: Int
+    /// The MLP's activation.
     public var activation: Activation
+    /// LayerNorm epsilon.
     public var eps: Float
+    /// Whether the q/k/v projections have biases.
     public var qkvBias: Bool
 
     /// - Parameters:
@@ -87,11 +96,17 @@ public struct AttentionSublayer: Sendable {
 /// pass (ToMe merges between them; TransPrune reads their inputs and outputs) without
 /// re-implementing it.
 public struct TransformerBlock: Sendable {
+    /// LayerNorm before attention.
     public var norm1: LayerNorm
+    /// Self-attention with packed projections.
     public var attention: SelfAttention
+    /// LayerNorm before the MLP.
     public var norm2: LayerNorm
+    /// The MLP.
     public var mlp: MLP
+    /// LayerScale of the attention output, `[D]`, when the checkpoint has one.
     public var layerScale1: Tensor?
+    /// LayerScale of the MLP output, `[D]`.
     public var layerScale2: Tensor?
 
     /// Binds a block under `w` with the family's `keys`.

@@ -14,8 +14,10 @@ public protocol BlockRunner {
 
 /// The plain forward pass: every block as it is.
 public struct PlainBlocks: BlockRunner {
+    /// The plain runner.
     public init() {}
 
+    /// Runs the block as it is.
     public mutating func run(_ block: TransformerBlock, _ x: Tensor, index: Int, statistics: AttentionStatistics)
         -> (output: Tensor, probabilities: Tensor?)
     {
@@ -37,8 +39,10 @@ public struct StackOutput: Sendable {
 
 /// A stack of pre-norm blocks and the one forward loop every transformer in Tessera uses.
 public struct TransformerStack: Sendable {
+    /// The blocks in execution order.
     public var blocks: [TransformerBlock]
 
+    /// A stack of already built blocks.
     public init(blocks: [TransformerBlock]) { self.blocks = blocks }
 
     /// Binds `count` blocks under `w.0`, `w.1`, … with the family's key layout.

@@ -31,6 +31,7 @@ public final class BatchEncoder {
     public struct Progress: Sendable {
         /// Inputs finished, including what a resumed run found done and the open shard's.
         public var inputsDone: Int
+        /// This worker's inputs.
         public var inputsTotal: Int
         /// Inputs finished in this process (not counting what a resumed run skipped).
         public var inputsThisRun: Int
@@ -44,10 +45,13 @@ public final class BatchEncoder {
         public var elapsed: Double
     }
 
+    /// The tokenizer every batch runs through.
     public let tokenizer: any ImageTokenizer
     /// This worker's inputs, in processing order.
     public let inputs: [URL]
+    /// Which frames of each video to encode (as `tessera frames`).
     public var sampling: FrameSampling = .all
+    /// The part of each video to sample, in seconds.
     public var timeRange: (start: Double?, end: Double?) = (nil, nil)
     /// How the tokenizer encodes: images per forward pass, token limit, sampling seed. Sample
     /// keys are the tokenizer's default (the pixels), so results do not depend on batching.
@@ -60,6 +64,7 @@ public final class BatchEncoder {
     /// Options that change the output besides the inputs (part of the resume fingerprint).
     public var fingerprintExtras: [String] = []
 
+    /// A job over `inputs` (see ``partition(_:index:count:)`` to split them across workers).
     public init(tokenizer: any ImageTokenizer, inputs: [URL]) {
         self.tokenizer = tokenizer
         self.inputs = inputs

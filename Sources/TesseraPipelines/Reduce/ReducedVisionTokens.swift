@@ -26,6 +26,7 @@ public struct ReducedVisionTokens: Sendable, Equatable {
     /// Number of patches the reduction started from.
     public var inputTokens: Int
 
+    /// A reduction result; see the properties.
     public init(
         features: Tensor, indices: [Int], positions: [[Int]], slots: [Int]?, sizes: [Float]?,
         partitions: [Int]?, grid: Int, inputTokens: Int
@@ -56,6 +57,10 @@ public struct ReducedTokenFile: Sendable, Equatable {
         /// Video: the times of the sampled frames, in seconds.
         public var timestamps: [Double]?
 
+        /// - Parameters:
+        ///   - source: the input file.
+        ///   - tokens: its reduced tokens.
+        ///   - timestamps: a video's frame times, in seconds.
         public init(source: String, tokens: ReducedVisionTokens, timestamps: [Double]? = nil) {
             self.source = source
             self.tokens = tokens
@@ -63,6 +68,7 @@ public struct ReducedTokenFile: Sendable, Equatable {
         }
     }
 
+    /// One entry per input, in input order.
     public var entries: [Entry]
     /// The reduction method's name.
     public var method: String
@@ -73,6 +79,12 @@ public struct ReducedTokenFile: Sendable, Equatable {
     /// ToMe's r per layer, for merges.
     public var rSchedule: [Int]?
 
+    /// - Parameters:
+    ///   - entries: the inputs' reduced tokens.
+    ///   - method: the reduction method's name.
+    ///   - layer: the feature layer as requested.
+    ///   - encoder: the encoder directory.
+    ///   - rSchedule: ToMe's r per layer, for merges.
     public init(entries: [Entry], method: String, layer: Int, encoder: String, rSchedule: [Int]? = nil) {
         self.entries = entries
         self.method = method

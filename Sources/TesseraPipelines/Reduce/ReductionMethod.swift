@@ -22,16 +22,19 @@ public protocol ReductionMethod: Sendable {
 }
 
 extension ReductionMethod {
+    /// Default: the method needs `keep`.
     public func validate(_ context: ReductionContext) throws {
         guard context.options.keep != nil else {
             throw TokenReductionError("\(context.options.method.rawValue) needs keep (tokens to keep per image)")
         }
     }
 
+    /// Default: the image's preprocessed pixels through ``reduce(pixels:_:)``.
     public func reduce(image: Image, _ context: ReductionContext) throws -> ReducedVisionTokens {
         try reduce(pixels: context.pixels(image), context)
     }
 
+    /// Default: ``reduceEachFrame(_:_:)``.
     public func reduce(frames: [Image], _ context: ReductionContext) throws -> ReducedVisionTokens {
         try reduceEachFrame(frames, context)
     }
@@ -61,11 +64,14 @@ extension ReductionMethod {
 /// Everything a method needs about the request: the encoder, the options and the feature block,
 /// with the helpers every method shares.
 public struct ReductionContext: Sendable {
+    /// The encoder the method runs.
     public let encoder: any VisionEncoder
+    /// The request.
     public let options: TokenReductionOptions
     /// The block whose output is the feature layer (0-based).
     public let block: Int
 
+    /// The encoder's sizes and token layout.
     public var descriptor: EncoderDescriptor { encoder.descriptor }
     /// Patch grid side (encoders are square).
     public var grid: Int { descriptor.gridColumns }

@@ -51,6 +51,7 @@ public enum TokenReductionMethod: String, CaseIterable, Sendable {
     @available(
         *, deprecated, renamed: "readsClassAttention", message: "every method now runs on towers without a CLS token"
     )
+    /// Deprecated: see ``readsClassAttention``.
     public var needsClassToken: Bool { readsClassAttention }
     /// Methods that merge (and so report slots and sizes).
     public var merges: Bool { self == .tome || self == .tempme }
@@ -58,6 +59,7 @@ public enum TokenReductionMethod: String, CaseIterable, Sendable {
 
 /// What to reduce and how.
 public struct TokenReductionOptions: Sendable {
+    /// The reduction method.
     public var method: TokenReductionMethod
     /// Patch tokens to keep (optional for prumerge/prumerge+ (adaptive), tome (given `r`), hired with tiles and
     /// tempme).
@@ -79,12 +81,14 @@ public struct TokenReductionOptions: Sendable {
     public var usesTiles: Bool { tiles != nil || !tileChoices.isEmpty }
     /// HiRED: share of all tokens kept and the full view's share of it (upstream 0.2 and 0.5).
     public var budgetRate: Double
+    /// HiRED: the full view's share of the budget.
     public var alpha: Double
     /// TempMe: clips merged per stage (product must divide the frame count); empty = the frame
     /// count's prime factors, smallest first (12 → 2, 2, 3 as upstream).
     public var groups: [Int]
     /// TempMe: proportions merged across clips and inside the merged clip at each stage.
     public var crossProportion: Double
+    /// TempMe: the proportion merged inside the merged clip.
     public var intraProportion: Double
 
     /// - Parameters:
@@ -122,6 +126,8 @@ public struct TokenReductionOptions: Sendable {
 
 /// Why a reduction request cannot run on this encoder or input.
 public struct TokenReductionError: Error, CustomStringConvertible, Equatable {
+    /// What is wrong with the request.
     public var description: String
+    /// An error with its description.
     public init(_ description: String) { self.description = description }
 }

@@ -16,7 +16,9 @@ import TesseraReduction
 /// let reduced = try reducer.reduce(try Image(contentsOf: photo))   // 64 features + their positions
 /// ```
 public struct VisionTokenReducer: Sendable {
+    /// The encoder.
     public let encoder: any VisionEncoder
+    /// The validated request.
     public let options: TokenReductionOptions
     /// What the method sees: encoder, options and the feature block.
     public let context: ReductionContext
