@@ -13,6 +13,13 @@ public struct Tokens: Sendable, Equatable {
     /// Continuous tokens (`[N, channels]`) for VAE-style tokenizers; nil for discrete ones.
     public var latents: Tensor?
 
+    /// Tokens with the given ids, shape and vocabularies (not validated against each other).
+    /// - Parameters:
+    ///   - ids: Discrete ids in row-major order over `shape`; empty for continuous tokens.
+    ///   - shape: Extent of each axis, e.g. `[32]`, `[32, 32]` or `[N, codebooks]`.
+    ///   - vocabularySizes: Vocabulary size of each codebook.
+    ///   - model: The model that produced the tokens (its directory name or id).
+    ///   - latents: Continuous tokens, `[N, channels]`, for VAE-style tokenizers; nil for discrete ones.
     public init(ids: [Int], shape: [Int], vocabularySizes: [Int], model: String, latents: Tensor? = nil) {
         self.ids = ids
         self.shape = shape

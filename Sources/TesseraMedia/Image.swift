@@ -7,12 +7,17 @@ import TesseraCore
 public struct Image: Sendable, Equatable {
     /// Channel layout of `pixels`.
     public enum Layout: Int, Sendable {
+        /// Red, green, blue: three bytes per pixel.
         case rgb = 3
+        /// Red, green, blue, alpha (straight, not premultiplied): four bytes per pixel.
         case rgba = 4
     }
 
+    /// Width in pixels.
     public let width: Int
+    /// Height in pixels.
     public let height: Int
+    /// Channel layout of ``pixels``.
     public let layout: Layout
     /// `height * width * channels` bytes, row-major, channels interleaved.
     public var pixels: [UInt8]
@@ -92,22 +97,34 @@ public struct MediaError: Error, CustomStringConvertible, Equatable, Sendable {
         case writeFailed
     }
 
+    /// The file the problem is in (or a placeholder such as `"<memory>"` or `"<png>"`).
     public let path: String
+    /// What kind of problem it is.
     public let kind: Kind
+    /// What is wrong, in words.
     public let reason: String
 
+    /// An error of the given kind about the file at `path`.
+    /// - Parameters:
+    ///   - kind: What kind of problem it is.
+    ///   - path: The file the problem is in.
+    ///   - reason: What is wrong, in words.
     public init(_ kind: Kind, path: String, _ reason: String) {
         self.kind = kind
         self.path = path
         self.reason = reason
     }
 
+    /// `path: reason`.
     public var description: String { "\(path): \(reason)" }
 }
 
 /// How an image's stored pixels map to its displayed orientation (EXIF tag 0x0112).
 public enum Orientation: Int, Sendable {
+    /// EXIF 1: stored as displayed.
     case up = 1
+    /// EXIF 2–8, in order, named by the transform that displays the stored pixels: horizontal mirror,
+    /// 180° rotation, vertical mirror, transpose, 90° clockwise, transverse, 90° counter-clockwise.
     case upMirrored, down, downMirrored, leftMirrored, right, rightMirrored, left
 
     /// Whether the displayed image swaps width and height.

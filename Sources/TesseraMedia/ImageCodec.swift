@@ -5,6 +5,7 @@ import Foundation
 /// Still-image formats Tessera decodes itself. Other containers (GIF, video) go through
 /// ``VideoReader``.
 public enum ImageFormat: String, Sendable {
+    /// PNG (through libpng) and JPEG, baseline or progressive (through libjpeg).
     case png, jpeg
 
     /// The format a file's leading bytes announce, or nil.
@@ -24,6 +25,10 @@ public struct ImageDecodingOptions: Sendable {
     /// Apply the EXIF orientation of JPEG files (as Pillow's `exif_transpose`).
     public var applyOrientation: Bool = true
 
+    /// Decoding options.
+    /// - Parameters:
+    ///   - maxPixels: Largest `width × height` accepted; the default is Pillow's decompression-bomb threshold.
+    ///   - applyOrientation: Whether JPEG files are turned upright according to their EXIF orientation.
     public init(maxPixels: Int = 178_956_970, applyOrientation: Bool = true) {
         self.maxPixels = maxPixels
         self.applyOrientation = applyOrientation
@@ -32,14 +37,17 @@ public struct ImageDecodingOptions: Sendable {
 
 /// Header facts about an image file, read without decoding pixels.
 public struct ImageInfo: Sendable, Equatable {
+    /// The container format, sniffed from the leading bytes.
     public var format: ImageFormat
     /// Displayed size (after EXIF orientation).
     public var width: Int
+    /// Displayed height in pixels (after EXIF orientation).
     public var height: Int
     /// Whether decoding yields RGBA.
     public var hasAlpha: Bool
     /// A short description of the stored pixel format, e.g. "RGB 8-bit interlaced".
     public var pixelFormat: String
+    /// The EXIF orientation of a JPEG file (`.up` for PNG files and JPEG files without the tag).
     public var orientation: Orientation
 }
 

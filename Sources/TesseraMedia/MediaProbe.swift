@@ -10,7 +10,9 @@ import Foundation
 
 /// What a media file is, read from its content (not its extension).
 public enum MediaDescription: Sendable {
+    /// A PNG or JPEG image, with its header facts.
     case image(ImageInfo)
+    /// Anything FFmpeg opens as a video (GIF included), with its container and stream facts.
     case video(VideoInfo)
 }
 

@@ -17,6 +17,8 @@ public enum ResampleEngine: Sendable {
 /// Downscaling widens each filter by the scale factor (antialiasing), as Pillow and
 /// `torchvision.transforms.functional.resize(..., antialias=True)` do.
 public enum ResizeFilter: String, Sendable, CaseIterable {
+    /// Nearest neighbour (the source pixel under each output pixel's centre), box, triangle,
+    /// Hamming-windowed sinc, Keys cubic with a = −0.5, and Lanczos-3, each as Pillow's filter of that name.
     case nearest, box, bilinear, hamming, bicubic, lanczos
 
     /// Half-width of the filter at scale 1.

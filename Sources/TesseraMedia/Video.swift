@@ -4,6 +4,7 @@ import TesseraCore
 
 /// Container and stream facts about a video, read without decoding frames.
 public struct VideoInfo: Sendable, Equatable {
+    /// The file the information was read from.
     public var path: String
     /// Container format, e.g. "mov,mp4,m4a,3gp,3g2,mj2" or "matroska,webm".
     public var container: String
@@ -11,9 +12,11 @@ public struct VideoInfo: Sendable, Equatable {
     public var codec: String
     /// Displayed size (after rotation).
     public var width: Int
+    /// Displayed height in pixels (after rotation).
     public var height: Int
     /// Size as stored in the stream (before rotation).
     public var codedWidth: Int
+    /// Height in pixels as stored in the stream (before rotation).
     public var codedHeight: Int
     /// Average frame rate as a fraction, when the container states one.
     public var frameRate: Rational?
@@ -40,10 +43,15 @@ public struct VideoInfo: Sendable, Equatable {
 
 /// A fraction, such as a frame rate of 30000/1001.
 public struct Rational: Sendable, Equatable, CustomStringConvertible {
+    /// Top of the fraction (30000 in 30000/1001).
     public var numerator: Int
+    /// Bottom of the fraction (1001 in 30000/1001); positive in the frame rates ``VideoReader`` reports.
     public var denominator: Int
+    /// The fraction `numerator / denominator` (not reduced or validated).
     public init(_ numerator: Int, _ denominator: Int) { self.numerator = numerator; self.denominator = denominator }
+    /// The fraction as a floating-point number (infinite or NaN when the denominator is 0).
     public var value: Double { Double(numerator) / Double(denominator) }
+    /// `numerator/denominator`, e.g. `30000/1001`.
     public var description: String { "\(numerator)/\(denominator)" }
 }
 
@@ -55,6 +63,7 @@ public struct VideoFrame: Sendable {
     public var index: Int
     /// Presentation time in seconds (pts × time base, as PyAV's `frame.time`).
     public var timestamp: Double
+    /// Whether the decoder marked the frame as a keyframe.
     public var isKeyframe: Bool
     /// The frame as RGB, rotated for display.
     public var image: Image
@@ -86,7 +95,9 @@ public enum FrameSampling: Sendable, Equatable {
 /// while let frame = try frames.next() { … }
 /// ```
 public final class VideoReader {
+    /// Container and stream facts, read when the reader was opened.
     public let info: VideoInfo
+    /// The video file; each iterator opens it anew.
     public let url: URL
     let maxPixels: Int
 
@@ -158,8 +169,12 @@ public struct FrameIterator: Sendable {
 }
 
 extension FrameIterator: AsyncSequence, AsyncIteratorProtocol {
+    /// The frames, in presentation order.
     public typealias Element = VideoFrame
+    /// The iterator itself. Copies share one decoder, so the frames can be iterated only once.
     public func makeAsyncIterator() -> FrameIterator { self }
+    /// The next selected frame, or nil when the selection is exhausted (``next()`` for `for try await`).
+    /// - Throws: ``MediaError`` when a frame cannot be decoded or converted.
     public mutating func next() async throws -> VideoFrame? { try state.next() }
 }
 

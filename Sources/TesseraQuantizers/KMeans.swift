@@ -5,11 +5,14 @@ import TesseraCore
 /// mini-batch with per-centre learning rates as in Sculley 2010). Seeded and reproducible;
 /// assignment uses ``VectorQuantizer``'s tiled GEMM search.
 public enum KMeans {
+    /// A fitted codebook and how the fit went.
     public struct Result: Sendable {
         /// `[k, D]` centres.
         public var codebook: Tensor
         /// Mean squared distance of the points to their centres after the last iteration.
         public var meanSquaredError: Double
+        /// Lloyd iterations run: at most the `iterations` asked for (at least 1), fewer when the error stopped
+        /// improving by more than `tolerance`.
         public var iterations: Int
     }
 

@@ -5,15 +5,21 @@ import TesseraNN
 /// `heads` slices of the projected channels, one shared codebook or one per head (multi-codebook
 /// VQ, UniTok's layout), euclidean or cosine search. Ids are laid out `(position, head)`.
 public struct MultiHeadVectorQuantizer: Sendable {
+    /// Number of channel slices, each quantized to one id per position.
     public let heads: Int
+    /// The codebook search of each head, or a single one shared by all heads.
     public let quantizers: [VectorQuantizer]  // one per head, or one shared
+    /// `project_in`, from the input width to `heads × codebookDimension`; nil when the widths already match.
     public let projectIn: Linear?
+    /// `project_out`, from `heads × codebookDimension` back to the input width; nil when the widths match.
     public let projectOut: Linear?
 
     /// The codebook width per head.
     public var codebookDimension: Int { quantizers[0].dimension }
+    /// Codewords per codebook (the vocabulary of each id).
     public var codebookSize: Int { quantizers[0].size }
 
+    /// A multi-head quantizer over codebooks held in memory.
     /// - Parameters:
     ///   - codebooks: `[C, K, d]` (`_codebook.embed`); C = heads when separate, else 1.
     ///   - cosine: cosine similarity (inputs l2-normalized with eps 1e-6, codebook as stored).
@@ -101,10 +107,18 @@ public struct MultiHeadVectorQuantizer: Sendable {
 /// the output is the sum of the layers' codes. Ids are laid out `(position, layer)`; id −1
 /// marks a dropped layer (zero code).
 public struct ResidualVectorQuantizer: Sendable {
+    /// The layers' codebook searches, first layer first.
     public let layers: [VectorQuantizer]
+    /// `project_in`, from the input width to the codebook width; nil when they are equal.
     public let projectIn: Linear?
+    /// `project_out`, from the codebook width back to the input width; nil when they are equal.
     public let projectOut: Linear?
 
+    /// A residual quantizer from its layers (not validated: pass at least one layer, all of one width).
+    /// - Parameters:
+    ///   - layers: The codebook search of each layer, first layer first.
+    ///   - projectIn: Projection applied to the input before the first layer.
+    ///   - projectOut: Projection applied to the summed codes.
     public init(layers: [VectorQuantizer], projectIn: Linear? = nil, projectOut: Linear? = nil) {
         self.layers = layers
         self.projectIn = projectIn
@@ -130,6 +144,11 @@ public struct ResidualVectorQuantizer: Sendable {
         projectOut = d != dim ? Linear(w["project_out"], in: d, out: dim) : nil
     }
 
+    /// Quantizes rows residually: layer `l` encodes what layers `0..<l` left of the projected input.
+    /// - Parameter x: Rows `[M, dim]`.
+    /// - Returns: Ids `[M · layers.count]`, laid out `(position, layer)`, and output codes `[M, dim]`: the
+    ///   sum of the layers' codewords, through `project_out`.
+    /// - Precondition: `x` is `[M, D]` with `D` the width `project_in` (or, without it, the codebooks) takes.
     public func encode(_ x: Tensor) throws -> (ids: [Int], codes: Tensor) {
         var residual = projectIn.map { $0(x) } ?? x
         let m = residual.shape[0], q = layers.count
@@ -145,6 +164,11 @@ public struct ResidualVectorQuantizer: Sendable {
         return (ids, projectOut.map { $0(total) } ?? total)
     }
 
+    /// Output codes for ids laid out as ``encode(_:)`` returns them.
+    /// - Parameter ids: `M · layers.count` ids, `(position, layer)`; −1 marks a dropped layer.
+    /// - Returns: Codes `[M, dim]`: the sum of the kept layers' codewords, through `project_out`.
+    /// - Throws: ``QuantizerError`` when the count is not a multiple of the layer count or an id is past the
+    ///   end of its codebook.
     public func decode(_ ids: [Int]) throws -> Tensor {
         let q = layers.count
         guard ids.count % q == 0 else { throw QuantizerError("\(ids.count) ids are not a multiple of \(q) layers") }

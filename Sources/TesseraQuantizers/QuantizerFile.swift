@@ -6,6 +6,7 @@ import TesseraNN
 public protocol RowQuantizer: Sendable {
     /// Input channels per row.
     var inputDimension: Int { get }
+    /// Ids each input row becomes.
     var idsPerRow: Int { get }
     /// Vocabulary size of each id.
     var vocabularySize: Int { get }
@@ -16,24 +17,37 @@ public protocol RowQuantizer: Sendable {
 }
 
 extension MultiHeadVectorQuantizer: RowQuantizer {
+    /// The input width: `project_in`'s, else `heads × codebookDimension`.
     public var inputDimension: Int { projectIn?.inFeatures ?? codebookDimension * heads }
+    /// One id per head.
     public var idsPerRow: Int { heads }
+    /// Codewords per codebook.
     public var vocabularySize: Int { codebookSize }
+    /// Ids laid out `(position, head)`, as ``encode(_:)`` returns them.
     public func quantizeRows(_ x: Tensor) throws -> [Int] { try encode(x).ids }
+    /// Output codes for ids laid out `(position, head)`; see ``decode(_:)``.
     public func dequantizeRows(_ ids: [Int]) throws -> Tensor { try decode(ids) }
 }
 
 extension ResidualVectorQuantizer: RowQuantizer {
+    /// The input width: `project_in`'s, else the codebooks'.
     public var inputDimension: Int { projectIn?.inFeatures ?? layers[0].dimension }
+    /// One id per layer.
     public var idsPerRow: Int { layers.count }
+    /// Codewords in the first layer's codebook.
     public var vocabularySize: Int { layers[0].size }
+    /// Ids laid out `(position, layer)`, as ``encode(_:)`` returns them.
     public func quantizeRows(_ x: Tensor) throws -> [Int] { try encode(x).ids }
+    /// Output codes for ids laid out `(position, layer)`; see ``decode(_:)``.
     public func dequantizeRows(_ ids: [Int]) throws -> Tensor { try decode(ids) }
 }
 
 extension GroupedResidualVectorQuantizer: RowQuantizer {
+    /// The input width: the sum of the groups' widths.
     public var inputDimension: Int { groups.reduce(0) { $0 + $1.inputDimension } }
+    /// One id per layer of every group: `groups × layers`.
     public var idsPerRow: Int { groups.count * groups[0].layers.count }
+    /// Codewords in the first group's first codebook.
     public var vocabularySize: Int { groups[0].layers[0].size }
     /// Row-major `(position, group, layer)` (the package returns `(group, position, layer)`).
     public func quantizeRows(_ x: Tensor) throws -> [Int] {
@@ -42,6 +56,8 @@ extension GroupedResidualVectorQuantizer: RowQuantizer {
         for gi in 0..<g { for r in 0..<m { for l in 0..<q { out[(r * g + gi) * q + l] = ids[(gi * m + r) * q + l] } } }
         return out
     }
+    /// Output codes `[M, dim]` for row-major `(position, group, layer)` ids.
+    /// - Throws: ``QuantizerError`` when the count is not a multiple of ``idsPerRow`` or an id is out of range.
     public func dequantizeRows(_ ids: [Int]) throws -> Tensor {
         let g = groups.count, q = groups[0].layers.count
         guard ids.count % (g * q) == 0 else {
@@ -57,26 +73,41 @@ extension GroupedResidualVectorQuantizer: RowQuantizer {
 }
 
 extension ResidualFSQ: RowQuantizer {
+    /// Channels per row: the number of levels.
     public var inputDimension: Int { layer.dimension }
+    /// One id per layer.
     public var idsPerRow: Int { quantizers }
+    /// Ids per layer: the product of the levels.
     public var vocabularySize: Int { layer.codebookSize }
+    /// Ids laid out `(position, layer)`, as ``encode(_:)`` returns them.
     public func quantizeRows(_ x: Tensor) throws -> [Int] { try encode(x).ids }
+    /// Summed codes for ids laid out `(position, layer)`; see ``decode(_:)``.
     public func dequantizeRows(_ ids: [Int]) throws -> Tensor { try decode(ids) }
 }
 
 extension ResidualLFQ: RowQuantizer {
+    /// Channels per row.
     public var inputDimension: Int { layers[0].dimension }
+    /// One id per layer.
     public var idsPerRow: Int { layers.count }
+    /// Ids per layer: 2^dimension.
     public var vocabularySize: Int { layers[0].codebookSize }
+    /// Ids laid out `(position, layer)`, as ``encode(_:)`` returns them.
     public func quantizeRows(_ x: Tensor) throws -> [Int] { try encode(x).ids }
+    /// Summed codes for ids laid out `(position, layer)`; see ``decode(_:)``.
     public func dequantizeRows(_ ids: [Int]) throws -> Tensor { try decode(ids) }
 }
 
 extension BinaryQuantizer: RowQuantizer {
+    /// Logits per row: one per bit.
     public var inputDimension: Int { bits }
+    /// One id per row, packing all its bits.
     public var idsPerRow: Int { 1 }
+    /// 2^bits.
     public var vocabularySize: Int { 1 << bits }
+    /// Ids for logits `[M, bits]`; see ``encode(_:)``.
     public func quantizeRows(_ x: Tensor) throws -> [Int] { try encode(x) }
+    /// Embeddings `[M, dim]` (not bits) for ids; see ``decode(_:)``.
     public func dequantizeRows(_ ids: [Int]) throws -> Tensor { try decode(ids) }
 }
 
@@ -110,6 +141,12 @@ public enum QuantizerFile {
         var codebooks: Int?
     }
 
+    /// Builds the quantizer a JSON description names, binding its weights strictly.
+    /// - Parameter url: The description; `weights` is resolved relative to its folder.
+    /// - Returns: The quantizer, as a ``RowQuantizer``.
+    /// - Throws: ``QuantizerError`` when the file is not a valid description, lacks a field its type needs,
+    ///   names an unknown type, describes an invalid quantizer, or its weights do not bind exactly (missing,
+    ///   unused or mis-shaped keys); the checkpoint's own error when the weights cannot be opened.
     public static func load(_ url: URL) throws -> any RowQuantizer {
         let spec: Description
         do {

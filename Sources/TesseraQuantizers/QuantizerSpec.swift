@@ -11,13 +11,22 @@ import TesseraCore
 ///
 /// Every row of a `[M, D]` input becomes `idsPerRow` ids.
 public enum QuantizerSpec: Sendable {
+    /// `fsq:` or `fsq-sym:`: one id per row.
     case fsq(FSQ)
+    /// `lfq:` or `bsq:`: one id per codebook per row.
     case lfq(LFQ)
+    /// `dimwise:`: one id per channel. `dimension` is the row width when known (parsing leaves it nil).
     case dimensionWise(DimensionWiseQuantizer, dimension: Int?)
+    /// `vq:`: one id per row, the nearest codeword of a fitted codebook.
     case vq(VectorQuantizer)
     /// A composite quantizer from a JSON description (``QuantizerFile``).
     case file(any RowQuantizer)
 
+    /// Parses an inline description, or loads a ``QuantizerFile`` when `text` ends in `.json`.
+    /// - Parameter text: A description such as `fsq:8,5,5,5`, `lfq:16,codebooks=2`,
+    ///   `dimwise:bits=6,range=-5:5,std=3`, `vq:codebook.safetensors,cosine` or a path to a `.json` file.
+    /// - Throws: ``QuantizerError`` for an unknown quantizer name, a missing or malformed value, an unknown
+    ///   `vq` flag, an unreadable or non-`[K, D]` codebook, or parameters the quantizer rejects.
     public init(parsing text: String) throws {
         if text.hasSuffix(".json") {
             self = .file(try QuantizerFile.load(URL(fileURLWithPath: text)))
@@ -150,7 +159,9 @@ public enum QuantizerSpec: Sendable {
 
 /// Usage statistics of token ids over one codebook.
 public struct CodebookUsage: Sendable, Equatable {
+    /// Number of distinct ids the codebook can produce.
     public var vocabularySize: Int
+    /// Number of ids counted.
     public var tokens: Int
     /// Distinct ids seen.
     public var used: Int
@@ -163,6 +174,11 @@ public struct CodebookUsage: Sendable, Equatable {
     /// Count per id.
     public var histogram: [Int]
 
+    /// Counts how often each id occurs.
+    /// - Parameters:
+    ///   - ids: The ids seen, in any order.
+    ///   - vocabularySize: Size of the codebook they come from.
+    /// - Throws: ``QuantizerError`` when an id is outside `0..<vocabularySize`.
     public init(ids: [Int], vocabularySize: Int) throws {
         var counts = [Int](repeating: 0, count: vocabularySize)
         for id in ids {

@@ -6,9 +6,16 @@ import TesseraNN
 /// c = 1 + 1/(L−1)), then each layer — symmetric FSQ with a hard clamp — quantizes the residual
 /// divided by its scale L^(−q). Ids are laid out `(position, layer)`.
 public struct ResidualFSQ: Sendable {
+    /// The FSQ of every layer (symmetric, hard clamp); the layers differ only in their scale.
     public let layer: FSQ
+    /// Number of residual layers.
     public let quantizers: Int
 
+    /// A residual FSQ with `quantizers` layers of the given levels.
+    /// - Parameters:
+    ///   - levels: Levels of each channel, all ≥ 2.
+    ///   - quantizers: Number of residual layers, at least 1.
+    /// - Throws: ``QuantizerError`` when `quantizers` is below 1 or the levels are invalid.
     public init(levels: [Int], quantizers: Int) throws {
         guard quantizers >= 1 else { throw QuantizerError("residual FSQ needs at least one quantizer") }
         layer = try FSQ(levels: levels, preserveSymmetry: true, hardClamp: true)
@@ -17,6 +24,10 @@ public struct ResidualFSQ: Sendable {
 
     private func scale(_ q: Int, _ j: Int) -> Float { powf(Float(layer.levels[j]), -Float(q)) }
 
+    /// Quantizes rows: the input is soft-clamped, then each layer quantizes the scaled residual left so far.
+    /// - Parameter x: Rows `[M, levels.count]`.
+    /// - Returns: Ids `[M · quantizers]` laid out `(position, layer)`, and the summed codes `[M, levels.count]`.
+    /// - Throws: ``QuantizerError`` when `x` is not `[M, levels.count]`.
     public func encode(_ x: Tensor) throws -> (ids: [Int], codes: Tensor) {
         let d = layer.dimension
         guard x.rank == 2, x.shape[1] == d else {
@@ -42,6 +53,10 @@ public struct ResidualFSQ: Sendable {
         return (ids, total)
     }
 
+    /// Summed codes for ids laid out as ``encode(_:)`` returns them.
+    /// - Parameter ids: `M · quantizers` ids, `(position, layer)`.
+    /// - Returns: Codes `[M, levels.count]`.
+    /// - Throws: ``QuantizerError`` when the count is not a multiple of ``quantizers`` or an id is out of range.
     public func decode(_ ids: [Int]) throws -> Tensor {
         guard ids.count % quantizers == 0 else {
             throw QuantizerError("\(ids.count) ids are not a multiple of \(quantizers) layers")
@@ -60,13 +75,23 @@ public struct ResidualFSQ: Sendable {
 /// `vector_quantize_pytorch.ResidualLFQ`: layer q is an LFQ with codebook scale 2^(−q) on the
 /// residual. Ids are laid out `(position, layer)`.
 public struct ResidualLFQ: Sendable {
+    /// The LFQ of each layer; layer `q` has scale 2^(−q).
     public let layers: [LFQ]
 
+    /// A residual LFQ with `quantizers` layers of `dimension` bits each (one codebook per layer).
+    /// - Parameters:
+    ///   - dimension: Channels per row, at most 62.
+    ///   - quantizers: Number of residual layers, at least 1.
+    /// - Throws: ``QuantizerError`` when `quantizers` is below 1 or `dimension` is not in 1...62.
     public init(dimension: Int, quantizers: Int) throws {
         guard quantizers >= 1 else { throw QuantizerError("residual LFQ needs at least one quantizer") }
         layers = try (0..<quantizers).map { try LFQ(dimension: dimension, scale: powf(2, -Float($0))) }
     }
 
+    /// Quantizes rows: each layer takes the signs of the residual the previous layers left.
+    /// - Parameter x: Rows `[M, dimension]`.
+    /// - Returns: Ids `[M · layers.count]` laid out `(position, layer)`, and the summed codes `[M, dimension]`.
+    /// - Throws: ``QuantizerError`` when `x` is not `[M, dimension]`.
     public func encode(_ x: Tensor) throws -> (ids: [Int], codes: Tensor) {
         var residual = x
         let m = x.shape[0], q = layers.count
@@ -81,6 +106,10 @@ public struct ResidualLFQ: Sendable {
         return (ids, total)
     }
 
+    /// Summed codes for ids laid out as ``encode(_:)`` returns them.
+    /// - Parameter ids: `M · layers.count` ids, `(position, layer)`.
+    /// - Returns: Codes `[M, dimension]`.
+    /// - Throws: ``QuantizerError`` when the count is not a multiple of the layer count or an id is out of range.
     public func decode(_ ids: [Int]) throws -> Tensor {
         let q = layers.count
         guard ids.count % q == 0 else { throw QuantizerError("\(ids.count) ids are not a multiple of \(q) layers") }
@@ -94,8 +123,10 @@ public struct ResidualLFQ: Sendable {
 /// `vector_quantize_pytorch.GroupedResidualVQ`: channels split into groups, one residual VQ
 /// each, codes concatenated. Ids are laid out `(group, position, layer)`, as the package returns them.
 public struct GroupedResidualVectorQuantizer: Sendable {
+    /// The residual VQ of each channel group, first channels first.
     public let groups: [ResidualVectorQuantizer]
 
+    /// A grouped residual VQ from its groups (not validated: pass at least one, all with the same layer count).
     public init(groups: [ResidualVectorQuantizer]) { self.groups = groups }
 
     /// Reads `rvqs.{g}.layers.{i}._codebook.embed`.
@@ -106,6 +137,9 @@ public struct GroupedResidualVectorQuantizer: Sendable {
         }
     }
 
+    /// Quantizes each group's slice of the channels with its residual VQ.
+    /// - Parameter x: Rows `[M, dim]`, `dim` split evenly between the groups.
+    /// - Returns: Ids laid out `(group, position, layer)` and the concatenated codes `[M, dim]`.
     public func encode(_ x: Tensor) throws -> (ids: [Int], codes: Tensor) {
         let d = x.shape[1] / groups.count
         var ids: [Int] = []
@@ -118,6 +152,11 @@ public struct GroupedResidualVectorQuantizer: Sendable {
         return (ids, Tensor.concatenate(parts, axis: 1))
     }
 
+    /// Concatenated codes for ids laid out as ``encode(_:)`` returns them.
+    /// - Parameter ids: Ids laid out `(group, position, layer)`.
+    /// - Returns: Codes `[M, dim]`.
+    /// - Throws: ``QuantizerError`` when the ids do not split evenly between the groups or between a group's
+    ///   layers, or an id is out of range.
     public func decode(_ ids: [Int]) throws -> Tensor {
         guard ids.count % groups.count == 0 else {
             throw QuantizerError("\(ids.count) ids do not split into \(groups.count) groups")

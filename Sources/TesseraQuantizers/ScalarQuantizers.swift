@@ -5,6 +5,7 @@ import TesseraCore
 /// uses): each channel is bounded with tanh and rounded to one of `levels[j]` values; the id is
 /// the mixed-radix number of the per-channel levels, first channel least significant.
 public struct FSQ: Sendable, Equatable {
+    /// Number of levels of each channel (`levels` in the reference), first channel first.
     public let levels: [Int]
     /// The `preserve_symmetry` variant (needed for levels of 2).
     public let preserveSymmetry: Bool
@@ -13,6 +14,13 @@ public struct FSQ: Sendable, Equatable {
     /// Place value of each channel: cumprod([1, L0, L1, …]).
     public let basis: [Int]
 
+    /// An FSQ with the given levels per channel.
+    /// - Parameters:
+    ///   - levels: Levels of each channel, all ≥ 2; a level of 2 needs `preserveSymmetry`.
+    ///   - preserveSymmetry: Use the `preserve_symmetry` rounding (levels symmetric about 0).
+    ///   - hardClamp: Bound with a clamp to [−1, 1] instead of tanh (`bound_hard_clamp`).
+    /// - Throws: ``QuantizerError`` when `levels` is empty, holds a value below 2, or holds 2 without
+    ///   `preserveSymmetry`.
     public init(levels: [Int], preserveSymmetry: Bool = false, hardClamp: Bool = false) throws {
         guard !levels.isEmpty, levels.allSatisfy({ $0 >= 2 }) else {
             throw QuantizerError("FSQ levels must all be ≥ 2, got \(levels)")
@@ -28,6 +36,7 @@ public struct FSQ: Sendable, Equatable {
         basis = b
     }
 
+    /// Channels per row: the number of levels.
     public var dimension: Int { levels.count }
     /// Number of distinct ids: the product of the levels.
     public var codebookSize: Int { levels.reduce(1, *) }
@@ -99,11 +108,23 @@ public struct FSQ: Sendable, Equatable {
 /// channel as the most significant bit. `codebooks` > 1 splits the channels into groups with one
 /// id each.
 public struct LFQ: Sendable, Equatable {
+    /// Channels per row.
     public let dimension: Int
+    /// Number of channel groups, each packed into its own id.
     public let codebooks: Int
+    /// Magnitude of the codes (`codebook_scale`); spherical codes are ±scale/√bits.
     public let scale: Float
+    /// Whether codes are l2-normalized within each codebook (BSQ).
     public let spherical: Bool
 
+    /// A lookup-free quantizer.
+    /// - Parameters:
+    ///   - dimension: Channels per row.
+    ///   - codebooks: Number of channel groups, one id each; must divide `dimension`.
+    ///   - scale: Magnitude of the codes (default 1).
+    ///   - spherical: The spherical form (BSQ): codes ±scale/√bits.
+    /// - Throws: ``QuantizerError`` when `dimension` or `codebooks` is not positive, `codebooks` does not
+    ///   divide `dimension`, or a codebook would have more than 62 bits.
     public init(dimension: Int, codebooks: Int = 1, scale: Float = 1, spherical: Bool = false) throws {
         guard dimension > 0, codebooks > 0, dimension % codebooks == 0, dimension / codebooks <= 62 else {
             throw QuantizerError(
@@ -115,7 +136,9 @@ public struct LFQ: Sendable, Equatable {
         self.spherical = spherical
     }
 
+    /// Channels, and so bits, in each codebook's id.
     public var bitsPerCodebook: Int { dimension / codebooks }
+    /// Number of distinct ids per codebook: 2^bitsPerCodebook.
     public var codebookSize: Int { 1 << bitsPerCodebook }
 
     /// Ids `[M · codebooks]` (row-major: position, then codebook) and codes `[M, D]`.
@@ -183,6 +206,9 @@ public struct BinaryQuantizer: Sendable {
     /// `[bits, dim]` embedding matrix (`quantizer.embed`).
     public let embedding: Tensor
 
+    /// A binary quantizer over an embedding matrix.
+    /// - Parameter embedding: `[bits, dim]`, one row per bit (`quantizer.embed`).
+    /// - Throws: ``QuantizerError`` when `embedding` is not rank 2 or has more than 63 rows.
     public init(embedding: Tensor) throws {
         guard embedding.rank == 2, embedding.shape[0] <= 63 else {
             throw QuantizerError("binary embedding must be [bits ≤ 63, dim], got \(embedding.shape)")
@@ -190,6 +216,7 @@ public struct BinaryQuantizer: Sendable {
         self.embedding = embedding
     }
 
+    /// Bits per token: the embedding's rows.
     public var bits: Int { embedding.shape[0] }
 
     /// Ids for logits `[M, bits]`.
@@ -223,14 +250,26 @@ public struct BinaryQuantizer: Sendable {
 /// TokenBridge's post-training dimension-wise quantization: each channel of a continuous
 /// latent is mapped to the nearest of 2^bits Gaussian-quantile representatives.
 public struct DimensionWiseQuantizer: Sendable {
+    /// Bits per id; each channel has 2^bits bins.
     public let bits: Int
+    /// Latent values mapped linearly onto `-stdRange...stdRange` standard deviations; values outside are clamped.
     public let range: ClosedRange<Float>
+    /// Half-width, in standard deviations, of the standardized space (quantiles beyond it are clamped).
     public let stdRange: Double
     /// Bin boundaries b₀…b_B (clamped Gaussian quantiles) and representatives r₀…r_{B−1}
     /// (conditional means of the standard normal within each bin).
     public let boundaries: [Double]
+    /// The Gaussian representatives r₀…r_{B−1}, in the standardized space. A quantizer made with
+    /// ``init(bits:range:stdRange:fittedTo:)`` encodes and decodes with its fitted values instead.
     public let representatives: [Double]
 
+    /// A quantizer with Gaussian-quantile bins.
+    /// - Parameters:
+    ///   - bits: Bits per id, 1–16 (default 6).
+    ///   - range: Latent values that map onto `±stdRange` (default −5...5).
+    ///   - stdRange: Half-width of the standardized space in standard deviations (default 3).
+    /// - Throws: ``QuantizerError`` when `bits` is outside 1...16, `range` is empty or `stdRange` is not
+    ///   positive.
     public init(bits: Int = 6, range: ClosedRange<Float> = -5...5, stdRange: Double = 3) throws {
         guard bits >= 1 && bits <= 16, range.upperBound > range.lowerBound, stdRange > 0 else {
             throw QuantizerError("dimension-wise quantizer needs 1–16 bits, a non-empty range and a positive std range")
@@ -271,6 +310,7 @@ public struct DimensionWiseQuantizer: Sendable {
     private var representativesOverride: [Double]? = nil
     private var reps: [Double] { representativesOverride ?? representatives }
 
+    /// Number of bins of each channel: 2^bits.
     public var levels: Int { 1 << bits }
 
     func standardize(_ x: Float) -> Double {

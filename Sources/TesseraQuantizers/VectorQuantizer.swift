@@ -3,8 +3,11 @@ import TesseraCore
 
 /// A problem with token ids or quantizer inputs.
 public struct QuantizerError: Error, CustomStringConvertible, Sendable {
+    /// What is wrong, in words.
     public var reason: String
+    /// An error described by `reason`.
     public init(_ reason: String) { self.reason = reason }
+    /// ``reason``, unprefixed.
     public var description: String { reason }
 }
 
@@ -24,6 +27,7 @@ public struct VectorQuantizer: Sendable {
 
     /// `[K, D]` codewords as looked up (normalized when the quantizer normalizes its codebook).
     public let codebook: Tensor
+    /// How the nearest codeword is chosen.
     public let metric: Metric
     /// Inputs are l2-normalized before the search (TiTok's `use_l2_norm`).
     public let normalizeInputs: Bool
@@ -36,6 +40,7 @@ public struct VectorQuantizer: Sendable {
             normalizeCodebook: useL2Norm)
     }
 
+    /// A quantizer over `codebook` with the given metric and normalizations.
     /// - Parameter codebook: `[K, D]` as stored in the checkpoint.
     public init(codebook: Tensor, metric: Metric, normalizeInputs: Bool = false, normalizeCodebook: Bool = false) {
         precondition(codebook.rank == 2, "codebook must be [K, D], got \(codebook.shape)")
@@ -51,7 +56,9 @@ public struct VectorQuantizer: Sendable {
         self.normalizeInputs = normalizeInputs
     }
 
+    /// Number of codewords `K`.
     public var size: Int { codebook.shape[0] }
+    /// Width `D` of each codeword.
     public var dimension: Int { codebook.shape[1] }
 
     /// Index of the nearest codeword for each row of `z` (`[M, D]`).

@@ -12,6 +12,7 @@ public enum ReductionError: Error, Equatable, CustomStringConvertible {
     /// A parameter outside its domain (ratios, strides, grid sizes).
     case parameter(String)
 
+    /// The kind of problem, then the details, e.g. `shape mismatch: metric must be [N, C], got [2, 3, 4]`.
     public var description: String {
         switch self {
         case .budget(let s): "token budget: \(s)"

@@ -4,6 +4,7 @@ import Foundation
 public struct ManifestEntry: Codable, Sendable, Equatable {
     /// Unique key of the sample in the run (its WebDataset key too).
     public var key: String
+    /// Path of the source file, as the input list gave it.
     public var source: String
     /// Size of the source file in bytes.
     public var sourceBytes: Int
@@ -11,12 +12,14 @@ public struct ManifestEntry: Codable, Sendable, Equatable {
     public var sha256: String
     /// Presentation time of the frame, for video sources.
     public var frameTimestamp: Double?
+    /// The model that produced the tokens.
     public var model: String
     /// Token positions in the sample.
     public var tokens: Int
     /// The shard file holding the sample, and its position there (frames of one video share
     /// a position when the run writes video sequences).
     public var shard: String
+    /// Position of the sample in its shard, from 0 (frames of one video share it with video sequences).
     public var index: Int
     /// Position of the source in the run's input list.
     public var inputIndex: Int
@@ -24,8 +27,11 @@ public struct ManifestEntry: Codable, Sendable, Equatable {
 
 /// One input that could not be encoded, in a run's `errors.jsonl`.
 public struct FailureEntry: Codable, Sendable, Equatable {
+    /// Path of the input, as the input list gave it.
     public var input: String
+    /// Position of the input in the run's input list.
     public var inputIndex: Int
+    /// Why it could not be encoded.
     public var reason: String
 }
 
@@ -36,24 +42,35 @@ public struct ShardEntry: Codable, Sendable, Equatable {
     public var shard: String?
     /// Every file written for it (a `.bin` shard has its `.idx.npy` and Megatron `.idx`).
     public var files: [String]
+    /// Samples (images and frames) written to the shard.
     public var samples: Int
+    /// Inputs of the range that failed (their lines are in `errors.jsonl`).
     public var failed: Int
     /// Input positions `[start, end)` it covers.
     public var inputs: [Int]
+    /// Total size in bytes of the files written for the shard.
     public var bytes: Int
 }
 
 /// What a run was asked to do, in `run.json`; `--resume` refuses a folder made by a different run.
 public struct RunInfo: Codable, Sendable, Equatable {
+    /// The shard format's raw value (``ShardFormat``).
     public var format: String
+    /// The model that encodes the inputs.
     public var model: String
     /// Hash of the input list and every option that changes the output.
     public var fingerprint: String
+    /// Number of inputs in the run's input list.
     public var inputs: Int
+    /// Estimated bytes after which a shard is closed.
     public var shardBytes: Int
+    /// Samples after which a shard is closed, if limited.
     public var shardSamples: Int?
+    /// Prefix of every file name the run writes.
     public var filePrefix: String
+    /// Element type of `.bin` shards (`uint16` or `uint32`); nil for other formats.
     public var tokenDtype: String?
+    /// True when a `.bin` run writes one sample per video; nil otherwise.
     public var videoSequences: Bool?
     /// Files in the input folders that are neither images nor videos (not encoded).
     public var skipped: [String]?

@@ -8,6 +8,7 @@ public struct SHA256: Sendable {
     private var pending: [UInt8] = []
     private var length: UInt64 = 0
 
+    /// A hasher that has seen no bytes.
     public init() {}
 
     /// Hex digest of `data`.
@@ -26,6 +27,7 @@ public struct SHA256: Sendable {
         return h.finalizeHex()
     }
 
+    /// Feeds the next bytes of the message.
     public mutating func update(_ data: Data) {
         length &+= UInt64(data.count)
         data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
@@ -47,6 +49,9 @@ public struct SHA256: Sendable {
         }
     }
 
+    /// Pads the message and returns its digest as 64 lowercase hex digits, as `sha256sum` prints it.
+    ///
+    /// Call it once: the hasher is not reset, so later updates or another call give a wrong digest.
     public mutating func finalizeHex() -> String {
         let bits = length &* 8
         var tail = pending + [0x80]

@@ -5,8 +5,11 @@ import Foundation
 public enum TarArchive {
     /// One regular file in an archive.
     public struct Member: Sendable, Equatable {
+        /// Path of the member inside the archive (1–100 bytes of UTF-8 when writing).
         public var name: String
+        /// The file's contents.
         public var data: Data
+        /// A member named `name` holding `data`.
         public init(name: String, data: Data) { self.name = name; self.data = data }
     }
 

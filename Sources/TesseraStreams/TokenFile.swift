@@ -7,8 +7,14 @@ public struct TokenRecord: Sendable, Equatable {
     public var source: String
     /// Presentation time of the frame, for video sources.
     public var frameTimestamp: Double?
+    /// The tokens (ids or continuous latents) with their shape, vocabularies and model.
     public var tokens: Tokens
 
+    /// A record of `tokens` from `source`.
+    /// - Parameters:
+    ///   - source: The source file's path.
+    ///   - frameTimestamp: Presentation time of the frame in seconds, for video sources.
+    ///   - tokens: The tokens.
     public init(source: String, frameTimestamp: Double? = nil, tokens: Tokens) {
         self.source = source
         self.frameTimestamp = frameTimestamp
@@ -38,14 +44,28 @@ public enum TokenFileFormat: String, Sendable, CaseIterable {
 
 /// A problem with a token file, naming it.
 public struct TokenFileError: Error, CustomStringConvertible, Sendable {
+    /// The file the problem is in (or a placeholder such as `"stream"` or `"vocabulary"`).
     public var path: String
+    /// What is wrong, in words.
     public var reason: String
+    /// An error about the file at `path`.
+    /// - Parameters:
+    ///   - path: The file the problem is in.
+    ///   - reason: What is wrong, in words.
     public init(path: String, reason: String) { self.path = path; self.reason = reason }
+    /// `path: reason`.
     public var description: String { "\(path): \(reason)" }
 }
 
 /// Reading and writing token records (all writes are atomic: temporary file + rename).
 public enum TokenFile {
+    /// Writes records to a token file, atomically (for `.npy`, the `<file>.json` sidecar is written after it).
+    /// - Parameters:
+    ///   - records: The records; `.npy` and `.safetensors` need at least one, all of one shape and kind.
+    ///   - url: The file to write.
+    ///   - format: The format to write, whatever the extension of `url`.
+    /// - Throws: ``TokenFileError`` when `.npy` or `.safetensors` gets no records or records of different
+    ///   shapes, continuous tokens are written as `.npy`, or the file cannot be encoded or written.
     public static func write(_ records: [TokenRecord], to url: URL, format: TokenFileFormat) throws {
         let (main, sidecar) = try encoded(records, format: format, path: url.path)
         do {

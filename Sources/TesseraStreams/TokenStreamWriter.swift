@@ -3,15 +3,24 @@ import TesseraCore
 
 /// The result of encoding one input (an image, or all sampled frames of a video).
 public struct EncodedInput: Sendable {
+    /// Path of the input, as the input list gave it.
     public var source: String
     /// Size and SHA-256 of the source file, for the manifest.
     public var sourceBytes: Int
+    /// Lowercase hex SHA-256 of the source file's bytes; empty when the run does not hash its inputs.
     public var sha256: String
     /// One record per image or frame (empty when the input failed).
     public var records: [TokenRecord]
     /// Why the input failed, if it did.
     public var failure: String?
 
+    /// The outcome of one input.
+    /// - Parameters:
+    ///   - source: Path of the input.
+    ///   - sourceBytes: Size of the source file in bytes.
+    ///   - sha256: Hex SHA-256 of the source file (empty when not hashed).
+    ///   - records: One record per image or frame; empty when the input failed.
+    ///   - failure: Why the input failed, or nil.
     public init(source: String, sourceBytes: Int, sha256: String, records: [TokenRecord], failure: String? = nil) {
         (self.source, self.sourceBytes, self.sha256, self.records, self.failure) = (
             source, sourceBytes, sha256, records, failure
@@ -31,6 +40,7 @@ public struct EncodedInput: Sendable {
 public final class TokenStreamWriter {
     /// What to write.
     public struct Options: Sendable {
+        /// The shard format.
         public var format: ShardFormat
         /// Rotate to a new shard once this many bytes (estimated) are buffered.
         public var shardBytes: Int
@@ -40,9 +50,11 @@ public final class TokenStreamWriter {
         public var vocabulary: VisualVocabulary?
         /// Prefix of every file name (lets several workers share one folder).
         public var filePrefix: String
+        /// The model that encodes the inputs (recorded in `run.json`).
         public var model: String
         /// Identifies the input list and the options; a resume must match it.
         public var fingerprint: String
+        /// Number of inputs in the run's input list.
         public var inputCount: Int
         /// `.bin` only: one LM sample per video — its frames' streams joined by the
         /// vocabulary's `frame_separator` — instead of one per frame.
@@ -50,6 +62,16 @@ public final class TokenStreamWriter {
         /// Files of the input folders that were left out (neither images nor videos), for run.json.
         public var skippedInputs: [String] = []
 
+        /// Options with 256 MiB JSON Lines shards by default.
+        /// - Parameters:
+        ///   - format: The shard format (default `.jsonl`).
+        ///   - shardBytes: Estimated bytes after which a shard is closed (default 256 MiB).
+        ///   - shardSamples: Samples after which a shard is closed, if limited.
+        ///   - vocabulary: LM vocabulary mapping; required for `.bin`.
+        ///   - filePrefix: Prefix of every file name.
+        ///   - model: The model that encodes the inputs.
+        ///   - fingerprint: Identifies the input list and the options, for resuming.
+        ///   - inputCount: Number of inputs in the run's input list.
         public init(
             format: ShardFormat = .jsonl, shardBytes: Int = 256 << 20, shardSamples: Int? = nil,
             vocabulary: VisualVocabulary? = nil, filePrefix: String = "", model: String, fingerprint: String,
@@ -75,10 +97,13 @@ public final class TokenStreamWriter {
         public var inputsDone: Int
     }
 
+    /// The output folder.
     public let directory: URL
+    /// What the run writes.
     public let options: Options
     /// Inputs a previous run already completed; the caller continues from this position.
     public private(set) var completedInputs: Int
+    /// Totals so far, including what a resumed run found done.
     public private(set) var summary: Summary
 
     private var pending: [(key: String, record: TokenRecord, entry: ManifestEntry)] = []
@@ -214,8 +239,9 @@ public final class TokenStreamWriter {
 
     /// Inputs buffered in the shard being built (lost, and redone on resume, if the run stops now).
     public var bufferedInputs: Int { pendingInputs }
-    /// Samples and failed inputs in the shard being built.
+    /// Samples in the shard being built.
     public var bufferedSamples: Int { pending.count }
+    /// Failed inputs in the shard being built.
     public var bufferedFailures: Int { pendingFailures.count }
 
     private func commit() throws {

@@ -21,12 +21,17 @@ import TesseraCore
 public struct VisualVocabulary: Codable, Sendable, Equatable {
     /// Ids of the special tokens in the LM vocabulary (each optional).
     public struct Specials: Codable, Sendable, Equatable {
+        /// LM id placed before each image.
         public var imageStart: Int?
+        /// LM id placed after each image.
         public var imageEnd: Int?
         /// Marks where the grid starts, after the resolution marker (Emu3's `<|image token|>`).
         public var imageToken: Int?
+        /// LM id after every row of a 2D token grid (Emu3's end of line).
         public var rowBreak: Int?
+        /// LM id between the frames of a video (Emu3's end of frame).
         public var frameSeparator: Int?
+        /// Special tokens; each nil one is left out of streams.
         public init(
             imageStart: Int? = nil, imageEnd: Int? = nil, imageToken: Int? = nil, rowBreak: Int? = nil,
             frameSeparator: Int? = nil
@@ -40,14 +45,21 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
     /// The text form: a `printf` template with one integer for visual tokens (the id relative
     /// to `offset`, e.g. `<|visual token %06d|>`) and strings for the special tokens.
     public struct TextForm: Codable, Sendable, Equatable {
+        /// Template of a visual token: one `%d` or `%0Nd` for the id relative to ``VisualVocabulary/offset``.
         public var visual: String
+        /// Text placed before each image.
         public var imageStart: String?
+        /// Text placed after each image.
         public var imageEnd: String?
+        /// Text that marks where the grid starts, after the resolution marker.
         public var imageToken: String?
+        /// Text after every row of a 2D token grid.
         public var rowBreak: String?
+        /// Text between the frames of a video.
         public var frameSeparator: String?
         /// Resolution marker with two integers, rows then columns of the token grid (Emu3: `%d*%d`).
         public var resolution: String?
+        /// A text form; each nil string is left out of the text.
         public init(
             visual: String, imageStart: String? = nil, imageEnd: String? = nil, imageToken: String? = nil,
             rowBreak: String? = nil, frameSeparator: String? = nil, resolution: String? = nil
@@ -70,11 +82,23 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
     public var codebookOffsets: [Int]?
     /// Size of the whole LM vocabulary, if known (decides the shard element type).
     public var lmVocabularySize: Int?
+    /// Ids of the special tokens.
     public var special: Specials
     /// Resolution markers: token-grid size (`"32"` for 1D, `"16x16"` for 2D) → LM id.
     public var resolution: [String: Int]?
+    /// The text form, for tokenizers that add visual tokens as strings; nil when there is none.
     public var text: TextForm?
 
+    /// A vocabulary mapping (not validated; ``validate()`` checks it).
+    /// - Parameters:
+    ///   - layout: A name for the layout (informational).
+    ///   - offset: LM id of visual id 0 of the first codebook.
+    ///   - codebookSizes: Ids per codebook.
+    ///   - codebookOffsets: Explicit LM offset of each codebook; nil packs the codebooks from `offset`.
+    ///   - lmVocabularySize: Size of the whole LM vocabulary, if known.
+    ///   - special: Ids of the special tokens.
+    ///   - resolution: Resolution marker ids by token-grid size (`"32"`, `"16x16"`).
+    ///   - text: The text form, if any.
     public init(
         layout: String? = nil, offset: Int = 0, codebookSizes: [Int], codebookOffsets: [Int]? = nil,
         lmVocabularySize: Int? = nil, special: Specials = Specials(), resolution: [String: Int]? = nil,

@@ -2,6 +2,7 @@ import Foundation
 
 /// Element types of arrays stored in `.npy` (and, later, safetensors) files.
 public enum DType: String, Sendable, CaseIterable {
+    /// IEEE floats of 32, 64 and 16 bits, unsigned and signed integers of 8 to 64 bits, and one-byte booleans.
     case float32, float64, float16, uint8, int8, uint16, int16, uint32, int32, uint64, int64, bool
 
     /// Bytes per element.
@@ -52,14 +53,21 @@ public struct ArrayFileError: Error, CustomStringConvertible, Equatable {
     public var path: String
     /// What is wrong.
     public var reason: String
+    /// An error about the file at `path`.
+    /// - Parameters:
+    ///   - path: The file the problem is in, or `"<memory>"` for bytes held in memory.
+    ///   - reason: What is wrong, in words.
     public init(path: String, reason: String) { self.path = path; self.reason = reason }
+    /// `path: reason`.
     public var description: String { "\(path): \(reason)" }
 }
 
 /// An n-dimensional array as stored in a `.npy` file: element type, shape and the raw
 /// little-endian bytes in C order.
 public struct NPYArray: Sendable, Equatable {
+    /// Element type.
     public var dtype: DType
+    /// Extent of each axis, outermost first (`[]` for a scalar).
     public var shape: [Int]
     /// Raw element bytes, little-endian, C order.
     public var data: [UInt8]

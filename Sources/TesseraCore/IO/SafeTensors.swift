@@ -8,9 +8,12 @@ import Foundation
 
 /// Element types a safetensors file may declare.
 public enum SafeTensorsDType: String, Sendable, CaseIterable {
+    /// IEEE floats (F64, F32, F16), bfloat16, signed and unsigned integers of 64 to 8 bits, and one-byte booleans.
     case F64, F32, F16, BF16, I64, I32, I16, I8, U64, U32, U16, U8, BOOL
+    /// 8-bit floats (E4M3 and E5M2); accepted in headers, but their data cannot be converted to Float32.
     case F8_E4M3, F8_E5M2
 
+    /// Bytes per element.
     public var size: Int {
         switch self {
         case .F64, .I64, .U64: return 8
@@ -23,7 +26,9 @@ public enum SafeTensorsDType: String, Sendable, CaseIterable {
 
 /// One tensor's entry in a safetensors header.
 public struct SafeTensorsEntry: Sendable, Equatable {
+    /// Element type as declared in the header.
     public var dtype: SafeTensorsDType
+    /// Extent of each axis, outermost first (`[]` for a scalar).
     public var shape: [Int]
     /// Byte range within the data section (after the header).
     public var offsets: Range<Int>
@@ -31,9 +36,16 @@ public struct SafeTensorsEntry: Sendable, Equatable {
 
 /// A problem with a safetensors file or checkpoint, naming the file.
 public struct SafeTensorsError: Error, CustomStringConvertible, Equatable {
+    /// The file (or `"<memory>"`) the problem is in.
     public var path: String
+    /// What is wrong.
     public var reason: String
+    /// An error about the file at `path`.
+    /// - Parameters:
+    ///   - path: The file the problem is in, or `"<memory>"` for bytes held in memory.
+    ///   - reason: What is wrong, in words.
     public init(path: String, reason: String) { self.path = path; self.reason = reason }
+    /// `path: reason`.
     public var description: String { "\(path): \(reason)" }
 }
 
@@ -44,7 +56,9 @@ public struct SafeTensorsError: Error, CustomStringConvertible, Equatable {
 /// inside the data section, `end − begin = numel × size(dtype)`, and entries that cover the
 /// data section without holes or overlaps.
 public final class SafeTensorsFile: @unchecked Sendable {
+    /// The file's path (or the name given to in-memory bytes, `"<memory>"` by default).
     public let path: String
+    /// Every tensor in the file, by name (`__metadata__` excluded).
     public let entries: [String: SafeTensorsEntry]
     /// `__metadata__` (string → string), if present.
     public let metadata: [String: String]
@@ -275,7 +289,10 @@ public final class SafeTensorsFile: @unchecked Sendable {
 public enum SafeTensorsWriter {
     /// A tensor to write: Float32 values stored as `dtype` (F32, F16 or BF16), or raw bytes.
     public enum Payload: Sendable {
+        /// Float32 values stored as the given dtype: F32 (the default), F16 or BF16 (round to nearest even).
         case float(Tensor, SafeTensorsDType = .F32)
+        /// Integers in row-major order over `shape`, stored as I64 (the default), I32, U16 or U8; narrower types
+        /// keep the low bits.
         case integers([Int], shape: [Int], SafeTensorsDType = .I64)
         /// Little-endian element bytes stored as they are.
         case raw([UInt8], shape: [Int], SafeTensorsDType)

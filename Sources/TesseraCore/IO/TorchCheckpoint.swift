@@ -13,6 +13,16 @@ public enum TorchCheckpoint {
     /// Largest `data.pkl` accepted (state-dict pickles are small; tensors live in other entries).
     public static let maxPickleSize = 256 << 20
 
+    /// Reads the state dict of a `torch.save` zip checkpoint.
+    ///
+    /// The file is memory-mapped while it is read; the tensors are copied into the returned file.
+    /// - Parameter url: A `pytorch_model.bin`, `.pt` or `.pth` file.
+    /// - Returns: The state dict as an in-memory safetensors file named after `url`, dtypes kept and nested
+    ///   dictionaries flattened with dots.
+    /// - Throws: ``SafeTensorsError`` naming the file when it cannot be mapped, is not a zip checkpoint (a
+    ///   legacy pre-1.6 pickle included) or the zip is corrupt, is big-endian, holds no tensors, has a
+    ///   `data.pkl` above ``maxPickleSize`` or one that refers to anything but tensors and plain
+    ///   containers, or has a tensor whose storage is missing or too short for its shape and strides.
     public static func read(_ url: URL) throws -> SafeTensorsFile {
         let mapping = try MappedBytes(path: url.path)
         return try withExtendedLifetime(mapping) { try read(bytes: mapping.bytes, path: url.path) }

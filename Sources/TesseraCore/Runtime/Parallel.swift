@@ -63,6 +63,8 @@ public func parallelChunks(_ count: Int, minChunk: Int = 1, _ body: (Range<Int>)
 /// Carries a value across a concurrency boundary the compiler cannot check
 /// (disjoint-memory parallel loops).
 public struct UncheckedSendable<Value>: @unchecked Sendable {
+    /// The wrapped value.
     public let value: Value
+    /// Wraps `value`; the caller vouches that sharing it across threads is safe.
     @inlinable public init(_ value: Value) { self.value = value }
 }

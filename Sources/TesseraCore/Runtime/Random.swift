@@ -18,6 +18,7 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
         state = mixer.next() ^ sample.multipliedFullWidth(by: 0x9E37_79B9_7F4A_7C15).low
     }
 
+    /// The next 64 random bits of the stream (SplitMix64's output function).
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state

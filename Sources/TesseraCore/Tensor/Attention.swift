@@ -1,6 +1,7 @@
 /// Which attention probabilities to hand back besides the attention output. Maps nobody
 /// asked for are never kept.
 public enum AttentionStatistics: Sendable, Equatable {
+    /// No maps: only the attention output.
     case none
     /// Every map: `[B, H, Nq, Nk]`.
     case full

@@ -131,8 +131,12 @@ extension Tensor {
     /// Modes of `F.interpolate` without antialiasing (bicubic uses a = −0.75 and replicates
     /// the border, as PyTorch's `upsample_bicubic2d`).
     public enum InterpolationMode: Sendable {
+        /// `"nearest"` samples source pixel ⌊i · scale⌋ (PyTorch's legacy rule); `"nearest-exact"` samples
+        /// ⌊(i + 0.5) · scale⌋, the pixel centre.
         case nearest, nearestExact
+        /// `"bilinear"`; `alignCorners` maps the corner pixels of input and output onto each other.
         case bilinear(alignCorners: Bool)
+        /// `"bicubic"` (a = −0.75, border replicated); `alignCorners` as for ``bilinear(alignCorners:)``.
         case bicubic(alignCorners: Bool)
     }
 

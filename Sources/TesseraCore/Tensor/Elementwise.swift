@@ -14,6 +14,7 @@ public enum Activation: String, Sendable, CaseIterable {
     case quickGelu
     /// x · sigmoid(x) (`nn.SiLU`, "swish").
     case silu
+    /// `max(0, x)`, `tanh(x)`, `1 / (1 + e^−x)` and `x` unchanged.
     case relu, tanh, sigmoid, identity
 
     /// Reads the activation names used in Hugging Face / timm configs.
@@ -31,6 +32,7 @@ public enum Activation: String, Sendable, CaseIterable {
         }
     }
 
+    /// The activation of one value.
     @inline(__always)
     public func apply(_ x: Float) -> Float {
         switch self {
@@ -102,9 +104,17 @@ extension Tensor {
         return Tensor(shape: target, scalars: out)
     }
 
+    /// Elementwise sum with numpy broadcasting.
+    /// - Precondition: The shapes broadcast against each other.
     public static func + (a: Tensor, b: Tensor) -> Tensor { a.broadcasting(b, +) }
+    /// Elementwise difference with numpy broadcasting.
+    /// - Precondition: The shapes broadcast against each other.
     public static func - (a: Tensor, b: Tensor) -> Tensor { a.broadcasting(b, -) }
+    /// Elementwise product with numpy broadcasting.
+    /// - Precondition: The shapes broadcast against each other.
     public static func * (a: Tensor, b: Tensor) -> Tensor { a.broadcasting(b, *) }
+    /// Elementwise quotient with numpy broadcasting (IEEE division: `x / 0` is ±inf or NaN).
+    /// - Precondition: The shapes broadcast against each other.
     public static func / (a: Tensor, b: Tensor) -> Tensor { a.broadcasting(b, /) }
 
     /// Every element combined with a scalar.
@@ -112,7 +122,9 @@ extension Tensor {
         Tensor(shape: shape, scalars: scalars.map(f))
     }
 
+    /// Every element multiplied by `s`.
     public static func * (a: Tensor, s: Float) -> Tensor { a.map { $0 * s } }
+    /// Every element plus `s`.
     public static func + (a: Tensor, s: Float) -> Tensor { a.map { $0 + s } }
 
     /// Adds `other` (same shape) in place.

@@ -23,9 +23,17 @@ extension Tensor {
         return Tensor(shape: newShape, scalars: r.results)
     }
 
+    /// Sum along an axis.
+    /// - Parameters:
+    ///   - a: The axis to reduce; negative values count from the last axis.
+    ///   - keepDims: Whether the reduced axis stays, with extent 1 (default `false`: it is removed).
     public func sum(axis a: Int, keepDims: Bool = false) -> Tensor {
         reduced(a, keepDims: keepDims) { $0.reduce(0, +) }
     }
+    /// Arithmetic mean along an axis (NaN for an axis of extent 0).
+    /// - Parameters:
+    ///   - a: The axis to reduce; negative values count from the last axis.
+    ///   - keepDims: Whether the reduced axis stays, with extent 1 (default `false`: it is removed).
     public func mean(axis a: Int, keepDims: Bool = false) -> Tensor {
         reduced(a, keepDims: keepDims) { $0.reduce(0, +) / Float($0.count) }
     }
@@ -33,6 +41,7 @@ extension Tensor {
     public func maximum(axis a: Int, keepDims: Bool = false) -> Tensor {
         reduced(a, keepDims: keepDims) { lane in lane.contains(where: \.isNaN) ? .nan : lane.max() ?? -.infinity }
     }
+    /// Minimum along an axis (NaN propagates, as in PyTorch).
     public func minimum(axis a: Int, keepDims: Bool = false) -> Tensor {
         reduced(a, keepDims: keepDims) { lane in lane.contains(where: \.isNaN) ? .nan : lane.min() ?? .infinity }
     }

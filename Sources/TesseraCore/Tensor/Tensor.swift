@@ -55,5 +55,6 @@ public struct Tensor: Sendable, Equatable {
 }
 
 extension Tensor: CustomStringConvertible {
+    /// `Tensor(shape: […])`; the elements are not printed.
     public var description: String { "Tensor(shape: \(shape))" }
 }

@@ -82,6 +82,7 @@ public final class WinogradWeightsCache: @unchecked Sendable {
     private let lock = NSLock()
     private var cached: WinogradWeights?
 
+    /// An empty cache; the transform is built by the first ``weights(for:)`` call.
     public init() {}
 
     /// The transform of `weight`, computed on the first call. The cache belongs to one weight

@@ -5,8 +5,11 @@ import TesseraCore
 
 /// A tile grid over the image (HiRED's high-resolution partitions, LLaVA-NeXT's anyres grid).
 public struct TileGrid: Sendable, Equatable, Hashable, CustomStringConvertible {
+    /// Number of tile rows (vertical divisions).
     public var rows: Int
+    /// Number of tile columns (horizontal divisions).
     public var columns: Int
+    /// A grid of `rows × columns` tiles (not validated; ``init(_:)`` rejects counts below 1).
     public init(rows: Int, columns: Int) { self.rows = rows; self.columns = columns }
     /// Number of tiles.
     public var count: Int { rows * columns }
@@ -56,6 +59,10 @@ public struct AnyResViews: Sendable {
     /// The tower's square input side.
     public var tileSize: Int
 
+    /// Anyres views for a tower.
+    /// - Parameters:
+    ///   - preprocessing: The tower's preprocessing; its filter, engine and normalization are kept.
+    ///   - tileSize: The tower's square input side `S` in pixels.
     public init(preprocessing: Preprocessing, tileSize: Int) {
         self.preprocessing = preprocessing
         self.tileSize = tileSize

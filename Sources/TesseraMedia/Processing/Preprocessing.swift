@@ -11,7 +11,7 @@ extension Image {
         return resized(width: w, height: h, filter: filter, engine: engine)
     }
 
-    /// Output size of ``resizedShorterSide(to:filter:)``.
+    /// Output size of ``resizedShorterSide(to:filter:engine:)``.
     public func shorterSideTarget(_ size: Int) -> (width: Int, height: Int) {
         precondition(size > 0, "size must be positive")
         if width <= height {
@@ -138,8 +138,11 @@ extension Image {
 
 /// A width and height in pixels.
 public struct PixelSize: Sendable, Equatable, Hashable, CustomStringConvertible {
+    /// Width in pixels.
     public var width: Int
+    /// Height in pixels.
     public var height: Int
+    /// A size of `width × height` pixels.
     public init(width: Int, height: Int) { self.width = width; self.height = height }
     /// A square size.
     public init(_ side: Int) { self.init(width: side, height: side) }
@@ -152,6 +155,7 @@ public struct PixelSize: Sendable, Equatable, Hashable, CustomStringConvertible 
 public struct Preprocessing: Sendable, Equatable {
     /// How the image is resized before cropping.
     public enum Resize: Sendable, Equatable {
+        /// The image keeps its size.
         case none
         /// Shorter side to the given size, aspect kept (torchvision `Resize(int)`).
         case shorterSide(Int)
@@ -167,15 +171,20 @@ public struct Preprocessing: Sendable, Equatable {
         case transformers
     }
 
+    /// How the image is resized before cropping.
     public var resize: Resize
+    /// The resampling filter of the resize.
     public var filter: ResizeFilter
     /// Which resampler reproduces the reference bit for bit (Pillow or PyTorch's uint8 kernel).
     public var engine: ResampleEngine
     /// Centre crop to this size after resizing, if set.
     public var centerCrop: PixelSize?
+    /// How the centre crop's offset rounds (``CropRule``).
     public var cropRule: CropRule
+    /// How pixel values map to tensor values.
     public var normalization: PixelNormalization
 
+    /// A model's input pipeline; the defaults keep the image's size and map pixels to [0, 1].
     /// - Parameters:
     ///   - resize: the resize before cropping.
     ///   - filter: the resampling filter.

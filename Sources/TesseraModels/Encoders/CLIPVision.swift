@@ -27,21 +27,12 @@ public struct CLIPVisionTower: VisionEncoder {
     /// Loads config.json, preprocessor_config.json and the weights of a CLIP (vision) directory.
     /// - Throws: ``ModelConfigError`` for the config, `WeightLoadError` listing every key problem.
     public init(directory: URL) throws {
-        let config = try HFVisionConfig(directory: directory)
-        guard config.family == .clip else {
-            throw ModelConfigError(path: directory.path, reason: "not a CLIP model (model_type is \(config.family))")
-        }
-        self.config = config
-        descriptor = config.descriptor(modelID: directory.lastPathComponent)
-        preprocessing = try Preprocessing(huggingFace: directory, config: config)
         // A full CLIP checkpoint also holds the text tower and projections.
-        let checkpoint = try Checkpoint(directory: directory)
-        let loader = WeightLoader(
-            checkpoint, renames: visionPrefixRenames(checkpoint),
-            ignored: [
-                "text_model.", "text_projection.", "visual_projection.", "logit_scale",
-                "vision_model.embeddings.position_ids",
-            ])
+        let opened = try HFVisionDirectory(
+            directory, family: .clip,
+            ignoring: ["text_model.", "text_projection.", "visual_projection.", "logit_scale"])
+        let config = opened.config, loader = opened.loader
+        (self.config, descriptor, preprocessing) = (config, opened.descriptor, opened.preprocessing)
         let w = loader.root["vision_model"], d = config.hiddenSize
         patchEmbed = PatchEmbedding(
             w["embeddings"]["patch_embedding"], dim: d, patchSize: config.patchSize, bias: false)

@@ -184,8 +184,29 @@ extension Preprocessing {
     }
 }
 
-/// transformers 5 saves vision-only models without the `vision_model.` prefix that published
-/// checkpoints carry; both load.
-func visionPrefixRenames(_ checkpoint: Checkpoint) -> [(from: String, to: String)] {
-    checkpoint.contains("vision_model.embeddings.patch_embedding.weight") ? [] : [("", "vision_model.")]
+/// What every Hugging Face vision tower opens first: its config (checked to be of `family`),
+/// descriptor, image processor and a loader over the vision weights.
+struct HFVisionDirectory {
+    let config: HFVisionConfig
+    let descriptor: EncoderDescriptor
+    let preprocessing: Preprocessing
+    let loader: WeightLoader
+
+    /// - Parameter ignoring: key prefixes of a full model's other parts (text tower, projections).
+    init(_ directory: URL, family: HFVisionConfig.Family, ignoring: [String]) throws {
+        config = try HFVisionConfig(directory: directory)
+        guard config.family == family else {
+            throw ModelConfigError(
+                path: directory.path, reason: "not a \(family) model (model_type is \(config.family.rawValue))")
+        }
+        descriptor = config.descriptor(modelID: directory.lastPathComponent)
+        preprocessing = try Preprocessing(huggingFace: directory, config: config)
+        let checkpoint = try Checkpoint(directory: directory)
+        // transformers 5 saves vision-only models without the `vision_model.` prefix that published
+        // checkpoints carry; both load.
+        let renames: [(from: String, to: String)] =
+            checkpoint.contains("vision_model.embeddings.patch_embedding.weight") ? [] : [("", "vision_model.")]
+        loader = WeightLoader(
+            checkpoint, renames: renames, ignored: ignoring + ["vision_model.embeddings.position_ids"])
+    }
 }

@@ -52,17 +52,10 @@ public struct SigLIPVisionTower: VisionEncoder {
     /// Loads config.json, preprocessor_config.json and the weights of a SigLIP (vision) directory.
     /// - Throws: ``ModelConfigError`` for the config, `WeightLoadError` listing every key problem.
     public init(directory: URL) throws {
-        let config = try HFVisionConfig(directory: directory)
-        guard config.family == .siglip else {
-            throw ModelConfigError(path: directory.path, reason: "not a SigLIP model (model_type is \(config.family))")
-        }
-        self.config = config
-        descriptor = config.descriptor(modelID: directory.lastPathComponent)
-        preprocessing = try Preprocessing(huggingFace: directory, config: config)
-        let checkpoint = try Checkpoint(directory: directory)
-        let loader = WeightLoader(
-            checkpoint, renames: visionPrefixRenames(checkpoint),
-            ignored: ["text_model.", "logit_scale", "logit_bias", "vision_model.embeddings.position_ids"])
+        let opened = try HFVisionDirectory(
+            directory, family: .siglip, ignoring: ["text_model.", "logit_scale", "logit_bias"])
+        let config = opened.config, loader = opened.loader
+        (self.config, descriptor, preprocessing) = (config, opened.descriptor, opened.preprocessing)
         let w = loader.root["vision_model"], d = config.hiddenSize
         patchEmbed = PatchEmbedding(w["embeddings"]["patch_embedding"], dim: d, patchSize: config.patchSize)
         positionEmbedding = w["embeddings"].tensor("position_embedding.weight", shape: [config.grid * config.grid, d])

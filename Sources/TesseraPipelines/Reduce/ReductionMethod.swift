@@ -113,9 +113,7 @@ public struct ReductionContext: Sendable {
         _ pixels: Tensor, layers: Int? = nil, statistics: AttentionStatistics = .none,
         keepHiddenStates: Bool = false
     ) -> VisionEncoderOutput {
-        var plain = PlainBlocks()
-        return forward(
-            pixels, layers: layers, statistics: statistics, keepHiddenStates: keepHiddenStates, runner: &plain)
+        encoder.forward(pixels, layers: layers ?? block + 1, statistics: statistics, keepHiddenStates: keepHiddenStates)
     }
 
     /// One image's tokens `[T, C]` from a `[1, T, C]` hidden state.

@@ -14,6 +14,8 @@ public struct KeyCapture: BlockRunner {
     /// A runner keeping the projections of `layers`.
     public init(layers: Set<Int>) { self.layers = layers }
 
+    /// Runs `block` plainly, keeping its packed q/k/v projections `[B, N, 3D]` when `index` is in ``layers``.
+    /// - Returns: The block's output (same tokens as `x`) and the attention probabilities `statistics` asks for.
     public mutating func run(_ block: TransformerBlock, _ x: Tensor, index: Int, statistics: AttentionStatistics)
         -> (output: Tensor, probabilities: Tensor?)
     {

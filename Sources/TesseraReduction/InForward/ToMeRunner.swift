@@ -79,12 +79,14 @@ public struct MergeTrace: Sendable, Equatable {
 /// let sources = tome.trace?.slotOf                  // which input token went where
 /// ```
 public struct ToMeRunner: BlockRunner {
+    /// r per block and whether attention is proportional.
     public var merging: TokenMerging
     /// Protect token 0 (the CLS token) from merging.
     public var classToken: Bool
     /// Sizes and sources after the last block run (set by the first block).
     public private(set) var trace: MergeTrace?
 
+    /// A runner that merges tokens in every block it runs.
     /// - Parameters:
     ///   - merging: r per block and proportional attention.
     ///   - classToken: whether token 0 is a CLS token to protect.
@@ -93,6 +95,12 @@ public struct ToMeRunner: BlockRunner {
         self.classToken = classToken
     }
 
+    /// Runs `block` as ToMe's `ToMeBlock.forward`: attention and residual, `r(at: index)` merges, MLP.
+    ///
+    /// Block 0, or the first block run while there is no trace yet, starts a new ``trace``; every block
+    /// updates it.
+    /// - Returns: The block's output, `[B, T′, D]` with `T′ = T − r` after ToMe's clamp, and the attention
+    ///   probabilities `statistics` asks for (over the `T` tokens the block received).
     public mutating func run(_ block: TransformerBlock, _ input: Tensor, index: Int, statistics: AttentionStatistics)
         -> (output: Tensor, probabilities: Tensor?)
     {

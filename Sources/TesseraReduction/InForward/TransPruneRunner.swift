@@ -19,6 +19,11 @@ public struct TransPruneRunner: BlockRunner {
     /// A runner accumulating over the first `layers` blocks.
     public init(layers: Int) { self.layers = layers }
 
+    /// Runs `block`; the first ``layers`` blocks also add each batch item's transition variation.
+    ///
+    /// Block 0 (or a change of batch size) starts new accumulators. A problem while accumulating is kept in
+    /// ``failure`` rather than thrown, and the block's output is returned all the same.
+    /// - Returns: The block's output (same tokens as `x`) and the attention probabilities `statistics` asks for.
     public mutating func run(_ block: TransformerBlock, _ x: Tensor, index: Int, statistics: AttentionStatistics)
         -> (output: Tensor, probabilities: Tensor?)
     {

@@ -17,6 +17,7 @@ public struct ClusterMerging: Sendable, Equatable {
     /// The map over the whole input sequence (CLS included when `classToken`).
     public let mergeMap: MergeMap
 
+    /// The merge that a cluster assignment of the patches describes.
     /// - Parameters:
     ///   - assignments: cluster id per patch (`[N]`); 0 keeps the patch, ids ≥ 1 merge.
     ///   - classToken: the sequence to merge is `[CLS, patches…]`.

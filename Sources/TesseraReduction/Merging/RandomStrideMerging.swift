@@ -30,6 +30,7 @@ public struct RandomStrideMatching: Sendable, Equatable {
         case explicit([Int])
     }
 
+    /// Grid width and height in tokens, and the cell size (`strideX × strideY` tokens, one destination each).
     public let width: Int, height: Int, strideX: Int, strideY: Int
     /// Tokens merged away (after clamping to the number of sources).
     public let r: Int

@@ -116,9 +116,17 @@ public enum TempMe {
 
     /// One temporal stage: group size and merge proportions.
     public struct Stage: Sendable, Equatable {
+        /// Adjacent clips concatenated and merged into one clip (`M`); must divide the clip count.
         public var clipsPerGroup: Int
+        /// Share of the group's `T·M` tokens merged across clips (r0; upstream 30%), at most half the patches.
         public var crossProportion: Double
+        /// Share of the tokens left after the cross-clip merge that then merge inside the new clip (r1; upstream 10%).
         public var intraProportion: Double
+        /// A stage merging groups of `clipsPerGroup` clips with upstream's proportions by default.
+        /// - Parameters:
+        ///   - clipsPerGroup: Adjacent clips merged into one.
+        ///   - crossProportion: Share of the group's tokens merged across clips (default 0.3).
+        ///   - intraProportion: Share of the remaining tokens merged inside the new clip (default 0.1).
         public init(clipsPerGroup: Int, crossProportion: Double = 0.3, intraProportion: Double = 0.1) {
             self.clipsPerGroup = clipsPerGroup
             self.crossProportion = crossProportion
@@ -137,8 +145,9 @@ public enum TempMe {
         public var mergeMap: MergeMap
         /// Class tokens at the front of every output clip.
         public var classTokens: Int
-        /// r used by the frame merge and by every stage: `(cross, intra)`.
+        /// r of the merge inside every frame, after clamping to half the patches.
         public var frameR: Int
+        /// r of every stage, in stage order: `cross` across clips, then `intra` inside the new clip.
         public var stageR: [(cross: Int, intra: Int)]
     }
 
@@ -148,9 +157,9 @@ public enum TempMe {
     ///   - classTokens: P (CLIP: 1).
     ///   - frameR: tokens merged inside every frame first (clamped to half the patches).
     ///   - stages: temporal stages; the product of their group sizes must divide F.
-    /// - Throws: ``ReductionError`` for frames of different shapes or groups that do not divide the clips.
     ///   - sizes: per frame `[T0]` sizes of the input tokens (ones when `nil`), e.g. from ToMe
     ///     inside each frame's forward pass.
+    /// - Throws: ``ReductionError`` for frames of different shapes or groups that do not divide the clips.
     public static func reduce(
         frames: [Tensor], classTokens p: Int = 1, frameR: Int, stages: [Stage],
         sizes frameSizes: [[Float]]? = nil

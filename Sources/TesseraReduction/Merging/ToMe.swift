@@ -8,12 +8,15 @@ import TesseraCore
 /// B token is its candidate; the `r` A tokens with the highest similarity merge into their
 /// candidates. The output order is ToMe's: the unmerged A tokens, then all B tokens.
 public struct BipartiteMatching: Sendable, Equatable {
+    /// Number of input tokens `T`.
     public let tokenCount: Int
+    /// Tokens merged away: the requested r clamped to `0...(T − protected) / 2`.
     public let r: Int
     /// A-set positions (indices into A) kept, in output order.
     public let unmerged: [Int]
     /// A-set positions merged away, and the B-set position each goes to.
     public let sources: [Int]
+    /// The B-set position (index into B) that each of ``sources`` merges into.
     public let destinations: [Int]
 
     /// `bipartite_soft_matching(metric, r, class_token, distill_token)`; `metric` is `[T, C]`.

@@ -60,6 +60,7 @@ public enum HiRED {
         }
     }
 
+    /// The former name of ``patchScores(_:patches:)``.
     @available(*, deprecated, renamed: "patchScores(_:patches:)")
     public static func clsScores(_ clsAttention: Tensor, patches: Int) throws -> [Float] {
         try patchScores(clsAttention, patches: patches)

@@ -3,6 +3,8 @@
 // gapped or contiguous positions.
 import TesseraCore
 
+/// Token selection by score, diversity or position: top-k, uniform and random baselines, DivPrune,
+/// FastV and HiPrune. Each returns kept original indices sorted ascending.
 public enum TokenPruning {
     /// Indices of the `k` largest scores, sorted ascending (ties: lower index first).
     public static func topK(_ scores: [Float], k: Int) -> [Int] {
@@ -106,6 +108,7 @@ public enum TokenPruning {
 /// the rest by key similarity. Towers without a CLS token (SigLIP) rank patches by the attention
 /// they receive instead (``reduce(scores:hidden:keys:dominant:contextual:)``).
 public enum VisionZip {
+    /// The reduced tokens and which originals were kept as they are.
     public struct Result: Sendable {
         /// The dominant rows in original order, then the contextual rows: `dominant + contextual`
         /// tokens (`[CLS, dominant…, contextual…]` for the CLS form).
