@@ -520,10 +520,14 @@ final class DecodeState: @unchecked Sendable {
             throw MediaError(.corrupt, path: path, "unsupported pixel format \(srcFormat.rawValue)")
         }
         setColorspace(scaler, frame: frame, format: srcFormat)
-        var rgb = [UInt8](repeating: 0, count: w * h * 3)
-        rgb.withUnsafeMutableBufferPointer { dst in
+        // swscale's vector paths write whole blocks past the last pixel of a row (widths that are
+        // not a multiple of 16 overran a tight buffer): convert into 64-byte aligned rows with slack,
+        // then copy the pixels out.
+        let stride = (w * 3 + 63) & ~63
+        var padded = [UInt8](repeating: 0, count: stride * h + 256)
+        padded.withUnsafeMutableBufferPointer { dst in
             var dstData: [UnsafeMutablePointer<UInt8>?] = [dst.baseAddress, nil, nil, nil]
-            var dstStride: [Int32] = [Int32(w * 3), 0, 0, 0]
+            var dstStride: [Int32] = [Int32(stride), 0, 0, 0]
             withUnsafePointer(to: &frame.pointee.data) { dataTuple in
                 dataTuple.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { srcData in
                     withUnsafePointer(to: &frame.pointee.linesize) { lsTuple in
@@ -532,6 +536,13 @@ final class DecodeState: @unchecked Sendable {
                         }
                     }
                 }
+            }
+        }
+        var rgb = [UInt8](repeating: 0, count: w * h * 3)
+        rgb.withUnsafeMutableBufferPointer { out in
+            padded.withUnsafeBufferPointer { src in
+                guard let o = out.baseAddress, let p = src.baseAddress else { return }
+                for y in 0..<h { (o + y * w * 3).update(from: p + y * stride, count: w * 3) }
             }
         }
         let image = Image(width: w, height: h, layout: .rgb, pixels: rgb)

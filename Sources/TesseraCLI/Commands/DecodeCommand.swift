@@ -69,7 +69,7 @@ struct Roundtrip: ParsableCommand {
         let scan = try Media.scan(inputs)
         reportSkipped(scan.skipped)
         try forEachInputImage(
-            scan.files.filter(Media.isImage), sampling: noVideo, batch: loaded.encode.batchSize,
+            imagesOnly(scan.files, command: "roundtrip"), sampling: noVideo, batch: loaded.encode.batchSize,
             failures: &failures
         ) { batch in
             let tokens = try model.encode(batch.map(\.2), options: loaded.encode)
@@ -96,6 +96,19 @@ struct Roundtrip: ParsableCommand {
         }
         try failures.finish()
     }
+}
+
+/// The images of a scan; videos are reported and left out (for commands that take images only).
+func imagesOnly(_ files: [URL], command: String) -> [URL] {
+    let videos = files.filter { Media.videoExtensions.contains($0.pathExtension.lowercased()) }
+    if !videos.isEmpty {
+        FileHandle.standardError.write(
+            Data(
+                ("note: \(command) takes images; skipped \(videos.count) video(s) (sample frames with "
+                    + "`tessera frames`): \(videos.prefix(3).map(\.lastPathComponent).joined(separator: ", "))\n").utf8)
+        )
+    }
+    return files.filter { !videos.contains($0) }
 }
 
 /// Prints the folder files a scan left out (neither images nor videos).

@@ -54,7 +54,7 @@ struct Features: ParsableCommand {
         var failures = FailureLog()
         let scan = try Media.scan(inputs)
         reportSkipped(scan.skipped)
-        let files = scan.files
+        let files = imagesOnly(scan.files, command: "features")
         var rows: [Float] = []
         var rowShape: [Int] = []
         var sources: [String] = []

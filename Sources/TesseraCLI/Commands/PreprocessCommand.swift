@@ -46,8 +46,13 @@ struct Preprocess: ParsableCommand {
         var used = Set<String>()
         let pipeline = preprocessing
         for file in try Media.expand(inputs) {
-            var name = file.deletingPathExtension().lastPathComponent + ".png"
-            if used.contains(name) { name = file.lastPathComponent + ".png" }
+            // same-named inputs from different folders: stem.png, stem_1.png, stem_2.png, …
+            let stem = file.deletingPathExtension().lastPathComponent
+            var name = stem + ".png", copy = 0
+            while used.contains(name) {
+                copy += 1
+                name = "\(stem)_\(copy).png"
+            }
             used.insert(name)
             do {
                 let image = pipeline.image(try Image(contentsOf: file))

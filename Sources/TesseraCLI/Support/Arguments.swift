@@ -22,7 +22,7 @@ struct ByteSize: ExpressibleByArgument, Sendable, Equatable, CustomStringConvert
         if digits.hasSuffix("B") { digits.removeLast() }
         let scale = digits.last.flatMap { units[$0] } ?? 1
         if scale > 1 { digits.removeLast() }
-        guard let value = Double(digits), value > 0, value * scale < Double(Int.max / 2) else { return nil }
+        guard let value = Double(digits), value * scale >= 1, value * scale < Double(Int.max / 2) else { return nil }
         bytes = Int(value * scale)
     }
 
@@ -55,7 +55,8 @@ struct IntegerList: ExpressibleByArgument, Equatable {
     var values: [Int]
 
     init?(argument: String) {
-        let parts = argument.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let parts = argument.split(separator: ",", omittingEmptySubsequences: false)
+            .map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
         values = parts.compactMap { $0 }
     }
