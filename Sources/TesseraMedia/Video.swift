@@ -173,7 +173,7 @@ extension FrameIterator: AsyncSequence, AsyncIteratorProtocol {
     public typealias Element = VideoFrame
     /// The iterator itself. Copies share one decoder, so the frames can be iterated only once.
     public func makeAsyncIterator() -> FrameIterator { self }
-    /// The next selected frame, or nil when the selection is exhausted (``next()`` for `for try await`).
+    /// As the synchronous `next()`, for `for try await`: the next selected frame, or nil once exhausted.
     /// - Throws: ``MediaError`` when a frame cannot be decoded or converted.
     public mutating func next() async throws -> VideoFrame? { try state.next() }
 }
