@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Tessera: visual tokenization in Swift. Module layout: see README ("Architecture").
+// Tessera: visual tokenization in Swift. Module layout: README ("Layout") and the DocC catalog
+// (Sources/Tessera/Tessera.docc, "Architecture").
 let package = Package(
     name: "Tessera",
     platforms: [.macOS(.v14)],

@@ -25,6 +25,31 @@ public struct EncoderDescriptor: Sendable, Equatable {
     /// Whether token 0 is a CLS token (protected by ToMe; ranked by pruning methods).
     public var hasClassToken: Bool
 
+    /// - Parameters:
+    ///   - family: the family (`timm-vit`, `clip`, `siglip`).
+    ///   - modelID: the model (architecture name or directory name).
+    ///   - width: token width.
+    ///   - depth: transformer blocks.
+    ///   - heads: attention heads per block.
+    ///   - inputSize: the model input.
+    ///   - patchSize: patch side in pixels.
+    ///   - prefixTokens: tokens before the patches (CLS, registers).
+    ///   - hasClassToken: whether token 0 is a CLS token.
+    public init(
+        family: String, modelID: String, width: Int, depth: Int, heads: Int, inputSize: PixelSize,
+        patchSize: Int, prefixTokens: Int, hasClassToken: Bool
+    ) {
+        self.family = family
+        self.modelID = modelID
+        self.width = width
+        self.depth = depth
+        self.heads = heads
+        self.inputSize = inputSize
+        self.patchSize = patchSize
+        self.prefixTokens = prefixTokens
+        self.hasClassToken = hasClassToken
+    }
+
     /// Patches per column: the patch convolution's floor (SigLIP so400m: 384 / 14 → 27).
     public var gridRows: Int { PatchEmbedding.grid(inputSize.height, patchSize: patchSize) }
     /// Patches per row.
@@ -125,7 +150,8 @@ extension VisionEncoder {
     }
 }
 
-/// A request the encoder cannot serve (a layer outside it, an input of the wrong size).
+/// A request the encoder cannot serve (a layer outside it). Pixels of the wrong shape are a
+/// programming error (``VisionEncoder/pixels(_:)`` and ``VisionEncoder/preprocessing`` give the right one).
 public struct VisionEncoderError: Error, CustomStringConvertible, Sendable, Equatable {
     /// What cannot be done.
     public var description: String

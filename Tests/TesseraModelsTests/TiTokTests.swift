@@ -158,6 +158,12 @@ enum TiTokFixtures {
         #expect(throws: TokenizerError.self) {
             try model.decode([outOfRange], options: DecodeOptions(conditioning: Tensor.zeros([77, 768])))
         }
+        // options that do not apply to a one-pass decoder are refused, not ignored
+        let valid = Tokens(ids: Array(repeating: 0, count: n), shape: [n], vocabularySizes: [k], model: "x")
+        for options in [DecodeOptions(seed: 1), DecodeOptions(steps: 20), DecodeOptions(guidanceScale: 7.5)] {
+            #expect(throws: TokenizerError.self) { try model.decode([valid], options: options) }
+        }
+        #expect(try model.decode([valid], options: DecodeOptions()).count == 1)
     }
 
     @Test func brokenCheckpointsNameTheKey() throws {

@@ -19,9 +19,19 @@ public protocol ReductionMethod: Sendable {
     func reduce(image: Image, _ context: ReductionContext) throws -> ReducedVisionTokens
     /// Reduces a video's frames (default: every frame on its own, indices `frame · N + patch`).
     func reduce(frames: [Image], _ context: ReductionContext) throws -> ReducedVisionTokens
+    /// Whether the method merges tokens (its results carry slots and sizes; it takes `r`).
+    var merges: Bool { get }
+    /// The ToMe schedule the method runs inside the forward pass, if any (reported in the output).
+    func mergingSchedule(_ context: ReductionContext) -> TokenMerging?
 }
 
 extension ReductionMethod {
+    /// Default: a pruning method.
+    public var merges: Bool { false }
+
+    /// Default: none.
+    public func mergingSchedule(_ context: ReductionContext) -> TokenMerging? { nil }
+
     /// Default: the method needs `keep`.
     public func validate(_ context: ReductionContext) throws {
         guard context.options.keep != nil else {
@@ -53,7 +63,7 @@ extension ReductionMethod {
             if let s = r.sizes { sizes += s }
             offset += r.features.shape[0]
         }
-        let merges = context.options.method.merges
+        let merges = self.merges
         return ReducedVisionTokens(
             features: Tensor.concatenate(rows, axis: 0), indices: indices, positions: positions,
             slots: merges ? slots : nil, sizes: merges ? sizes : nil, partitions: nil,

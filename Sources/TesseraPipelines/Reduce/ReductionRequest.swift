@@ -54,7 +54,7 @@ public enum TokenReductionMethod: String, CaseIterable, Sendable {
     /// Deprecated: see ``readsClassAttention``.
     public var needsClassToken: Bool { readsClassAttention }
     /// Methods that merge (and so report slots and sizes).
-    public var merges: Bool { self == .tome || self == .tempme }
+    public var merges: Bool { implementation.merges }
 }
 
 /// What to reduce and how.

@@ -46,7 +46,10 @@ public struct VisionTokenReducer: Sendable {
         if let keep = o.keep, !(keep >= 1 && keep <= n) {
             throw TokenReductionError("keep \(keep) is outside 1...\(n) (the tower has \(n) patch tokens)")
         }
-        if o.r != nil && !o.method.merges { throw TokenReductionError("r only applies to tome and tempme") }
+        if o.r != nil && !o.method.merges {
+            let merging = TokenReductionMethod.allCases.filter(\.merges).map(\.rawValue).joined(separator: " and ")
+            throw TokenReductionError("r only applies to \(merging)")
+        }
         if o.usesTiles && o.method != .hired { throw TokenReductionError("tiles only apply to hired") }
         context = ReductionContext(encoder: encoder, options: options, block: block)
         method = o.method.implementation
@@ -54,7 +57,7 @@ public struct VisionTokenReducer: Sendable {
     }
 
     /// The ToMe schedule the options ask for (merging methods only).
-    public var mergingSchedule: TokenMerging? { options.method.merges ? ToMeMethod.schedule(context) : nil }
+    public var mergingSchedule: TokenMerging? { method.mergingSchedule(context) }
 
     /// Checks that a LLaVA projector takes the encoder's width.
     public func check(projector: LLaVAProjector) throws {

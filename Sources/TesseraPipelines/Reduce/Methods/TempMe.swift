@@ -7,6 +7,10 @@ import TesseraReduction
 
 /// `tempme`: videos only; the budget follows from r, the groups and the proportions.
 struct TempMeMethod: ReductionMethod {
+    var merges: Bool { true }
+
+    func mergingSchedule(_ context: ReductionContext) -> TokenMerging? { ToMeMethod.schedule(context) }
+
     func validate(_ context: ReductionContext) throws {
         let o = context.options
         guard let r = o.r else {

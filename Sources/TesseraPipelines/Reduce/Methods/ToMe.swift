@@ -6,6 +6,10 @@ import TesseraReduction
 
 /// `tome`: `r` tokens merged per block (or the smallest constant r that leaves at most `keep`).
 struct ToMeMethod: ReductionMethod {
+    var merges: Bool { true }
+
+    func mergingSchedule(_ context: ReductionContext) -> TokenMerging? { Self.schedule(context) }
+
     func validate(_ context: ReductionContext) throws {
         let o = context.options, p = context.prefix, t = context.patches + p
         guard o.r != nil || o.keep != nil else {
