@@ -5,7 +5,7 @@ import Testing
 @Suite struct ConvolutionTests {
     /// Large enough that im2col runs in several row bands; checked against a direct loop.
     @Test func bandedIm2colMatchesDirectConvolution() {
-        var rng = SplitMix64(seed: 7)
+        var rng = SeededRandom(seed: 7)
         func random(_ n: Int) -> [Float] { (0..<n).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 } }
         let (c, h, w, o) = (64, 100, 40, 3)
         let x = Tensor(shape: [1, c, h, w], scalars: random(c * h * w))

@@ -8,7 +8,7 @@ import Testing
     @Test(arguments: [(40, 3000, 50), (3000, 40, 50), (7, 5, 3)])
     func splitsMatchNaiveProduct(_ shape: (Int, Int, Int)) {
         let (m, n, k) = shape
-        var rng = SplitMix64(seed: UInt64(m * n))
+        var rng = SeededRandom(seed: UInt64(m * n))
         func random(_ count: Int) -> [Float] { (0..<count).map { _ in Float(Int(rng.next() % 201) - 100) / 64 } }
         let a = Tensor(shape: [m, k], scalars: random(m * k))
         let b = Tensor(shape: [k, n], scalars: random(k * n))

@@ -4,8 +4,10 @@ import Testing
 @testable import TesseraCore
 
 @Suite struct NPYTests {
+    /// Every type numpy has a code for; bfloat16 and float8 (safetensors only) have none.
     @Test func roundTripsEveryDType() throws {
-        for dtype in DType.allCases {
+        #expect(DType.allCases.filter { $0.npyDescr == nil } == [.bfloat16, .float8e4m3, .float8e5m2])
+        for dtype in DType.allCases where dtype.npyDescr != nil {
             let shape = [2, 3]
             let bytes = (0..<(6 * dtype.size)).map { UInt8(truncatingIfNeeded: $0 * 7 + 1) }
             let array = NPYArray(dtype: dtype, shape: shape, data: bytes)

@@ -13,8 +13,8 @@ func rawSafetensors(_ header: String, data: [UInt8]) -> [UInt8] {
 @Suite struct SafeTensorsTests {
     let sample: [(String, SafeTensorsWriter.Payload)] = [
         ("a", .float(Tensor(shape: [2, 3], scalars: [1, -2, 3.5, 0, 1e-3, -7]))),
-        ("b.half", .float(Tensor(shape: [3], scalars: [1, -2.5, 65504]), .F16)),
-        ("c.bf16", .float(Tensor(shape: [2], scalars: [3.140625, -0.5]), .BF16)),
+        ("b.half", .float(Tensor(shape: [3], scalars: [1, -2.5, 65504]), .float16)),
+        ("c.bf16", .float(Tensor(shape: [2], scalars: [3.140625, -0.5]), .bfloat16)),
         ("ids", .integers([3, -1, 7], shape: [3])),
     ]
 
@@ -106,7 +106,7 @@ func rawSafetensors(_ header: String, data: [UInt8]) -> [UInt8] {
     @Test func fuzzMutatedHeaders() throws {
         let valid = try SafeTensorsWriter.serialize(sample)
         let headerLength = Int(valid[0]) | Int(valid[1]) << 8
-        var rng = SplitMix64(seed: 42)
+        var rng = SeededRandom(seed: 42)
         var parsed = 0
         for _ in 0..<3000 {
             var bytes = valid
@@ -122,7 +122,7 @@ func rawSafetensors(_ header: String, data: [UInt8]) -> [UInt8] {
             if let file = try? SafeTensorsFile(bytes: bytes) {
                 parsed += 1
                 for name in file.names {
-                    if let entry = file.entries[name], [.F32, .F16, .BF16].contains(entry.dtype) {
+                    if let entry = file.entries[name], [.float32, .float16, .bfloat16].contains(entry.dtype) {
                         #expect(try file.tensor(name).count == entry.shape.reduce(1, *))
                     }
                 }
@@ -155,17 +155,15 @@ func rawSafetensors(_ header: String, data: [UInt8]) -> [UInt8] {
             to: dir.appendingPathComponent("model.safetensors.index.json"))
         #expect(throws: SafeTensorsError.self) { try Checkpoint(directory: dir) }
     }
-}
 
-/// Small deterministic generator for tests.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+    /// One dtype enum serves every format: each safetensors name maps to one type and back.
+    @Test func safetensorsNamesRoundTrip() {
+        let names = [
+            "F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8", "U64", "U32", "U16", "U8", "BOOL",
+            "F8_E4M3", "F8_E5M2",
+        ]
+        #expect(Set(DType.allCases.map(\.safetensorsName)) == Set(names))
+        #expect(names.allSatisfy { DType(safetensorsName: $0)?.safetensorsName == $0 })
+        #expect(DType(safetensorsName: "F128") == nil)
     }
 }

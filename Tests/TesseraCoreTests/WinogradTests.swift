@@ -7,7 +7,7 @@ import Testing
     private func relativeError(n: Int, c: Int, o: Int, h: Int, w: Int, bias: Bool, seed: UInt64, blockRows: Int? = nil)
         -> Float
     {
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededRandom(seed: seed)
         func random(_ count: Int) -> [Float] { (0..<count).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 } }
         let x = Tensor(shape: [n, c, h, w], scalars: random(n * c * h * w))
         let weight = Tensor(shape: [o, c, 3, 3], scalars: random(o * c * 9))

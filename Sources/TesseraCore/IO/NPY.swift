@@ -1,52 +1,5 @@
 import Foundation
 
-/// Element types of arrays stored in `.npy` (and, later, safetensors) files.
-public enum DType: String, Sendable, CaseIterable {
-    /// IEEE floats of 32, 64 and 16 bits, unsigned and signed integers of 8 to 64 bits, and one-byte booleans.
-    case float32, float64, float16, uint8, int8, uint16, int16, uint32, int32, uint64, int64, bool
-
-    /// Bytes per element.
-    public var size: Int {
-        switch self {
-        case .uint8, .int8, .bool: return 1
-        case .float16, .uint16, .int16: return 2
-        case .float32, .uint32, .int32: return 4
-        case .float64, .uint64, .int64: return 8
-        }
-    }
-
-    /// The numpy `descr` string (little-endian).
-    var npyDescr: String {
-        switch self {
-        case .float32: return "<f4"
-        case .float64: return "<f8"
-        case .float16: return "<f2"
-        case .uint8: return "|u1"
-        case .int8: return "|i1"
-        case .uint16: return "<u2"
-        case .int16: return "<i2"
-        case .uint32: return "<u4"
-        case .int32: return "<i4"
-        case .uint64: return "<u8"
-        case .int64: return "<i8"
-        case .bool: return "|b1"
-        }
-    }
-
-    init?(npyDescr: String) {
-        var d = npyDescr
-        if d.first == "=" { d = "<" + d.dropFirst() }
-        if let match = DType.allCases.first(where: {
-            $0.npyDescr == d
-                || ($0.size == 1 && $0.npyDescr.dropFirst() == d.dropFirst())
-        }) {
-            self = match
-        } else {
-            return nil
-        }
-    }
-}
-
 /// Errors reading or writing array files.
 public struct ArrayFileError: Error, CustomStringConvertible, Equatable {
     /// The file (or "<memory>") the problem is in.
@@ -116,6 +69,13 @@ public struct NPYArray: Sendable, Equatable {
                 return (0..<n).map {
                     Float(halfBits: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self)))
                 }
+            case .bfloat16:
+                return (0..<n).map {
+                    Float(
+                        bitPattern: UInt32(
+                            UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self))) << 16)
+                }
+            case .float8e4m3, .float8e5m2: return [Float](repeating: .nan, count: n)
             case .uint8, .bool: return data.map { Float($0) }
             case .int8: return load(Int8.self)
             case .uint16: return load(UInt16.self)
@@ -141,7 +101,7 @@ public struct NPYArray: Sendable, Equatable {
                 }
             }
             switch dtype {
-            case .float32, .float64, .float16: return nil
+            case .float32, .float64, .float16, .bfloat16, .float8e4m3, .float8e5m2: return nil
             case .uint8, .bool: return data.map { Int($0) }
             case .int8: return load(Int8.self)
             case .uint16: return load(UInt16.self)
@@ -249,7 +209,9 @@ public struct NPYArray: Sendable, Equatable {
     /// The array encoded as `.npy` (version 1.0) bytes.
     public func npyBytes() -> [UInt8] {
         let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
-        var header = "{'descr': '\(dtype.npyDescr)', 'fortran_order': False, 'shape': \(shapeText), }"
+        // numpy has no bfloat16 or float8: those are written as raw void elements of their size
+        var header =
+            "{'descr': '\(dtype.npyDescr ?? "|V\(dtype.size)")', 'fortran_order': False, 'shape': \(shapeText), }"
         // magic(6) + version(2) + length(2) + header + '\n', padded to a multiple of 64
         let unpadded = 10 + header.utf8.count + 1
         header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"

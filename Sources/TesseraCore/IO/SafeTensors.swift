@@ -6,28 +6,10 @@ import Foundation
     import Darwin
 #endif
 
-/// Element types a safetensors file may declare.
-public enum SafeTensorsDType: String, Sendable, CaseIterable {
-    /// IEEE floats (F64, F32, F16), bfloat16, signed and unsigned integers of 64 to 8 bits, and one-byte booleans.
-    case F64, F32, F16, BF16, I64, I32, I16, I8, U64, U32, U16, U8, BOOL
-    /// 8-bit floats (E4M3 and E5M2); accepted in headers, but their data cannot be converted to Float32.
-    case F8_E4M3, F8_E5M2
-
-    /// Bytes per element.
-    public var size: Int {
-        switch self {
-        case .F64, .I64, .U64: return 8
-        case .F32, .I32, .U32: return 4
-        case .F16, .BF16, .I16, .U16: return 2
-        case .I8, .U8, .BOOL, .F8_E4M3, .F8_E5M2: return 1
-        }
-    }
-}
-
 /// One tensor's entry in a safetensors header.
 public struct SafeTensorsEntry: Sendable, Equatable {
     /// Element type as declared in the header.
-    public var dtype: SafeTensorsDType
+    public var dtype: DType
     /// Extent of each axis, outermost first (`[]` for a scalar).
     public var shape: [Int]
     /// Byte range within the data section (after the header).
@@ -107,7 +89,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
         let dataSize = size - dataStart
         var entries: [String: SafeTensorsEntry] = [:]
         for (name, info) in header.entries {
-            guard let dtype = SafeTensorsDType(rawValue: info.dtype) else {
+            guard let dtype = DType(safetensorsName: info.dtype) else {
                 throw fail("entry '\(name)' has unknown dtype '\(info.dtype)'")
             }
             var count = 1
@@ -215,67 +197,67 @@ public final class SafeTensorsFile: @unchecked Sendable {
         return try withUnsafeBytes(of: name) { raw in
             let n = entry.shape.reduce(1, *)
             switch entry.dtype {
-            case .I64:
+            case .int64:
                 return (0..<n).map {
                     Int(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self)))
                 }
-            case .U64:
+            case .uint64:
                 return (0..<n).map {
                     Int(
                         truncatingIfNeeded: UInt64(
                             littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self)))
                 }
-            case .I32:
+            case .int32:
                 return (0..<n).map {
                     Int(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self)))
                 }
-            case .U32:
+            case .uint32:
                 return (0..<n).map {
                     Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)))
                 }
-            case .I16:
+            case .int16:
                 return (0..<n).map {
                     Int(Int16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: Int16.self)))
                 }
-            case .U16:
+            case .uint16:
                 return (0..<n).map {
                     Int(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self)))
                 }
-            case .I8: return (0..<n).map { Int(Int8(bitPattern: raw[$0])) }
-            case .U8, .BOOL: return (0..<n).map { Int(raw[$0]) }
+            case .int8: return (0..<n).map { Int(Int8(bitPattern: raw[$0])) }
+            case .uint8, .bool: return (0..<n).map { Int(raw[$0]) }
             default:
                 throw SafeTensorsError(
-                    path: path, reason: "tensor '\(name)' is \(entry.dtype.rawValue), not an integer type")
+                    path: path, reason: "tensor '\(name)' is \(entry.dtype.safetensorsName), not an integer type")
             }
         }
     }
 
     private func convertToFloat(
-        _ raw: UnsafeRawBufferPointer, dtype: SafeTensorsDType,
+        _ raw: UnsafeRawBufferPointer, dtype: DType,
         into dst: UnsafeMutableBufferPointer<Float>, name: String
     ) throws {
         let n = dst.count
         switch dtype {
-        case .F32:
+        case .float32:
             if n > 0 { _ = memcpy(dst.baseAddress!, raw.baseAddress!, n * 4) }
-        case .F16:
+        case .float16:
             for i in 0..<n {
                 dst[i] = Float(
                     halfBits: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
             }
-        case .BF16:
+        case .bfloat16:
             for i in 0..<n {
                 dst[i] = Float(
                     bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
                         << 16)
             }
-        case .F64:
+        case .float64:
             for i in 0..<n {
                 dst[i] = Float(
                     Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
             }
-        case .F8_E4M3, .F8_E5M2:
-            throw SafeTensorsError(path: path, reason: "tensor '\(name)': \(dtype.rawValue) is not supported")
+        case .float8e4m3, .float8e5m2:
+            throw SafeTensorsError(path: path, reason: "tensor '\(name)': \(dtype.safetensorsName) is not supported")
         default:
             let ints = try integers(name)
             for i in 0..<n { dst[i] = Float(ints[i]) }
@@ -290,12 +272,12 @@ public enum SafeTensorsWriter {
     /// A tensor to write: Float32 values stored as `dtype` (F32, F16 or BF16), or raw bytes.
     public enum Payload: Sendable {
         /// Float32 values stored as the given dtype: F32 (the default), F16 or BF16 (round to nearest even).
-        case float(Tensor, SafeTensorsDType = .F32)
+        case float(Tensor, DType = .float32)
         /// Integers in row-major order over `shape`, stored as I64 (the default), I32, U16 or U8; narrower types
         /// keep the low bits.
-        case integers([Int], shape: [Int], SafeTensorsDType = .I64)
+        case integers([Int], shape: [Int], DType = .int64)
         /// Little-endian element bytes stored as they are.
-        case raw([UInt8], shape: [Int], SafeTensorsDType)
+        case raw([UInt8], shape: [Int], DType)
     }
 
     /// The file's bytes. Tensors are laid out in the given order.
@@ -309,18 +291,19 @@ public enum SafeTensorsWriter {
                 throw SafeTensorsError(path: "<writer>", reason: "duplicate tensor name '\(name)'")
             }
             let begin = data.count
-            let shape: [Int], dtype: SafeTensorsDType
+            let shape: [Int], dtype: DType
             switch payload {
             case .float(let t, let dt):
                 shape = t.shape; dtype = dt
                 switch dt {
-                case .F32: t.scalars.withUnsafeBytes { data += $0 }
-                case .F16:
+                case .float32: t.scalars.withUnsafeBytes { data += $0 }
+                case .float16:
                     for v in t.scalars { let b = Float16(v).bitPattern; data += [UInt8(b & 0xFF), UInt8(b >> 8)] }
-                case .BF16: for v in t.scalars { let b = bf16Bits(v); data += [UInt8(b & 0xFF), UInt8(b >> 8)] }
+                case .bfloat16: for v in t.scalars { let b = bf16Bits(v); data += [UInt8(b & 0xFF), UInt8(b >> 8)] }
                 default:
                     throw SafeTensorsError(
-                        path: "<writer>", reason: "float tensors are written as F32, F16 or BF16, not \(dt.rawValue)")
+                        path: "<writer>",
+                        reason: "float tensors are written as F32, F16 or BF16, not \(dt.safetensorsName)")
                 }
             case .raw(let bytes, let s, let dt):
                 shape = s; dtype = dt
@@ -335,10 +318,10 @@ public enum SafeTensorsWriter {
                 }
                 for v in values {
                     switch dt {
-                    case .I64: withUnsafeBytes(of: Int64(v).littleEndian) { data += $0 }
-                    case .I32: withUnsafeBytes(of: Int32(truncatingIfNeeded: v).littleEndian) { data += $0 }
-                    case .U16: withUnsafeBytes(of: UInt16(truncatingIfNeeded: v).littleEndian) { data += $0 }
-                    case .U8: data.append(UInt8(truncatingIfNeeded: v))
+                    case .int64: withUnsafeBytes(of: Int64(v).littleEndian) { data += $0 }
+                    case .int32: withUnsafeBytes(of: Int32(truncatingIfNeeded: v).littleEndian) { data += $0 }
+                    case .uint16: withUnsafeBytes(of: UInt16(truncatingIfNeeded: v).littleEndian) { data += $0 }
+                    case .uint8: data.append(UInt8(truncatingIfNeeded: v))
                     default:
                         throw SafeTensorsError(
                             path: "<writer>", reason: "integer tensors are written as I64, I32, U16 or U8")
@@ -346,7 +329,7 @@ public enum SafeTensorsWriter {
                 }
             }
             header[name] =
-                ["dtype": dtype.rawValue, "shape": shape, "data_offsets": [begin, data.count]] as [String: Any]
+                ["dtype": dtype.safetensorsName, "shape": shape, "data_offsets": [begin, data.count]] as [String: Any]
         }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         // Pad with spaces so the data section starts 8-byte aligned.

@@ -246,7 +246,7 @@ struct ZipDirectory {
 
 // MARK: - Restricted unpickler
 
-struct StorageRef { var dtype: SafeTensorsDType; var key: String; var count: Int }
+struct StorageRef { var dtype: DType; var key: String; var count: Int }
 struct TensorRef { var storage: StorageRef; var offset: Int; var shape: [Int]; var stride: [Int] }
 
 indirect enum PickleValue {
@@ -262,7 +262,7 @@ indirect enum PickleValue {
     case list([PickleValue], depth: Int)
     case dict([(PickleValue, PickleValue)], depth: Int)
     case global(String)  // "module.name", only allowlisted ones
-    case storageType(SafeTensorsDType)
+    case storageType(DType)
     case storage(StorageRef)
     case tensor(TensorRef)
     case mark
@@ -285,10 +285,11 @@ struct Unpickler {
 
     init(bytes: [UInt8], path: String) { self.bytes = bytes; self.path = path }
 
-    static let storageTypes: [String: SafeTensorsDType] = [
-        "FloatStorage": .F32, "HalfStorage": .F16, "BFloat16Storage": .BF16, "DoubleStorage": .F64,
-        "LongStorage": .I64, "IntStorage": .I32, "ShortStorage": .I16, "CharStorage": .I8, "ByteStorage": .U8,
-        "BoolStorage": .BOOL,
+    static let storageTypes: [String: DType] = [
+        "FloatStorage": .float32, "HalfStorage": .float16, "BFloat16Storage": .bfloat16, "DoubleStorage": .float64,
+        "LongStorage": .int64, "IntStorage": .int32, "ShortStorage": .int16, "CharStorage": .int8,
+        "ByteStorage": .uint8,
+        "BoolStorage": .bool,
     ]
     static let callables: Set<String> = [
         "collections.OrderedDict", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter",
