@@ -84,4 +84,16 @@ import Testing
             #expect(error.path.hasSuffix("config.json") && error.reason.contains("hidden_size"))
         }
     }
+
+    /// Preprocessing comes from config.json, never from the folder's name: One-D-Piece's config
+    /// gives bilinear resizing wherever it lies, and a TiTok folder named like One-D-Piece stays bicubic.
+    @Test func preprocessingDoesNotDependOnTheFolderName() throws {
+        let renamed = Fixtures.scratchFolder("plain-name")
+        let misnamed = Fixtures.scratchFolder("one-d-piece-lookalike")
+        defer { [renamed, misnamed].forEach { try? FileManager.default.removeItem(at: $0) } }
+        try FileManager.default.copyItem(at: Fixtures.url("titok/one_d_piece"), to: renamed)
+        try FileManager.default.copyItem(at: Fixtures.url("titok/vq_pixel"), to: misnamed)
+        #expect(try TokenizerRegistry.load(renamed).preprocessing.filter == .bilinear)
+        #expect(try TokenizerRegistry.load(misnamed).preprocessing.filter == .bicubic)
+    }
 }
