@@ -6,15 +6,7 @@ import Testing
 @testable import TesseraStreams
 
 private func scratchFolder(_ name: String) -> URL { Fixtures.scratchFolder(name) }
-
-/// Every file of a folder (name → bytes), for byte-for-byte comparisons.
-private func snapshot(_ folder: URL) throws -> [String: Data] {
-    var out: [String: Data] = [:]
-    for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) {
-        out[name] = try Data(contentsOf: folder.appendingPathComponent(name))
-    }
-    return out
-}
+private func snapshot(_ folder: URL) throws -> [String: Data] { try Fixtures.snapshot(folder) }
 
 @Suite struct SHA256Tests {
     @Test func knownDigests() {

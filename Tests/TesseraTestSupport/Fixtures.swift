@@ -40,6 +40,15 @@ public enum Fixtures {
         return out
     }
 
+    /// Every file of a folder (name → bytes), for byte-for-byte comparisons.
+    public static func snapshot(_ folder: URL) throws -> [String: Data] {
+        var out: [String: Data] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) {
+            out[name] = try Data(contentsOf: folder.appendingPathComponent(name))
+        }
+        return out
+    }
+
     /// A fresh folder under the temporary directory.
     public static func scratchFolder(_ name: String) -> URL {
         FileManager.default.temporaryDirectory.appendingPathComponent("tessera-test-\(name)-\(UUID().uuidString)")
