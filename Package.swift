@@ -17,7 +17,7 @@ let package = Package(
         .executable(name: "tessera", targets: ["tessera"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
         // Thin C shims over system libraries. libpng and libjpeg report errors by longjmp,
@@ -37,16 +37,21 @@ let package = Package(
         .target(name: "TesseraMedia", dependencies: ["TesseraCore", "CPNG", "CJPEG", "CFFmpeg"]),
         .target(name: "TesseraNN", dependencies: ["TesseraCore"]),
         .target(name: "TesseraQuantizers", dependencies: ["TesseraCore", "TesseraNN"]),
-        .target(name: "TesseraModels", dependencies: ["TesseraCore", "TesseraNN", "TesseraQuantizers", "TesseraMedia"]),
+        .target(
+            name: "TesseraModels", dependencies: ["TesseraCore", "TesseraNN", "TesseraQuantizers", "TesseraMedia"]),
         .target(name: "TesseraReduction", dependencies: ["TesseraCore", "TesseraNN"]),
         .target(name: "TesseraStreams", dependencies: ["TesseraCore"]),
         .target(
             name: "TesseraPipelines",
-            dependencies: ["TesseraCore", "TesseraMedia", "TesseraNN", "TesseraModels", "TesseraReduction", "TesseraStreams"]),
+            dependencies: [
+                "TesseraCore", "TesseraMedia", "TesseraNN", "TesseraModels", "TesseraReduction", "TesseraStreams",
+            ]),
         .target(
             name: "Tessera",
-            dependencies: ["TesseraCore", "TesseraMedia", "TesseraNN", "TesseraQuantizers", "TesseraModels",
-                           "TesseraReduction", "TesseraStreams", "TesseraPipelines"]),
+            dependencies: [
+                "TesseraCore", "TesseraMedia", "TesseraNN", "TesseraQuantizers", "TesseraModels",
+                "TesseraReduction", "TesseraStreams", "TesseraPipelines",
+            ]),
         .target(
             name: "TesseraCLI",
             dependencies: ["Tessera", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -58,14 +63,23 @@ let package = Package(
         .executableTarget(name: "prune-tokens", dependencies: ["Tessera"], path: "Examples/PruneTokens"),
 
         // Tests: one target per source target, sharing TesseraTestSupport (fixture paths, error measures).
-        .target(name: "TesseraTestSupport", dependencies: ["TesseraCore", "TesseraMedia"], path: "Tests/TesseraTestSupport"),
+        .target(
+            name: "TesseraTestSupport", dependencies: ["TesseraCore", "TesseraMedia"],
+            path: "Tests/TesseraTestSupport"),
         .testTarget(name: "TesseraCoreTests", dependencies: ["TesseraCore", "TesseraTestSupport"]),
         .testTarget(name: "TesseraMediaTests", dependencies: ["TesseraMedia", "TesseraCore", "TesseraTestSupport"]),
         .testTarget(name: "TesseraNNTests", dependencies: ["TesseraNN", "TesseraCore", "TesseraTestSupport"]),
-        .testTarget(name: "TesseraQuantizersTests", dependencies: ["TesseraQuantizers", "TesseraNN", "TesseraCore", "TesseraTestSupport"]),
-        .testTarget(name: "TesseraReductionTests", dependencies: ["TesseraReduction", "TesseraNN", "TesseraCore", "TesseraTestSupport"]),
-        .testTarget(name: "TesseraStreamsTests", dependencies: ["TesseraStreams", "TesseraCore", "TesseraTestSupport"]),
-        .testTarget(name: "TesseraModelsTests", dependencies: ["TesseraModels", "TesseraReduction", "TesseraQuantizers", "TesseraTestSupport"]),
+        .testTarget(
+            name: "TesseraQuantizersTests",
+            dependencies: ["TesseraQuantizers", "TesseraNN", "TesseraCore", "TesseraTestSupport"]),
+        .testTarget(
+            name: "TesseraReductionTests",
+            dependencies: ["TesseraReduction", "TesseraNN", "TesseraCore", "TesseraTestSupport"]),
+        .testTarget(
+            name: "TesseraStreamsTests", dependencies: ["TesseraStreams", "TesseraCore", "TesseraTestSupport"]),
+        .testTarget(
+            name: "TesseraModelsTests",
+            dependencies: ["TesseraModels", "TesseraReduction", "TesseraQuantizers", "TesseraTestSupport"]),
         .testTarget(name: "TesseraPipelinesTests", dependencies: ["Tessera", "TesseraTestSupport"]),
         .testTarget(name: "TesseraCLITests", dependencies: ["TesseraCLI", "Tessera", "TesseraTestSupport"]),
     ]

@@ -29,8 +29,9 @@ struct BenchDecode: ParsableCommand {
     }
 
     func run() throws {
-        let assets = try? locateAssets(nil)
-        let paths = inputs.isEmpty ? [assets?.appendingPathComponent("images").path ?? "Assets/images"] : inputs
+        // the bundled assets are the default inputs (and the default video when no inputs are given)
+        let assets = inputs.isEmpty ? try locateAssets(nil) : nil
+        let paths = assets.map { [$0.appendingPathComponent("images").path] } ?? inputs
         let files = try Media.expand(paths).filter(Media.isImage)
         guard !files.isEmpty else { throw ValidationError("no images to measure") }
         let blobs = try files.map { [UInt8](try Data(contentsOf: $0)) }
@@ -50,10 +51,11 @@ struct BenchDecode: ParsableCommand {
         var parallel = 0.0
         for pass in 0..<passes {
             let start = Date()
-            DispatchQueue.concurrentPerform(iterations: blobs.count) { i in
-                _ = try? pipeline.image(Image(encoded: blobs[i], path: files[i].path))
+            let results = decodeInParallel(Array(blobs.indices)) { i in
+                pipeline.image(try Image(encoded: blobs[i], path: files[i].path))
             }
             if pass > 0 { parallel += Date().timeIntervalSince(start) }
+            for case .failure(let error) in results { throw error }
         }
         let counted = Double(blobs.count) * Double(passes - 1)
         var report = Report(

@@ -26,7 +26,9 @@ func benchInput(_ shape: [Int], in range: ClosedRange<Float> = -1...1, seed: UIn
 
 /// Peak resident set size of this process (Linux: VmHWM).
 func peakResidentBytes() -> Int {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    // 0 where there is no /proc (macOS): the reports then say 0 MB rather than fail the benchmark
+    guard let data = FileManager.default.contents(atPath: "/proc/self/status") else { return 0 }
+    let status = String(decoding: data, as: UTF8.self)
     for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
         return (line.split(separator: " ").compactMap { Int($0) }.first ?? 0) * 1024
     }

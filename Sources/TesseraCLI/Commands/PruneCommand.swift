@@ -128,7 +128,8 @@ struct Prune: ParsableCommand {
                 if let projection { entry.tokens.features = projection(entry.tokens.features) }
                 entries.append(entry)
                 print(
-                    "\(file.lastPathComponent): \(entry.tokens.inputTokens) → \(entry.tokens.features.shape[0]) tokens "
+                    "\(file.lastPathComponent): \(entry.tokens.inputTokens) → "
+                        + "\(entry.tokens.features.shape[0]) tokens "
                         + "(\(method.rawValue))")
             } catch {
                 failures.record(error, input: file.path)

@@ -45,14 +45,7 @@ func formatSeconds(_ s: Double?) -> String {
     return String(format: "%.3f", s)
 }
 
-/// Runs `body` on every input across cores; results come back in input order.
-func decodeInParallel<T>(_ inputs: [URL], _ body: @Sendable (URL) throws -> T) -> [Result<T, Error>] {
-    let results = UnsafeMutableBufferPointer<Result<T, Error>?>.allocate(capacity: inputs.count)
-    results.initialize(repeating: nil)
-    defer { results.deallocate() }
-    let box = UncheckedSendable(results)
-    DispatchQueue.concurrentPerform(iterations: inputs.count) { i in
-        box.value[i] = Result { try body(inputs[i]) }
-    }
-    return results.map { $0! }
+/// Runs `body` on every input across cores; results (or errors) come back in input order.
+func decodeInParallel<Input, T>(_ inputs: [Input], _ body: (Input) throws -> T) -> [Result<T, Error>] {
+    parallelMap(inputs) { input in Result { try body(input) } }
 }

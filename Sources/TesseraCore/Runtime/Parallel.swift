@@ -68,3 +68,22 @@ public struct UncheckedSendable<Value>: @unchecked Sendable {
     /// Wraps `value`; the caller vouches that sharing it across threads is safe.
     @inlinable public init(_ value: Value) { self.value = value }
 }
+
+/// `body` applied to every element across cores (one element per work item, for coarse work
+/// such as decoding files); the results come back in input order.
+public func parallelMap<Element, Result>(_ elements: [Element], _ body: (Element) -> Result) -> [Result] {
+    let slots = UnsafeMutableBufferPointer<Result?>.allocate(capacity: elements.count)
+    slots.initialize(repeating: nil)
+    defer {
+        _ = slots.deinitialize()
+        slots.deallocate()
+    }
+    withoutActuallyEscaping(body) { body in
+        let shared = UncheckedSendable((slots, elements, body))
+        DispatchQueue.concurrentPerform(iterations: elements.count) { i in
+            let (slots, elements, body) = shared.value
+            slots[i] = body(elements[i])
+        }
+    }
+    return slots.compactMap { $0 }  // every slot is filled
+}

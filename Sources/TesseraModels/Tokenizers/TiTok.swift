@@ -541,7 +541,8 @@ public struct TiTok: ImageTokenizer {
     private func validate(_ t: Tokens, limit: Int?) throws -> Int {
         let n = t.positions
         guard t.shape.count == 1, n >= 1, n <= config.tokens else {
-            throw TokenizerError("token set has shape \(t.shape); \(modelID) decodes [k] with 1 ≤ k ≤ \(config.tokens)")
+            throw TokenizerError(
+                "token set has shape \(t.shape); \(modelID) decodes [k] with 1 ≤ k ≤ \(config.tokens)")
         }
         if let codebookSize = config.codebookSize {
             guard t.ids.count == n else {

@@ -235,24 +235,18 @@ public final class BatchEncoder {
         while index < inputs.count, !queue.isCancelled {
             let range = index..<min(inputs.count, index + group)
             // Images decode in parallel; videos stream their frames one input at a time.
-            let slots = UnsafeMutableBufferPointer<ImageResult?>.allocate(capacity: range.count)
-            slots.initialize(repeating: nil)
-            let shared = UncheckedSendable(slots)
-            DispatchQueue.concurrentPerform(iterations: range.count) { k in
-                shared.value[k] = decodeImage(inputs[range.lowerBound + k], hash: hash, preprocessing: preprocessing)
+            let decoded = parallelMap(Array(inputs[range])) {
+                decodeImage($0, hash: hash, preprocessing: preprocessing)
             }
-            let decoded = Array(slots)
-            _ = slots.deinitialize()
-            slots.deallocate()
             for (k, result) in decoded.enumerated() {
                 let i = range.lowerBound + k
                 switch result {
-                case .image(let pixels, let bytes, let sha)?:
+                case .image(let pixels, let bytes, let sha):
                     queue.push(.frame(input: i, timestamp: nil, pixels: pixels))
                     queue.push(.end(input: i, bytes: bytes, sha256: sha, failure: nil))
-                case .failed(let reason, let bytes, let sha)?:
+                case .failed(let reason, let bytes, let sha):
                     queue.push(.end(input: i, bytes: bytes, sha256: sha, failure: reason))
-                case .video?, nil:
+                case .video:
                     streamVideo(
                         inputs[i], index: i, sampling: sampling, timeRange: timeRange, hash: hash,
                         preprocessing: preprocessing, into: queue)
