@@ -28,14 +28,6 @@ public enum DType: String, Sendable, CaseIterable {
         }
     }
 
-    /// Whether the type holds integers (or booleans).
-    public var isInteger: Bool {
-        switch self {
-        case .float32, .float64, .float16, .bfloat16, .float8e4m3, .float8e5m2: return false
-        default: return true
-        }
-    }
-
     /// The safetensors header's name (`F32`, `BF16`, `I64`, …).
     public var safetensorsName: String {
         switch self {

@@ -228,18 +228,4 @@ public struct Preprocessing: Sendable, Equatable {
     public func tensor(_ image: Image) -> Tensor {
         self.image(image).tensor(normalization)
     }
-
-    /// The size of the model input for an image of `size` (the crop, else the resize target).
-    public func outputSize(for size: PixelSize) -> PixelSize {
-        if let centerCrop { return centerCrop }
-        switch resize {
-        case .none: return size
-        case .exact(let w, let h): return PixelSize(width: w, height: h)
-        case .shorterSide(let s):
-            let (w, h) = (Double(size.width), Double(size.height))
-            return size.width <= size.height
-                ? PixelSize(width: s, height: Int(Double(s) * h / w))
-                : PixelSize(width: Int(Double(s) * w / h), height: s)
-        }
-    }
 }

@@ -91,3 +91,16 @@ public struct SelfAttention: Sendable {
         return (out(merged), packed, probabilities)
     }
 }
+
+/// The three parts of packed `[B, N, 3D]` projections, in their order (q | k | v).
+public enum PackedProjection: Int, Sendable {
+    case query, key, value
+}
+
+extension Tensor {
+    /// One part of packed `[B, N, 3D]` projections: `[B, N, D]`, heads contiguous.
+    public func projection(_ part: PackedProjection) -> Tensor {
+        let d = shape[2] / 3
+        return slice(axis: 2, (part.rawValue * d)..<((part.rawValue + 1) * d))
+    }
+}

@@ -82,10 +82,7 @@ public struct AttentionSublayer: Sendable {
     public var probabilities: Tensor?
 
     /// The keys `[B, N, D]`, heads contiguous.
-    public var keys: Tensor {
-        let d = qkv.shape[2] / 3
-        return qkv.slice(axis: 2, d..<(2 * d))
-    }
+    public var keys: Tensor { qkv.projection(.key) }
 }
 
 /// A pre-norm transformer block, `x + ls1·attn(norm1(x))` then `x + ls2·mlp(norm2(x))`, bound to
@@ -151,10 +148,14 @@ public struct TransformerBlock: Sendable {
         _ x: Tensor, attentionBias: Tensor? = nil, mask: [Bool]? = nil,
         statistics: AttentionStatistics = .none
     ) -> (Tensor, Tensor?) {
-        let a = attentionSublayer(x, bias: attentionBias, mask: mask, statistics: statistics)
         var h = x
-        h.add(a.output)
+        let probabilities: Tensor?
+        do {  // the sublayer's normed input and q/k/v are released before the MLP allocates
+            let a = attentionSublayer(x, bias: attentionBias, mask: mask, statistics: statistics)
+            h.add(a.output)
+            probabilities = a.probabilities
+        }
         h.add(mlpSublayer(h).output)
-        return (h, a.probabilities)
+        return (h, probabilities)
     }
 }

@@ -29,15 +29,8 @@ public struct KeyCapture: BlockRunner {
     }
 
     /// Block `index`'s keys `[B, N, D]` (heads contiguous), if kept.
-    public func keys(_ index: Int) -> Tensor? {
-        projections[index].map { qkv in
-            let d = qkv.shape[2] / 3
-            return qkv.slice(axis: 2, d..<(2 * d))
-        }
-    }
+    public func keys(_ index: Int) -> Tensor? { projections[index]?.projection(.key) }
 
     /// Block `index`'s queries `[B, N, D]`, if kept.
-    public func queries(_ index: Int) -> Tensor? {
-        projections[index].map { $0.slice(axis: 2, 0..<($0.shape[2] / 3)) }
-    }
+    public func queries(_ index: Int) -> Tensor? { projections[index]?.projection(.query) }
 }

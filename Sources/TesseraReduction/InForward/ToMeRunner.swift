@@ -105,8 +105,7 @@ public struct ToMeRunner: BlockRunner {
         -> (output: Tensor, probabilities: Tensor?)
     {
         let (b, t, d) = (input.shape[0], input.shape[1], input.shape[2])
-        if index == 0 || trace == nil { trace = MergeTrace(batch: b, tokens: t) }
-        var current = trace ?? MergeTrace(batch: b, tokens: t)
+        var current = (index == 0 ? nil : trace) ?? MergeTrace(batch: b, tokens: t)
         defer { trace = current }
         let bias =
             merging.proportionalAttention

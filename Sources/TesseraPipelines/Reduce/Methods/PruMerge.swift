@@ -30,8 +30,7 @@ struct PruMergeMethod: ReductionMethod {
             features = context.patchFeatures(hidden)
         }
         let tokens = qkv.shape[1]
-        let q = qkv.slice(axis: 2, 0..<d).reshaped([tokens, d]),
-            k = qkv.slice(axis: 2, d..<(2 * d)).reshaped([tokens, d])
+        let q = qkv.projection(.query).reshaped([tokens, d]), k = qkv.projection(.key).reshaped([tokens, d])
         let attention =
             context.descriptor.hasClassToken
             ? try PruMerge.clsAttention(queries: q, keys: k)
