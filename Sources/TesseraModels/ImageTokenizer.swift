@@ -93,6 +93,14 @@ public struct EncodeOptions: Sendable, Equatable {
     }
 }
 
+/// How iterative decoders combine their conditional and unconditional predictions.
+public enum GuidanceMode: String, Sendable, Equatable, CaseIterable {
+    /// Adaptive projected guidance (Sadat et al. 2024; FlexTok's `perform_norm_guidance`).
+    case apg
+    /// Classifier-free guidance: `v_u + g·(v_c − v_u)`.
+    case cfg
+}
+
 /// Options of one decode call: values, never state on the model. Families read what applies to
 /// them and reject what contradicts them (``TokenizerError``).
 public struct DecodeOptions: Sendable, Equatable {
@@ -105,8 +113,10 @@ public struct DecodeOptions: Sendable, Equatable {
     public var seed: UInt64?
     /// Sampling steps of iterative decoders.
     public var steps: Int?
-    /// Classifier-free guidance scale of iterative decoders.
+    /// Classifier-free guidance scale of iterative decoders (1: no unconditional pass).
     public var guidanceScale: Float?
+    /// How guidance combines the two predictions (the model's default when nil).
+    public var guidanceMode: GuidanceMode?
     /// Conditioning the decoder needs (TA-TiTok: text embeddings `[L, D]` shared by every token
     /// set, or `[N, L, D]` one per token set).
     public var conditioning: Tensor?
@@ -121,19 +131,21 @@ public struct DecodeOptions: Sendable, Equatable {
     ///   - seed: seed of stochastic decoders.
     ///   - steps: sampling steps of iterative decoders.
     ///   - guidanceScale: classifier-free guidance scale.
+    ///   - guidanceMode: APG or plain CFG.
     ///   - conditioning: conditioning the decoder needs (TA-TiTok's text embeddings).
     ///   - noise: initial noise per token set.
     ///   - rounding: the 8-bit conversion of images.
     public init(
         tokenLimit: Int? = nil, batchSize: Int = 8, seed: UInt64? = nil, steps: Int? = nil,
-        guidanceScale: Float? = nil, conditioning: Tensor? = nil, noise: [Tensor]? = nil,
-        rounding: ImageRounding = .truncate
+        guidanceScale: Float? = nil, guidanceMode: GuidanceMode? = nil, conditioning: Tensor? = nil,
+        noise: [Tensor]? = nil, rounding: ImageRounding = .truncate
     ) {
         self.tokenLimit = tokenLimit
         self.batchSize = batchSize
         self.seed = seed
         self.steps = steps
         self.guidanceScale = guidanceScale
+        self.guidanceMode = guidanceMode
         self.conditioning = conditioning
         self.noise = noise
         self.rounding = rounding

@@ -28,7 +28,20 @@ public enum TokenizerRegistry {
                 notes: "1D tokens: VQ 4096/8192 ids or VAE latents (--sample-seed samples); One-D-Piece decodes any "
                     + "prefix (--tokens K); TA-TiTok's decoder takes 77×768 text embeddings (--text)",
                 matches: { $0.configValue("model.vq_model") != nil },
-                load: { try TiTok(directory: $0.url) })
+                load: { try TiTok(directory: $0.url) }),
+            ModelEntry(
+                family: "FlexTok",
+                repositories: [
+                    "EPFL-VILAB/flextok_d12_d12_in1k", "EPFL-VILAB/flextok_d18_d18_in1k",
+                    "EPFL-VILAB/flextok_d18_d28_in1k", "EPFL-VILAB/flextok_d18_d28_dfn",
+                ],
+                notes: "1…256 FSQ tokens (64000 ids), any prefix decodes (--tokens K) by rectified flow "
+                    + "(--steps, --guidance, --guidance-mode apg|cfg, --seed, --noise)",
+                matches: { dir in
+                    dir.metadata["decoder"]?.contains("flextok.") == true
+                        || (dir.configValue("decoder._target_") as? String)?.hasPrefix("flextok.") == true
+                },
+                load: { try FlexTok(directory: $0.url) }),
         ])
 
     /// Every registered family.

@@ -124,9 +124,10 @@ public func scaledDotProductAttention(
 /// Multi-head self-attention straight from packed projections, without splitting or
 /// permuting them: `qkv` is `[B, N, 3·D]` laid out (q | k | v), each of `heads` contiguous
 /// slices of `D / heads` (timm's `qkv`, torch's `in_proj`, concatenated HF q/k/v projections).
-/// Returns `[B, N, D]` with the heads merged, ready for the output projection.
+/// Returns `[B, N, D]` with the heads merged, ready for the output projection. `scale` defaults to
+/// `1 / sqrt(D / heads)`.
 public func packedSelfAttention(
-    _ qkv: Tensor, heads: Int, bias: Tensor? = nil, mask: [Bool]? = nil,
+    _ qkv: Tensor, heads: Int, bias: Tensor? = nil, mask: [Bool]? = nil, scale: Float? = nil,
     statistics: AttentionStatistics = .none
 ) -> (output: Tensor, probabilities: Tensor?) {
     precondition(
@@ -144,7 +145,7 @@ public func packedSelfAttention(
         output.withUnsafeMutableBufferPointer { op in
             attend(
                 layout, q: p.baseAddress!, k: p.baseAddress!, v: p.baseAddress!, out: op.baseAddress!,
-                scale: 1 / Float(hd).squareRoot(), bias: bias, mask: mask, statistics: statistics)
+                scale: scale ?? 1 / Float(hd).squareRoot(), bias: bias, mask: mask, statistics: statistics)
         }
     }
     let probabilities = statistics.statsShape(b: b, h: heads, nq: n, nk: n).map { Tensor(shape: $0, scalars: stats) }

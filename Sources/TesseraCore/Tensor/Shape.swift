@@ -217,3 +217,27 @@ extension Tensor {
         return Tensor(shape: [b, c, height, width], scalars: image)
     }
 }
+
+extension Tensor {
+    /// `F.pad(x, (0, right, 0, bottom))` on `[..., H, W]`: zero rows below and zero columns to the
+    /// right (the asymmetric padding of stride-2 downsampling convolutions).
+    public func zeroPadded(bottom: Int, right: Int) -> Tensor {
+        precondition(rank >= 2 && bottom >= 0 && right >= 0, "zeroPadded needs [..., H, W] and non-negative pads")
+        let h = shape[rank - 2], w = shape[rank - 1], planes = count / Swift.max(1, h * w)
+        let oh = h + bottom, ow = w + right
+        var out = [Float](repeating: 0, count: planes * oh * ow)
+        scalars.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for p in 0..<planes {
+                    for y in 0..<h {
+                        for x in 0..<w { dst[(p * oh + y) * ow + x] = src[(p * h + y) * w + x] }
+                    }
+                }
+            }
+        }
+        var newShape = shape
+        newShape[rank - 2] = oh
+        newShape[rank - 1] = ow
+        return Tensor(shape: newShape, scalars: out)
+    }
+}

@@ -479,7 +479,9 @@ public struct TiTok: ImageTokenizer {
     /// Reconstructions `[3, S, S]` in [0, 1] (not clamped), token sets of equal length batched
     /// together. TA-TiTok needs `options.conditioning` (its text embeddings).
     public func decode(_ tokens: [Tokens], options: DecodeOptions) throws -> [Tensor] {
-        guard options.seed == nil, options.steps == nil, options.guidanceScale == nil, options.noise == nil else {
+        guard options.seed == nil, options.steps == nil, options.guidanceScale == nil, options.guidanceMode == nil,
+            options.noise == nil
+        else {
             throw TokenizerError(
                 "\(modelID) decodes in one deterministic pass: seed, steps, guidance and noise do not apply")
         }

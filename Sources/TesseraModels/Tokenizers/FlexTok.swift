@@ -1,0 +1,598 @@
+// FlexTok (apple/ml-flextok; Bachmann et al., "FlexTok: Resampling Images into 1D Token Sequences
+// of Flexible Length"): a VAE, a register encoder with FSQ, and a rectified-flow decoder that
+// reconstructs from any prefix of the 256 tokens. Loaded from the published `model.safetensors`
+// (its hydra config in `__metadata__`, see FlexTokConfig.swift) with the original key names.
+// Upstream packs all images into one FlexAttention sequence; here each image attends densely to
+// its own tokens, the same function without the block mask.
+import Foundation
+import TesseraCore
+import TesseraMedia
+import TesseraNN
+import TesseraQuantizers
+
+// MARK: - Blocks
+
+/// `FlexBlock` / `FlexBlockAdaLN`: pre-norm (LayerNorm without affine), attention with per-head
+/// QK-norm and scale `8 / head_dim`, SwiGLU `fc2(silu(fc1 x) · fc3 x)`, no biases; the adaLN form
+/// modulates both halves per token group (patches, registers).
+struct FlexBlock: Sendable {
+    let qkv: Linear
+    let proj: Linear
+    let fc1: Linear, fc3: Linear, fc2: Linear
+    let modulation: Linear?
+    let trunk: FlexTokConfig.Trunk
+
+    init(_ w: WeightScope, trunk t: FlexTokConfig.Trunk) {
+        trunk = t
+        let d = t.dim
+        let parts = ["wq", "wk", "wv"].map { Linear(w["attn"][$0], in: d, out: d, bias: false) }
+        qkv = Linear(weight: Tensor.concatenate(parts.map(\.weight), axis: 0), bias: nil)
+        proj = Linear(w["attn.proj"], in: d, out: d, bias: false)
+        fc1 = Linear(w["mlp.fc1"], in: d, out: t.mlpHidden, bias: false)
+        fc3 = Linear(w["mlp.fc3"], in: d, out: t.mlpHidden, bias: false)
+        fc2 = Linear(w["mlp.fc2"], in: t.mlpHidden, out: d, bias: false)
+        modulation =
+            t.adaLNExpansion > 0 ? Linear(w["adaLN_modulation.1"], in: d, out: t.adaLNExpansion * 6 * d) : nil
+    }
+
+    /// The `[B, E, 6D]` modulation rows for a time embedding `[B, D]` (`adaLN_modulation(e)`).
+    func modulationRows(_ embedding: Tensor) -> Tensor? {
+        modulation.map {
+            $0(embedding.activated(.silu)).reshaped([embedding.shape[0], trunk.adaLNExpansion, 6 * trunk.dim])
+        }
+    }
+
+    /// `[B, L, D]` → `[B, L, D]`. Tokens before `split` take modulation row 0, the rest the last row.
+    func callAsFunction(_ x: Tensor, mask: [Bool]?, modulation rows: Tensor?, split: Int) -> Tensor {
+        let t = trunk
+        var h = x.layerNorm(weight: nil, bias: nil, eps: t.eps)
+        if let rows { modulate(&h, rows, chunk: 2, split: split) }
+        var packed = qkv(h)
+        normalizeHeads(&packed, heads: t.heads, headDim: t.headDim, eps: t.eps)
+        let (attended, _) = packedSelfAttention(packed, heads: t.heads, mask: mask, scale: 8 / Float(t.headDim))
+        var out = x
+        addGated(&out, proj(attended), rows, chunk: 0, split: split)
+        h = out.layerNorm(weight: nil, bias: nil, eps: t.eps)
+        if let rows { modulate(&h, rows, chunk: 4, split: split) }
+        var gate = fc1(h)
+        gate.activate(.silu)
+        multiply(&gate, fc3(h))
+        addGated(&out, fc2(gate), rows, chunk: 1, split: split)
+        return out
+    }
+
+    /// `h · (1 + scale) + shift` with (shift, scale) the chunks `chunk`, `chunk + 1` of the 6D row.
+    private func modulate(_ h: inout Tensor, _ rows: Tensor, chunk: Int, split: Int) {
+        let (b, l, d) = (h.shape[0], h.shape[1], h.shape[2]), e = rows.shape[1]
+        rows.scalars.withUnsafeBufferPointer { m in
+            h.scalars.withUnsafeMutableBufferPointer { p in
+                for bi in 0..<b {
+                    for li in 0..<l {
+                        let row = (bi * e + (li < split ? 0 : e - 1)) * 6 * d
+                        let shift = row + chunk * d, scale = row + (chunk + 1) * d, base = (bi * l + li) * d
+                        for j in 0..<d { p[base + j] = p[base + j] * (1 + m[scale + j]) + m[shift + j] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `x += gate ⊙ y` (plain `x += y` without modulation); the gate is chunk `chunk` of the row.
+    private func addGated(_ x: inout Tensor, _ y: Tensor, _ rows: Tensor?, chunk: Int, split: Int) {
+        guard let rows else {
+            x.add(y)
+            return
+        }
+        let (b, l, d) = (x.shape[0], x.shape[1], x.shape[2]), e = rows.shape[1]
+        rows.scalars.withUnsafeBufferPointer { m in
+            y.scalars.withUnsafeBufferPointer { yp in
+                x.scalars.withUnsafeMutableBufferPointer { p in
+                    for bi in 0..<b {
+                        for li in 0..<l {
+                            let gate = (bi * e + (li < split ? 0 : e - 1)) * 6 * d + chunk * d, base = (bi * l + li) * d
+                            for j in 0..<d { p[base + j] += m[gate + j] * yp[base + j] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Per-head LayerNorm (no affine) of the queries and keys inside packed `[B, L, 3D]` projections.
+private func normalizeHeads(_ qkv: inout Tensor, heads: Int, headDim: Int, eps: Float) {
+    let d = heads * headDim, rows = qkv.count / (3 * d)
+    qkv.scalars.withUnsafeMutableBufferPointer { p in
+        for r in 0..<rows {
+            for segment in 0..<(2 * heads) {
+                let base = r * 3 * d + segment * headDim
+                var mean: Float = 0
+                for j in 0..<headDim { mean += p[base + j] }
+                mean /= Float(headDim)
+                var variance: Float = 0
+                for j in 0..<headDim {
+                    let c = p[base + j] - mean
+                    variance += c * c
+                }
+                let inv = 1 / (variance / Float(headDim) + eps).squareRoot()
+                for j in 0..<headDim { p[base + j] = (p[base + j] - mean) * inv }
+            }
+        }
+    }
+}
+
+/// `a *= b`, same shapes.
+private func multiply(_ a: inout Tensor, _ b: Tensor) {
+    b.scalars.withUnsafeBufferPointer { bp in
+        a.scalars.withUnsafeMutableBufferPointer { ap in
+            for i in 0..<ap.count { ap[i] *= bp[i] }
+        }
+    }
+}
+
+/// 2×2 (p×p) patches of channels-first latents `[B, C, H, W]` as tokens `[B, (H/p)·(W/p), p·p·C]`,
+/// each laid out `(p0 p1 c)` (upstream's channels-last `patchify`).
+func latentPatches(_ z: Tensor, patch p: Int) -> Tensor {
+    let (b, c, h, w) = (z.shape[0], z.shape[1], z.shape[2], z.shape[3])
+    let gh = h / p, gw = w / p, width = p * p * c
+    var out = [Float](repeating: 0, count: b * gh * gw * width)
+    z.scalars.withUnsafeBufferPointer { src in
+        out.withUnsafeMutableBufferPointer { dst in
+            for bi in 0..<b {
+                for y in 0..<gh {
+                    for x in 0..<gw {
+                        let token = ((bi * gh + y) * gw + x) * width
+                        for p0 in 0..<p {
+                            for p1 in 0..<p {
+                                for ch in 0..<c {
+                                    dst[token + (p0 * p + p1) * c + ch] =
+                                        src[((bi * c + ch) * h + y * p + p0) * w + x * p + p1]
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return Tensor(shape: [b, gh * gw, width], scalars: out)
+}
+
+/// The `[g·g, D]` table a `PositionalEmbeddingAdder` adds to a `g × g` patch grid (token y·g + x).
+private func patchPositions(_ w: WeightScope, kind: FlexTokConfig.PatchPositions, dim d: Int, grid g: Int) -> Tensor {
+    switch kind {
+    case .sincos:
+        // [1, D, g, g] → [g·g, D]
+        return w.tensor("posembs", shape: [1, d, g, g]).reshaped([d, g * g]).transposed(0, 1)
+    case .learnableSum:
+        // [2, 1, D, g]: rows (y) + columns (x).
+        let table = w.tensor("posembs", shape: [2, 1, d, g])
+        var out = [Float](repeating: 0, count: g * g * d)
+        for y in 0..<g {
+            for x in 0..<g {
+                for j in 0..<d {
+                    out[(y * g + x) * d + j] = table.scalars[j * g + y] + table.scalars[(d + j) * g + x]
+                }
+            }
+        }
+        return Tensor(shape: [g * g, d], scalars: out)
+    }
+}
+
+// MARK: - Encoder
+
+/// The register encoder: VAE latent patches + positions, then the registers, through the trunk
+/// with the `causal_last` mask (patches see patches; register j sees every patch and registers
+/// ≤ j); the registers' outputs, normalized and projected to the FSQ channels.
+struct FlexTokEncoder: Sendable {
+    let config: FlexTokConfig
+    let patchEmbed: Linear
+    let positions: Tensor  // [N, D]
+    let registers: Tensor  // [R, D]
+    let blocks: [FlexBlock]
+    let head: Linear
+    let mask: [Bool]
+
+    init(_ root: WeightScope, config c: FlexTokConfig) {
+        config = c
+        let w = root["encoder.module_dict"], d = c.encoder.dim, m = c.modules
+        patchEmbed = Linear(
+            w[m.encoderPatches]["patch_proj"], in: c.patchSize * c.patchSize * c.latentChannels, out: d)
+        positions = patchPositions(w[m.encoderPositions], kind: c.encoderPositions, dim: d, grid: c.grid)
+        registers = w[m.registers].tensor("registers", shape: [c.registers, d])
+        blocks = (0..<c.encoder.depth).map { FlexBlock(w[c.encoder.module]["blocks"][$0], trunk: c.encoder) }
+        head = Linear(w[m.encoderHead]["proj"], in: d, out: c.levels.count)
+        let n = c.patches, l = c.patches + c.registers
+        mask = (0..<(l * l)).map { i in
+            let (q, k) = (i / l, i % l)
+            return k < n || k <= q
+        }
+    }
+
+    /// Scaled VAE latents `[B, C, h, w]` → register latents `[B, R, levels]` (before FSQ).
+    func callAsFunction(_ latents: Tensor) -> Tensor {
+        let b = latents.shape[0], d = config.encoder.dim
+        let patches = patchEmbed(latentPatches(latents, patch: config.patchSize)) + positions
+        var x = Tensor.concatenate(
+            [patches, registers.reshaped([1, config.registers, d]).expanded(batch: b)], axis: 1)
+        for block in blocks { x = block(x, mask: mask, modulation: nil, split: config.patches) }
+        let r = x.slice(axis: 1, config.patches..<(config.patches + config.registers))
+        return head(r.layerNorm(weight: nil, bias: nil, eps: config.encoder.eps))
+    }
+}
+
+// MARK: - Decoder
+
+/// The flow decoder `F(x_t, t, registers)`: noised latent patches + positions and the register
+/// conditioning, one adaLN trunk with full attention per image, the patches back to a velocity.
+struct FlexTokDecoder: Sendable {
+    let config: FlexTokConfig
+    let fromLatents: Linear
+    let registerPositions: Tensor  // [R, D]
+    let maskToken: Tensor  // [D]
+    let nullToken: Tensor  // [D] (zeros for ZeroNullCond)
+    let patchEmbed: Linear
+    let positions: Tensor  // [N, D]
+    let time1: Linear, time2: Linear
+    let blocks: [FlexBlock]
+    let headModulation: Linear?
+    let head: Linear
+
+    init(_ root: WeightScope, config c: FlexTokConfig) {
+        config = c
+        let w = root["decoder.module_dict"], d = c.decoder.dim, m = c.modules
+        fromLatents = Linear(w[m.fromLatents]["proj"], in: c.levels.count, out: d)
+        registerPositions = w[m.registerPositions].tensor("posembs", shape: [1, 1, d, c.registers])
+            .reshaped([d, c.registers]).transposed(0, 1)
+        maskToken = w[m.nestedDropout].tensor("dropout_mask_token", shape: [d])
+        if case .learned = c.nullCondition {
+            nullToken = w[m.nullCondition].tensor("nullcond", shape: [d])
+        } else {
+            nullToken = Tensor.zeros([d])
+        }
+        patchEmbed = Linear(
+            w[m.decoderPatches]["patch_proj"], in: c.patchSize * c.patchSize * c.latentChannels, out: d)
+        positions = patchPositions(w[m.decoderPositions], kind: c.decoderPositions, dim: d, grid: c.grid)
+        time1 = Linear(w[m.time]["mlp.0"], in: c.frequencyEmbedding, out: d)
+        time2 = Linear(w[m.time]["mlp.2"], in: d, out: d)
+        blocks = (0..<c.decoder.depth).map { FlexBlock(w[c.decoder.module]["blocks"][$0], trunk: c.decoder) }
+        let headScope = w[m.head]
+        headModulation = c.headAdaLN ? Linear(headScope["adaLN_modulation.1"], in: d, out: 2 * d) : nil
+        head = Linear(headScope["proj"], in: d, out: c.patchSize * c.patchSize * c.latentChannels)
+    }
+
+    /// The conditioning registers `[B, R, D]` for FSQ codes `[B, R, levels]` of which the first
+    /// `keep[i]` are real: projected, plus positions, the rest replaced by the mask token.
+    func conditioning(_ codes: Tensor, keep: [Int]) -> Tensor {
+        var r = fromLatents(codes) + registerPositions
+        let d = config.decoder.dim, n = config.registers
+        for (i, k) in keep.enumerated() where k < n {
+            for slot in k..<n {
+                r.scalars.replaceSubrange(((i * n + slot) * d)..<((i * n + slot + 1) * d), with: maskToken.scalars)
+            }
+        }
+        return r
+    }
+
+    /// The unconditional pass's registers for `b` images: zeros, the learned vector in every slot,
+    /// or the single learned token.
+    func nullConditioning(batch b: Int) -> Tensor {
+        let d = config.decoder.dim
+        switch config.nullCondition {
+        case .zero: return Tensor.zeros([b, config.registers, d])
+        case .learned(let single):
+            let slots = single ? 1 : config.registers
+            return nullToken.reshaped([1, 1, d]).expanded(batch: b * slots).reshaped([b, slots, d])
+        }
+    }
+
+    /// `TimestepEmbedder`: `[cos(t·f), sin(t·f)]`, f_k = (1000 / max_t)·exp(−ln 256 · k / half), then
+    /// Linear → SiLU → Linear.
+    func timeEmbedding(_ t: [Float]) -> Tensor {
+        let half = config.frequencyEmbedding / 2
+        let scale = Float(1000 / config.maxTimestep), logPeriod = Float(-Foundation.log(256.0))
+        let freqs = (0..<half).map { scale * Foundation.exp(logPeriod * Float($0) / Float(half)) }
+        var e = [Float](repeating: 0, count: t.count * 2 * half)
+        for (i, ti) in t.enumerated() {
+            for k in 0..<half {
+                let arg = ti * freqs[k]
+                e[i * 2 * half + k] = Foundation.cos(arg)
+                e[i * 2 * half + half + k] = Foundation.sin(arg)
+            }
+        }
+        var h = time1(Tensor(shape: [t.count, 2 * half], scalars: e))
+        h.activate(.silu)
+        return time2(h)
+    }
+
+    /// The velocity `[B, C, h, w]` for noised latents `[B, C, h, w]`, times `[B]` and registers `[B, r, D]`.
+    func callAsFunction(_ noised: Tensor, time t: [Float], registers: Tensor) -> Tensor {
+        let n = config.patches, g = config.grid, p = config.patchSize
+        let patches = patchEmbed(latentPatches(noised, patch: p)) + positions
+        var x = Tensor.concatenate([patches, registers], axis: 1)
+        let embedding = timeEmbedding(t)
+        for block in blocks { x = block(x, mask: nil, modulation: block.modulationRows(embedding), split: n) }
+        var h = x.slice(axis: 1, 0..<n).layerNorm(weight: nil, bias: nil, eps: config.decoder.eps)
+        if let headModulation {
+            // (shift, scale), shift first, one embedding per image.
+            let rows = headModulation(embedding.activated(.silu))
+            let d = config.decoder.dim
+            for bi in 0..<h.shape[0] {
+                for li in 0..<n {
+                    let base = (bi * n + li) * d
+                    for j in 0..<d {
+                        h.scalars[base + j] =
+                            h.scalars[base + j] * (1 + rows.scalars[bi * 2 * d + d + j])
+                            + rows.scalars[bi * 2 * d + j]
+                    }
+                }
+            }
+        }
+        let out = head(h)  // [B, N, p·p·C], (p0 p1 c)
+        return out.unpatchified(patchSize: p, gridHeight: g, gridWidth: g, channels: config.latentChannels)
+    }
+}
+
+// MARK: - Model
+
+/// A FlexTok tokenizer: images → 1…256 FSQ ids (any prefix decodes) → images by rectified-flow
+/// sampling with guidance, as upstream's `tokenize` / `detokenize`.
+public struct FlexTok: ImageTokenizer {
+    /// Sizes and variants as the checkpoint's config and tensors state them.
+    public let config: FlexTokConfig
+    /// Family `flextok`: `[R]` tokens of `∏ levels` ids, variable length, output in `-1...1`.
+    public let descriptor: TokenizerDescriptor
+    let vae: AutoencoderKL
+    let encoder: FlexTokEncoder
+    let decoder: FlexTokDecoder
+    let fsq: FSQ
+
+    /// Upstream's README decoding settings.
+    public static let defaultSteps = 20
+    /// Upstream's README guidance scale (with APG).
+    public static let defaultGuidance: Float = 7.5
+
+    /// Loads `model.safetensors` (config in its `__metadata__`, or `config.json` beside it).
+    /// - Throws: ``ModelConfigError`` for the config, `WeightLoadError` listing every key problem.
+    public init(directory: URL) throws {
+        let checkpoint = try Checkpoint(directory: directory)
+        let loader = WeightLoader(checkpoint)
+        let (tree, path) = try FlexTokConfig.tree(directory: directory, metadata: checkpoint.metadata)
+        let config = try FlexTokConfig(tree: tree, path: path, weights: loader.root)
+        try self.init(config: config, loader: loader, modelID: directory.lastPathComponent)
+    }
+
+    /// Binds a loader's tensors (the original key names) to `config`; `.random` weights for benchmarks.
+    public init(config: FlexTokConfig, loader: WeightLoader, modelID: String) throws {
+        self.config = config
+        descriptor = TokenizerDescriptor(
+            family: "flextok", modelID: modelID, inputSize: PixelSize(config.imageSize),
+            tokenShape: [config.registers], vocabularySizes: [config.levels.reduce(1, *)], variableLength: true,
+            outputRange: -1...1)
+        let w = loader.root
+        vae = AutoencoderKL(w["vae.vae"], config: config.vae)
+        encoder = FlexTokEncoder(w, config: config)
+        decoder = FlexTokDecoder(w, config: config)
+        fsq = try FSQ(levels: config.levels)
+        try loader.finish()
+    }
+
+    /// Upstream's demo transform: shorter side to the image size (PIL bilinear, antialiased),
+    /// centre crop, [−1, 1].
+    public var preprocessing: Preprocessing {
+        Preprocessing(
+            resize: .shorterSide(config.imageSize), filter: .bilinear, centerCrop: PixelSize(config.imageSize),
+            normalization: .symmetric)
+    }
+
+    // MARK: stages
+
+    /// The VAE posterior's parameters `[B, 2C, h, w]` for images `[B, 3, S, S]` in [−1, 1].
+    public func posterior(_ pixels: Tensor) -> DiagonalGaussian {
+        DiagonalGaussian(parameters: vae.encode(pixels), axis: 1)
+    }
+
+    /// Register latents `[B, R, levels]` (before FSQ) for scaled VAE latents `[B, C, h, w]`.
+    public func registerLatents(_ latents: Tensor) -> Tensor { encoder(latents) }
+
+    /// FSQ ids `[B][R]` of register latents `[B, R, levels]`.
+    public func quantize(_ registers: Tensor) throws -> [[Int]] {
+        let (b, r) = (registers.shape[0], registers.shape[1])
+        let ids = try fsq.encode(registers.reshaped([b * r, config.levels.count])).ids
+        return (0..<b).map { Array(ids[($0 * r)..<(($0 + 1) * r)]) }
+    }
+
+    /// The decoder's conditioning `[B, R, D]` for id prefixes (padded with id 0, then masked).
+    public func conditioning(_ ids: [[Int]]) throws -> Tensor {
+        let r = config.registers
+        let padded = ids.flatMap { $0 + [Int](repeating: 0, count: r - $0.count) }
+        let codes = try fsq.decode(padded).reshaped([ids.count, r, config.levels.count])
+        return decoder.conditioning(codes, keep: ids.map(\.count))
+    }
+
+    /// The unconditional pass's registers for `count` token sets.
+    public func nullConditioning(count: Int) -> Tensor { decoder.nullConditioning(batch: count) }
+
+    /// One decoder evaluation: the velocity `[B, C, h, w]` at noised latents, times `[B]`, registers.
+    public func velocity(_ noised: Tensor, time: [Float], registers: Tensor) -> Tensor {
+        decoder(noised, time: time, registers: registers)
+    }
+
+    /// Euler rectified-flow sampling from `noise` `[B, C, h, w]` (t = 1 → 0 in `steps` uniform steps)
+    /// with guidance; returns the clean scaled latents. `progress` is called after each step.
+    public func sample(
+        noise: Tensor, conditioning: Tensor, steps: Int, guidance: Float, mode: GuidanceMode,
+        progress: ((Int) -> Void)? = nil
+    ) -> Tensor {
+        let b = noise.shape[0], per = noise.count / max(1, b)
+        let guided = guidance != 1
+        let null = guided ? decoder.nullConditioning(batch: b) : conditioning
+        // One batch for both passes when their registers have the same length.
+        let together = guided && null.shape[1] == conditioning.shape[1]
+        let registersBoth = together ? Tensor.concatenate([conditioning, null], axis: 0) : conditioning
+        var x = noise
+        var momentum = [Float](repeating: 0, count: guided && mode == .apg ? noise.count : 0)
+        let dt = Float(1.0 / Double(steps))
+        for i in stride(from: steps, through: 1, by: -1) {
+            let t = Float(Double(i) / Double(steps))
+            var v: Tensor
+            if !guided {
+                v = decoder(x, time: [Float](repeating: t, count: b), registers: conditioning)
+            } else {
+                let vc: Tensor, vu: Tensor
+                if together {
+                    let both = decoder(
+                        Tensor.concatenate([x, x], axis: 0), time: [Float](repeating: t, count: 2 * b),
+                        registers: registersBoth)
+                    vc = both.slice(axis: 0, 0..<b)
+                    vu = both.slice(axis: 0, b..<(2 * b))
+                } else {
+                    vc = decoder(x, time: [Float](repeating: t, count: b), registers: conditioning)
+                    vu = decoder(x, time: [Float](repeating: t, count: b), registers: null)
+                }
+                v = vc
+                switch mode {
+                case .cfg:
+                    for j in 0..<v.count { v.scalars[j] = vu.scalars[j] + guidance * (vc.scalars[j] - vu.scalars[j]) }
+                case .apg:
+                    for item in 0..<b {
+                        Self.adaptiveProjectedGuidance(
+                            &v.scalars, cond: vc.scalars, uncond: vu.scalars, momentum: &momentum,
+                            range: (item * per)..<((item + 1) * per), guidance: guidance)
+                    }
+                }
+            }
+            for j in 0..<x.count { x.scalars[j] = x.scalars[j] - dt * v.scalars[j] }
+            progress?(steps - i + 1)
+        }
+        return x
+    }
+
+    /// `normalized_guidance` of upstream's `cfg_utils.py` for one image: momentum −0.5 on the
+    /// difference (the buffer keeps the unclamped average), norm clamp 2.5, projection in float64,
+    /// the orthogonal part only (eta 0).
+    static func adaptiveProjectedGuidance(
+        _ out: inout [Float], cond: [Float], uncond: [Float], momentum: inout [Float], range: Range<Int>,
+        guidance: Float
+    ) {
+        var diff = [Float](repeating: 0, count: range.count)
+        var squares: Double = 0
+        for (k, j) in range.enumerated() {
+            let average = (cond[j] - uncond[j]) + -0.5 * momentum[j]
+            momentum[j] = average
+            diff[k] = average
+            squares += Double(average) * Double(average)
+        }
+        let scale = Swift.min(1, 2.5 / Float(squares.squareRoot()))
+        var condNorm: Double = 0
+        for j in range { condNorm += Double(cond[j]) * Double(cond[j]) }
+        condNorm = Swift.max(condNorm.squareRoot(), 1e-12)
+        var dot: Double = 0
+        for (k, j) in range.enumerated() {
+            diff[k] *= scale
+            dot += Double(diff[k]) * (Double(cond[j]) / condNorm)
+        }
+        for (k, j) in range.enumerated() {
+            let parallel = dot * (Double(cond[j]) / condNorm)
+            let update = Float(Double(diff[k]) - parallel) + 0 * Float(parallel)
+            out[j] = cond[j] + (guidance - 1) * update
+        }
+    }
+
+    /// Images `[B, 3, S, S]` (not clamped) for clean scaled latents.
+    public func decodeLatents(_ latents: Tensor) -> Tensor {
+        vae.decode(latents * (1 / config.scalingFactor))
+    }
+
+    // MARK: ImageTokenizer
+
+    /// FSQ ids, `options.batchSize` images per pass; the VAE posterior's mode, or a sample with
+    /// `options.seed` (one stream per image, keyed by its pixels).
+    public func encode(preprocessed images: [Tensor], options: EncodeOptions) throws -> [Tokens] {
+        let s = config.imageSize
+        if let bad = images.first(where: { $0.shape != [3, s, s] }) {
+            throw TokenizerError("\(modelID) takes preprocessed images of shape [3, \(s), \(s)], got \(bad.shape)")
+        }
+        if let keys = options.sampleKeys, keys.count != images.count {
+            throw TokenizerError("\(keys.count) sample keys for \(images.count) images")
+        }
+        if let k = options.tokenLimit, !(1...config.registers).contains(k) {
+            throw TokenizerError("token limit \(k) is outside 1...\(config.registers) for \(modelID)")
+        }
+        let batchSize = max(1, options.batchSize), vocabulary = config.levels.reduce(1, *)
+        var out: [Tokens] = []
+        for start in stride(from: 0, to: images.count, by: batchSize) {
+            let range = start..<min(images.count, start + batchSize)
+            let pixels = Tensor.concatenate(images[range].map { $0.reshaped([1] + $0.shape) }, axis: 0)
+            let posterior = posterior(pixels)
+            let z =
+                options.seed.map { seed in
+                    posterior.sample(
+                        seed: seed, keys: options.sampleKeys.map { Array($0[range]) } ?? images[range].map(SampleKey.of)
+                    )
+                } ?? posterior.mean
+            for ids in try quantize(registerLatents(z * config.scalingFactor)) {
+                let kept = Array(ids.prefix(options.tokenLimit ?? ids.count))
+                out.append(Tokens(ids: kept, shape: [kept.count], vocabularySizes: [vocabulary], model: modelID))
+            }
+        }
+        return out
+    }
+
+    /// Reconstructions `[3, S, S]` in about [−1, 1] (not clamped). Each token set decodes its own
+    /// prefix; `options.steps` (20), `guidanceScale` (7.5) and `guidanceMode` (APG) default to
+    /// upstream's README settings; the initial noise is `options.noise[i]` or drawn from
+    /// `options.seed` (0) and the token set itself.
+    public func decode(_ tokens: [Tokens], options: DecodeOptions) throws -> [Tensor] {
+        guard options.conditioning == nil else { throw TokenizerError("\(modelID) takes no conditioning") }
+        let steps = options.steps ?? Self.defaultSteps, guidance = options.guidanceScale ?? Self.defaultGuidance
+        guard (1...1000).contains(steps) else { throw TokenizerError("steps must be in 1...1000, got \(steps)") }
+        guard guidance.isFinite else { throw TokenizerError("guidance scale must be finite") }
+        if let k = options.tokenLimit, !(1...config.registers).contains(k) {
+            throw TokenizerError("token limit \(k) is outside 1...\(config.registers) for \(modelID)")
+        }
+        let c = config.latentChannels, h = config.latentSize
+        if let noise = options.noise {
+            guard noise.count == tokens.count else {
+                throw TokenizerError("\(noise.count) noise tensors for \(tokens.count) token sets")
+            }
+            if let bad = noise.first(where: { $0.count != c * h * h }) {
+                throw TokenizerError("noise must be [\(c), \(h), \(h)] per token set, got \(bad.shape)")
+            }
+        }
+        let ids = try tokens.map { try validate($0, limit: options.tokenLimit) }
+        let batchSize = max(1, options.batchSize)
+        var out: [Tensor] = []
+        for start in stride(from: 0, to: tokens.count, by: batchSize) {
+            let range = start..<min(tokens.count, start + batchSize)
+            let noise = Tensor.concatenate(
+                range.map { i in
+                    if let given = options.noise?[i] { return given.reshaped([1, c, h, h]) }
+                    var random = SeededRandom(
+                        seed: options.seed ?? 0, sample: SampleKey.of(ids: ids[i], shape: [ids[i].count]))
+                    return Tensor(shape: [1, c, h, h], scalars: random.normals(c * h * h))
+                }, axis: 0)
+            let latents = sample(
+                noise: noise, conditioning: try conditioning(Array(ids[range])), steps: steps, guidance: guidance,
+                mode: options.guidanceMode ?? .apg)
+            let images = decodeLatents(latents)
+            for i in 0..<range.count {
+                out.append(images.slice(axis: 0, i..<(i + 1)).reshaped([3, config.imageSize, config.imageSize]))
+            }
+        }
+        return out
+    }
+
+    /// The ids of a token set to decode (its first `limit`), checked against the model.
+    private func validate(_ t: Tokens, limit: Int?) throws -> [Int] {
+        let vocabulary = config.levels.reduce(1, *)
+        guard t.shape.count == 1, (1...config.registers).contains(t.positions), t.ids.count == t.positions else {
+            throw TokenizerError(
+                "token set has shape \(t.shape); \(modelID) decodes [k] ids with 1 ≤ k ≤ \(config.registers)")
+        }
+        if let bad = t.ids.first(where: { $0 < 0 || $0 >= vocabulary }) {
+            throw TokenizerError("token id \(bad) is outside \(modelID)'s codebook (0..<\(vocabulary))")
+        }
+        return Array(t.ids.prefix(limit ?? t.ids.count))
+    }
+}
