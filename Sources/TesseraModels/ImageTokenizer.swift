@@ -25,6 +25,9 @@ public struct TokenizerDescriptor: Sendable, Equatable {
     public var outputRange: ClosedRange<Float>
     /// The shape of the conditioning the decoder needs (TA-TiTok: text embeddings `[77, 768]`), if any.
     public var conditioning: [Int]?
+    /// The initial noise of a sampling decoder, per token set (FlexTok: `[C, H/8, W/8]`); nil for
+    /// decoders that do not sample (then steps, guidance, seeds and noise do not apply).
+    public var noiseShape: [Int]?
 
     /// - Parameters:
     ///   - family: the family (`titok`).
@@ -36,10 +39,11 @@ public struct TokenizerDescriptor: Sendable, Equatable {
     ///   - variableLength: whether any prefix of the tokens decodes.
     ///   - outputRange: the value range of reconstructions.
     ///   - conditioning: the shape of conditioning the decoder needs, if any.
+    ///   - noiseShape: the initial noise per token set of a sampling decoder.
     public init(
         family: String, modelID: String, inputSize: PixelSize, tokenShape: [Int], vocabularySizes: [Int],
         latentChannels: Int? = nil, variableLength: Bool, outputRange: ClosedRange<Float>,
-        conditioning: [Int]? = nil
+        conditioning: [Int]? = nil, noiseShape: [Int]? = nil
     ) {
         self.family = family
         self.modelID = modelID
@@ -50,6 +54,7 @@ public struct TokenizerDescriptor: Sendable, Equatable {
         self.variableLength = variableLength
         self.outputRange = outputRange
         self.conditioning = conditioning
+        self.noiseShape = noiseShape
     }
 
     /// Whether the tokens are continuous latents rather than ids.

@@ -38,10 +38,18 @@ public enum TokenizerRegistry {
                 notes: "1…256 FSQ tokens (64000 ids), any prefix decodes (--tokens K) by rectified flow "
                     + "(--steps, --guidance, --guidance-mode apg|cfg, --seed, --noise)",
                 matches: { dir in
-                    dir.metadata["decoder"]?.contains("flextok.") == true
+                    dir.metadata.values.contains { $0.contains("flextok.") }
                         || (dir.configValue("decoder._target_") as? String)?.hasPrefix("flextok.") == true
                 },
                 load: { try FlexTok(directory: $0.url) }),
+            ModelEntry(
+                family: "KL autoencoder (diffusers AutoencoderKL)",
+                repositories: [
+                    "EPFL-VILAB/flextok_vae_c4", "EPFL-VILAB/flextok_vae_c8", "EPFL-VILAB/flextok_vae_c16",
+                ],
+                notes: "continuous latents [H/8, W/8] × C (posterior mean; --sample-seed samples), decoded back",
+                matches: { $0.configValue("_class_name") as? String == "AutoencoderKL" },
+                load: { try DiffusersVAE(directory: $0.url) }),
         ])
 
     /// Every registered family.

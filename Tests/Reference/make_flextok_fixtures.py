@@ -372,6 +372,11 @@ def main() -> None:
     vae = AutoencoderKL.from_config(vae_config(16, 0.8)).eval()
     perturb(vae, 0)
     vae.save_pretrained(vae_dir, safe_serialization=True)
+    # Tessera extension: the input side of this reduced test VAE (the released ones take 256²).
+    config_path = vae_dir / "config.json"
+    vae_json = json.loads(config_path.read_text())
+    vae_json["tessera_image_size"] = 64
+    config_path.write_text(json.dumps(vae_json, indent=2, sort_keys=True) + "\n")
     with torch.no_grad():
         dist = vae.encode(images).latent_dist
         from safetensors.torch import save_file

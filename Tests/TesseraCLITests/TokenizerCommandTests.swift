@@ -76,10 +76,16 @@ import Testing
     @Test(arguments: ["0", "33", "-1"])
     func tokenLimitOutsideTheModelIsRefused(_ value: String) throws {
         let out = try scratch("encode-refused").appendingPathComponent("tokens.jsonl")
-        let message = errorMessage {
+        var message = ""
+        do {
             try Encode.parse(["--model", model, "--tokens=\(value)", images[0], "-o", out.path]).run()
+            Issue.record("--tokens=\(value) was accepted")
+        } catch {
+            message = Encode.message(for: error)
         }
-        #expect(message?.contains("--tokens must be in 1...32") == true, "\(message ?? "")")
+        // 33 is checked against the model; 0 and −1 are not token counts at all (a parse error).
+        let expected = value == "33" ? "--tokens must be in 1...32" : "'\(value)' is invalid for '--tokens"
+        #expect(message.contains(expected), "\(message)")
         #expect(!FileManager.default.fileExists(atPath: out.path))
     }
 

@@ -111,3 +111,145 @@ import Testing
         }
     }
 }
+
+/// Hostile and broken FlexTok inputs: each gives an error naming the file or the problem.
+@Suite struct FlexTokBadInputTests {
+    static let source = FlexTokTests.root.appendingPathComponent("zero_null/model.safetensors")
+
+    /// A copy of the zero_null checkpoint with `edit` applied to its metadata (and tensors).
+    func checkpoint(
+        _ name: String, metadata edit: (inout [String: String]) -> Void = { _ in },
+        drop: (String) -> Bool = { _ in false }
+    ) throws -> URL {
+        let file = try SafeTensorsFile(url: Self.source)
+        var metadata = file.metadata
+        edit(&metadata)
+        let dir = Fixtures.scratchFolder("flextok-bad-\(name)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let tensors = try file.names.filter { !drop($0) }.map {
+            ($0, SafeTensorsWriter.Payload.float(try file.tensor($0)))
+        }
+        try SafeTensorsWriter.write(tensors, metadata: metadata, to: dir.appendingPathComponent("model.safetensors"))
+        return dir
+    }
+
+    func loadError(_ dir: URL) -> String {
+        do {
+            _ = try FlexTok(directory: dir)
+            Issue.record("\(dir.lastPathComponent) loaded")
+            return ""
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test func targetOutsideTheAllowlistIsRefused() throws {
+        let dir = try checkpoint("target") {
+            $0["regularizer"] = $0["regularizer"]?.replacingOccurrences(
+                of: "flextok.regularizers.quantize_fsq.FSQ", with: "os.system")
+        }
+        let message = loadError(dir)
+        #expect(message.contains("model.safetensors") && message.contains("os.system"), "\(message)")
+        #expect(message.contains("not a FlexTok class"))
+    }
+
+    @Test func malformedMetadataNamesTheEntry() throws {
+        let dir = try checkpoint("malformed") { $0["decoder"] = "{'_target_': __import__('os')}" }
+        let message = loadError(dir)
+        #expect(message.contains("model.safetensors") && message.contains("'decoder'"), "\(message)")
+    }
+
+    @Test func missingKeysAreListed() throws {
+        let dir = try checkpoint("missing", drop: { $0.contains("dec_transformer.blocks.1.mlp.fc3") })
+        let message = loadError(dir)
+        #expect(
+            message.contains("missing") && message.contains("dec_transformer.blocks.1.mlp.fc3.weight"), "\(message)")
+    }
+
+    @Test func unsupportedVariantsAreNamed() throws {
+        let dir = try checkpoint("mask") {
+            $0["encoder"] = $0["encoder"]?.replacingOccurrences(of: "'causal_last'", with: "'full'")
+        }
+        #expect(loadError(dir).contains("mask_mode must be causal_last"))
+        let noScale = try checkpoint("scale") {
+            $0["vae"] = $0["vae"]?.replacingOccurrences(of: "'scaling_factor': 0.8", with: "'scaling_factor': None")
+        }
+        #expect(loadError(noScale).contains("scaling_factor"))
+    }
+
+    @Test func badTokenSetsAndNoiseAreRefused() throws {
+        let model = try FlexTok(directory: FlexTokTests.root.appendingPathComponent("zero_null"))
+        func tokens(_ ids: [Int]) -> Tokens {
+            Tokens(ids: ids, shape: [ids.count], vocabularySizes: [64000], model: "m")
+        }
+        let options = DecodeOptions(steps: 1, guidanceScale: 1)
+        #expect(throws: TokenizerError.self) { try model.decode([tokens([64000])], options: options) }
+        #expect(throws: TokenizerError.self) { try model.decode([tokens([-1])], options: options) }
+        #expect(throws: TokenizerError.self) { try model.decode([tokens([])], options: options) }
+        #expect(throws: TokenizerError.self) {
+            try model.decode([tokens(Array(repeating: 1, count: 33))], options: options)
+        }
+        var limited = options
+        limited.tokenLimit = 0
+        #expect(throws: TokenizerError.self) { try model.decode([tokens([1])], options: limited) }
+        var noisy = options
+        noisy.noise = [Tensor.zeros([16, 4, 4])]
+        let message = errorText { _ = try model.decode([tokens([1, 2])], options: noisy) }
+        #expect(message.contains("[16, 8, 8]"), "\(message)")
+        var steps = options
+        steps.steps = 0
+        #expect(throws: TokenizerError.self) { try model.decode([tokens([1])], options: steps) }
+    }
+
+    @Test func decodesAreDeterministicPerTokenSet() throws {
+        let model = try FlexTok(directory: FlexTokTests.root.appendingPathComponent("zero_null"))
+        let a = Tokens(ids: [1, 2, 3], shape: [3], vocabularySizes: [64000], model: "m")
+        let b = Tokens(ids: [4, 5], shape: [2], vocabularySizes: [64000], model: "m")
+        let options = DecodeOptions(batchSize: 2, seed: 7, steps: 2, guidanceScale: 3)
+        let together = try model.decode([a, b], options: options)
+        var single = options
+        single.batchSize = 1
+        let alone = try model.decode([b], options: single)
+        #expect(maxDifference(together[1], alone[0]) <= 1e-5, "same token set, same noise, whatever the batch")
+        var reseeded = options
+        reseeded.seed = 8
+        #expect(maxDifference(try model.decode([a], options: reseeded)[0], together[0]) > 1e-3)
+    }
+}
+
+private func errorText(_ body: () throws -> Void) -> String {
+    do {
+        try body()
+        return ""
+    } catch {
+        return "\(error)"
+    }
+}
+
+/// A diffusers AutoencoderKL directory (the FlexTok VAE layout) against diffusers itself.
+@Suite struct DiffusersVAETests {
+    @Test func encodeAndDecodeMatchDiffusers() throws {
+        let dir = FlexTokTests.root.appendingPathComponent("vae_c16")
+        let model = try TokenizerRegistry.load(dir)
+        let vae = try #require(model as? DiffusersVAE)
+        #expect(vae.config.blockOutChannels == [32, 32, 64, 64] && vae.config.latentChannels == 16)
+        #expect(model.descriptor.isContinuous && model.descriptor.tokenShape == [8, 8])
+        let e = try SafeTensorsFile(url: dir.appendingPathComponent("expected.safetensors"))
+        let posterior = vae.posterior(try e.tensor("images"))
+        try expectClose("mean", posterior.mean, e)
+        try expectClose("logvar", posterior.logVariance, e)
+        try expectClose("decoded", vae.decodeLatents(try e.tensor("mean")), e)
+    }
+
+    @Test func tokensRoundTripThroughTheProtocol() throws {
+        let vae = try DiffusersVAE(directory: FlexTokTests.root.appendingPathComponent("vae_c16"))
+        let image = Tensor(shape: [3, 64, 64], scalars: (0..<(3 * 64 * 64)).map { Float($0 % 255) / 127.5 - 1 })
+        let tokens = try vae.encode(preprocessed: [image], options: EncodeOptions())
+        #expect(tokens[0].latents?.shape == [8 * 8, 16])
+        let back = try vae.decode(tokens, options: DecodeOptions())
+        #expect(back[0].shape == [3, 64, 64])
+        let direct = vae.decodeLatents(vae.posterior(image.reshaped([1, 3, 64, 64])).mean)
+        #expect(maxDifference(back[0], direct.reshaped([3, 64, 64])) == 0, "tokens carry the posterior mean")
+        #expect(throws: TokenizerError.self) { try vae.decode(tokens, options: DecodeOptions(steps: 3)) }
+    }
+}

@@ -8,6 +8,11 @@ struct Decode: ParsableCommand {
         discussion: """
             Works with every tokenizer in `tessera models`; the token file's model should be the one given \
             (a warning says when it is not). Files are named after the record's source (and frame time).
+
+            Sampling decoders (FlexTok) take --steps, --guidance and --guidance-mode (upstream's README \
+            settings by default: 20, 7.5, apg) and draw each record's initial noise from --seed and the \
+            tokens themselves, so a record decodes the same in any batch; --noise noise.npy gives the noise \
+            explicitly ([N, C, H/8, W/8], record i from noise[i]) to reproduce a reference run exactly.
             """)
 
     @OptionGroup var tokenizer: TokenizerOptions
@@ -17,9 +22,12 @@ struct Decode: ParsableCommand {
     var output: String
 
     func run() throws {
-        let loaded = try tokenizer.load()
+        let loaded = try tokenizer.load("decode")
         let model = loaded.tokenizer
         let records = try TokenFile.read(URL(fileURLWithPath: tokenFile))
+        let noise = try tokenizer.noiseTensors(for: model.descriptor, records: records.count)
+        let sampling = model.descriptor.noiseShape != nil
+        let started = Date()
         let out = try makeOutputDirectory(output)
         if let other = records.first(where: { !$0.tokens.model.isEmpty && $0.tokens.model != model.modelID }) {
             FileHandle.standardError.write(
@@ -31,10 +39,21 @@ struct Decode: ParsableCommand {
         for start in stride(from: 0, to: records.count, by: batch) {
             let chunk = Array(records[start..<min(records.count, start + batch)])
             let images: [Image]
-            do { images = try model.decodeImages(chunk.map(\.tokens), options: loaded.decode) } catch let e
+            var options = loaded.decode
+            options.noise = noise.map { Array($0[start..<(start + chunk.count)]) }
+            do { images = try model.decodeImages(chunk.map(\.tokens), options: options) } catch let e
                 as TokenizerError
             {
                 throw ValidationError("\(tokenFile): records \(start)..<\(start + chunk.count): \(e)")
+            }
+            if sampling && records.count > chunk.count {
+                let done = start + chunk.count, elapsed = Date().timeIntervalSince(started)
+                FileHandle.standardError.write(
+                    Data(
+                        String(
+                            format: "decode: %d/%d records, %.1f s/record, about %.0f s left\n", done, records.count,
+                            elapsed / Double(done), elapsed / Double(done) * Double(records.count - done)
+                        ).utf8))
             }
             for (i, (record, image)) in zip(chunk, images).enumerated() {
                 var name = URL(fileURLWithPath: record.source.isEmpty ? "tokens" : record.source)
@@ -51,7 +70,12 @@ struct Decode: ParsableCommand {
 
 struct Roundtrip: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Encode and decode images; write original|reconstruction PNGs and print PSNR and SSIM.")
+        abstract: "Encode and decode images; write original|reconstruction PNGs and print PSNR and SSIM.",
+        discussion: """
+            Variable-length models take several budgets, `--tokens 1,4,16,64,256`: each image's strip is then \
+            original | reconstruction from the first 1 | 4 | … tokens, and PSNR/SSIM are printed per budget \
+            and averaged per budget at the end.
+            """)
 
     @OptionGroup var tokenizer: TokenizerOptions
     @Argument(help: "Images or folders.")
@@ -60,11 +84,12 @@ struct Roundtrip: ParsableCommand {
     var output: String
 
     func run() throws {
-        let loaded = try tokenizer.load()
+        let loaded = try tokenizer.load("roundtrip")
         let model = loaded.tokenizer
         let out = try makeOutputDirectory(output)
         var failures = FailureLog()
-        var psnrs: [Double] = [], ssims: [Double] = []
+        let budgets: [Int?] = tokenizer.tokens?.values ?? [nil]
+        var psnrs = [[Double]](repeating: [], count: budgets.count), ssims = psnrs
         let noVideo = try SamplingOptions.parse([])
         let scan = try Media.scan(inputs)
         reportSkipped(scan.skipped)
@@ -73,26 +98,37 @@ struct Roundtrip: ParsableCommand {
             failures: &failures
         ) { batch in
             let tokens = try model.encode(batch.map(\.2), options: loaded.encode)
-            let reconstructions = try model.decodeImages(tokens, options: loaded.decode)
-            for (item, (rec, t)) in zip(batch, zip(reconstructions, tokens)) {
+            var reconstructions: [[Image]] = []
+            for budget in budgets {
+                var options = loaded.decode
+                options.tokenLimit = budget
+                reconstructions.append(try model.decodeImages(tokens, options: options))
+            }
+            for (i, item) in batch.enumerated() {
                 let original = model.preprocessing.image(item.2).rgb()
-                let (p, s) = (ImageQuality.psnr(original, rec), ImageQuality.ssim(original, rec))
-                psnrs.append(p)
-                ssims.append(s)
+                var strip = original
+                for (b, budget) in budgets.enumerated() {
+                    let rec = reconstructions[b][i]
+                    let (p, s) = (ImageQuality.psnr(original, rec), ImageQuality.ssim(original, rec))
+                    psnrs[b].append(p)
+                    ssims[b].append(s)
+                    strip = ImageQuality.sideBySide(strip, rec)
+                    print(
+                        String(
+                            format: "%@: %d tokens  PSNR %.2f dB  SSIM %.4f",
+                            URL(fileURLWithPath: item.0).lastPathComponent, budget ?? tokens[i].positions, p, s))
+                }
                 let name = URL(fileURLWithPath: item.0).deletingPathExtension().lastPathComponent + "_roundtrip.png"
-                try ImageQuality.sideBySide(original, rec).writePNG(to: out.appendingPathComponent(name))
-                print(
-                    String(
-                        format: "%@: %d tokens  PSNR %.2f dB  SSIM %.4f  -> %@",
-                        URL(fileURLWithPath: item.0).lastPathComponent,
-                        t.positions, p, s, name))
+                try strip.writePNG(to: out.appendingPathComponent(name))
+                print("  -> \(name)")
             }
         }
-        if !psnrs.isEmpty {
+        for (b, budget) in budgets.enumerated() where !psnrs[b].isEmpty {
+            let n = Double(psnrs[b].count)
             print(
                 String(
-                    format: "mean over %d image(s): PSNR %.2f dB  SSIM %.4f", psnrs.count,
-                    psnrs.reduce(0, +) / Double(psnrs.count), ssims.reduce(0, +) / Double(ssims.count)))
+                    format: "mean over %d image(s)%@: PSNR %.2f dB  SSIM %.4f", psnrs[b].count,
+                    budget.map { " at \($0) tokens" } ?? "", psnrs[b].reduce(0, +) / n, ssims[b].reduce(0, +) / n))
         }
         try failures.finish()
     }

@@ -77,3 +77,5 @@ func locateAssets(_ explicit: String?) throws -> URL {
     }
     throw ValidationError("cannot find the bundled Assets folder; run from the repository root or pass --assets")
 }
+
+extension GuidanceMode: ExpressibleByArgument {}

@@ -8,8 +8,9 @@ struct TokenizerOptions: ParsableArguments {
     var model: String?
     @Option(help: "Images per forward pass.")
     var batch: Int = 8
-    @Option(help: "Variable-length models: use only the first K tokens.")
-    var tokens: Int?
+    @Option(
+        help: "Variable-length models: use only the first K tokens (roundtrip: several budgets, e.g. 1,4,16,64,256).")
+    var tokens: IntegerList?
     @Option(help: "Stochastic encoders (VAE): sample the posterior with this seed instead of taking its mode.")
     var sampleSeed: UInt64?
     @Option(
@@ -17,9 +18,34 @@ struct TokenizerOptions: ParsableArguments {
     var text: String?
     @Flag(help: "Round reconstructions to 8 bits instead of truncating (the original truncates).")
     var round = false
+    @Option(help: "Sampling decoders (FlexTok): Euler steps of the rectified flow (default 20).")
+    var steps: Int?
+    @Option(help: "Sampling decoders: guidance scale (default 7.5; 1 skips the unconditional pass).")
+    var guidance: Float?
+    @Option(help: "Sampling decoders: apg (adaptive projected guidance, the default) or cfg.")
+    var guidanceMode: GuidanceMode?
+    @Option(
+        help: "Sampling decoders: seed of the initial noise (default 0); a token set gets the same noise in any batch.")
+    var seed: UInt64?
+    @Option(
+        help: ArgumentHelp(
+            "Sampling decoders: the initial noise, float32 .npy [N, C, H/8, W/8]; record i starts from noise[i].",
+            valueName: "noise.npy"))
+    var noise: String?
 
     func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+        if let steps, !(1...1000).contains(steps) { throw ValidationError("--steps must be in 1...1000") }
+        if let guidance, !guidance.isFinite { throw ValidationError("--guidance must be a finite number") }
+    }
+
+    /// The one `--tokens` value of commands that take one.
+    func singleTokenLimit(_ command: String) throws -> Int? {
+        guard let values = tokens?.values else { return nil }
+        guard values.count == 1 else {
+            throw ValidationError("--tokens: \(command) takes one budget (roundtrip takes several)")
+        }
+        return values[0]
     }
 
     /// A tokenizer with the options of this command line.
@@ -35,17 +61,29 @@ struct TokenizerOptions: ParsableArguments {
         try model.map { URL(fileURLWithPath: $0) } ?? locateAssets(nil).appendingPathComponent("models/titok-demo")
     }
 
-    /// Loads the tokenizer through the registry and checks the options against it.
-    func load() throws -> Loaded {
+    /// Loads the tokenizer through the registry and checks the options against it (`command`
+    /// names the command in errors; roundtrip may take several `--tokens` budgets).
+    func load(_ command: String = "encode") throws -> Loaded {
         let tokenizer = try TokenizerRegistry.load(try modelDirectory())
         let d = tokenizer.descriptor
-        if let tokens {
+        for tokens in self.tokens?.values ?? [] {
             guard d.variableLength else {
                 throw ValidationError(
                     "--tokens: \(d.modelID) decodes whole token sets only (it is not variable-length)")
             }
             guard tokens >= 1 && tokens <= d.positions else {
                 throw ValidationError("--tokens must be in 1...\(d.positions) for \(d.modelID)")
+            }
+        }
+        let limit = command == "roundtrip" ? nil : try singleTokenLimit(command)
+        if d.noiseShape == nil {
+            let given = [
+                ("--steps", steps != nil), ("--guidance", guidance != nil), ("--guidance-mode", guidanceMode != nil),
+                ("--seed", seed != nil), ("--noise", noise != nil),
+            ].filter(\.1).map(\.0)
+            if !given.isEmpty {
+                throw ValidationError(
+                    "\(given.joined(separator: ", ")): \(d.modelID) decodes in one deterministic pass (no sampling)")
             }
         }
         var conditioning: Tensor? = nil
@@ -67,10 +105,30 @@ struct TokenizerOptions: ParsableArguments {
         }
         return Loaded(
             tokenizer: tokenizer,
-            encode: EncodeOptions(tokenLimit: tokens, batchSize: batch, seed: sampleSeed),
+            encode: EncodeOptions(tokenLimit: limit, batchSize: batch, seed: sampleSeed),
             decode: DecodeOptions(
-                tokenLimit: tokens, batchSize: batch, conditioning: conditioning,
-                rounding: round ? .nearest : .truncate))
+                tokenLimit: limit, batchSize: batch, seed: seed, steps: steps, guidanceScale: guidance,
+                guidanceMode: guidanceMode, conditioning: conditioning, rounding: round ? .nearest : .truncate))
+    }
+
+    /// The `--noise` file as one `[C, h, w]` tensor per record, checked against the model and the
+    /// number of records.
+    func noiseTensors(for descriptor: TokenizerDescriptor, records: Int) throws -> [Tensor]? {
+        guard let noise else { return nil }
+        guard let shape = descriptor.noiseShape else {
+            throw ValidationError("--noise: \(descriptor.modelID) does not sample")
+        }
+        let array: NPYArray
+        do { array = try NPYArray(contentsOf: URL(fileURLWithPath: noise)) } catch {
+            throw ValidationError("--noise \(noise): \(error)")
+        }
+        let tensor = array.tensor()
+        guard tensor.rank == 4, Array(tensor.shape.dropFirst()) == shape, tensor.shape[0] == records else {
+            throw ValidationError(
+                "--noise \(noise) holds \(tensor.shape); \(descriptor.modelID) needs [\(records), "
+                    + shape.map(String.init).joined(separator: ", ") + "] (one noise per record, in file order)")
+        }
+        return (0..<records).map { tensor.slice(axis: 0, $0..<($0 + 1)).reshaped(shape) }
     }
 }
 

@@ -368,7 +368,7 @@ public struct FlexTok: ImageTokenizer {
         descriptor = TokenizerDescriptor(
             family: "flextok", modelID: modelID, inputSize: PixelSize(config.imageSize),
             tokenShape: [config.registers], vocabularySizes: [config.levels.reduce(1, *)], variableLength: true,
-            outputRange: -1...1)
+            outputRange: -1...1, noiseShape: [config.latentChannels, config.latentSize, config.latentSize])
         let w = loader.root
         vae = AutoencoderKL(w["vae.vae"], config: config.vae)
         encoder = FlexTokEncoder(w, config: config)

@@ -299,7 +299,8 @@ extension FlexTokConfig {
                     guard let target = e.value.string, FlexTokTargets.allowed.contains(target) else {
                         throw ModelConfigError(
                             path: path,
-                            reason: "\(location.isEmpty ? "" : location + ": ")_target_ \(e.value) is not a FlexTok "
+                            reason:
+                                "\(location.isEmpty ? "" : location + ": ")_target_ '\(e.value.string ?? "\(e.value)")' is not a FlexTok "
                                 + "class (only the allowlisted flextok classes are read; nothing is instantiated)")
                     }
                 } else {
