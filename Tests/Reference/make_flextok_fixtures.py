@@ -347,14 +347,16 @@ def run_case(name: str, spec: dict, vae_dir: Path, images: torch.Tensor, seed: i
 
 
 def full_size_shapes() -> dict:
-    """Key → shape of a d12_d12-sized model (D=768, depth 12, 256 registers, 256² images)."""
+    """Key → shape of a d12_d12-sized model (D=768, depth 12, 256 registers, 256² images, the base
+    VAE) and its config as `save_safetensors` writes it into the metadata."""
     from hydra.utils import instantiate
     config = flextok_config(
         enc_dim=768, dec_dim=768, depth_enc=12, depth_dec=12, registers=256, grid=16, vae_path=None,
         scaling_factor=1.0, sample_posterior=False, null_cond="zero", single_null_token=False,
         patch_posemb="sincos", head_adaln=False, max_timestep=1.0)
-    model = instantiate(config)
-    return {k: list(v.shape) for k, v in model.state_dict().items()}
+    model = instantiate(copy.deepcopy(config))
+    return {"metadata": {k: str(v) for k, v in config.items()},
+            "shapes": {k: list(v.shape) for k, v in model.state_dict().items()}}
 
 
 def main() -> None:
@@ -390,6 +392,7 @@ def main() -> None:
         print(f"{name}: {cases[name]['keys']} keys")
     shapes = full_size_shapes()
     (OUT / "d12_d12_shapes.json").write_text(json.dumps(shapes, indent=0, sort_keys=True) + "\n")
+    print(f"d12_d12: {len(shapes['shapes'])} keys, {sum(np.prod(s) for s in shapes['shapes'].values()) / 1e6:.1f} M")
     head = subprocess.run(["git", "--git-dir", str(args.flextok_repo), "rev-parse", "HEAD"],
                           capture_output=True, text=True).stdout.strip()
     import diffusers

@@ -253,3 +253,45 @@ private func errorText(_ body: () throws -> Void) -> String {
         #expect(throws: TokenizerError.self) { try vae.decode(tokens, options: DecodeOptions(steps: 3)) }
     }
 }
+
+/// The published d12_d12 layout at full size: every key and shape of upstream's model (written by
+/// the reference generator) binds, and the sizes come out as the released model's.
+@Suite struct FlexTokPublishedLayoutTests {
+    struct Layout: Decodable {
+        var metadata: [String: String]
+        var shapes: [String: [Int]]
+    }
+
+    @Test func d12d12KeySetBinds() throws {
+        let layout = try #require(Fixtures.load("flextok/d12_d12_shapes.json", as: Layout.self))
+        // A sparse file: the real header, zero data (nothing is written for the 1.4 GB of weights).
+        let dir = Fixtures.scratchFolder("flextok-d12")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var header: [String: Any] = ["__metadata__": layout.metadata]
+        var offset = 0
+        for (name, shape) in layout.shapes.sorted(by: { $0.key < $1.key }) {
+            let bytes = shape.reduce(1, *) * 4
+            header[name] = ["dtype": "F32", "shape": shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
+            offset += bytes
+        }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        while json.count % 8 != 0 { json.append(0x20) }
+        let url = dir.appendingPathComponent("model.safetensors")
+        var prefix = Data()
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { prefix.append(contentsOf: $0) }
+        try (prefix + json).write(to: url)
+        let handle = try FileHandle(forWritingTo: url)
+        try handle.truncate(atOffset: UInt64(8 + json.count + offset))
+        try handle.close()
+
+        let model = try FlexTok(directory: dir)
+        let c = model.config
+        #expect(c.imageSize == 256 && c.registers == 256 && c.grid == 16 && c.latentChannels == 16)
+        #expect(c.encoder.dim == 768 && c.encoder.depth == 12 && c.encoder.heads == 12 && c.encoder.mlpHidden == 2048)
+        #expect(c.decoder.dim == 768 && c.decoder.depth == 12 && c.decoder.adaLNExpansion == 2)
+        #expect(c.vae.blockOutChannels == [128, 256, 512, 512] && c.vae.layersPerBlock == 2)
+        #expect(model.descriptor.tokenShape == [256] && model.descriptor.vocabularySizes == [64000])
+        #expect(model.descriptor.noiseShape == [16, 32, 32])
+    }
+}
