@@ -224,7 +224,9 @@ DECODES = [
 
 def import_flextok(repo: Path) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="flextok-"))
-    subprocess.run(f"git --git-dir={repo} archive HEAD flextok | tar -x -C {tmp}", shell=True, check=True)
+    # The tree of flextok/ only: mirrors may lack blobs elsewhere (the notebooks).
+    subprocess.run(f"git --git-dir={repo} archive --prefix=flextok/ HEAD:flextok | tar -x -C {tmp}", shell=True,
+                   check=True)
     sys.path.insert(0, str(tmp))
 
 

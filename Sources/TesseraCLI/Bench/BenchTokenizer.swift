@@ -22,6 +22,8 @@ struct BenchTokenizer: ParsableCommand {
     var json = false
     @Flag(help: "Measure encoding only (for profiling the encoder).")
     var encodeOnly = false
+    @Flag(inversion: .prefixedNo, help: "Run each measurement once before timing it (slow decoders: --no-warm-up).")
+    var warmUp = true
 
     struct Result: Encodable {
         var batch: Int
@@ -29,6 +31,8 @@ struct BenchTokenizer: ParsableCommand {
         var encode_images_per_s: Double
         var decode_ms: Double?
         var decode_images_per_s: Double?
+        var encode_gflops: Double?
+        var decode_gflops: Double?
     }
 
     struct Report: Encodable {
@@ -37,6 +41,8 @@ struct BenchTokenizer: ParsableCommand {
         var threads: Int
         var blas: String
         var peak_rss_mb: Double
+        /// GFLOP/s of a 512×2304×768 SGEMM (FlexTok's q/k/v projection) in this run.
+        var sgemm_peak_gflops: Double
     }
 
     func run() throws {
@@ -49,29 +55,38 @@ struct BenchTokenizer: ParsableCommand {
             }
             let encodeOptions = EncodeOptions(batchSize: b), decodeOptions = DecodeOptions(batchSize: b)
             var tokens: [Tokens] = []
-            let encode = try Stopwatch.seconds(minimum: seconds) {
+            let encode = try Stopwatch.seconds(minimum: seconds, warmUp: warmUp) {
                 tokens = try tokenizer.encode(preprocessed: pixels, options: encodeOptions)
             }
             var result = Result(batch: b, encode_ms: encode * 1000, encode_images_per_s: Double(b) / encode)
+            // Operation counts where the family states them (FlexTok, at upstream's README settings).
+            let flops = (tokenizer as? FlexTok)?.flops(steps: FlexTok.defaultSteps, guided: true)
+            result.encode_gflops = flops.map { $0.encode * Double(b) / encode / 1e9 }
             if !encodeOnly {
-                let decode = try Stopwatch.seconds(minimum: seconds) {
+                let decode = try Stopwatch.seconds(minimum: seconds, warmUp: warmUp) {
                     _ = try tokenizer.decode(tokens, options: decodeOptions)
                 }
                 result.decode_ms = decode * 1000
                 result.decode_images_per_s = Double(b) / decode
+                result.decode_gflops = flops.map { $0.decode * Double(b) / decode / 1e9 }
             }
             results.append(result)
         }
         let report = Report(
             model: tokenizer.modelID, results: results, threads: Threading.threadCount, blas: BLAS.backend,
-            peak_rss_mb: Double(peakResidentBytes()) / 1e6)
+            peak_rss_mb: Double(peakResidentBytes()) / 1e6,
+            sgemm_peak_gflops: measureSGEMM(m: 512, n: 2304, k: 768, seconds: 1))
         if json { return try printJSON(report) }
-        print("\(tokenizer.modelID), \(Threading.threadCount) threads, \(BLAS.backend)")
+        print(
+            "\(tokenizer.modelID), \(Threading.threadCount) threads, \(BLAS.backend), SGEMM peak "
+                + String(format: "%.0f GFLOP/s", report.sgemm_peak_gflops))
         for r in results {
             var line = String(
                 format: "batch %d: encode %.1f ms/batch (%.2f img/s)", r.batch, r.encode_ms, r.encode_images_per_s)
+            if let g = r.encode_gflops { line += String(format: " %.0f GFLOP/s", g) }
             if let ms = r.decode_ms, let rate = r.decode_images_per_s {
                 line += String(format: ", decode %.1f ms/batch (%.2f img/s)", ms, rate)
+                if let g = r.decode_gflops { line += String(format: " %.0f GFLOP/s", g) }
             }
             print(line)
         }

@@ -596,3 +596,21 @@ public struct FlexTok: ImageTokenizer {
         return Array(t.ids.prefix(limit ?? t.ids.count))
     }
 }
+
+extension FlexTok {
+    /// Floating-point operations per image of ``encode(preprocessed:options:)`` and of one
+    /// ``decode(_:options:)`` at `steps` steps with guidance (two decoder passes per step) or
+    /// without: linear layers, attention and the VAE.
+    public func flops(steps: Int, guided: Bool) -> (encode: Double, decode: Double) {
+        func trunk(_ t: FlexTokConfig.Trunk, tokens l: Int) -> Double {
+            let d = Double(t.dim), n = Double(l), h = Double(t.mlpHidden)
+            let adaLN = t.adaLNExpansion > 0 ? 2 * d * Double(t.adaLNExpansion * 6) * d : 0
+            return Double(t.depth) * (2 * n * (4 * d * d + 3 * d * h) + 4 * n * n * d + adaLN)
+        }
+        let vae = self.vae.flops(height: config.imageSize, width: config.imageSize)
+        let tokens = config.patches + config.registers
+        let encode = vae.encode + trunk(config.encoder, tokens: tokens)
+        let passes = Double(steps) * (guided ? 2 : 1)
+        return (encode, vae.decode + passes * trunk(config.decoder, tokens: tokens))
+    }
+}

@@ -264,3 +264,41 @@ public struct AutoencoderKL: Sendable {
         return decoderOut(decoderNorm(h, activation: .silu))
     }
 }
+
+extension AutoencoderKL {
+    /// Floating-point operations (multiply and add counted apart) of ``encode(_:)`` and
+    /// ``decode(_:)`` for one `height × width` image: the convolutions and the mid attention.
+    public func flops(height: Int, width: Int) -> (encode: Double, decode: Double) {
+        func conv(_ c: Conv2d, _ pixels: Int) -> Double {
+            Double(2 * c.weight.count) * Double(pixels)  // out·in·kh·kw MACs per output pixel
+        }
+        func resnet(_ r: ResnetBlock2D, _ pixels: Int) -> Double {
+            conv(r.conv1, pixels) + conv(r.conv2, pixels) + (r.shortcut.map { conv($0, pixels) } ?? 0)
+        }
+        func mid(_ m: AutoencoderMidBlock, _ pixels: Int) -> Double {
+            let c = Double(m.first.conv2.weight.shape[0]), n = Double(pixels)
+            return resnet(m.first, pixels) + resnet(m.second, pixels)
+                + (m.attention == nil ? 0 : 8 * n * c * c + 4 * n * n * c)
+        }
+        var pixels = height * width
+        var encode = conv(encoderIn, pixels)
+        for level in down {
+            for block in level.blocks { encode += resnet(block, pixels) }
+            if let d = level.downsample {
+                pixels /= 4
+                encode += conv(d, pixels)
+            }
+        }
+        encode += mid(encoderMid, pixels) + conv(encoderOut, pixels) + (quantConv.map { conv($0, pixels) } ?? 0)
+        var decode = (postQuantConv.map { conv($0, pixels) } ?? 0) + conv(decoderIn, pixels) + mid(decoderMid, pixels)
+        for level in up {
+            for block in level.blocks { decode += resnet(block, pixels) }
+            if let u = level.upsample {
+                pixels *= 4
+                decode += conv(u, pixels)
+            }
+        }
+        decode += conv(decoderOut, pixels)
+        return (encode, decode)
+    }
+}
