@@ -119,7 +119,7 @@ import Testing
     /// A copy of the zero_null checkpoint with `edit` applied to its metadata (and tensors).
     func checkpoint(
         _ name: String, metadata edit: (inout [String: String]) -> Void = { _ in },
-        drop: (String) -> Bool = { _ in false }
+        drop: (String) -> Bool = { _ in false }, rename: (String) -> String = { $0 }
     ) throws -> URL {
         let file = try SafeTensorsFile(url: Self.source)
         var metadata = file.metadata
@@ -127,7 +127,7 @@ import Testing
         let dir = Fixtures.scratchFolder("flextok-bad-\(name)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let tensors = try file.names.filter { !drop($0) }.map {
-            ($0, SafeTensorsWriter.Payload.float(try file.tensor($0)))
+            (rename($0), SafeTensorsWriter.Payload.float(try file.tensor($0)))
         }
         try SafeTensorsWriter.write(tensors, metadata: metadata, to: dir.appendingPathComponent("model.safetensors"))
         return dir
@@ -175,6 +175,33 @@ import Testing
             $0["vae"] = $0["vae"]?.replacingOccurrences(of: "'scaling_factor': 0.8", with: "'scaling_factor': None")
         }
         #expect(loadError(noScale).contains("scaling_factor"))
+    }
+
+    @Test func activationCheckpointWrappersAreUnwrapped() throws {
+        let dir = try checkpoint(
+            "wrapped",
+            rename: {
+                guard let r = $0.range(of: #"blocks\.\d+\."#, options: .regularExpression) else { return $0 }
+                return String($0[..<r.upperBound]) + "_checkpoint_wrapped_module." + String($0[r.upperBound...])
+            })
+        let keys = try SafeTensorsFile(url: dir.appendingPathComponent("model.safetensors")).names
+        #expect(keys.contains { $0.contains("._checkpoint_wrapped_module.") })
+        let model = try FlexTok(directory: dir)
+        let e = try SafeTensorsFile(url: FlexTokTests.root.appendingPathComponent("zero_null/expected.safetensors"))
+        let ids = try model.quantize(model.registerLatents(try e.tensor("vae_mean")))
+        #expect(ids.flatMap { $0 } == (try e.integers("ids")))
+    }
+
+    @Test func scalingFactorFromTheHubVAEConfig() throws {
+        let dir = try checkpoint("hubscale") {
+            $0["vae"] = $0["vae"]?.replacingOccurrences(of: "'scaling_factor': 0.8", with: "'scaling_factor': None")
+        }
+        let vae = dir.appendingPathComponent("vae")
+        try FileManager.default.createDirectory(at: vae, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(
+            at: FlexTokTests.root.appendingPathComponent("vae_c16/config.json"),
+            to: vae.appendingPathComponent("config.json"))
+        #expect(try FlexTok(directory: dir).config.scalingFactor == 0.8)
     }
 
     @Test func badTokenSetsAndNoiseAreRefused() throws {

@@ -356,9 +356,20 @@ public struct FlexTok: ImageTokenizer {
     /// - Throws: ``ModelConfigError`` for the config, `WeightLoadError` listing every key problem.
     public init(directory: URL) throws {
         let checkpoint = try Checkpoint(directory: directory)
-        let loader = WeightLoader(checkpoint)
+        // Activation-checkpointed blocks saved without torch's unwrapping carry an extra segment.
+        let wrapped = Set(
+            checkpoint.names.compactMap { name in
+                name.range(of: "._checkpoint_wrapped_module.").map { String(name[..<$0.upperBound]) }
+            })
+        let loader = WeightLoader(
+            checkpoint,
+            renames: wrapped.map { ($0, String($0.dropLast("_checkpoint_wrapped_module.".count))) })
         let (tree, path) = try FlexTokConfig.tree(directory: directory, metadata: checkpoint.metadata)
-        let config = try FlexTokConfig(tree: tree, path: path, weights: loader.root)
+        let vaeConfig = directory.appendingPathComponent("vae/config.json")
+        let hubScale =
+            FileManager.default.fileExists(atPath: vaeConfig.path)
+            ? try AutoencoderKLConfig(configFile: vaeConfig).scalingFactor.map(Double.init) : nil
+        let config = try FlexTokConfig(tree: tree, path: path, weights: loader.root, vaeScalingFactor: hubScale)
         try self.init(config: config, loader: loader, modelID: directory.lastPathComponent)
     }
 

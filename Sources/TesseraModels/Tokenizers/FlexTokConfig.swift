@@ -163,7 +163,7 @@ extension FlexTokConfig {
     /// Reads the config tree, checking every `_target_` against the allowlist and every size
     /// against the checkpoint's tensors under `weights`.
     /// - Throws: ``ModelConfigError`` naming `path` and the field.
-    init(tree: ConfigTree, path: String, weights: WeightScope) throws {
+    init(tree: ConfigTree, path: String, weights: WeightScope, vaeScalingFactor: Double? = nil) throws {
         func fail(_ reason: String) -> ModelConfigError { ModelConfigError(path: path, reason: reason) }
         try Self.checkTargets(tree, path: path, at: "")
         guard let encoderTree = tree["encoder"], let decoderTree = tree["decoder"], let vaeTree = tree["vae"],
@@ -181,8 +181,11 @@ extension FlexTokConfig {
         if let c = vaeTree["latent_channels"]?.int, c != latentChannels, vaeTree["hf_hub_path"]?.isNone ?? true {
             throw fail("vae.latent_channels is \(c) but the VAE's tensors have \(latentChannels)")
         }
-        guard let scale = vaeTree["scaling_factor"]?.double, scale.isFinite, scale > 0 else {
-            throw fail("vae.scaling_factor must be a positive number (the released configs set it)")
+        // Upstream: `scaling_factor or vae.config.scaling_factor` (the hub VAE's config.json).
+        guard let scale = vaeTree["scaling_factor"]?.double ?? vaeScalingFactor, scale.isFinite, scale > 0 else {
+            throw fail(
+                "vae.scaling_factor is not set: give it in the config, or put the VAE's config.json (its "
+                    + "hf_hub_path, e.g. EPFL-VILAB/flextok_vae_c16) in a 'vae' folder beside the weights")
         }
         scalingFactor = Float(scale)
         samplePosterior = vaeTree["sample_posterior"]?.bool ?? true
