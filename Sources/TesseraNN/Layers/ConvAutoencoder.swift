@@ -199,10 +199,7 @@ public struct AutoencoderKL: Sendable {
         var cin = ch[0]
         for (i, cout) in ch.enumerated() {
             let level = e["down_blocks"][i]
-            var blocks: [ResnetBlock2D] = []
-            for j in 0..<c.layersPerBlock {
-                blocks.append(ResnetBlock2D(level["resnets"][j], in: j == 0 ? cin : cout, out: cout, groups: g))
-            }
+            let blocks = Self.resnets(level, count: c.layersPerBlock, in: cin, out: cout, groups: g)
             let downsample =
                 i < ch.count - 1
                 ? Conv2d(level["downsamplers.0.conv"], in: cout, out: cout, kernel: (3, 3), stride: (2, 2)) : nil
@@ -222,10 +219,7 @@ public struct AutoencoderKL: Sendable {
         var previous = top
         for (i, cout) in ch.reversed().enumerated() {
             let level = d["up_blocks"][i]
-            var blocks: [ResnetBlock2D] = []
-            for j in 0...c.layersPerBlock {
-                blocks.append(ResnetBlock2D(level["resnets"][j], in: j == 0 ? previous : cout, out: cout, groups: g))
-            }
+            let blocks = Self.resnets(level, count: c.layersPerBlock + 1, in: previous, out: cout, groups: g)
             let upsample =
                 i < ch.count - 1
                 ? Conv2d(level["upsamplers.0.conv"], in: cout, out: cout, kernel: (3, 3), padding: (1, 1)) : nil
@@ -235,6 +229,13 @@ public struct AutoencoderKL: Sendable {
         self.up = up
         decoderNorm = GroupNorm(d["conv_norm_out"], groups: g, channels: ch[0], eps: 1e-6)
         decoderOut = Conv2d(d["conv_out"], in: ch[0], out: c.outChannels, kernel: (3, 3), padding: (1, 1))
+    }
+
+    /// `count` ResNet blocks `resnets.{0…}` of one level: the first from `cin`, the rest at `cout`.
+    private static func resnets(_ w: WeightScope, count: Int, in cin: Int, out cout: Int, groups: Int)
+        -> [ResnetBlock2D]
+    {
+        (0..<count).map { ResnetBlock2D(w["resnets"][$0], in: $0 == 0 ? cin : cout, out: cout, groups: groups) }
     }
 
     /// The posterior's parameters `[B, 2C, H/f, W/f]` (mean, then log-variance) for images
