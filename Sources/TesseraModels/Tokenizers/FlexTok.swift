@@ -42,14 +42,18 @@ struct FlexBlock: Sendable {
         }
     }
 
-    /// `[B, L, D]` → `[B, L, D]`. Tokens before `split` take modulation row 0, the rest the last row.
-    func callAsFunction(_ x: Tensor, mask: [Bool]?, modulation rows: Tensor?, split: Int) -> Tensor {
+    /// `[B, L, D]` → `[B, L, D]`. Tokens before `split` take modulation row 0, the rest the last row;
+    /// `bias` is added to the attention scores.
+    func callAsFunction(_ x: Tensor, mask: [Bool]?, bias: Tensor? = nil, modulation rows: Tensor?, split: Int)
+        -> Tensor
+    {
         let t = trunk
         var h = x.layerNorm(weight: nil, bias: nil, eps: t.eps)
         if let rows { modulate(&h, rows, chunk: 2, split: split) }
         var packed = qkv(h)
         normalizeHeads(&packed, heads: t.heads, headDim: t.headDim, eps: t.eps)
-        let (attended, _) = packedSelfAttention(packed, heads: t.heads, mask: mask, scale: 8 / Float(t.headDim))
+        let (attended, _) = packedSelfAttention(
+            packed, heads: t.heads, bias: bias, mask: mask, scale: 8 / Float(t.headDim))
         var out = x
         addGated(&out, proj(attended), rows, chunk: 0, split: split)
         h = out.layerNorm(weight: nil, bias: nil, eps: t.eps)
@@ -274,15 +278,16 @@ struct FlexTokDecoder: Sendable {
         return r
     }
 
-    /// The unconditional pass's registers for `b` images: zeros, the learned vector in every slot,
-    /// or the single learned token.
-    func nullConditioning(batch b: Int) -> Tensor {
+    /// The unconditional pass's registers for `b` images, compressed: every slot holds the same
+    /// vector (zeros, or the learned one), and identical tokens stay identical through the trunk,
+    /// so one token standing for `multiplicity` slots (its key weighted by log(multiplicity)) is the
+    /// same function at about half the cost. The single-token null condition is one token anyway.
+    func nullConditioning(batch b: Int) -> (registers: Tensor, multiplicity: Int) {
         let d = config.decoder.dim
         switch config.nullCondition {
-        case .zero: return Tensor.zeros([b, config.registers, d])
+        case .zero: return (Tensor.zeros([b, 1, d]), config.registers)
         case .learned(let single):
-            let slots = single ? 1 : config.registers
-            return nullToken.reshaped([1, 1, d]).expanded(batch: b * slots).reshaped([b, slots, d])
+            return (nullToken.reshaped([1, 1, d]).expanded(batch: b), single ? 1 : config.registers)
         }
     }
 
@@ -305,13 +310,21 @@ struct FlexTokDecoder: Sendable {
         return time2(h)
     }
 
-    /// The velocity `[B, C, h, w]` for noised latents `[B, C, h, w]`, times `[B]` and registers `[B, r, D]`.
-    func callAsFunction(_ noised: Tensor, time t: [Float], registers: Tensor) -> Tensor {
+    /// The velocity `[B, C, h, w]` for noised latents `[B, C, h, w]`, times `[B]` and registers
+    /// `[B, r, D]`, each register token standing for `multiplicity` identical slots.
+    func callAsFunction(_ noised: Tensor, time t: [Float], registers: Tensor, multiplicity: Int = 1) -> Tensor {
         let n = config.patches, g = config.grid, p = config.patchSize
         let patches = patchEmbed(latentPatches(noised, patch: p)) + positions
         var x = Tensor.concatenate([patches, registers], axis: 1)
         let embedding = timeEmbedding(t)
-        for block in blocks { x = block(x, mask: nil, modulation: block.modulationRows(embedding), split: n) }
+        let l = x.shape[1]
+        // m identical keys = one key with log(m) added to its score (softmax weights sum the copies).
+        let weight = Float(Foundation.log(Double(max(1, multiplicity))))
+        let bias =
+            multiplicity > 1 ? Tensor(shape: [1, 1, 1, l], scalars: (0..<l).map { $0 < n ? 0 : weight }) : nil
+        for block in blocks {
+            x = block(x, mask: nil, bias: bias, modulation: block.modulationRows(embedding), split: n)
+        }
         var h = x.slice(axis: 1, 0..<n).layerNorm(weight: nil, bias: nil, eps: config.decoder.eps)
         if let headModulation {
             // (shift, scale), shift first, one embedding per image.
@@ -421,12 +434,16 @@ public struct FlexTok: ImageTokenizer {
         return decoder.conditioning(codes, keep: ids.map(\.count))
     }
 
-    /// The unconditional pass's registers for `count` token sets.
-    public func nullConditioning(count: Int) -> Tensor { decoder.nullConditioning(batch: count) }
+    /// The unconditional pass's registers for `count` token sets: one token per set, standing for
+    /// `multiplicity` identical slots (pass both to ``velocity(_:time:registers:multiplicity:)``).
+    public func nullConditioning(count: Int) -> (registers: Tensor, multiplicity: Int) {
+        decoder.nullConditioning(batch: count)
+    }
 
-    /// One decoder evaluation: the velocity `[B, C, h, w]` at noised latents, times `[B]`, registers.
-    public func velocity(_ noised: Tensor, time: [Float], registers: Tensor) -> Tensor {
-        decoder(noised, time: time, registers: registers)
+    /// One decoder evaluation: the velocity `[B, C, h, w]` at noised latents, times `[B]`, registers
+    /// `[B, r, D]` (each token standing for `multiplicity` identical slots).
+    public func velocity(_ noised: Tensor, time: [Float], registers: Tensor, multiplicity: Int = 1) -> Tensor {
+        decoder(noised, time: time, registers: registers, multiplicity: multiplicity)
     }
 
     /// Euler rectified-flow sampling from `noise` `[B, C, h, w]` (t = 1 → 0 in `steps` uniform steps)
@@ -437,10 +454,7 @@ public struct FlexTok: ImageTokenizer {
     ) -> Tensor {
         let b = noise.shape[0], per = noise.count / max(1, b)
         let guided = guidance != 1
-        let null = guided ? decoder.nullConditioning(batch: b) : conditioning
-        // One batch for both passes when their registers have the same length.
-        let together = guided && null.shape[1] == conditioning.shape[1]
-        let registersBoth = together ? Tensor.concatenate([conditioning, null], axis: 0) : conditioning
+        let null = decoder.nullConditioning(batch: b)
         var x = noise
         var momentum = [Float](repeating: 0, count: guided && mode == .apg ? noise.count : 0)
         let dt = Float(1.0 / Double(steps))
@@ -450,17 +464,11 @@ public struct FlexTok: ImageTokenizer {
             if !guided {
                 v = decoder(x, time: [Float](repeating: t, count: b), registers: conditioning)
             } else {
-                let vc: Tensor, vu: Tensor
-                if together {
-                    let both = decoder(
-                        Tensor.concatenate([x, x], axis: 0), time: [Float](repeating: t, count: 2 * b),
-                        registers: registersBoth)
-                    vc = both.slice(axis: 0, 0..<b)
-                    vu = both.slice(axis: 0, b..<(2 * b))
-                } else {
-                    vc = decoder(x, time: [Float](repeating: t, count: b), registers: conditioning)
-                    vu = decoder(x, time: [Float](repeating: t, count: b), registers: null)
-                }
+                // The unconditional pass runs on its one compressed register token (patches + 1).
+                let vc = decoder(x, time: [Float](repeating: t, count: b), registers: conditioning)
+                let vu = decoder(
+                    x, time: [Float](repeating: t, count: b), registers: null.registers,
+                    multiplicity: null.multiplicity)
                 v = vc
                 switch mode {
                 case .cfg:
@@ -610,8 +618,8 @@ public struct FlexTok: ImageTokenizer {
 
 extension FlexTok {
     /// Floating-point operations per image of ``encode(preprocessed:options:)`` and of one
-    /// ``decode(_:options:)`` at `steps` steps with guidance (two decoder passes per step) or
-    /// without: linear layers, attention and the VAE.
+    /// ``decode(_:options:)`` at `steps` steps with guidance (a conditional pass and the compressed
+    /// unconditional one per step) or without: linear layers, attention and the VAE.
     public func flops(steps: Int, guided: Bool) -> (encode: Double, decode: Double) {
         func trunk(_ t: FlexTokConfig.Trunk, tokens l: Int) -> Double {
             let d = Double(t.dim), n = Double(l), h = Double(t.mlpHidden)
@@ -619,9 +627,9 @@ extension FlexTok {
             return Double(t.depth) * (2 * n * (4 * d * d + 3 * d * h) + 4 * n * n * d + adaLN)
         }
         let vae = self.vae.flops(height: config.imageSize, width: config.imageSize)
-        let tokens = config.patches + config.registers
-        let encode = vae.encode + trunk(config.encoder, tokens: tokens)
-        let passes = Double(steps) * (guided ? 2 : 1)
-        return (encode, vae.decode + passes * trunk(config.decoder, tokens: tokens))
+        let encode = vae.encode + trunk(config.encoder, tokens: config.patches + config.registers)
+        let conditional = trunk(config.decoder, tokens: config.patches + config.registers)
+        let unconditional = guided ? trunk(config.decoder, tokens: config.patches + 1) : 0
+        return (encode, vae.decode + Double(steps) * (conditional + unconditional))
     }
 }
