@@ -207,6 +207,20 @@ import Testing
         #expect(try FlexTok(directory: dir).config.scalingFactor == 0.8)
     }
 
+    @Test func sizesAreCheckedAgainstTheTensorsBeforeAllocation() throws {
+        // A hostile config: a huge trunk the tensors do not have (would be gigabytes if allocated).
+        let dir = try checkpoint("huge") {
+            $0["decoder"] = $0["decoder"]?.replacingOccurrences(of: "'depth': 2", with: "'depth': 200")
+                .replacingOccurrences(of: "'dim': 128", with: "'dim': 8192")
+        }
+        let message = loadError(dir)
+        #expect(message.contains("model.safetensors") && message.contains("dec_transformer"), "\(message)")
+        let deeper = try checkpoint("deeper") {
+            $0["encoder"] = $0["encoder"]?.replacingOccurrences(of: "'depth': 2", with: "'depth': 3")
+        }
+        #expect(loadError(deeper).contains("depth 3"))
+    }
+
     @Test func badTokenSetsAndNoiseAreRefused() throws {
         let model = try FlexTok(directory: FlexTokTests.root.appendingPathComponent("zero_null"))
         func tokens(_ ids: [Int]) -> Tokens {

@@ -227,6 +227,10 @@ extension FlexTokConfig {
         }
         try Self.checkPackerOrder(encPacker, patchesKey: encPosemb.value["write_key"], fail: fail)
         encoder = try Self.trunk(encTrunk, fail: fail)
+        try Self.checkTensors(encoder, under: weights["encoder.module_dict"], fail: fail)
+        guard weights["encoder.module_dict"][registersNode.key].shape(of: "registers") == [n, encoder.dim] else {
+            throw fail("encoder \(registersNode.key): the checkpoint's registers are not [\(n), \(encoder.dim)]")
+        }
         guard encHead.value["dim_out"]?.int == levels.count,
             !(encHead.value["use_mup_readout"]?.bool ?? false), encHead.value["adaLN_emb_read_key"]?.isNone ?? true
         else { throw fail("encoder \(encHead.key) must project to the \(levels.count) FSQ channels (no muP readout)") }
@@ -260,6 +264,7 @@ extension FlexTokConfig {
         }
         try Self.checkPackerOrder(decPacker, patchesKey: patchPosemb.value["write_key"], fail: fail)
         decoder = try Self.trunk(decTrunk, fail: fail)
+        try Self.checkTensors(decoder, under: weights["decoder.module_dict"], fail: fail)
         guard decoder.adaLNExpansion >= 1, decoder.adaLNExpansion <= 2 else {
             throw fail("decoder \(decTrunk.key) must be adaLN-modulated (adaLN_expansion 1 or 2)")
         }
@@ -290,6 +295,22 @@ extension FlexTokConfig {
         for (name, dim) in [(encPatch, encoder.dim), (registersNode, encoder.dim), (encPosemb, encoder.dim)]
         where name.value["dim"]?.int != dim {
             throw fail("encoder \(name.key).dim differs from the trunk's \(dim)")
+        }
+    }
+
+    /// The trunk's sizes against the checkpoint's tensors, before anything is allocated: the first
+    /// block's projections, the last block present and no block after it.
+    static func checkTensors(_ t: Trunk, under w: WeightScope, fail: (String) -> ModelConfigError) throws {
+        let blocks = w[t.module]["blocks"]
+        guard blocks[0].shape(of: "attn.wq.weight") == [t.dim, t.dim],
+            blocks[0].shape(of: "mlp.fc1.weight") == [t.mlpHidden, t.dim],
+            blocks[t.depth - 1].shape(of: "attn.wq.weight") != nil,
+            blocks[t.depth].shape(of: "attn.wq.weight") == nil
+        else {
+            let found = blocks[0].shape(of: "attn.wq.weight").map { "\($0)" } ?? "none"
+            throw fail(
+                "\(t.module): the config says dim \(t.dim), depth \(t.depth), MLP \(t.mlpHidden); the checkpoint's "
+                    + "blocks do not match (blocks.0.attn.wq.weight: \(found))")
         }
     }
 
