@@ -1,3 +1,5 @@
+import Foundation
+
 #if canImport(Accelerate)
     import Accelerate
 #else
@@ -86,6 +88,25 @@ public enum BLAS {
             "Accelerate"
         #else
             "OpenBLAS (\(openblas_get_corename().map { String(cString: $0) } ?? "unknown"))"
+        #endif
+    }
+
+    /// The `OPENBLAS_CORETYPE` this CPU should use when OpenBLAS fell back to its generic Prescott
+    /// kernels (an OpenBLAS older than the CPU, e.g. Debian 12's 0.3.21 on recent Xeons: a third of
+    /// the speed): `SkylakeX` with AVX-512, `Haswell` with AVX2 and FMA; nil otherwise. The kernels are
+    /// chosen when the library loads, so only a new process can use the answer.
+    public static var betterOpenBLASCore: String? {
+        #if canImport(Accelerate)
+            return nil
+        #else
+            guard let name = openblas_get_corename().map({ String(cString: $0) }), name.lowercased() == "prescott",
+                let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+                let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+            else { return nil }
+            let flags = Set(line.split(separator: " ").map(String.init))
+            if ["avx512f", "avx512bw", "avx512vl", "avx512dq"].allSatisfy(flags.contains) { return "SkylakeX" }
+            if ["avx2", "fma"].allSatisfy(flags.contains) { return "Haswell" }
+            return nil
         #endif
     }
 
