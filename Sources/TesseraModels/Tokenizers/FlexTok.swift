@@ -70,11 +70,14 @@ struct FlexBlock: Sendable {
         let (b, l, d) = (h.shape[0], h.shape[1], h.shape[2]), e = rows.shape[1]
         rows.scalars.withUnsafeBufferPointer { m in
             h.scalars.withUnsafeMutableBufferPointer { p in
-                for bi in 0..<b {
-                    for li in 0..<l {
+                let ptrs = UncheckedSendable((m.baseAddress!, p.baseAddress!))
+                parallelChunks(b * l, minChunk: 64) { tokens in
+                    let (m, p) = ptrs.value
+                    for token in tokens {
+                        let (bi, li) = (token / l, token % l)
                         let row = (bi * e + (li < split ? 0 : e - 1)) * 6 * d
-                        let shift = row + chunk * d, scale = row + (chunk + 1) * d, base = (bi * l + li) * d
-                        for j in 0..<d { p[base + j] = p[base + j] * (1 + m[scale + j]) + m[shift + j] }
+                        let shift = m + row + chunk * d, scale = m + row + (chunk + 1) * d, x = p + token * d
+                        for j in 0..<d { x[j] = x[j] * (1 + scale[j]) + shift[j] }
                     }
                 }
             }
@@ -91,10 +94,14 @@ struct FlexBlock: Sendable {
         rows.scalars.withUnsafeBufferPointer { m in
             y.scalars.withUnsafeBufferPointer { yp in
                 x.scalars.withUnsafeMutableBufferPointer { p in
-                    for bi in 0..<b {
-                        for li in 0..<l {
-                            let gate = (bi * e + (li < split ? 0 : e - 1)) * 6 * d + chunk * d, base = (bi * l + li) * d
-                            for j in 0..<d { p[base + j] += m[gate + j] * yp[base + j] }
+                    let ptrs = UncheckedSendable((m.baseAddress!, yp.baseAddress!, p.baseAddress!))
+                    parallelChunks(b * l, minChunk: 64) { tokens in
+                        let (m, yp, p) = ptrs.value
+                        for token in tokens {
+                            let (bi, li) = (token / l, token % l)
+                            let gate = m + (bi * e + (li < split ? 0 : e - 1)) * 6 * d + chunk * d
+                            let out = p + token * d, add = yp + token * d
+                            for j in 0..<d { out[j] += gate[j] * add[j] }
                         }
                     }
                 }
@@ -106,20 +113,24 @@ struct FlexBlock: Sendable {
 /// Per-head LayerNorm (no affine) of the queries and keys inside packed `[B, L, 3D]` projections.
 private func normalizeHeads(_ qkv: inout Tensor, heads: Int, headDim: Int, eps: Float) {
     let d = heads * headDim, rows = qkv.count / (3 * d)
-    qkv.scalars.withUnsafeMutableBufferPointer { p in
-        for r in 0..<rows {
-            for segment in 0..<(2 * heads) {
-                let base = r * 3 * d + segment * headDim
-                var mean: Float = 0
-                for j in 0..<headDim { mean += p[base + j] }
-                mean /= Float(headDim)
-                var variance: Float = 0
-                for j in 0..<headDim {
-                    let c = p[base + j] - mean
-                    variance += c * c
+    qkv.scalars.withUnsafeMutableBufferPointer { buffer in
+        let base = UncheckedSendable(buffer.baseAddress!)
+        parallelChunks(rows, minChunk: 32) { range in
+            let p = base.value
+            for r in range {
+                for segment in 0..<(2 * heads) {
+                    let x = p + r * 3 * d + segment * headDim
+                    var mean: Float = 0
+                    for j in 0..<headDim { mean += x[j] }
+                    mean /= Float(headDim)
+                    var variance: Float = 0
+                    for j in 0..<headDim {
+                        let c = x[j] - mean
+                        variance += c * c
+                    }
+                    let inv = 1 / (variance / Float(headDim) + eps).squareRoot()
+                    for j in 0..<headDim { x[j] = (x[j] - mean) * inv }
                 }
-                let inv = 1 / (variance / Float(headDim) + eps).squareRoot()
-                for j in 0..<headDim { p[base + j] = (p[base + j] - mean) * inv }
             }
         }
     }
@@ -129,7 +140,11 @@ private func normalizeHeads(_ qkv: inout Tensor, heads: Int, headDim: Int, eps: 
 private func multiply(_ a: inout Tensor, _ b: Tensor) {
     b.scalars.withUnsafeBufferPointer { bp in
         a.scalars.withUnsafeMutableBufferPointer { ap in
-            for i in 0..<ap.count { ap[i] *= bp[i] }
+            let ptrs = UncheckedSendable((ap.baseAddress!, bp.baseAddress!))
+            parallelChunks(ap.count / 1024 + 1, minChunk: 16) { blocks in
+                let (a, b) = ptrs.value
+                for i in (blocks.lowerBound * 1024)..<min(ap.count, blocks.upperBound * 1024) { a[i] *= b[i] }
+            }
         }
     }
 }
