@@ -22,7 +22,9 @@ struct BenchTokenizer: ParsableCommand {
     var json = false
     @Flag(help: "Measure encoding only (for profiling the encoder).")
     var encodeOnly = false
-    @Flag(inversion: .prefixedNo, help: "Run each measurement once before timing it (slow decoders: --no-warm-up).")
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Run each decode once before timing it (slow decoders: --no-warm-up; encoding always warms up).")
     var warmUp = true
 
     struct Result: Encodable {
@@ -55,7 +57,7 @@ struct BenchTokenizer: ParsableCommand {
             }
             let encodeOptions = EncodeOptions(batchSize: b), decodeOptions = DecodeOptions(batchSize: b)
             var tokens: [Tokens] = []
-            let encode = try Stopwatch.seconds(minimum: seconds, warmUp: warmUp) {
+            let encode = try Stopwatch.seconds(minimum: seconds) {
                 tokens = try tokenizer.encode(preprocessed: pixels, options: encodeOptions)
             }
             var result = Result(batch: b, encode_ms: encode * 1000, encode_images_per_s: Double(b) / encode)
