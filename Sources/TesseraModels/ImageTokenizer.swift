@@ -1,6 +1,7 @@
 import Foundation
 import TesseraCore
 import TesseraMedia
+import TesseraQuantizers
 
 /// What a tokenizer is, in numbers: enough for the pipelines, the token files and the command
 /// line to use any tokenizer without knowing its family.
@@ -95,6 +96,23 @@ public struct EncodeOptions: Sendable, Equatable {
         self.batchSize = batchSize
         self.seed = seed
         self.sampleKeys = sampleKeys
+    }
+}
+
+extension EncodeOptions {
+    /// Fails unless ``sampleKeys`` (when given) has one key per image.
+    func checkSampleKeys(images: Int) throws {
+        if let keys = sampleKeys, keys.count != images {
+            throw TokenizerError("\(keys.count) sample keys for \(images) images")
+        }
+    }
+
+    /// The posterior's mean, or (with ``seed``) a sample drawn per image of `range`, keyed by
+    /// ``sampleKeys`` or the image's pixels, so an image gets the same sample in any batch.
+    func draw(_ posterior: DiagonalGaussian, images: [Tensor], range: Range<Int>) -> Tensor {
+        guard let seed else { return posterior.mean }
+        return posterior.sample(
+            seed: seed, keys: sampleKeys.map { Array($0[range]) } ?? images[range].map(SampleKey.of))
     }
 }
 

@@ -99,10 +99,15 @@ public enum BLAS {
         #if canImport(Accelerate)
             return nil
         #else
-            guard let name = openblas_get_corename().map({ String(cString: $0) }), name.lowercased() == "prescott",
-                let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-                let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+            guard let name = openblas_get_corename().map({ String(cString: $0) }), name.lowercased() == "prescott"
             else { return nil }
+            let info: String
+            do {
+                info = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+            } catch {
+                return nil  // no /proc/cpuinfo: the CPU's features are unknown, keep OpenBLAS' choice
+            }
+            guard let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
             let flags = Set(line.split(separator: " ").map(String.init))
             if ["avx512f", "avx512bw", "avx512vl", "avx512dq"].allSatisfy(flags.contains) { return "SkylakeX" }
             if ["avx2", "fma"].allSatisfy(flags.contains) { return "Haswell" }

@@ -22,10 +22,9 @@ public struct DiffusersVAE: ImageTokenizer {
     /// - Throws: ``ModelConfigError`` for the config, `WeightLoadError` listing every key problem.
     public init(directory: URL) throws {
         let configURL = directory.appendingPathComponent("config.json")
-        config = try AutoencoderKLConfig(configFile: configURL)
-        let side =
-            (try? ConfigTree(parsing: String(decoding: Data(contentsOf: configURL), as: UTF8.self)))?[
-                "tessera_image_size"]?.int ?? 256
+        let tree = try AutoencoderKLConfig.readTree(configURL)
+        config = try AutoencoderKLConfig(tree: tree, path: configURL.path)
+        let side = tree["tessera_image_size"]?.int ?? 256
         guard side > 0, side <= 4096, side % config.downsampleFactor == 0 else {
             throw ModelConfigError(
                 path: configURL.path, reason: "image size \(side) is not a multiple of \(config.downsampleFactor)")
@@ -62,20 +61,14 @@ public struct DiffusersVAE: ImageTokenizer {
             throw TokenizerError("\(modelID) takes preprocessed images of shape [3, \(s), \(s)], got \(bad.shape)")
         }
         guard options.tokenLimit == nil else { throw TokenizerError("\(modelID) has a fixed latent grid") }
-        if let keys = options.sampleKeys, keys.count != images.count {
-            throw TokenizerError("\(keys.count) sample keys for \(images.count) images")
-        }
+        try options.checkSampleKeys(images: images.count)
         var out: [Tokens] = []
         let batchSize = max(1, options.batchSize)
         for start in stride(from: 0, to: images.count, by: batchSize) {
             let range = start..<min(images.count, start + batchSize)
             let posterior = posterior(Tensor.concatenate(images[range].map { $0.reshaped([1] + $0.shape) }, axis: 0))
             let z =
-                options.seed.map { seed in
-                    posterior.sample(
-                        seed: seed, keys: options.sampleKeys.map { Array($0[range]) } ?? images[range].map(SampleKey.of)
-                    )
-                } ?? posterior.mean
+                options.draw(posterior, images: images, range: range)
             for i in 0..<range.count {
                 let latents = z.slice(axis: 0, i..<(i + 1)).reshaped([c, grid * grid]).transposed(0, 1)
                 out.append(

@@ -547,9 +547,7 @@ public struct FlexTok: ImageTokenizer {
         if let bad = images.first(where: { $0.shape != [3, s, s] }) {
             throw TokenizerError("\(modelID) takes preprocessed images of shape [3, \(s), \(s)], got \(bad.shape)")
         }
-        if let keys = options.sampleKeys, keys.count != images.count {
-            throw TokenizerError("\(keys.count) sample keys for \(images.count) images")
-        }
+        try options.checkSampleKeys(images: images.count)
         if let k = options.tokenLimit, !(1...config.registers).contains(k) {
             throw TokenizerError("token limit \(k) is outside 1...\(config.registers) for \(modelID)")
         }
@@ -560,11 +558,7 @@ public struct FlexTok: ImageTokenizer {
             let pixels = Tensor.concatenate(images[range].map { $0.reshaped([1] + $0.shape) }, axis: 0)
             let posterior = posterior(pixels)
             let z =
-                options.seed.map { seed in
-                    posterior.sample(
-                        seed: seed, keys: options.sampleKeys.map { Array($0[range]) } ?? images[range].map(SampleKey.of)
-                    )
-                } ?? posterior.mean
+                options.draw(posterior, images: images, range: range)
             for ids in try quantize(registerLatents(z * config.scalingFactor)) {
                 let kept = Array(ids.prefix(options.tokenLimit ?? ids.count))
                 out.append(Tokens(ids: kept, shape: [kept.count], vocabularySizes: [vocabulary], model: modelID))

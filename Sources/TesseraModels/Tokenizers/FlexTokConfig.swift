@@ -149,14 +149,14 @@ extension FlexTokConfig {
             return (.dict(entries), weights)
         }
         let json = directory.appendingPathComponent("config.json")
-        guard let data = try? Data(contentsOf: json) else {
+        guard FileManager.default.fileExists(atPath: json.path) else {
             throw ModelConfigError(
                 path: weights, reason: "no FlexTok config: neither the safetensors metadata nor config.json holds one")
         }
         do {
-            return (try ConfigTree(parsing: String(decoding: data, as: UTF8.self)), json.path)
+            return (try ConfigTree(parsing: String(decoding: try Data(contentsOf: json), as: UTF8.self)), json.path)
         } catch {
-            throw ModelConfigError(path: json.path, reason: "not a FlexTok config (\(error))")
+            throw ModelConfigError(path: json.path, reason: "not a readable FlexTok config (\(error))")
         }
     }
 
@@ -321,11 +321,11 @@ extension FlexTokConfig {
             for e in entries {
                 if e.key == "_target_" {
                     guard let target = e.value.string, FlexTokTargets.allowed.contains(target) else {
+                        let name = e.value.string ?? "\(e.value)", place = location.isEmpty ? "" : location + ": "
                         throw ModelConfigError(
                             path: path,
-                            reason:
-                                "\(location.isEmpty ? "" : location + ": ")_target_ '\(e.value.string ?? "\(e.value)")' is not a FlexTok "
-                                + "class (only the allowlisted flextok classes are read; nothing is instantiated)")
+                            reason: "\(place)_target_ '\(name)' is not a FlexTok class (only the allowlisted flextok "
+                                + "classes are read; nothing is instantiated)")
                     }
                 } else {
                     try checkTargets(e.value, path: path, at: location.isEmpty ? e.key : location + "." + e.key)

@@ -439,9 +439,7 @@ public struct TiTok: ImageTokenizer {
         if let bad = images.first(where: { $0.shape != expected }) {
             throw TokenizerError("\(modelID) takes preprocessed images of shape \(expected), got \(bad.shape)")
         }
-        if let keys = options.sampleKeys, keys.count != images.count {
-            throw TokenizerError("\(keys.count) sample keys for \(images.count) images")
-        }
+        try options.checkSampleKeys(images: images.count)
         if let k = options.tokenLimit, !(1...config.tokens).contains(k) {
             throw TokenizerError("token limit \(k) is outside 1...\(config.tokens) for \(modelID)")
         }
@@ -459,12 +457,7 @@ public struct TiTok: ImageTokenizer {
             } else {
                 let posterior = DiagonalGaussian(parameters: latents, axis: 1)
                 let z =
-                    options.seed.map { seed in
-                        posterior.sample(
-                            seed: seed,
-                            keys: options.sampleKeys.map { Array($0[range]) }
-                                ?? images[range].map(SampleKey.of))
-                    } ?? posterior.mean  // [B, T, N]
+                    options.draw(posterior, images: images, range: range)  // [B, T, N]
                 for i in 0..<range.count {
                     let tokens = z.slice(axis: 0, i..<(i + 1)).reshaped([config.tokenSize, config.tokens]).transposed(
                         0, 1)

@@ -42,13 +42,23 @@ public struct AutoencoderKLConfig: Sendable, Equatable {
     /// Reads a diffusers `config.json` (only `AutoencoderKL` with Down/UpEncoderBlock2D levels).
     /// - Throws: ``ModelConfigError`` naming the file and field.
     public init(configFile url: URL) throws {
-        let tree: ConfigTree
+        try self.init(tree: try Self.readTree(url), path: url.path)
+    }
+
+    /// The parsed `config.json` of a VAE directory (for readers that want more of it than the shape).
+    /// - Throws: ``ModelConfigError`` naming the file.
+    public static func readTree(_ url: URL) throws -> ConfigTree {
         do {
-            tree = try ConfigTree(parsing: String(decoding: try Data(contentsOf: url), as: UTF8.self))
+            return try ConfigTree(parsing: String(decoding: try Data(contentsOf: url), as: UTF8.self))
         } catch {
             throw ModelConfigError(path: url.path, reason: "cannot read the VAE config (\(error))")
         }
-        func fail(_ reason: String) -> ModelConfigError { ModelConfigError(path: url.path, reason: reason) }
+    }
+
+    /// Reads a parsed diffusers `config.json` (only `AutoencoderKL` with Down/UpEncoderBlock2D levels).
+    /// - Throws: ``ModelConfigError`` naming `path` and the field.
+    public init(tree: ConfigTree, path: String) throws {
+        func fail(_ reason: String) -> ModelConfigError { ModelConfigError(path: path, reason: reason) }
         if let name = tree["_class_name"]?.string, name != "AutoencoderKL" {
             throw fail("'_class_name' is \(name); only AutoencoderKL is supported")
         }
