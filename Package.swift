@@ -38,7 +38,8 @@ let package = Package(
         .target(name: "TesseraNN", dependencies: ["TesseraCore"]),
         .target(name: "TesseraQuantizers", dependencies: ["TesseraCore", "TesseraNN"]),
         .target(
-            name: "TesseraModels", dependencies: ["TesseraCore", "TesseraNN", "TesseraQuantizers", "TesseraMedia"]),
+            name: "TesseraModels",
+            dependencies: ["TesseraCore", "TesseraNN", "TesseraQuantizers", "TesseraMedia", "TesseraStreams"]),
         .target(name: "TesseraReduction", dependencies: ["TesseraCore", "TesseraNN"]),
         .target(name: "TesseraStreams", dependencies: ["TesseraCore"]),
         .target(

@@ -43,6 +43,33 @@ public enum TokenizerRegistry {
                 },
                 load: { try FlexTok(directory: $0.url) }),
             ModelEntry(
+                family: "Chameleon VQGAN",
+                repositories: [
+                    "facebook/chameleon-7b", "facebook/chameleon-30b", "GAIR/Anole-7b-v0.1",
+                    "chameleon original release (tokenizer/vqgan.yaml + vqgan.ckpt)",
+                ],
+                notes: "512² → 32×32 codes of 8192; LM ids from vocabulary_map (tokens vocabulary --from-model); "
+                    + "decodes with the original release's decoder",
+                matches: { dir in
+                    ["chameleon", "chameleon_vqgan"].contains(dir.configValue("model_type") as? String ?? "")
+                        || dir.has("tokenizer/vqgan.yaml") || dir.has("vqgan.yaml")
+                },
+                load: { try Chameleon(directory: $0.url) }),
+            ModelEntry(
+                family: "Janus-Pro / LlamaGen VQ-16",
+                repositories: [
+                    "deepseek-community/Janus-Pro-1B", "deepseek-community/Janus-Pro-7B", "deepseek-ai/Janus-Pro-1B",
+                    "deepseek-ai/Janus-Pro-7B", "FoundationVision/LlamaGen (vq_ds16_c2i.pt)",
+                ],
+                notes: "384² → 24×24 codes of 16384 (L2-normalised search), decoded back; generation stream "
+                    + "<begin_of_image> + codes",
+                matches: { dir in
+                    ["janus", "janus_vqgan"].contains(dir.configValue("model_type") as? String ?? "")
+                        || dir.configValue("gen_vision_config") != nil || dir.has("vq_ds16_c2i.pt")
+                        || dir.has("vq_ds16_t2i.pt")
+                },
+                load: { try Janus(directory: $0.url) }),
+            ModelEntry(
                 family: "KL autoencoder (diffusers AutoencoderKL)",
                 repositories: [
                     "EPFL-VILAB/flextok_vae_c4", "EPFL-VILAB/flextok_vae_c8", "EPFL-VILAB/flextok_vae_c16",

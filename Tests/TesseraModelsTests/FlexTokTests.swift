@@ -312,22 +312,8 @@ private func errorText(_ body: () throws -> Void) -> String {
         let dir = Fixtures.scratchFolder("flextok-d12")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        var header: [String: Any] = ["__metadata__": layout.metadata]
-        var offset = 0
-        for (name, shape) in layout.shapes.sorted(by: { $0.key < $1.key }) {
-            let bytes = shape.reduce(1, *) * 4
-            header[name] = ["dtype": "F32", "shape": shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
-            offset += bytes
-        }
-        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
-        while json.count % 8 != 0 { json.append(0x20) }
-        let url = dir.appendingPathComponent("model.safetensors")
-        var prefix = Data()
-        withUnsafeBytes(of: UInt64(json.count).littleEndian) { prefix.append(contentsOf: $0) }
-        try (prefix + json).write(to: url)
-        let handle = try FileHandle(forWritingTo: url)
-        try handle.truncate(atOffset: UInt64(8 + json.count + offset))
-        try handle.close()
+        try Fixtures.writeSparseSafeTensors(
+            shapes: layout.shapes, metadata: layout.metadata, to: dir.appendingPathComponent("model.safetensors"))
 
         let model = try FlexTok(directory: dir)
         let c = model.config

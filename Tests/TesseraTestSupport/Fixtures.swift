@@ -49,6 +49,28 @@ public enum Fixtures {
         return out
     }
 
+    /// Writes a sparse `model.safetensors` at `url` with a real header for `shapes` (float32) and
+    /// zero data that takes no disk space: published key sets bind without their gigabytes.
+    public static func writeSparseSafeTensors(
+        shapes: [String: [Int]], metadata: [String: String] = [:], to url: URL
+    ) throws {
+        var header: [String: Any] = metadata.isEmpty ? [:] : ["__metadata__": metadata]
+        var offset = 0
+        for (name, shape) in shapes.sorted(by: { $0.key < $1.key }) {
+            let bytes = shape.reduce(1, *) * 4
+            header[name] = ["dtype": "F32", "shape": shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
+            offset += bytes
+        }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        while json.count % 8 != 0 { json.append(0x20) }
+        var prefix = Data()
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { prefix.append(contentsOf: $0) }
+        try (prefix + json).write(to: url)
+        let handle = try FileHandle(forWritingTo: url)
+        try handle.truncate(atOffset: UInt64(8 + json.count + offset))
+        try handle.close()
+    }
+
     /// A fresh folder under the temporary directory.
     public static func scratchFolder(_ name: String) -> URL {
         FileManager.default.temporaryDirectory.appendingPathComponent("tessera-test-\(name)-\(UUID().uuidString)")

@@ -21,6 +21,71 @@ extension Image {
         }
     }
 
+    /// Size after scaling so the shorter side is `size` with each side `round(scale · side)` (half to
+    /// even, Python's `round`), as facebookresearch/chameleon's `_vqgan_input_from`.
+    public func shorterSideRoundedTarget(_ size: Int) -> (width: Int, height: Int) {
+        let scale = Double(size) / Double(min(width, height))
+        return (Self.pythonRound(scale * Double(width)), Self.pythonRound(scale * Double(height)))
+    }
+
+    /// Size after scaling so the longer side is `size` with each side `max(round(side · scale), minimum)`,
+    /// as Janus' `VLMImageProcessor` (transformers' `JanusImageProcessor`).
+    public func longerSideTarget(_ size: Int, minimum: Int) -> (width: Int, height: Int) {
+        let scale = Double(size) / Double(max(width, height))
+        return (
+            max(Self.pythonRound(Double(width) * scale), minimum),
+            max(Self.pythonRound(Double(height) * scale), minimum)
+        )
+    }
+
+    static func pythonRound(_ x: Double) -> Int { Int(x.rounded(.toNearestOrEven)) }
+
+    /// The image composited on white the way facebookresearch/chameleon's `_whiten_transparency`
+    /// does: untouched when fully opaque (alpha dropped), else `(1 − a)·255 + a·rgb` in double
+    /// precision with a = alpha/255, truncated to 8 bits.
+    public func whitened() -> Image {
+        guard layout == .rgba else { return self }
+        var opaque = true
+        for i in 0..<(width * height) where pixels[4 * i + 3] < 255 {
+            opaque = false
+            break
+        }
+        guard !opaque else { return rgb() }
+        var out = [UInt8](repeating: 0, count: width * height * 3)
+        for i in 0..<(width * height) {
+            let a = Double(pixels[4 * i + 3]) / 255.0
+            for k in 0..<3 { out[3 * i + k] = UInt8((1 - a) * 255 + a * Double(pixels[4 * i + k])) }
+        }
+        return Image(width: width, height: height, layout: .rgb, pixels: out)
+    }
+
+    /// The image composited on opaque white as Pillow's `alpha_composite` does it (transformers'
+    /// `convert_to_rgb` since v5): 7-bit fixed-point coefficients, rounded division by 255.
+    public func compositedOnWhite() -> Image {
+        guard layout == .rgba else { return self }
+        var out = [UInt8](repeating: 255, count: width * height * 3)
+        for i in 0..<(width * height) {
+            let a = UInt32(pixels[4 * i + 3])
+            guard a > 0 else { continue }  // Pillow keeps the destination (white) for transparent pixels
+            let blend = 255 * (255 - a), outA255 = a * 255 + blend
+            let coef1 = a * 255 * 255 * 128 / outA255, coef2 = 255 * 128 - coef1
+            for k in 0..<3 {
+                let t = UInt32(pixels[4 * i + k]) * coef1 + 255 * coef2 + (0x80 << 7)
+                out[3 * i + k] = UInt8(truncatingIfNeeded: (((t >> 8) + t) >> 8) >> 7)
+            }
+        }
+        return Image(width: width, height: height, layout: .rgb, pixels: out)
+    }
+
+    /// The image centred on a `side × side` square filled with `value` (offset `(side − size) / 2`,
+    /// floored), as Janus' `pad_to_square`; itself when already square.
+    public func paddedToSquare(value: UInt8) -> Image {
+        guard width != height else { return self }
+        let side = max(width, height)
+        let left = (side - width) / 2, top = (side - height) / 2
+        return padded(left: left, top: top, right: side - width - left, bottom: side - height - top, value: value)
+    }
+
     /// The centre `width`×`height` region, as torchvision's `center_crop`: the offset is
     /// `round((size - crop) / 2)` (half to even), and a crop larger than the image pads it with
     /// zeros first (left/top get `(crop - size) / 2`, right/bottom the rest).
@@ -83,6 +148,12 @@ public enum PixelNormalization: Sendable, Equatable {
     /// (x − 255·mean[c]) / (255·std[c]): transformers' image processors, which fuse rescale and
     /// normalize in this order (the Float32 rounding differs from ``meanStd(mean:std:)``).
     case scaledMeanStd(mean: [Float], std: [Float])
+    /// (Float32(x · factor) − mean[c]) / std[c] with the product in double precision: transformers'
+    /// `rescale` (float64, then float32) followed by `normalize` (Chameleon: factor 0.0078, mean = std = 1).
+    case rescaled(factor: Double, mean: [Float], std: [Float])
+    /// x / 255 · 2 − 1 in double precision, then Float32 (numpy's float64 arithmetic, as Chameleon's
+    /// original preprocessing); at most one Float32 step from ``symmetric``.
+    case symmetricDouble
 
     /// OpenAI CLIP's mean/std.
     public static let clip = PixelNormalization.meanStd(
@@ -97,9 +168,12 @@ public enum PixelNormalization: Sendable, Equatable {
         }
         switch self {
         case .unit: return 0...1
-        case .symmetric: return -1...1
+        case .symmetric, .symmetricDouble: return -1...1
         case .meanStd(let m, let s), .scaledMeanStd(let m, let s):
             return span(zip(m, s).map { -$0 / $1 }, zip(m, s).map { (1 - $0) / $1 })
+        case .rescaled(let factor, let m, let s):
+            let top = Float(255 * factor)
+            return span(zip(m, s).map { -$0 / $1 }, zip(m, s).map { (top - $0) / $1 })
         }
     }
 }
@@ -128,6 +202,11 @@ extension Image {
                         let m = (mean.indices.contains(k) ? mean[k] : 0) * 255
                         let sd = (std.indices.contains(k) ? std[k] : 1) * 255
                         for i in 0..<plane { d[i] = (Float(s[i * c]) - m) / sd }
+                    case .rescaled(let factor, let mean, let std):
+                        let m = mean.indices.contains(k) ? mean[k] : 0, sd = std.indices.contains(k) ? std[k] : 1
+                        for i in 0..<plane { d[i] = (Float(Double(s[i * c]) * factor) - m) / sd }
+                    case .symmetricDouble:
+                        for i in 0..<plane { d[i] = Float(Double(s[i * c]) / 255 * 2 - 1) }
                     }
                 }
             }
@@ -161,6 +240,20 @@ public struct Preprocessing: Sendable, Equatable {
         case shorterSide(Int)
         /// Exactly this size (aspect not kept).
         case exact(width: Int, height: Int)
+        /// Shorter side to the given size, both sides `round(scale · side)` (Chameleon's original).
+        case shorterSideRounded(Int)
+        /// Longer side to the given size, both sides `max(round(scale · side), minimum)` (Janus).
+        case longerSide(Int, minimum: Int)
+    }
+
+    /// What happens to transparency before resizing.
+    public enum Alpha: Sendable, Equatable {
+        /// Dropped (Pillow's `convert("RGB")`).
+        case drop
+        /// Composited on white, truncated (Chameleon's `_whiten_transparency`, ``Image/whitened()``).
+        case whiten
+        /// Composited on white as Pillow's `alpha_composite` (transformers v5, ``Image/compositedOnWhite()``).
+        case compositeOnWhite
     }
 
     /// How a centre crop places its window.
@@ -183,6 +276,10 @@ public struct Preprocessing: Sendable, Equatable {
     public var cropRule: CropRule
     /// How pixel values map to tensor values.
     public var normalization: PixelNormalization
+    /// What happens to transparency before resizing.
+    public var alpha: Alpha = .drop
+    /// After resizing, pad to a centred square with this value in every channel (Janus), if set.
+    public var padToSquare: UInt8?
 
     /// A model's input pipeline; the defaults keep the image's size and map pixels to [0, 1].
     /// - Parameters:
@@ -206,13 +303,26 @@ public struct Preprocessing: Sendable, Equatable {
     }
 
     /// The resized and cropped image (before tensor conversion).
-    public func image(_ image: Image) -> Image {
+    public func image(_ input: Image) -> Image {
+        let image: Image
+        switch alpha {
+        case .drop: image = input
+        case .whiten: image = input.whitened()
+        case .compositeOnWhite: image = input.compositedOnWhite()
+        }
         var out: Image
         switch resize {
         case .none: out = image
         case .shorterSide(let s): out = image.resizedShorterSide(to: s, filter: filter, engine: engine)
         case .exact(let w, let h): out = image.resized(width: w, height: h, filter: filter, engine: engine)
+        case .shorterSideRounded(let s):
+            let (w, h) = image.shorterSideRoundedTarget(s)
+            out = image.resized(width: w, height: h, filter: filter, engine: engine)
+        case .longerSide(let s, let minimum):
+            let (w, h) = image.longerSideTarget(s, minimum: minimum)
+            out = image.resized(width: w, height: h, filter: filter, engine: engine)
         }
+        if let value = padToSquare { out = out.rgb().paddedToSquare(value: value) }
         guard let crop = centerCrop else { return out }
         switch cropRule {
         case .transformers where out.width >= crop.width && out.height >= crop.height:

@@ -1,7 +1,9 @@
-// The diffusers `AutoencoderKL` (src/diffusers/models/autoencoders/autoencoder_kl.py, vae.py,
-// resnet.py, downsampling.py, upsampling.py, attention_processor.py): the KL-regularised conv
-// autoencoder of Stable Diffusion, FlexTok and many tokenizers since. Written once here; a family
-// binds it under its own prefix (`vae.vae` in FlexTok checkpoints, none in diffusers directories).
+// The convolutional encoder and decoder shared by the taming-transformers VQGAN (Chameleon,
+// LlamaGen / Janus) and the diffusers `AutoencoderKL` (src/diffusers/models/autoencoders/
+// autoencoder_kl.py, vae.py, resnet.py; Stable Diffusion, FlexTok): ResNet blocks with
+// GroupNorm + SiLU, optional single-head attention per level and in the middle, asymmetric-pad
+// stride-2 downsampling, nearest ×2 upsampling. One implementation; ``ConvCoderKeys`` names the
+// tensors of each layout, and a family binds it under its own prefix.
 import Foundation
 import TesseraCore
 
@@ -115,18 +117,120 @@ public struct AutoencoderKLConfig: Sendable, Equatable {
     }
 }
 
-/// diffusers `ResnetBlock2D` without a time embedding: GroupNorm → SiLU → conv, twice, plus the
-/// input (through a 1×1 `conv_shortcut` when the channel count changes).
-struct ResnetBlock2D: Sendable {
+/// The tensor names of one conv-coder layout (what differs between the taming, LlamaGen and
+/// diffusers checkpoints of the same network).
+public struct ConvCoderKeys: Sendable, Equatable {
+    /// How decoder levels are numbered.
+    public enum UpOrder: Sendable, Equatable {
+        /// `up.{i}` is resolution level `i` (taming's `insert(0, …)`: Chameleon, Emu3).
+        case byLevel
+        /// `up.{k}` is the k-th level run, lowest resolution first (diffusers, LlamaGen, Janus).
+        case executionOrder
+    }
+
+    /// Encoder / decoder level lists (`down_blocks` / `up_blocks`, or `down` / `up`).
+    public var down: String, up: String
+    /// How decoder levels are numbered.
+    public var upOrder: UpOrder
+    /// ResNet and attention lists inside a level (`resnets` / `attentions`, or `block` / `attn`).
+    public var blocks: String, attentions: String
+    /// Resampling convolutions of a level (`downsamplers.0.conv`, or `downsample.conv`).
+    public var downsample: String, upsample: String
+    /// The middle block's ResNet, attention, ResNet.
+    public var midFirst: String, midAttention: String, midSecond: String
+    /// The 1×1 shortcut of a ResNet block that changes channels.
+    public var shortcut: String
+    /// The GroupNorm before `conv_out`.
+    public var normOut: String
+    /// Attention: its GroupNorm, the q, k, v and output projections.
+    public var attentionNorm: String, query: String, key: String, value: String, attentionOut: String
+    /// Whether the projections are stored as 1×1 convolutions (`[C, C, 1, 1]`) rather than linear layers.
+    public var convolutionProjections: Bool
+
+    /// diffusers (`AutoencoderKL`, `VQModel`).
+    public static let diffusers = ConvCoderKeys(
+        down: "down_blocks", up: "up_blocks", upOrder: .executionOrder, blocks: "resnets", attentions: "attentions",
+        downsample: "downsamplers.0.conv", upsample: "upsamplers.0.conv", midFirst: "mid_block.resnets.0",
+        midAttention: "mid_block.attentions.0", midSecond: "mid_block.resnets.1", shortcut: "conv_shortcut",
+        normOut: "conv_norm_out", attentionNorm: "group_norm", query: "to_q", key: "to_k", value: "to_v",
+        attentionOut: "to_out.0", convolutionProjections: false)
+
+    /// taming-transformers (`encoder.down.{i}.block.{j}`, `mid.attn_1`, 1×1 attention convolutions),
+    /// decoder levels by resolution (Chameleon's `vqgan.ckpt`).
+    public static let taming = ConvCoderKeys(
+        down: "down", up: "up", upOrder: .byLevel, blocks: "block", attentions: "attn", downsample: "downsample.conv",
+        upsample: "upsample.conv", midFirst: "mid.block_1", midAttention: "mid.attn_1", midSecond: "mid.block_2",
+        shortcut: "nin_shortcut", normOut: "norm_out", attentionNorm: "norm", query: "q", key: "k", value: "v",
+        attentionOut: "proj_out", convolutionProjections: true)
+
+    /// The taming names with decoder levels in execution order (transformers' Janus VQ-VAE, and
+    /// LlamaGen's after its `conv_blocks` / `res` / `mid.{0,1,2}` renames).
+    public static var tamingExecutionOrder: ConvCoderKeys {
+        var keys = ConvCoderKeys.taming
+        keys.upOrder = .executionOrder
+        return keys
+    }
+}
+
+/// The shape of a ``ConvEncoder`` or ``ConvDecoder``.
+public struct ConvCoderShape: Sendable, Equatable {
+    /// Channels of each resolution level, highest resolution first (`ch · ch_mult`).
+    public var channels: [Int]
+    /// ResNet blocks per encoder level (the decoder runs one more per level).
+    public var blocksPerLevel: Int
+    /// Levels (indices into ``channels``) with an attention layer after each ResNet block.
+    public var attentionLevels: Set<Int> = []
+    /// Whether the middle block has its attention layer.
+    public var midAttention = true
+    /// GroupNorm groups.
+    public var groups = 32
+    /// Image channels (encoder input, decoder output).
+    public var imageChannels = 3
+    /// Channels of the encoder's output (`2z` for a KL posterior) or of the decoder's input.
+    public var latentChannels: Int
+
+    /// - Parameters:
+    ///   - channels: channels per level, highest resolution first.
+    ///   - blocksPerLevel: ResNet blocks per encoder level.
+    ///   - latentChannels: encoder output / decoder input channels.
+    public init(channels: [Int], blocksPerLevel: Int, latentChannels: Int) {
+        self.channels = channels
+        self.blocksPerLevel = blocksPerLevel
+        self.latentChannels = latentChannels
+    }
+
+    /// Spatial downsampling: 2 per level after the first.
+    public var factor: Int { 1 << max(0, channels.count - 1) }
+
+    /// Fails unless every level's channels divide into the groups and the sizes are sane.
+    /// - Throws: ``ModelConfigError`` naming `path`.
+    public func validate(path: String) throws {
+        guard (1...8).contains(channels.count), channels.allSatisfy({ (1...8192).contains($0) }), groups > 0,
+            channels.allSatisfy({ $0 % groups == 0 }), (1...16).contains(blocksPerLevel),
+            (1...16).contains(imageChannels), (1...4096).contains(latentChannels),
+            attentionLevels.allSatisfy(channels.indices.contains)
+        else {
+            throw ModelConfigError(
+                path: path,
+                reason: "unsupported conv coder: channels \(channels) (1–8 levels, multiples of \(groups) groups), "
+                    + "\(blocksPerLevel) blocks per level, attention at levels \(attentionLevels.sorted()), "
+                    + "\(imageChannels) image and \(latentChannels) latent channels")
+        }
+    }
+}
+
+/// A ResNet block without time embedding: GroupNorm → SiLU → conv 3×3, twice, plus the input
+/// (through a 1×1 shortcut when the channel count changes).
+struct ConvResBlock: Sendable {
     let norm1: GroupNorm, conv1: Conv2d, norm2: GroupNorm, conv2: Conv2d
     let shortcut: Conv2d?
 
-    init(_ w: WeightScope, in cin: Int, out cout: Int, groups: Int) {
+    init(_ w: WeightScope, in cin: Int, out cout: Int, groups: Int, keys: ConvCoderKeys) {
         norm1 = GroupNorm(w["norm1"], groups: groups, channels: cin, eps: 1e-6)
         conv1 = Conv2d(w["conv1"], in: cin, out: cout, kernel: (3, 3), padding: (1, 1))
         norm2 = GroupNorm(w["norm2"], groups: groups, channels: cout, eps: 1e-6)
         conv2 = Conv2d(w["conv2"], in: cout, out: cout, kernel: (3, 3), padding: (1, 1))
-        shortcut = cin != cout ? Conv2d(w["conv_shortcut"], in: cin, out: cout, kernel: (1, 1)) : nil
+        shortcut = cin != cout ? Conv2d(w[keys.shortcut], in: cin, out: cout, kernel: (1, 1)) : nil
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
@@ -136,22 +240,35 @@ struct ResnetBlock2D: Sendable {
         residual.add(h)
         return residual
     }
+
+    func flops(_ pixels: Int) -> Double {
+        convFlops(conv1, pixels) + convFlops(conv2, pixels) + (shortcut.map { convFlops($0, pixels) } ?? 0)
+    }
 }
 
-/// The mid block's single-head spatial self-attention: GroupNorm, q/k/v over channels, softmax
-/// over all positions, `to_out.0`, plus the input.
+/// Multiply-adds ×2 of a convolution at `pixels` output pixels.
+func convFlops(_ c: Conv2d, _ pixels: Int) -> Double { Double(2 * c.weight.count) * Double(pixels) }
+
+/// Single-head spatial self-attention: GroupNorm, q/k/v over channels, softmax over all
+/// positions (scale `C^-½`), the output projection, plus the input.
 struct SpatialAttention: Sendable {
     let norm: GroupNorm
     let qkv: Linear
     let out: Linear
 
-    init(_ w: WeightScope, channels c: Int, groups: Int) {
-        norm = GroupNorm(w["group_norm"], groups: groups, channels: c, eps: 1e-6)
-        let parts = ["to_q", "to_k", "to_v"].map { Linear(w[$0], in: c, out: c) }
+    init(_ w: WeightScope, channels c: Int, groups: Int, keys: ConvCoderKeys) {
+        norm = GroupNorm(w[keys.attentionNorm], groups: groups, channels: c, eps: 1e-6)
+        func projection(_ name: String) -> Linear {
+            guard keys.convolutionProjections else { return Linear(w[name], in: c, out: c) }
+            return Linear(
+                weight: w[name].tensor("weight", shape: [c, c, 1, 1]).reshaped([c, c]),
+                bias: w[name].tensor("bias", shape: [c]))
+        }
+        let parts = [keys.query, keys.key, keys.value].map(projection)
         qkv = Linear(
             weight: Tensor.concatenate(parts.map(\.weight), axis: 0),
             bias: Tensor.concatenate(parts.compactMap(\.bias), axis: 0))
-        out = Linear(w["to_out.0"], in: c, out: c)
+        out = projection(keys.attentionOut)
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
@@ -162,16 +279,65 @@ struct SpatialAttention: Sendable {
         y.add(x)
         return y
     }
+
+    func flops(_ pixels: Int) -> Double {
+        let c = Double(out.weight.shape[0]), n = Double(pixels)
+        return 8 * n * c * c + 4 * n * n * c
+    }
 }
 
-/// `UNetMidBlock2D` without a time embedding: ResNet, attention, ResNet.
-struct AutoencoderMidBlock: Sendable {
-    let first: ResnetBlock2D, attention: SpatialAttention?, second: ResnetBlock2D
+/// One resolution level: ResNet blocks, each followed by attention where the level has it.
+struct ConvLevel: Sendable {
+    let blocks: [ConvResBlock]
+    let attentions: [SpatialAttention]
+    /// The downsampling (encoder) or upsampling (decoder) convolution after the level, if any.
+    let resample: Conv2d?
 
-    init(_ w: WeightScope, channels c: Int, groups: Int, attention hasAttention: Bool) {
-        first = ResnetBlock2D(w["resnets.0"], in: c, out: c, groups: groups)
-        attention = hasAttention ? SpatialAttention(w["attentions.0"], channels: c, groups: groups) : nil
-        second = ResnetBlock2D(w["resnets.1"], in: c, out: c, groups: groups)
+    init(
+        _ w: WeightScope, count: Int, in cin: Int, out cout: Int, attention: Bool, resample: String?,
+        shape: ConvCoderShape, keys: ConvCoderKeys, stride: Int
+    ) {
+        blocks = (0..<count).map {
+            ConvResBlock(w[keys.blocks][$0], in: $0 == 0 ? cin : cout, out: cout, groups: shape.groups, keys: keys)
+        }
+        attentions =
+            attention
+            ? (0..<count).map {
+                SpatialAttention(w[keys.attentions][$0], channels: cout, groups: shape.groups, keys: keys)
+            }
+            : []
+        // Downsampling convolves the zero-padded input with stride 2 and no padding; upsampling
+        // (after nearest ×2) with stride 1 and padding 1.
+        let padding = stride == 2 ? 0 : 1
+        self.resample = resample.map {
+            Conv2d(w[$0], in: cout, out: cout, kernel: (3, 3), stride: (stride, stride), padding: (padding, padding))
+        }
+    }
+
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        var h = x
+        for (i, block) in blocks.enumerated() {
+            h = block(h)
+            if i < attentions.count { h = attentions[i](h) }
+        }
+        return h
+    }
+
+    func flops(_ pixels: Int) -> Double {
+        blocks.reduce(0) { $0 + $1.flops(pixels) } + attentions.reduce(0) { $0 + $1.flops(pixels) }
+    }
+}
+
+/// The middle block: ResNet, attention (optional), ResNet.
+struct ConvMidBlock: Sendable {
+    let first: ConvResBlock, attention: SpatialAttention?, second: ConvResBlock
+
+    init(_ w: WeightScope, channels c: Int, shape: ConvCoderShape, keys: ConvCoderKeys) {
+        first = ConvResBlock(w[keys.midFirst], in: c, out: c, groups: shape.groups, keys: keys)
+        attention =
+            shape.midAttention
+            ? SpatialAttention(w[keys.midAttention], channels: c, groups: shape.groups, keys: keys) : nil
+        second = ConvResBlock(w[keys.midSecond], in: c, out: c, groups: shape.groups, keys: keys)
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
@@ -179,100 +345,161 @@ struct AutoencoderMidBlock: Sendable {
         if let attention { h = attention(h) }
         return second(h)
     }
+
+    func flops(_ pixels: Int) -> Double {
+        first.flops(pixels) + (attention?.flops(pixels) ?? 0) + second.flops(pixels)
+    }
+}
+
+/// The encoder: `conv_in`, the levels (each but the last followed by a zero pad right/bottom and a
+/// stride-2 convolution), the middle block, GroupNorm → SiLU → `conv_out`. `[B, image, H, W]` →
+/// `[B, latent, H/f, W/f]`; H and W must be multiples of f.
+public struct ConvEncoder: Sendable {
+    /// The shape.
+    public let shape: ConvCoderShape
+    let convIn: Conv2d
+    let levels: [ConvLevel]
+    let mid: ConvMidBlock
+    let normOut: GroupNorm
+    let convOut: Conv2d
+
+    /// Binds the encoder under `w` (`encoder` in every layout) with `keys`' names.
+    public init(_ w: WeightScope, shape: ConvCoderShape, keys: ConvCoderKeys) {
+        self.shape = shape
+        let ch = shape.channels, top = ch[ch.count - 1]
+        convIn = Conv2d(w["conv_in"], in: shape.imageChannels, out: ch[0], kernel: (3, 3), padding: (1, 1))
+        levels = ch.indices.map { i in
+            ConvLevel(
+                w[keys.down][i], count: shape.blocksPerLevel, in: i == 0 ? ch[0] : ch[i - 1], out: ch[i],
+                attention: shape.attentionLevels.contains(i), resample: i < ch.count - 1 ? keys.downsample : nil,
+                shape: shape, keys: keys, stride: 2)
+        }
+        mid = ConvMidBlock(w, channels: top, shape: shape, keys: keys)
+        normOut = GroupNorm(w[keys.normOut], groups: shape.groups, channels: top, eps: 1e-6)
+        convOut = Conv2d(w["conv_out"], in: top, out: shape.latentChannels, kernel: (3, 3), padding: (1, 1))
+    }
+
+    /// Latents `[B, latent, H/f, W/f]` for images `[B, image, H, W]`.
+    public func callAsFunction(_ images: Tensor) -> Tensor {
+        var h = convIn(images)
+        for level in levels {
+            h = level(h)
+            // Both layouts pad (0, 1, 0, 1) and convolve with stride 2, padding 0.
+            if let conv = level.resample { h = conv(h.zeroPadded(bottom: 1, right: 1)) }
+        }
+        h = mid(h)
+        return convOut(normOut(h, activation: .silu))
+    }
+
+    /// Floating-point operations (multiply and add counted apart) for one `height × width` image.
+    public func flops(height: Int, width: Int) -> Double {
+        var pixels = height * width
+        var total = convFlops(convIn, pixels)
+        for level in levels {
+            total += level.flops(pixels)
+            if let conv = level.resample {
+                pixels /= 4
+                total += convFlops(conv, pixels)
+            }
+        }
+        return total + mid.flops(pixels) + convFlops(convOut, pixels)
+    }
+}
+
+/// The decoder: `conv_in`, the middle block, the levels from the lowest resolution up (one more
+/// ResNet block each than the encoder; nearest ×2 and a 3×3 convolution between levels),
+/// GroupNorm → SiLU → `conv_out`. `[B, latent, h, w]` → `[B, image, h·f, w·f]`, not clamped.
+public struct ConvDecoder: Sendable {
+    /// The shape.
+    public let shape: ConvCoderShape
+    let convIn: Conv2d
+    let mid: ConvMidBlock
+    /// In execution order: the lowest resolution first.
+    let levels: [ConvLevel]
+    let normOut: GroupNorm
+    let convOut: Conv2d
+
+    /// Binds the decoder under `w` (`decoder` in every layout) with `keys`' names.
+    public init(_ w: WeightScope, shape: ConvCoderShape, keys: ConvCoderKeys) {
+        self.shape = shape
+        let ch = shape.channels, count = ch.count, top = ch[count - 1]
+        convIn = Conv2d(w["conv_in"], in: shape.latentChannels, out: top, kernel: (3, 3), padding: (1, 1))
+        mid = ConvMidBlock(w, channels: top, shape: shape, keys: keys)
+        levels = (0..<count).reversed().map { level in
+            let index = keys.upOrder == .byLevel ? level : count - 1 - level
+            return ConvLevel(
+                w[keys.up][index], count: shape.blocksPerLevel + 1, in: level == count - 1 ? top : ch[level + 1],
+                out: ch[level], attention: shape.attentionLevels.contains(level),
+                resample: level > 0 ? keys.upsample : nil, shape: shape, keys: keys, stride: 1)
+        }
+        normOut = GroupNorm(w[keys.normOut], groups: shape.groups, channels: ch[0], eps: 1e-6)
+        convOut = Conv2d(w["conv_out"], in: ch[0], out: shape.imageChannels, kernel: (3, 3), padding: (1, 1))
+    }
+
+    /// Images `[B, image, h·f, w·f]` (not clamped) for latents `[B, latent, h, w]`.
+    public func callAsFunction(_ latents: Tensor) -> Tensor {
+        var h = mid(convIn(latents))
+        for level in levels {
+            h = level(h)
+            if let conv = level.resample {
+                h = conv(h.interpolated(height: h.shape[2] * 2, width: h.shape[3] * 2, mode: .nearest))
+            }
+        }
+        return convOut(normOut(h, activation: .silu))
+    }
+
+    /// Floating-point operations (multiply and add counted apart) for one `h × w` latent grid.
+    public func flops(height: Int, width: Int) -> Double {
+        var pixels = height * width
+        var total = convFlops(convIn, pixels) + mid.flops(pixels)
+        for level in levels {
+            total += level.flops(pixels)
+            if let conv = level.resample {
+                pixels *= 4
+                total += convFlops(conv, pixels)
+            }
+        }
+        return total + convFlops(convOut, pixels)
+    }
 }
 
 /// diffusers `AutoencoderKL`: images `[B, 3, H, W]` in [−1, 1] ⇄ latents `[B, C, H/f, W/f]`.
 public struct AutoencoderKL: Sendable {
     /// The shape.
     public let config: AutoencoderKLConfig
-    let encoderIn: Conv2d
-    let down: [(blocks: [ResnetBlock2D], downsample: Conv2d?)]
-    let encoderMid: AutoencoderMidBlock
-    let encoderNorm: GroupNorm
-    let encoderOut: Conv2d
+    let encoder: ConvEncoder
     let quantConv: Conv2d?
     let postQuantConv: Conv2d?
-    let decoderIn: Conv2d
-    let decoderMid: AutoencoderMidBlock
-    let up: [(blocks: [ResnetBlock2D], upsample: Conv2d?)]
-    let decoderNorm: GroupNorm
-    let decoderOut: Conv2d
+    let decoder: ConvDecoder
 
     /// Binds the autoencoder under `w` with the diffusers key names (`encoder.*`, `decoder.*`,
     /// `quant_conv`, `post_quant_conv`).
     public init(_ w: WeightScope, config c: AutoencoderKLConfig) {
         config = c
-        let ch = c.blockOutChannels, g = c.normGroups, top = ch[ch.count - 1]
-        let e = w["encoder"], d = w["decoder"]
-        encoderIn = Conv2d(e["conv_in"], in: c.inChannels, out: ch[0], kernel: (3, 3), padding: (1, 1))
-        var down: [(blocks: [ResnetBlock2D], downsample: Conv2d?)] = []
-        var cin = ch[0]
-        for (i, cout) in ch.enumerated() {
-            let level = e["down_blocks"][i]
-            let blocks = Self.resnets(level, count: c.layersPerBlock, in: cin, out: cout, groups: g)
-            let downsample =
-                i < ch.count - 1
-                ? Conv2d(level["downsamplers.0.conv"], in: cout, out: cout, kernel: (3, 3), stride: (2, 2)) : nil
-            down.append((blocks, downsample))
-            cin = cout
-        }
-        self.down = down
-        encoderMid = AutoencoderMidBlock(e["mid_block"], channels: top, groups: g, attention: c.midBlockAttention)
-        encoderNorm = GroupNorm(e["conv_norm_out"], groups: g, channels: top, eps: 1e-6)
-        encoderOut = Conv2d(e["conv_out"], in: top, out: 2 * c.latentChannels, kernel: (3, 3), padding: (1, 1))
         let z = c.latentChannels
+        var shape = ConvCoderShape(
+            channels: c.blockOutChannels, blocksPerLevel: c.layersPerBlock, latentChannels: 2 * z)
+        shape.midAttention = c.midBlockAttention
+        shape.groups = c.normGroups
+        shape.imageChannels = c.inChannels
+        encoder = ConvEncoder(w["encoder"], shape: shape, keys: .diffusers)
+        shape.latentChannels = z
+        shape.imageChannels = c.outChannels
+        decoder = ConvDecoder(w["decoder"], shape: shape, keys: .diffusers)
         quantConv = c.quantConvolutions ? Conv2d(w["quant_conv"], in: 2 * z, out: 2 * z, kernel: (1, 1)) : nil
         postQuantConv = c.quantConvolutions ? Conv2d(w["post_quant_conv"], in: z, out: z, kernel: (1, 1)) : nil
-        decoderIn = Conv2d(d["conv_in"], in: z, out: top, kernel: (3, 3), padding: (1, 1))
-        decoderMid = AutoencoderMidBlock(d["mid_block"], channels: top, groups: g, attention: c.midBlockAttention)
-        var up: [(blocks: [ResnetBlock2D], upsample: Conv2d?)] = []
-        var previous = top
-        for (i, cout) in ch.reversed().enumerated() {
-            let level = d["up_blocks"][i]
-            let blocks = Self.resnets(level, count: c.layersPerBlock + 1, in: previous, out: cout, groups: g)
-            let upsample =
-                i < ch.count - 1
-                ? Conv2d(level["upsamplers.0.conv"], in: cout, out: cout, kernel: (3, 3), padding: (1, 1)) : nil
-            up.append((blocks, upsample))
-            previous = cout
-        }
-        self.up = up
-        decoderNorm = GroupNorm(d["conv_norm_out"], groups: g, channels: ch[0], eps: 1e-6)
-        decoderOut = Conv2d(d["conv_out"], in: ch[0], out: c.outChannels, kernel: (3, 3), padding: (1, 1))
-    }
-
-    /// `count` ResNet blocks `resnets.{0…}` of one level: the first from `cin`, the rest at `cout`.
-    private static func resnets(_ w: WeightScope, count: Int, in cin: Int, out cout: Int, groups: Int)
-        -> [ResnetBlock2D]
-    {
-        (0..<count).map { ResnetBlock2D(w["resnets"][$0], in: $0 == 0 ? cin : cout, out: cout, groups: groups) }
     }
 
     /// The posterior's parameters `[B, 2C, H/f, W/f]` (mean, then log-variance) for images
     /// `[B, 3, H, W]`; H and W must be multiples of the downsampling factor.
     public func encode(_ images: Tensor) -> Tensor {
-        var h = encoderIn(images)
-        for level in down {
-            for block in level.blocks { h = block(h) }
-            // diffusers pads (0, 1, 0, 1) and convolves with stride 2, padding 0.
-            if let conv = level.downsample { h = conv(h.zeroPadded(bottom: 1, right: 1)) }
-        }
-        h = encoderMid(h)
-        h = encoderOut(encoderNorm(h, activation: .silu))
+        let h = encoder(images)
         return quantConv.map { $0(h) } ?? h
     }
 
     /// Images `[B, out, H·f, W·f]` (not clamped) for latents `[B, C, H, W]`.
     public func decode(_ latents: Tensor) -> Tensor {
-        var h = decoderIn(postQuantConv.map { $0(latents) } ?? latents)
-        h = decoderMid(h)
-        for level in up {
-            for block in level.blocks { h = block(h) }
-            if let conv = level.upsample {
-                h = conv(h.interpolated(height: h.shape[2] * 2, width: h.shape[3] * 2, mode: .nearest))
-            }
-        }
-        return decoderOut(decoderNorm(h, activation: .silu))
+        decoder(postQuantConv.map { $0(latents) } ?? latents)
     }
 }
 
@@ -280,36 +507,10 @@ extension AutoencoderKL {
     /// Floating-point operations (multiply and add counted apart) of ``encode(_:)`` and
     /// ``decode(_:)`` for one `height × width` image: the convolutions and the mid attention.
     public func flops(height: Int, width: Int) -> (encode: Double, decode: Double) {
-        func conv(_ c: Conv2d, _ pixels: Int) -> Double {
-            Double(2 * c.weight.count) * Double(pixels)  // out·in·kh·kw MACs per output pixel
-        }
-        func resnet(_ r: ResnetBlock2D, _ pixels: Int) -> Double {
-            conv(r.conv1, pixels) + conv(r.conv2, pixels) + (r.shortcut.map { conv($0, pixels) } ?? 0)
-        }
-        func mid(_ m: AutoencoderMidBlock, _ pixels: Int) -> Double {
-            let c = Double(m.first.conv2.weight.shape[0]), n = Double(pixels)
-            return resnet(m.first, pixels) + resnet(m.second, pixels)
-                + (m.attention == nil ? 0 : 8 * n * c * c + 4 * n * n * c)
-        }
-        var pixels = height * width
-        var encode = conv(encoderIn, pixels)
-        for level in down {
-            for block in level.blocks { encode += resnet(block, pixels) }
-            if let d = level.downsample {
-                pixels /= 4
-                encode += conv(d, pixels)
-            }
-        }
-        encode += mid(encoderMid, pixels) + conv(encoderOut, pixels) + (quantConv.map { conv($0, pixels) } ?? 0)
-        var decode = (postQuantConv.map { conv($0, pixels) } ?? 0) + conv(decoderIn, pixels) + mid(decoderMid, pixels)
-        for level in up {
-            for block in level.blocks { decode += resnet(block, pixels) }
-            if let u = level.upsample {
-                pixels *= 4
-                decode += conv(u, pixels)
-            }
-        }
-        decode += conv(decoderOut, pixels)
+        let f = config.downsampleFactor, grid = (height / f) * (width / f)
+        let encode = encoder.flops(height: height, width: width) + (quantConv.map { convFlops($0, grid) } ?? 0)
+        let decode =
+            (postQuantConv.map { convFlops($0, grid) } ?? 0) + decoder.flops(height: height / f, width: width / f)
         return (encode, decode)
     }
 }

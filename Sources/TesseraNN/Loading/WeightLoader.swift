@@ -78,7 +78,12 @@ public final class WeightLoader {
     /// - Parameters:
     ///   - renames: checkpoint key prefixes rewritten before matching (first match wins).
     ///   - ignored: key prefixes that may stay unused.
-    public init(_ checkpoint: Checkpoint, renames: [(from: String, to: String)] = [], ignored: [String] = []) {
+    ///   - rewrite: maps each key (after `renames`) to the name layers ask for, for layouts that
+    ///     differ inside names (LlamaGen's `conv_blocks.{i}.res.{j}` for `down.{i}.block.{j}`).
+    public init(
+        _ checkpoint: Checkpoint, renames: [(from: String, to: String)] = [], ignored: [String] = [],
+        rewrite: (String) -> String = { $0 }
+    ) {
         self.checkpoint = checkpoint
         self.ignored = ignored
         for key in checkpoint.names {
@@ -86,7 +91,7 @@ public final class WeightLoader {
             if let rule = renames.first(where: { key.hasPrefix($0.from) }) {
                 name = rule.to + key.dropFirst(rule.from.count)
             }
-            available[name] = key
+            available[rewrite(name)] = key
         }
     }
 
