@@ -2,6 +2,7 @@ import Foundation
 import TesseraCore
 import TesseraMedia
 import TesseraQuantizers
+import TesseraStreams
 
 /// What a tokenizer is, in numbers: enough for the pipelines, the token files and the command
 /// line to use any tokenizer without knowing its family.
@@ -205,6 +206,22 @@ extension ImageTokenizer {
             Image(tensor: $0, range: descriptor.outputRange, rounding: options.rounding == .nearest)
         }
     }
+}
+
+/// A tokenizer whose codes feed a particular language model: it knows that model's image span
+/// (the ids around and of the codes), read from the model's own files.
+public protocol LanguageModelImageTokenizer: ImageTokenizer {
+    /// The image span in the LM's vocabulary, when the directory has the vocabulary.
+    var lmVocabulary: VisualVocabulary? { get }
+}
+
+/// Whose behaviour an LM tokenizer reproduces where the original repository and the transformers
+/// port differ (Chameleon's preprocessing, Janus' code search).
+public enum ReferenceBehaviour: String, Sendable, CaseIterable {
+    /// The original repository (what the LM was trained with).
+    case original
+    /// transformers' port.
+    case transformers
 }
 
 /// Errors of tokenizers: token sets that do not fit the model, options it cannot honour.

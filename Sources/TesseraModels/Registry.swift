@@ -85,6 +85,19 @@ public enum TokenizerRegistry {
     /// Loads the tokenizer in `directory` with the family that recognises it.
     /// - Throws: ``UnknownModelError`` listing the known families, or the family's own load error.
     public static func load(_ directory: URL) throws -> any ImageTokenizer { try registry.load(directory) }
+
+    /// Loads the tokenizer in `directory` reproducing `behaviour` where the original code and
+    /// transformers' port differ (only Chameleon and Janus have a transformers variant).
+    /// - Throws: ``TokenizerError`` when the family has a single behaviour, or its load error.
+    public static func load(_ directory: URL, behaviour: ReferenceBehaviour) throws -> any ImageTokenizer {
+        guard behaviour == .transformers else { return try load(directory) }
+        let model = try load(directory)
+        switch model {
+        case is Chameleon: return try Chameleon(directory: directory, processor: .transformers)
+        case is Janus: return try Janus(directory: directory, search: .transformers)
+        default: throw TokenizerError("\(model.modelID) (\(model.descriptor.family)) has no transformers variant")
+        }
+    }
 }
 
 /// The vision encoder families, in the order their predicates are tried.

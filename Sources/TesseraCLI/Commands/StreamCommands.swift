@@ -8,6 +8,9 @@ struct VocabularyCommand: ParsableCommand {
         commandName: "vocabulary",
         abstract: "Write a visual vocabulary (visual ids → LM ids, special tokens, text form) as JSON.",
         discussion: """
+            --from-model reads an LM tokenizer's own files (Chameleon: the IMGIMG names and image delimiters of \
+            config.json's vocabulary_map; Janus: <begin_of_image> from tokenizer.json, codes in the generation \
+            vocabulary). Presets otherwise: \
             plain: ids + --offset. chameleon: 8192 codes at 4…8195, <racm3:break> 8197 / <eoss> 8196. \
             emu3: codes after --text-vocabulary ids and five specials, with the <|visual token %06d|> text form. \
             Edit the JSON for other layouts (keys: offset, codebook_sizes, codebook_offsets, lm_vocabulary_size, \
@@ -17,7 +20,9 @@ struct VocabularyCommand: ParsableCommand {
     /// The preset layouts.
     enum Layout: String, ExpressibleByArgument, CaseIterable { case plain, chameleon, emu3 }
 
-    @Option(help: "plain, chameleon or emu3.")
+    @Option(help: "Derive the vocabulary from an LM tokenizer's directory (see `tessera models`).")
+    var fromModel: String?
+    @Option(help: "plain, chameleon or emu3 (presets; ignored with --from-model).")
     var layout: Layout = .plain
     @Option(help: "Codebook sizes, comma-separated (default: 8192 for chameleon, else 1024).")
     var codebooks: IntegerList?
@@ -29,6 +34,22 @@ struct VocabularyCommand: ParsableCommand {
     var output: String
 
     func run() throws {
+        if let fromModel {
+            let tokenizer = try TokenizerRegistry.load(URL(fileURLWithPath: fromModel))
+            guard let lm = tokenizer as? any LanguageModelImageTokenizer else {
+                throw ValidationError("--from-model: \(tokenizer.modelID) is not an LM's tokenizer (no vocabulary)")
+            }
+            guard let vocabulary = lm.lmVocabulary else {
+                throw ValidationError(
+                    "--from-model: \(fromModel) has no LM vocabulary (config.json vocabulary_map or tokenizer.json)")
+            }
+            try vocabulary.validate()
+            try vocabulary.write(to: URL(fileURLWithPath: output))
+            print(
+                "\(vocabulary.layout ?? "model") vocabulary from \(tokenizer.modelID): codes at "
+                    + "\(vocabulary.lmOffsets), ids stored as \(vocabulary.storageType.rawValue) -> \(output)")
+            return
+        }
         let sizes = codebooks?.values
         let vocabulary: VisualVocabulary
         switch layout {

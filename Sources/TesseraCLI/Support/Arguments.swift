@@ -9,6 +9,7 @@ extension ShardFormat: ExpressibleByArgument {}
 extension ResizeFilter: ExpressibleByArgument {}
 extension TokenReductionMethod: ExpressibleByArgument {}
 extension ImageRounding: ExpressibleByArgument {}
+extension ReferenceBehaviour: ExpressibleByArgument {}
 
 /// A size in bytes with an optional K, M or G suffix (`512K`, `256M`, `1G`).
 struct ByteSize: ExpressibleByArgument, Sendable, Equatable, CustomStringConvertible {

@@ -32,6 +32,12 @@ struct TokenizerOptions: ParsableArguments {
             "Sampling decoders: the initial noise, float32 .npy [N, C, H/8, W/8]; record i starts from noise[i].",
             valueName: "noise.npy"))
     var noise: String?
+    @Option(
+        help: ArgumentHelp(
+            "LM tokenizers (Chameleon, Janus): reproduce the original code (default) or transformers' port "
+                + "where they differ (Chameleon's preprocessing, Janus' code search).",
+            valueName: "original|transformers"))
+    var behaveAs: ReferenceBehaviour = .original
 
     func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
@@ -64,7 +70,7 @@ struct TokenizerOptions: ParsableArguments {
     /// Loads the tokenizer through the registry and checks the options against it (`command`
     /// names the command in errors; roundtrip may take several `--tokens` budgets).
     func load(_ command: String = "encode") throws -> Loaded {
-        let tokenizer = try TokenizerRegistry.load(try modelDirectory())
+        let tokenizer = try TokenizerRegistry.load(try modelDirectory(), behaviour: behaveAs)
         let d = tokenizer.descriptor
         for tokens in self.tokens?.values ?? [] {
             guard d.variableLength else {

@@ -10,7 +10,7 @@ import TesseraNN
 import TesseraStreams
 
 /// A Chameleon VQGAN tokenizer.
-public struct Chameleon: ImageTokenizer {
+public struct Chameleon: LanguageModelImageTokenizer {
     /// Whose preprocessing to follow (they are not bit-identical).
     public enum Processor: String, Sendable, CaseIterable {
         /// facebookresearch/chameleon (what the LM was trained with): RGBA composited on white and

@@ -11,7 +11,7 @@ import TesseraNN
 import TesseraStreams
 
 /// A Janus-Pro / LlamaGen VQ-16 tokenizer.
-public struct Janus: ImageTokenizer {
+public struct Janus: LanguageModelImageTokenizer {
     /// Which code search to reproduce.
     public enum Search: String, Sendable, CaseIterable {
         /// deepseek-ai/Janus and LlamaGen: features and codewords L2-normalised (what the LM saw).
