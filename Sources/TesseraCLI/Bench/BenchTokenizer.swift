@@ -61,10 +61,12 @@ struct BenchTokenizer: ParsableCommand {
                 tokens = try tokenizer.encode(preprocessed: pixels, options: encodeOptions)
             }
             var result = Result(batch: b, encode_ms: encode * 1000, encode_images_per_s: Double(b) / encode)
-            // Operation counts where the family states them (FlexTok, at upstream's README settings).
-            let flops = (tokenizer as? FlexTok)?.flops(steps: FlexTok.defaultSteps, guided: true)
+            // Operation counts where the family states them (FlexTok at upstream's README settings, the VQGANs).
+            let flops =
+                (tokenizer as? FlexTok)?.flops(steps: FlexTok.defaultSteps, guided: true)
+                ?? (tokenizer as? Chameleon)?.flopsPerImage ?? (tokenizer as? Janus)?.flopsPerImage
             result.encode_gflops = flops.map { $0.encode * Double(b) / encode / 1e9 }
-            if !encodeOnly {
+            if !encodeOnly, (tokenizer as? Chameleon)?.canDecode != false {
                 let decode = try Stopwatch.seconds(minimum: seconds, warmUp: warmUp) {
                     _ = try tokenizer.decode(tokens, options: decodeOptions)
                 }

@@ -79,6 +79,14 @@ public struct Chameleon: LanguageModelImageTokenizer {
         try grid.decode(tokens, options: options)
     }
 
+    /// Whether the checkpoint has the decoder (the original release; not transformers' conversion).
+    public var canDecode: Bool { grid.model.canDecode }
+
+    /// Floating-point operations of encoding and decoding one image (``VQGAN/flops(height:width:)``).
+    public var flopsPerImage: (encode: Double, decode: Double) {
+        grid.model.flops(height: grid.size, width: grid.size)
+    }
+
     // MARK: loading
 
     /// Config, input size, weights, the VQ prefix inside them and the LM vocabulary of a directory.

@@ -104,6 +104,11 @@ public struct Janus: LanguageModelImageTokenizer {
         try grid.decode(tokens, options: options)
     }
 
+    /// Floating-point operations of encoding and decoding one image (``VQGAN/flops(height:width:)``).
+    public var flopsPerImage: (encode: Double, decode: Double) {
+        grid.model.flops(height: grid.size, width: grid.size)
+    }
+
     // MARK: loading
 
     /// transformers' `JanusVQVAEConfig` fields; the input side is `num_patches` × the factor.

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The LM image tokenizers (Chameleon's VQ at 512², Janus-Pro's VQ-16 at 384²): Tessera vs
+# transformers on the same random-weight checkpoints at the published sizes, same run, batch 1
+# and 8 (encode; Janus also decode).
+#   PYTHON=~/venvs/ref/bin/python bash Scripts/bench-lm-tokenizers.sh
+# Needs torch and transformers (5.x). Takes about 10 minutes on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+export TESSERA_THREADS=${TESSERA_THREADS:-2}
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+swift build -c release --product tessera >/dev/null
+"$PYTHON" Scripts/bench_lm_tokenizers.py --save "$dir"
+for model in ${MODELS:-chameleon janus}; do
+  ours=$(.build/release/tessera bench tokenizer --model "$dir/$model" --batch 1 --batch 8 --seconds 4 --json)
+  theirs=$("$PYTHON" Scripts/bench_lm_tokenizers.py --model "$dir/$model" 2>/dev/null)
+  "$PYTHON" - "$model" "$ours" "$theirs" <<'PY'
+import json, sys
+name, a, b = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+print(f"{name} ({a['threads']} threads, {a['blas']}, SGEMM peak {a['sgemm_peak_gflops']:.0f} GFLOP/s; "
+      f"torch {b['torch']})")
+print(f"{'batch':>5} {'stage':>7} {'tessera img/s':>14} {'transformers img/s':>19} {'ratio':>6} {'GFLOP/s':>8}")
+for ra, rb in zip(a["results"], b["results"]):
+    for stage in ("encode", "decode"):
+        if f"{stage}_ms" not in rb or ra.get(f"{stage}_ms") is None:
+            continue
+        ta, tb = ra[f"{stage}_images_per_s"], rb[f"{stage}_images_per_s"]
+        g = ra.get(f"{stage}_gflops") or 0
+        print(f"{ra['batch']:>5} {stage:>7} {ta:14.2f} {tb:19.2f} {ta / tb:5.2f}x {g:8.0f}")
+print(f"peak RSS: tessera {a['peak_rss_mb']:.0f} MB, transformers {b['peak_rss_mb']:.0f} MB")
+PY
+done

@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""PyTorch side of `Scripts/bench-lm-tokenizers.sh`: transformers' `ChameleonVQVAE` and `JanusVQVAE`
+at the published sizes (chameleon-7b's VQ: 512² → 32×32; Janus-Pro's VQ-16: 384² → 24×24) with
+random weights, saved by `save_pretrained` (float32) and read back by `from_pretrained`.
+
+    python3 Scripts/bench_lm_tokenizers.py --save DIR             # DIR/chameleon, DIR/janus
+    python3 Scripts/bench_lm_tokenizers.py --model DIR/janus      # time encode (and decode); one JSON object
+"""
+import argparse, json, os, resource, time
+from pathlib import Path
+
+import torch
+
+
+def timed(fn, repeats):
+    fn()  # warm-up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - start) / repeats
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--save")
+    ap.add_argument("--model")
+    ap.add_argument("--batch", type=int, nargs="+", default=[1, 8])
+    ap.add_argument("--repeats", type=int, default=2)
+    args = ap.parse_args()
+    from transformers import ChameleonVQVAE, ChameleonVQVAEConfig, JanusVQVAE, JanusVQVAEConfig
+    torch.manual_seed(0)
+    if args.save:
+        ChameleonVQVAE(ChameleonVQVAEConfig(attn_resolutions=[])).save_pretrained(Path(args.save) / "chameleon")
+        JanusVQVAE(JanusVQVAEConfig(num_patches=24)).save_pretrained(Path(args.save) / "janus")
+        return
+    threads = int(os.environ.get("TESSERA_THREADS", os.cpu_count()))
+    torch.set_num_threads(threads)
+    config = json.loads((Path(args.model) / "config.json").read_text())
+    janus = config["model_type"] == "janus_vqgan"
+    model = (JanusVQVAE if janus else ChameleonVQVAE).from_pretrained(args.model, dtype=torch.float32).eval()
+    size = 384 if janus else 512
+    results = []
+    with torch.inference_mode():
+        for b in args.batch:
+            x = torch.rand(b, 3, size, size) * 2 - 1
+            enc = timed(lambda: model.encode(x), args.repeats)
+            row = {"batch": b, "encode_ms": enc * 1000, "encode_images_per_s": b / enc}
+            if janus:
+                codes = model.encode(x).image_tokens.view(b, -1)
+                dec = timed(lambda: model.decode(codes), args.repeats)
+                row.update({"decode_ms": dec * 1000, "decode_images_per_s": b / dec})
+            results.append(row)
+    print(json.dumps({"torch": torch.__version__, "threads": threads, "results": results,
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3}))
+
+
+if __name__ == "__main__":
+    main()
