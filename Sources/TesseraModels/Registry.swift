@@ -70,6 +70,15 @@ public enum TokenizerRegistry {
                 },
                 load: { try Janus(directory: $0.url) }),
             ModelEntry(
+                family: "Emu3 vision tokenizer (encoder)",
+                repositories: [
+                    "BAAI/Emu3-VisionTokenizer (transformers layout)", "BAAI/Emu3-Chat-hf", "BAAI/Emu3-Gen-hf",
+                ],
+                notes: "smart-resized images → [H/8, W/8] codes of 32768, video clips → [T/4, H/8, W/8] "
+                    + "(Emu3.encode(clip:)); decoding not implemented yet",
+                matches: { ["emu3", "emu3_vqgan"].contains($0.configValue("model_type") as? String ?? "") },
+                load: { try Emu3(directory: $0.url) }),
+            ModelEntry(
                 family: "KL autoencoder (diffusers AutoencoderKL)",
                 repositories: [
                     "EPFL-VILAB/flextok_vae_c4", "EPFL-VILAB/flextok_vae_c8", "EPFL-VILAB/flextok_vae_c16",

@@ -20,6 +20,9 @@ architecture as published):
   quantizer at base 32 (multipliers [1, 1, 1, 1, 2], one block per level), its state dict renamed to transformers' names (the converter's mappings)
   and loaded strictly into `JanusVQVAE`, saved by `save_pretrained` in float16. Codes from both
   quantizer rules (the original normalises, transformers' `encode` does not), decodes from both.
+* **Emu3**: transformers' `Emu3VQVAE` (base 32, multipliers [1, 2, 1], 2 blocks, attention at stage 2,
+  temporal factor 4, 256 × 4 codebook; BatchNorm3d running statistics randomised) saved in float16:
+  codes of two 24×40 images (repeated in time, as upstream) and of 8- and 5-frame 32² clips.
 
 Official code comes from git mirrors (--chameleon-repo, --janus-repo; defaults under /work/.mirror),
 extracted to a temporary directory and imported; nothing of it is committed.
@@ -28,6 +31,7 @@ extracted to a temporary directory and imported; nothing of it is committed.
                                               (its `pixels`, two 128² images, are the input of every case)
     Tests/Fixtures/vqgan/chameleon_original/  vqgan.ckpt, vqgan.yaml, expected.safetensors
     Tests/Fixtures/vqgan/janus/               config.json, model.safetensors (float16), expected.safetensors
+    Tests/Fixtures/vqgan/emu3/                config.json, model.safetensors (float16), expected.safetensors
     Tests/Fixtures/vqgan/*_shapes.json        key → shape of the full published VQ models
     Tests/Fixtures/vqgan/manifest.json        provenance
 
@@ -270,6 +274,63 @@ def janus(pixels, ds) -> dict:
             "max_decode_difference_official_vs_hf": float((decoded_official - decoded_hf).abs().max())}
 
 
+# MARK: - Emu3
+
+
+def emu3() -> dict:
+    from transformers import Emu3VQVAE, Emu3VQVAEConfig
+
+    config = Emu3VQVAEConfig(codebook_size=256, embed_dim=4, latent_channels=4, base_channels=32,
+                             channel_multiplier=[1, 2, 1], num_res_blocks=2, attn_resolutions=[2], hidden_size=32,
+                             num_attention_heads=1, temporal_downsample_factor=4)
+    model = Emu3VQVAE(config).eval()
+    model.config._attn_implementation = "eager"
+    randomize(model, 4)
+    g = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm3d):  # non-trivial running statistics (at init 0 / 1 hide bugs)
+                m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=g) - 0.5)
+                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g))
+    half_exact(model)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm3d):
+                m.running_mean.copy_(m.running_mean.half().float())
+                m.running_var.copy_(m.running_var.half().float())
+    out = OUT / "emu3"
+    shutil.rmtree(out, ignore_errors=True)
+    model.half().save_pretrained(out)
+    model = Emu3VQVAE.from_pretrained(out, dtype=torch.float32).eval()
+    model.config._attn_implementation = "eager"
+    rng = np.random.default_rng(13)
+
+    def smooth(frames: int, h: int, w: int) -> np.ndarray:
+        coarse = rng.uniform(-1, 1, size=(frames, 3, h // 4, w // 4)).astype(np.float32)
+        return torch.nn.functional.interpolate(torch.from_numpy(coarse), size=(h, w), mode="bilinear").numpy()
+
+    images = smooth(2, 24, 40)
+    video = smooth(8, 32, 32)[None]
+    short = video[:, :5]
+    with torch.no_grad():
+        image_codes = torch.stack(model.encode(torch.from_numpy(images), image_sizes=torch.tensor([[24, 40]] * 2),
+                                               return_dict=True).image_tokens)
+        video_codes = torch.stack(model.encode(torch.from_numpy(video), image_sizes=torch.tensor([[32, 32]]),
+                                               return_dict=True).image_tokens)
+        short_codes = torch.stack(model.encode(torch.from_numpy(short), image_sizes=torch.tensor([[32, 32]]),
+                                               return_dict=True).image_tokens)
+        latents = model.encode(torch.from_numpy(images), image_sizes=torch.tensor([[24, 40]] * 2),
+                               return_dict=True).last_hidden_state
+    save_expected(out / "expected.safetensors", {
+        "images": images, "image_codes": image_codes.numpy().astype(np.int64), "image_encoder_out": latents.numpy(),
+        "video": video, "video_codes": video_codes.numpy().astype(np.int64), "short_video": short,
+        "short_video_codes": short_codes.numpy().astype(np.int64)})
+    published = Emu3VQVAE(Emu3VQVAEConfig())
+    (OUT / "emu3_vq_shapes.json").write_text(json.dumps(shapes_json(published, "vqmodel."), indent=0))
+    return {"image_codes": list(image_codes.shape), "video_codes": list(video_codes.shape),
+            "short_video_codes": list(short_codes.shape)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--chameleon-repo", default="/work/.mirror/facebookresearch+chameleon/repo")
@@ -302,6 +363,7 @@ def main() -> None:
         cham = chameleon_hf(pics, pixels, FB, rgba_image())
         orig = chameleon_original(pixels, FB)
         jan = janus(pixels, ds)
+        emu = emu3()
     import transformers
     manifest = {
         "generator": "Tests/Reference/make_vqgan_fixtures.py",
@@ -311,6 +373,7 @@ def main() -> None:
         "chameleon_original": {**orig, "reference": f"facebookresearch/chameleon@{chameleon_commit} vqgan.py VQModel"},
         "janus": {**jan, "reference": f"deepseek-ai/Janus@{janus_commit} janus/models/vq_model.py; transformers "
                   "JanusVQVAE"},
+        "emu3": {**emu, "reference": "transformers Emu3VQVAE (eager attention)"},
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                      "python": platform.python_version()},
     }

@@ -135,6 +135,43 @@ import Testing
     }
 }
 
+/// Emu3's encoder against transformers' `Emu3VQVAE`: images (repeated in time) and video clips.
+@Suite struct Emu3Tests {
+    static let dir = VQGANTokenizerTests.root.appendingPathComponent("emu3")
+
+    @Test func imagesAndClipsMatchTransformers() throws {
+        let model = try Emu3(directory: Self.dir)
+        let e = try VQGANTokenizerTests.expected("emu3")
+        #expect(model.coderShape.factor == 4 && model.temporalFactor == 4 && model.codebookSize == 256)
+        let images = try e.tensor("images")  // [2, 3, 24, 40]
+        let one = (0..<2).map { images.slice(axis: 0, $0..<($0 + 1)).reshaped([3, 24, 40]) }
+        // The encoder's output after the temporal stack, for the first image repeated 4×.
+        let latent = model.spatialLatents(one[0].reshaped([1, 3, 24, 40]))
+        let h = model.temporal(Tensor.concatenate([Tensor](repeating: latent, count: 4), axis: 0))
+        let reference = try e.tensor("image_encoder_out").slice(axis: 0, 0..<1).reshaped(h.shape)
+        #expect(relativeError(h, reference) < 1e-4)
+        let tokens = try model.encode(preprocessed: one, options: EncodeOptions())
+        #expect(tokens.map(\.shape) == [[6, 10], [6, 10]])
+        #expect(tokens.flatMap(\.ids) == VQGANTokenizerTests.ints(try e.tensor("image_codes")))
+        for (name, frames, steps) in [("video", 8, 2), ("short_video", 5, 1)] {
+            let clip = try e.tensor(name).reshaped([frames, 3, 32, 32])
+            let codes = try model.encode(clip: clip)
+            #expect(codes.shape == [steps, 8, 8])
+            #expect(codes.ids == VQGANTokenizerTests.ints(try e.tensor(name + "_codes")))
+        }
+        #expect(throws: TokenizerError.self) { try model.encode(clip: Tensor.zeros([2, 3, 30, 32])) }
+        #expect(throws: TokenizerError.self) { try model.decode(tokens, options: DecodeOptions()) }
+    }
+
+    @Test func smartResizeAsTheProcessor() {
+        let image = Image(width: 200, height: 200)
+        #expect(image.smartResizeTarget(factor: 8, minPixels: 512 * 512, maxPixels: 1024 * 1024) == (512, 512))
+        let wide = Image(width: 3000, height: 1000)
+        let (w, h) = wide.smartResizeTarget(factor: 8, minPixels: 512 * 512, maxPixels: 1024 * 1024)
+        #expect(w % 8 == 0 && h % 8 == 0 && w * h <= 1024 * 1024 && (w, h) == (1768, 584))
+    }
+}
+
 /// The published key sets at full size bind (sparse checkpoints written from the reference's key
 /// and shape dumps), with the published sizes and LM vocabularies.
 @Suite struct VQGANPublishedLayoutTests {
@@ -172,6 +209,16 @@ import Testing
         let vocabulary = try #require((model as? Chameleon)?.lmVocabulary)
         #expect(vocabulary.offset == 4 && vocabulary.lmVocabularySize == 65536)
         #expect(vocabulary.special.imageStart == 8197 && vocabulary.special.imageEnd == 8196)
+    }
+
+    @Test func emu3VisionTokenizerBinds() throws {
+        let dir = try Self.write(
+            "emu3_vq_shapes.json", config: ["model_type": "emu3", "vq_config": [String: Any]()], name: "emu3")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = try #require(try TokenizerRegistry.load(dir) as? Emu3)
+        #expect(model.coderShape.channels == [256, 512, 512, 1024] && model.coderShape.attentionLevels == [3])
+        #expect(model.coderShape.factor == 8 && model.temporalFactor == 4 && model.codebookSize == 32768)
+        #expect(model.descriptor.family == "emu3" && model.descriptor.tokenShape == [64, 64])
     }
 
     @Test func janusPro1BBinds() throws {

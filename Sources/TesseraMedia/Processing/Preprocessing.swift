@@ -40,6 +40,24 @@ extension Image {
 
     static func pythonRound(_ x: Double) -> Int { Int(x.rounded(.toNearestOrEven)) }
 
+    /// `smart_resize` of Emu3's image processor (Qwen2-VL's rule): each side `round(side / factor) · factor`;
+    /// when the area exceeds `maxPixels`, `floor(side / β / factor) · factor` (at least `factor`) with
+    /// β = √(area / max); when below `minPixels`, `ceil(side · β / factor) · factor` with β = √(min / area).
+    public func smartResizeTarget(factor: Int, minPixels: Int, maxPixels: Int) -> (width: Int, height: Int) {
+        let f = Double(factor), h = Double(height), w = Double(width)
+        var hBar = Self.pythonRound(h / f) * factor, wBar = Self.pythonRound(w / f) * factor
+        if hBar * wBar > maxPixels {
+            let beta = (h * w / Double(maxPixels)).squareRoot()
+            hBar = max(factor, Int((h / beta / f).rounded(.down)) * factor)
+            wBar = max(factor, Int((w / beta / f).rounded(.down)) * factor)
+        } else if hBar * wBar < minPixels {
+            let beta = (Double(minPixels) / (h * w)).squareRoot()
+            hBar = Int((h * beta / f).rounded(.up)) * factor
+            wBar = Int((w * beta / f).rounded(.up)) * factor
+        }
+        return (wBar, hBar)
+    }
+
     /// The image composited on white the way facebookresearch/chameleon's `_whiten_transparency`
     /// does: untouched when fully opaque (alpha dropped), else `(1 − a)·255 + a·rgb` in double
     /// precision with a = alpha/255, truncated to 8 bits.
@@ -244,6 +262,9 @@ public struct Preprocessing: Sendable, Equatable {
         case shorterSideRounded(Int)
         /// Longer side to the given size, both sides `max(round(scale · side), minimum)` (Janus).
         case longerSide(Int, minimum: Int)
+        /// Qwen2-VL / Emu3 `smart_resize`: both sides multiples of `factor`, the area within the bounds,
+        /// the aspect ratio kept as closely as possible (``Image/smartResizeTarget(factor:minPixels:maxPixels:)``).
+        case smart(factor: Int, minPixels: Int, maxPixels: Int)
     }
 
     /// What happens to transparency before resizing.
@@ -320,6 +341,9 @@ public struct Preprocessing: Sendable, Equatable {
             out = image.resized(width: w, height: h, filter: filter, engine: engine)
         case .longerSide(let s, let minimum):
             let (w, h) = image.longerSideTarget(s, minimum: minimum)
+            out = image.resized(width: w, height: h, filter: filter, engine: engine)
+        case .smart(let factor, let minPixels, let maxPixels):
+            let (w, h) = image.smartResizeTarget(factor: factor, minPixels: minPixels, maxPixels: maxPixels)
             out = image.resized(width: w, height: h, filter: filter, engine: engine)
         }
         if let value = padToSquare { out = out.rgb().paddedToSquare(value: value) }

@@ -146,6 +146,17 @@ public struct ConvCoderKeys: Sendable, Equatable {
     public var attentionNorm: String, query: String, key: String, value: String, attentionOut: String
     /// Whether the projections are stored as 1×1 convolutions (`[C, C, 1, 1]`) rather than linear layers.
     public var convolutionProjections: Bool
+    /// Where the attentions' GroupNorms live when not inside them: a level list (`attn_norms.{j}`) and
+    /// the middle block's (`middle_block.attn_norm`), as in Emu3; nil: ``attentionNorm`` under each.
+    public var siblingAttentionNorms: SiblingNorms?
+
+    /// Attention GroupNorms kept beside the attentions.
+    public struct SiblingNorms: Sendable, Equatable {
+        /// The list inside a level (`attn_norms`).
+        public var level: String
+        /// The middle block's (`middle_block.attn_norm`).
+        public var mid: String
+    }
 
     /// diffusers (`AutoencoderKL`, `VQModel`).
     public static let diffusers = ConvCoderKeys(
@@ -162,6 +173,16 @@ public struct ConvCoderKeys: Sendable, Equatable {
         upsample: "upsample.conv", midFirst: "mid.block_1", midAttention: "mid.attn_1", midSecond: "mid.block_2",
         shortcut: "nin_shortcut", normOut: "norm_out", attentionNorm: "norm", query: "q", key: "k", value: "v",
         attentionOut: "proj_out", convolutionProjections: true)
+
+    /// transformers' Emu3 VQ-VAE encoder (`down_block.down.{i}`, `middle_block`, linear `q_proj` … `out_proj`,
+    /// the attention norms beside the attentions).
+    public static let emu3 = ConvCoderKeys(
+        down: "down_block.down", up: "up_block.up", upOrder: .byLevel, blocks: "block", attentions: "attn",
+        downsample: "downsample.conv", upsample: "upsample.conv", midFirst: "middle_block.block_1",
+        midAttention: "middle_block.attn_1", midSecond: "middle_block.block_2", shortcut: "nin_shortcut",
+        normOut: "norm_out", attentionNorm: "norm", query: "q_proj", key: "k_proj", value: "v_proj",
+        attentionOut: "out_proj", convolutionProjections: false,
+        siblingAttentionNorms: SiblingNorms(level: "attn_norms", mid: "middle_block.attn_norm"))
 
     /// The taming names with decoder levels in execution order (transformers' Janus VQ-VAE, and
     /// LlamaGen's after its `conv_blocks` / `res` / `mid.{0,1,2}` renames).
@@ -182,6 +203,8 @@ public struct ConvCoderShape: Sendable, Equatable {
     public var attentionLevels: Set<Int> = []
     /// Whether the middle block has its attention layer.
     public var midAttention = true
+    /// Attention heads (1 in every published VQGAN; Emu3's config states it).
+    public var attentionHeads = 1
     /// GroupNorm groups.
     public var groups = 32
     /// Image channels (encoder input, decoder output).
@@ -255,9 +278,15 @@ struct SpatialAttention: Sendable {
     let norm: GroupNorm
     let qkv: Linear
     let out: Linear
+    let heads: Int
 
-    init(_ w: WeightScope, channels c: Int, groups: Int, keys: ConvCoderKeys) {
-        norm = GroupNorm(w[keys.attentionNorm], groups: groups, channels: c, eps: 1e-6)
+    /// Binds the attention under `w`, its GroupNorm under `normScope` (default: `w[keys.attentionNorm]`).
+    init(
+        _ w: WeightScope, norm normScope: WeightScope? = nil, channels c: Int, shape: ConvCoderShape,
+        keys: ConvCoderKeys
+    ) {
+        norm = GroupNorm(normScope ?? w[keys.attentionNorm], groups: shape.groups, channels: c, eps: 1e-6)
+        heads = shape.attentionHeads
         func projection(_ name: String) -> Linear {
             guard keys.convolutionProjections else { return Linear(w[name], in: c, out: c) }
             return Linear(
@@ -274,7 +303,7 @@ struct SpatialAttention: Sendable {
     func callAsFunction(_ x: Tensor) -> Tensor {
         let (b, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let tokens = norm(x).reshaped([b, c, h * w]).transposed(1, 2)  // [B, HW, C]
-        let (attended, _) = packedSelfAttention(qkv(tokens), heads: 1)
+        let (attended, _) = packedSelfAttention(qkv(tokens), heads: heads)
         var y = out(attended).transposed(1, 2).reshaped([b, c, h, w])
         y.add(x)
         return y
@@ -302,10 +331,11 @@ struct ConvLevel: Sendable {
         }
         attentions =
             attention
-            ? (0..<count).map {
-                SpatialAttention(w[keys.attentions][$0], channels: cout, groups: shape.groups, keys: keys)
-            }
-            : []
+            ? (0..<count).map { j in
+                SpatialAttention(
+                    w[keys.attentions][j], norm: keys.siblingAttentionNorms.map { w[$0.level][j] }, channels: cout,
+                    shape: shape, keys: keys)
+            } : []
         // Downsampling convolves the zero-padded input with stride 2 and no padding; upsampling
         // (after nearest ×2) with stride 1 and padding 1.
         let padding = stride == 2 ? 0 : 1
@@ -336,7 +366,9 @@ struct ConvMidBlock: Sendable {
         first = ConvResBlock(w[keys.midFirst], in: c, out: c, groups: shape.groups, keys: keys)
         attention =
             shape.midAttention
-            ? SpatialAttention(w[keys.midAttention], channels: c, groups: shape.groups, keys: keys) : nil
+            ? SpatialAttention(
+                w[keys.midAttention], norm: keys.siblingAttentionNorms.map { w[$0.mid] }, channels: c, shape: shape,
+                keys: keys) : nil
         second = ConvResBlock(w[keys.midSecond], in: c, out: c, groups: shape.groups, keys: keys)
     }
 

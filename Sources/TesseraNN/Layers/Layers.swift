@@ -114,6 +114,19 @@ public struct Conv2d: Sendable {
         self.padding = padding
     }
 
+    /// A convolution of given tensors (e.g. one temporal tap of a 3D kernel).
+    /// - Parameters:
+    ///   - weight: `[out, in, kh, kw]`.
+    ///   - bias: `[out]`, if any.
+    ///   - stride: vertical and horizontal stride.
+    ///   - padding: zero padding (symmetric per axis).
+    public init(weight: Tensor, bias: Tensor?, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0)) {
+        self.weight = weight
+        self.bias = bias
+        self.stride = stride
+        self.padding = padding
+    }
+
     /// `weight` transformed for Winograd, built by the first call that takes that path.
     private var winograd = WinogradWeightsCache()
 

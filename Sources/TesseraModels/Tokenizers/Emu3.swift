@@ -1,0 +1,235 @@
+// Emu3's vision tokenizer (baaivision/Emu3; transformers' `Emu3VQVAE`): the taming conv encoder
+// per frame (NN's `ConvEncoder` with Emu3's key names), then a causal temporal stack — two
+// stride-2 Conv3d downsamples with SiLU and two BatchNorm3d ResNet blocks — and a causal (3, 1, 1)
+// `quant_conv`, nearest of 32768 codewords. Images are repeated 4× in time (as upstream) and give
+// `[H/8, W/8]` codes; clips of T frames give `[T', H/8, W/8]` with T' = ⌊(T + 2 − 4) / 2⌋ + 1, twice.
+// This file has the encoder only (decoding Emu3's SpatialNorm decoder is not implemented yet).
+import Foundation
+import TesseraCore
+import TesseraMedia
+import TesseraNN
+import TesseraQuantizers
+import TesseraStreams
+
+/// A Conv3d with Emu3's causal padding: temporal (2 front, 0 back) zeros, spatial `k − s` split
+/// (more before), applied as one 2D convolution per temporal tap over the frames.
+struct CausalConv3d: Sendable {
+    /// One 2D convolution per temporal tap (the bias on the first).
+    let taps: [Conv2d]
+    let temporalStride: Int
+
+    /// Binds `w` (`weight` `[out, in, kt, kh, kw]`, `bias`) for stride `(temporalStride, 1, 1)`.
+    init(_ w: WeightScope, in cin: Int, out cout: Int, kernel: (Int, Int, Int), temporalStride: Int) {
+        let weight = w.tensor("weight", shape: [cout, cin, kernel.0, kernel.1, kernel.2])
+        let bias = w.tensor("bias", shape: [cout])
+        let (kh, kw) = (kernel.1, kernel.2)
+        taps = (0..<kernel.0).map { t in
+            // weight[:, :, t] as [out, in, kh, kw].
+            var slice = [Float](repeating: 0, count: cout * cin * kh * kw)
+            for oc in 0..<(cout * cin) {
+                for k in 0..<(kh * kw) { slice[oc * kh * kw + k] = weight.scalars[(oc * kernel.0 + t) * kh * kw + k] }
+            }
+            return Conv2d(
+                weight: Tensor(shape: [cout, cin, kh, kw], scalars: slice), bias: t == 0 ? bias : nil,
+                padding: ((kh - 1) / 2 + (kh - 1) % 2, (kw - 1) / 2 + (kw - 1) % 2))
+        }
+        self.temporalStride = temporalStride
+    }
+
+    /// Frames `[T, C, h, w]` → `[T', O, h, w]`.
+    func callAsFunction(_ frames: Tensor) -> Tensor {
+        let t = frames.shape[0], k = taps.count
+        let padded = Tensor.concatenate([Tensor.zeros([2] + Array(frames.shape.dropFirst())), frames], axis: 0)
+        let outputs = (t + 2 - k) / temporalStride + 1
+        func tap(_ i: Int) -> Tensor {
+            taps[i](padded.indexSelect(axis: 0, (0..<outputs).map { $0 * temporalStride + i }))
+        }
+        var sum = tap(0)
+        for i in 1..<k { sum.add(tap(i)) }
+        return sum
+    }
+}
+
+/// `BatchNorm3d` in eval mode over `[T, C, h, w]` (per channel: running statistics, eps 1e-5).
+struct BatchNorm3d: Sendable {
+    let scale: [Float], shift: [Float]
+
+    init(_ w: WeightScope, channels c: Int) {
+        let weight = w.tensor("weight", shape: [c]), bias = w.tensor("bias", shape: [c])
+        let mean = w.tensor("running_mean", shape: [c]), variance = w.tensor("running_var", shape: [c])
+        w.loader.skip(w.key("num_batches_tracked"))
+        let scale = (0..<c).map { weight.scalars[$0] / (variance.scalars[$0] + 1e-5).squareRoot() }
+        shift = (0..<c).map { bias.scalars[$0] - mean.scalars[$0] * scale[$0] }
+        self.scale = scale
+    }
+
+    /// Normalises, then SiLU (the only way Emu3 uses it).
+    func silu(_ x: Tensor) -> Tensor {
+        let c = x.shape[1], plane = x.shape[2] * x.shape[3]
+        var out = x.scalars
+        for i in 0..<x.shape[0] {
+            for ch in 0..<c {
+                let base = (i * c + ch) * plane
+                for j in base..<(base + plane) { out[j] = out[j] * scale[ch] + shift[ch] }
+            }
+        }
+        return Tensor(shape: x.shape, scalars: out).activated(.silu)
+    }
+}
+
+/// One temporal ResNet block: BN3d → SiLU → conv(3,3,3), twice, plus the input.
+struct TemporalResBlock: Sendable {
+    let norm1: BatchNorm3d, conv1: CausalConv3d, norm2: BatchNorm3d, conv2: CausalConv3d
+
+    init(_ w: WeightScope, channels c: Int) {
+        norm1 = BatchNorm3d(w["norm1"], channels: c)
+        conv1 = CausalConv3d(w["conv1.conv"], in: c, out: c, kernel: (3, 3, 3), temporalStride: 1)
+        norm2 = BatchNorm3d(w["norm2"], channels: c)
+        conv2 = CausalConv3d(w["conv2.conv"], in: c, out: c, kernel: (3, 3, 3), temporalStride: 1)
+    }
+
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        var y = conv2(norm2.silu(conv1(norm1.silu(x))))
+        y.add(x)
+        return y
+    }
+}
+
+/// The Emu3 vision tokenizer (encoder side).
+public struct Emu3: ImageTokenizer {
+    /// The spatial part's shape (`base_channels · channel_multiplier`, `attn_resolutions` as level indices).
+    public let coderShape: ConvCoderShape
+    /// Frames folded into one code step (`temporal_downsample_factor`).
+    public let temporalFactor: Int
+    /// Codewords.
+    public let codebookSize: Int
+    /// Family `emu3`: `[H/8, W/8]` codes of 32768 for images (size varies with the image, nominal 512²).
+    public let descriptor: TokenizerDescriptor
+    /// The processor's: `smart_resize` to multiples of 8 within 512²…1024² pixels, PIL bicubic,
+    /// `(x / 255 − 0.5) / 0.5`.
+    public let preprocessing: Preprocessing
+    let encoder: ConvEncoder
+    let timeConvs: [CausalConv3d]
+    let timeBlocks: [TemporalResBlock]
+    let quantConv: CausalConv3d
+    let quantizer: VectorQuantizer
+
+    /// Loads transformers' Emu3 VQ-VAE (`emu3_vqgan`, or `vq_config` of an Emu3 LM directory with the
+    /// tokenizer under `model.vqmodel.` / `vqmodel.`).
+    /// - Throws: ``ModelConfigError`` for the config, `WeightLoadError` listing key problems.
+    public init(directory: URL) throws {
+        let url = directory.appendingPathComponent("config.json")
+        let root = JSONFields(object: try readJSONConfig(url), path: url.path)
+        let type = root.string("model_type")
+        guard let vq = type == "emu3" ? root.object("vq_config") : (type == "emu3_vqgan" ? root : nil) else {
+            throw ModelConfigError(path: url.path, reason: "model_type \(type ?? "nil") is not Emu3's VQ-VAE")
+        }
+        let mult = try vq.ints("channel_multiplier", default: [1, 2, 2, 4])
+        let base = try vq.int("base_channels", default: 256, in: 1...4096)
+        let z = try vq.int("latent_channels", default: 4, in: 1...4096)
+        let embed = try vq.int("embed_dim", default: 4, in: 1...4096)
+        codebookSize = try vq.int("codebook_size", default: 32768, in: 1...(1 << 24))
+        temporalFactor = try vq.int("temporal_downsample_factor", default: 4, in: 1...64)
+        guard temporalFactor & (temporalFactor - 1) == 0 else {
+            throw vq.fail("temporal_downsample_factor", "a power of 2")
+        }
+        if try vq.bool("double_latent", default: false) { throw vq.fail("double_latent", "false") }
+        var shape = ConvCoderShape(
+            channels: mult.map { $0 * base }, blocksPerLevel: try vq.int("num_res_blocks", default: 2, in: 1...16),
+            latentChannels: z)
+        shape.attentionLevels = Set(try vq.ints("attn_resolutions", default: [3], count: 0...16))
+        shape.attentionHeads = try vq.int("num_attention_heads", default: 1, in: 1...64)
+        let hidden = try vq.int("hidden_size", default: 1024, in: 1...65536)
+        guard hidden == shape.channels[shape.channels.count - 1], hidden % shape.attentionHeads == 0 else {
+            throw vq.fail("hidden_size", "base_channels × the last multiplier (\(shape.channels.last ?? 0))")
+        }
+        try shape.validate(path: url.path)
+        coderShape = shape
+        let checkpoint = try Checkpoint(directory: directory)
+        guard let found = vqPrefix(checkpoint, candidates: ["model.vqmodel", "vqmodel", ""]) else {
+            throw ModelConfigError(path: directory.path, reason: "the checkpoint has no VQ encoder (encoder.conv_in)")
+        }
+        let prefix = found.isEmpty ? "" : found + "."
+        let ignored = checkpoint.names.filter { !$0.hasPrefix(prefix) } + ["decoder.", "post_quant_conv."]
+        let loader = WeightLoader(checkpoint, renames: prefix.isEmpty ? [] : [(prefix, "")], ignored: ignored)
+        let w = loader.root
+        encoder = ConvEncoder(w["encoder"], shape: shape, keys: .emu3)
+        let steps = Int(log2(Double(temporalFactor)))
+        timeConvs = (0..<steps).map {
+            CausalConv3d(w["encoder.time_conv"][$0]["conv.conv"], in: z, out: z, kernel: (4, 3, 3), temporalStride: 2)
+        }
+        timeBlocks = (0..<shape.blocksPerLevel).map { TemporalResBlock(w["encoder.time_res_stack"][$0], channels: z) }
+        quantConv = CausalConv3d(w["quant_conv.conv"], in: z, out: embed, kernel: (3, 1, 1), temporalStride: 1)
+        quantizer = VectorQuantizer(
+            codebook: w["quantize.embedding"].tensor("weight", shape: [codebookSize, embed]),
+            metric: .euclidean(clampMin: nil))
+        try loader.finish()
+        let factor = shape.factor
+        descriptor = TokenizerDescriptor(
+            family: "emu3", modelID: directory.lastPathComponent, inputSize: PixelSize(512),
+            tokenShape: [512 / factor, 512 / factor], vocabularySizes: [codebookSize], variableLength: false,
+            outputRange: -1...1)
+        preprocessing = Preprocessing(
+            resize: .smart(factor: factor, minPixels: 512 * 512, maxPixels: 1024 * 1024), filter: .bicubic,
+            normalization: .rescaled(factor: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]))
+    }
+
+    /// The per-frame encoder output `[T, z, h, w]` of frames `[T, 3, H, W]`.
+    func spatialLatents(_ frames: Tensor) -> Tensor { encoder(frames) }
+
+    /// Codes `[T'][h·w]` of one clip `[T, 3, H, W]` in [−1, 1] (H, W multiples of the spatial factor).
+    public func clipCodes(_ frames: Tensor) -> [[Int]] { codes(latents: spatialLatents(frames)) }
+
+    /// The encoder's output `[T', z, h, w]` (transformers' `last_hidden_state`) for per-frame latents.
+    func temporal(_ latents: Tensor) -> Tensor {
+        var h = latents
+        for conv in timeConvs { h = conv(h).activated(.silu) }
+        for block in timeBlocks { h = block(h) }
+        return h
+    }
+
+    /// Codes `[T'][h·w]` of per-frame encoder outputs `[T, z, h, w]`: the temporal stack and the search.
+    func codes(latents: Tensor) -> [[Int]] {
+        let q = quantConv(temporal(latents))  // [T', D, h, w]
+        let (t, d, cells) = (q.shape[0], q.shape[1], q.shape[2] * q.shape[3])
+        let ids = quantizer.encode(q.reshaped([t, d, cells]).transposed(1, 2).reshaped([t * cells, d]))
+        return (0..<t).map { Array(ids[($0 * cells)..<(($0 + 1) * cells)]) }
+    }
+
+    /// Codes of a video clip `[T, 3, H, W]`: tokens of shape `[T', H/f, W/f]`.
+    /// - Throws: ``TokenizerError`` for a clip that is not `[T, 3, H, W]` with H, W multiples of the factor.
+    public func encode(clip frames: Tensor) throws -> Tokens {
+        let f = coderShape.factor
+        guard frames.rank == 4, frames.shape[1] == 3, frames.shape[0] >= 1, frames.shape[2] % f == 0,
+            frames.shape[3] % f == 0, frames.shape[2] > 0, frames.shape[3] > 0
+        else { throw TokenizerError("\(descriptor.modelID) takes clips [T, 3, H, W] with H, W multiples of \(f)") }
+        let codes = clipCodes(frames)
+        return Tokens(
+            ids: codes.flatMap { $0 }, shape: [codes.count, frames.shape[2] / f, frames.shape[3] / f],
+            vocabularySizes: [codebookSize], model: descriptor.modelID)
+    }
+
+    /// Codes `[H/f, W/f]` of preprocessed images `[3, H, W]` (each repeated over the temporal factor).
+    public func encode(preprocessed images: [Tensor], options: EncodeOptions) throws -> [Tokens] {
+        guard options.tokenLimit == nil, options.seed == nil else {
+            throw TokenizerError("\(descriptor.modelID) encodes a fixed grid deterministically")
+        }
+        let f = coderShape.factor
+        return try images.map { image in
+            guard image.rank == 3, image.shape[0] == 3, image.shape[1] % f == 0, image.shape[2] % f == 0,
+                image.shape[1] > 0, image.shape[2] > 0
+            else { throw TokenizerError("images must be [3, H, W] with H, W multiples of \(f), got \(image.shape)") }
+            // The repeated frames are identical: encode one, repeat its latents.
+            let latent = spatialLatents(image.reshaped([1] + image.shape))
+            let codes = codes(latents: Tensor.concatenate([Tensor](repeating: latent, count: temporalFactor), axis: 0))
+            return Tokens(
+                ids: codes.flatMap { $0 }, shape: [image.shape[1] / f, image.shape[2] / f],
+                vocabularySizes: [codebookSize], model: descriptor.modelID)
+        }
+    }
+
+    /// Not implemented yet: Emu3's decoder (SpatialNorm, temporal upsampling).
+    public func decode(_ tokens: [Tokens], options: DecodeOptions) throws -> [Tensor] {
+        throw TokenizerError("\(descriptor.modelID): decoding Emu3 codes is not implemented yet (encoder only)")
+    }
+}
