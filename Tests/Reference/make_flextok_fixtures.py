@@ -249,6 +249,19 @@ def perturb(model: torch.nn.Module, seed: int) -> None:
                 p.copy_(scale * torch.randn(p.shape, generator=g) * (1.0 if p.ndim > 1 else 0.3))
 
 
+def to_half_exact(model: torch.nn.Module) -> set[str]:
+    """Rounds the learned parameters to float16 values (they are stored in float16 to keep the fixtures
+    small; every reference output is computed from the rounded values). Returns their state-dict names."""
+    names = set()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("posembs") and not p.requires_grad:
+                continue  # fixed sin-cos tables stay float32
+            p.copy_(p.half().float())
+            names.add(name)
+    return names
+
+
 def sdpa_fallback(model: torch.nn.Module) -> None:
     from flextok.model.layers.attention import FlexAttention
     from flextok.model.preprocessors.flex_seq_packing import BlockWiseSequencePacker
@@ -280,8 +293,9 @@ def run_case(name: str, spec: dict, vae_dir: Path, images: torch.Tensor, seed: i
     case_dir = OUT / name
     case_dir.mkdir(parents=True, exist_ok=True)
     # The VAE weights are those of the standalone VAE, as in the released checkpoints.
-    model.vae.vae.load_state_dict(AutoencoderKL.from_pretrained(vae_dir).state_dict())
-    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    model.vae.vae.load_state_dict(AutoencoderKL.from_pretrained(vae_dir, torch_dtype=torch.float32).state_dict())
+    halves = to_half_exact(model)
+    state = {k: (v.detach().half() if k in halves else v.detach()).clone() for k, v in model.state_dict().items()}
     stored_config = copy.deepcopy(config)
     stored_config["vae"]["hf_hub_path"] = "EPFL-VILAB/flextok_vae_c16"  # what a released config would say
     save_safetensors(state, str(case_dir / "model.safetensors"), metadata_dict=stored_config)
@@ -375,7 +389,9 @@ def main() -> None:
     torch.manual_seed(0)
     vae = AutoencoderKL.from_config(vae_config(16, 0.8)).eval()
     perturb(vae, 0)
-    vae.save_pretrained(vae_dir, safe_serialization=True)
+    to_half_exact(vae)
+    vae.half().save_pretrained(vae_dir, safe_serialization=True)
+    vae = vae.float()
     # Tessera extension: the input side of this reduced test VAE (the released ones take 256²).
     config_path = vae_dir / "config.json"
     vae_json = json.loads(config_path.read_text())
