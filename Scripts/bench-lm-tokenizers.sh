@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The LM image tokenizers (Chameleon's VQ at 512², Janus-Pro's VQ-16 at 384²): Tessera vs
+# The LM image tokenizers (Chameleon's VQ at 512², Janus-Pro's VQ-16 at 384², Emu3's encoder at 512²): Tessera vs
 # transformers on the same random-weight checkpoints at the published sizes, same run, batch 1
-# and 8 (encode; Janus also decode).
+# and 8 (Emu3: 1 and 2; encode; Janus also decode).
 #   PYTHON=~/venvs/ref/bin/python bash Scripts/bench-lm-tokenizers.sh
-# Needs torch and transformers (5.x). Takes about 10 minutes on 2 cores.
+# Needs torch and transformers (5.x). Takes about 15 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -12,9 +12,12 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 swift build -c release --product tessera >/dev/null
 "$PYTHON" Scripts/bench_lm_tokenizers.py --save "$dir"
-for model in ${MODELS:-chameleon janus}; do
-  ours=$(.build/release/tessera bench tokenizer --model "$dir/$model" --batch 1 --batch 8 --seconds 4 --json)
-  theirs=$("$PYTHON" Scripts/bench_lm_tokenizers.py --model "$dir/$model" 2>/dev/null)
+for model in ${MODELS:-chameleon janus emu3}; do
+  batches=(1 8)
+  [ "$model" = emu3 ] && batches=(1 2)  # Emu3's encoder is ~10× heavier (base 256 at full resolution)
+  ours=$(.build/release/tessera bench tokenizer --model "$dir/$model" --batch "${batches[0]}" --batch "${batches[1]}" \
+    --seconds 4 --json)
+  theirs=$("$PYTHON" Scripts/bench_lm_tokenizers.py --model "$dir/$model" --batch "${batches[@]}" 2>/dev/null)
   "$PYTHON" - "$model" "$ours" "$theirs" <<'PY'
 import json, sys
 name, a, b = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])

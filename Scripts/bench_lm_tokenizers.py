@@ -27,23 +27,31 @@ def main():
     ap.add_argument("--batch", type=int, nargs="+", default=[1, 8])
     ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args()
-    from transformers import ChameleonVQVAE, ChameleonVQVAEConfig, JanusVQVAE, JanusVQVAEConfig
+    from transformers import (ChameleonVQVAE, ChameleonVQVAEConfig, Emu3VQVAE, Emu3VQVAEConfig, JanusVQVAE,
+                              JanusVQVAEConfig)
     torch.manual_seed(0)
     if args.save:
         ChameleonVQVAE(ChameleonVQVAEConfig(attn_resolutions=[])).save_pretrained(Path(args.save) / "chameleon")
         JanusVQVAE(JanusVQVAEConfig(num_patches=24)).save_pretrained(Path(args.save) / "janus")
+        Emu3VQVAE(Emu3VQVAEConfig()).save_pretrained(Path(args.save) / "emu3")
         return
     threads = int(os.environ.get("TESSERA_THREADS", os.cpu_count()))
     torch.set_num_threads(threads)
     config = json.loads((Path(args.model) / "config.json").read_text())
-    janus = config["model_type"] == "janus_vqgan"
-    model = (JanusVQVAE if janus else ChameleonVQVAE).from_pretrained(args.model, dtype=torch.float32).eval()
+    kind = config["model_type"]
+    janus, emu3 = kind == "janus_vqgan", kind == "emu3_vqgan"
+    cls = JanusVQVAE if janus else (Emu3VQVAE if emu3 else ChameleonVQVAE)
+    model = cls.from_pretrained(args.model, dtype=torch.float32).eval()
     size = 384 if janus else 512
     results = []
     with torch.inference_mode():
         for b in args.batch:
             x = torch.rand(b, 3, size, size) * 2 - 1
-            enc = timed(lambda: model.encode(x), args.repeats)
+            if emu3:  # images are repeated 4× in time inside encode, as upstream
+                sizes = torch.tensor([[size, size]] * b)
+                enc = timed(lambda: model.encode(x, image_sizes=sizes), args.repeats)
+            else:
+                enc = timed(lambda: model.encode(x), args.repeats)
             row = {"batch": b, "encode_ms": enc * 1000, "encode_images_per_s": b / enc}
             if janus:
                 codes = model.encode(x).image_tokens.view(b, -1)

@@ -66,7 +66,8 @@ struct BenchTokenizer: ParsableCommand {
                 (tokenizer as? FlexTok)?.flops(steps: FlexTok.defaultSteps, guided: true)
                 ?? (tokenizer as? Chameleon)?.flopsPerImage ?? (tokenizer as? Janus)?.flopsPerImage
             result.encode_gflops = flops.map { $0.encode * Double(b) / encode / 1e9 }
-            if !encodeOnly, (tokenizer as? Chameleon)?.canDecode != false {
+            // Encoder-only checkpoints (transformers' Chameleon) and families (Emu3, so far) time encoding only.
+            if !encodeOnly, (tokenizer as? Chameleon)?.canDecode != false, !(tokenizer is Emu3) {
                 let decode = try Stopwatch.seconds(minimum: seconds, warmUp: warmUp) {
                     _ = try tokenizer.decode(tokens, options: decodeOptions)
                 }
