@@ -160,6 +160,10 @@ import Testing
             #expect(codes.ids == VQGANTokenizerTests.ints(try e.tensor(name + "_codes")))
         }
         #expect(throws: TokenizerError.self) { try model.encode(clip: Tensor.zeros([2, 3, 30, 32])) }
+        for frames in [1, 2, 3] {  // shorter than the temporal factor: an error, not a trap
+            #expect(throws: TokenizerError.self) { try model.encode(clip: Tensor.zeros([frames, 3, 32, 32])) }
+        }
+        #expect(try model.encode(clip: Tensor.zeros([4, 3, 32, 32])).shape == [1, 8, 8])
         #expect(throws: TokenizerError.self) { try model.decode(tokens, options: DecodeOptions()) }
     }
 

@@ -203,6 +203,15 @@ public struct Emu3: ImageTokenizer {
         guard frames.rank == 4, frames.shape[1] == 3, frames.shape[0] >= 1, frames.shape[2] % f == 0,
             frames.shape[3] % f == 0, frames.shape[2] > 0, frames.shape[3] > 0
         else { throw TokenizerError("\(descriptor.modelID) takes clips [T, 3, H, W] with H, W multiples of \(f)") }
+        // Each stride-2 temporal convolution (kernel 4, causal pad 2) needs at least 2 steps in.
+        var steps = frames.shape[0]
+        for _ in timeConvs {
+            guard steps >= 2 else {
+                throw TokenizerError(
+                    "\(descriptor.modelID) needs clips of at least \(temporalFactor) frames, got \(frames.shape[0])")
+            }
+            steps = (steps - 2) / 2 + 1
+        }
         let codes = clipCodes(frames)
         return Tokens(
             ids: codes.flatMap { $0 }, shape: [codes.count, frames.shape[2] / f, frames.shape[3] / f],
