@@ -41,16 +41,9 @@ public struct Chameleon: LanguageModelImageTokenizer {
     public init(directory: URL, processor: Processor = .original) throws {
         self.processor = processor
         let (config, size, checkpoint, prefix, vocabulary) = try Self.open(directory)
-        try config.validate(path: directory.path)
-        var ignored = checkpoint.names.filter { !$0.hasPrefix(prefix) }
-        let hasDecoder = checkpoint.contains(prefix + "decoder.conv_in.weight")
-        if !hasDecoder { ignored.append("post_quant_conv.") }  // kept by the conversion, unused without a decoder
-        let loader = WeightLoader(checkpoint, renames: prefix.isEmpty ? [] : [(prefix, "")], ignored: ignored)
-        let model = VQGAN(
-            loader.root, config: config, keys: .taming, normalizedSearch: false, normalizedLookup: false,
-            decoder: hasDecoder)
-        try loader.finish()
-        grid = VQGANGrid(model: model, modelID: directory.lastPathComponent, size: size)
+        grid = try VQGANGrid(
+            checkpoint: checkpoint, prefix: prefix, config: config, keys: .taming, normalizedSearch: false,
+            normalizedLookup: false, size: size, modelID: directory.lastPathComponent, path: directory.path)
         descriptor = grid.descriptor(family: "chameleon")
         lmVocabulary = vocabulary
         switch processor {
@@ -84,7 +77,7 @@ public struct Chameleon: LanguageModelImageTokenizer {
 
     /// Floating-point operations of encoding and decoding one image (``VQGAN/flops(height:width:)``).
     public var flopsPerImage: (encode: Double, decode: Double) {
-        grid.model.flops(height: grid.size, width: grid.size)
+        grid.flops
     }
 
     // MARK: loading

@@ -72,19 +72,12 @@ public struct Janus: LanguageModelImageTokenizer {
             config.attentionLevels = [4]
             size = 384
         }
-        try config.validate(path: directory.path)
-        let hasDecoder = checkpoint.contains(prefix + "decoder.conv_in.weight")
-        var ignored = checkpoint.names.filter { !$0.hasPrefix(prefix) }
-        ignored.append("quantize.codebook_used")  // LlamaGen's usage counter (training only)
-        if !hasDecoder { ignored.append("post_quant_conv.") }
-        let loader = WeightLoader(
-            checkpoint, renames: prefix.isEmpty ? [] : [(prefix, "")], ignored: ignored,
+        grid = try VQGANGrid(
+            checkpoint: checkpoint, prefix: prefix, config: config, keys: .tamingExecutionOrder,
+            normalizedSearch: search == .original, normalizedLookup: true, size: size,
+            modelID: directory.lastPathComponent, path: directory.path,
+            ignoring: ["quantize.codebook_used"],  // LlamaGen's usage counter (training only)
             rewrite: original ? Self.transformersName : { $0 })
-        let model = VQGAN(
-            loader.root, config: config, keys: .tamingExecutionOrder, normalizedSearch: search == .original,
-            normalizedLookup: true, decoder: hasDecoder)
-        try loader.finish()
-        grid = VQGANGrid(model: model, modelID: directory.lastPathComponent, size: size)
         descriptor = grid.descriptor(family: "janus")
         var p = Preprocessing(
             resize: .longerSide(size, minimum: 14), filter: .bicubic,
@@ -106,7 +99,7 @@ public struct Janus: LanguageModelImageTokenizer {
 
     /// Floating-point operations of encoding and decoding one image (``VQGAN/flops(height:width:)``).
     public var flopsPerImage: (encode: Double, decode: Double) {
-        grid.model.flops(height: grid.size, width: grid.size)
+        grid.flops
     }
 
     // MARK: loading

@@ -168,6 +168,35 @@ struct VQGANGrid: Sendable {
 
     var grid: Int { size / model.config.factor }
 
+    /// Binds the VQGAN stored under `prefix` (`"model.vqmodel."`, or empty) in `checkpoint`, with or
+    /// without its decoder as the checkpoint has it; every tensor outside the prefix may stay unused.
+    /// - Parameters:
+    ///   - ignoring: further keys (after the prefix is removed) that may stay unused.
+    ///   - rewrite: maps the checkpoint's names to `keys`' (``WeightLoader``).
+    /// - Throws: ``ModelConfigError`` for an unsupported shape, `WeightLoadError` listing key problems.
+    init(
+        checkpoint: Checkpoint, prefix: String, config: VQGANConfig, keys: ConvCoderKeys, normalizedSearch: Bool,
+        normalizedLookup: Bool, size: Int, modelID: String, path: String, ignoring: [String] = [],
+        rewrite: (String) -> String = { $0 }
+    ) throws {
+        try config.validate(path: path)
+        let hasDecoder = checkpoint.contains(prefix + "decoder.conv_in.weight")
+        // Conversions without a decoder keep `post_quant_conv`, which only decoding uses.
+        let ignored =
+            checkpoint.names.filter { !$0.hasPrefix(prefix) } + ignoring + (hasDecoder ? [] : ["post_quant_conv."])
+        let loader = WeightLoader(
+            checkpoint, renames: prefix.isEmpty ? [] : [(prefix, "")], ignored: ignored, rewrite: rewrite)
+        model = VQGAN(
+            loader.root, config: config, keys: keys, normalizedSearch: normalizedSearch,
+            normalizedLookup: normalizedLookup, decoder: hasDecoder)
+        try loader.finish()
+        self.modelID = modelID
+        self.size = size
+    }
+
+    /// Floating-point operations of encoding and decoding one image.
+    var flops: (encode: Double, decode: Double) { model.flops(height: size, width: size) }
+
     /// The descriptor of family `family`.
     func descriptor(family: String) -> TokenizerDescriptor {
         TokenizerDescriptor(
@@ -221,16 +250,22 @@ struct VQGANGrid: Sendable {
 /// `config.json` of a transformers model as a JSON object (Chameleon's carries the 65,536-name
 /// `vocabulary_map`, so the limit is generous).
 func readJSONConfig(_ url: URL, limit: Int = 64 << 20) throws -> [String: Any] {
-    let attributes = try? FileManager.default.attributesOfItem(atPath: url.path)
-    if let size = attributes?[.size] as? Int, size > limit {
-        throw ModelConfigError(path: url.path, reason: "\(size) bytes, above the \(limit)-byte limit for a config")
+    func fail(_ reason: String) -> ModelConfigError { ModelConfigError(path: url.path, reason: reason) }
+    let data: Data
+    do {
+        let size = try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int ?? 0
+        guard size <= limit else { throw fail("\(size) bytes, above the \(limit)-byte limit for a config") }
+        data = try Data(contentsOf: url)
+    } catch let error as ModelConfigError {
+        throw error
+    } catch {
+        throw fail("cannot read the file (\(error.localizedDescription))")
     }
-    guard let data = try? Data(contentsOf: url) else {
-        throw ModelConfigError(path: url.path, reason: "cannot read the file")
+    let parsed: Any
+    do { parsed = try JSONSerialization.jsonObject(with: data) } catch {
+        throw fail("not valid JSON (\(error.localizedDescription))")
     }
-    guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-        throw ModelConfigError(path: url.path, reason: "not a JSON object")
-    }
+    guard let object = parsed as? [String: Any] else { throw fail("not a JSON object") }
     return object
 }
 
