@@ -4,6 +4,7 @@
 import Foundation
 import TesseraCore
 import TesseraNN
+import TesseraStreams
 
 /// The tokenizer families, in the order their predicates are tried.
 public enum TokenizerRegistry {
@@ -72,11 +73,15 @@ public enum TokenizerRegistry {
             ModelEntry(
                 family: "Emu3 vision tokenizer (encoder)",
                 repositories: [
-                    "BAAI/Emu3-VisionTokenizer (transformers layout)", "BAAI/Emu3-Chat-hf", "BAAI/Emu3-Gen-hf",
+                    "BAAI/Emu3-VisionTokenizer (original and transformers layouts)", "BAAI/Emu3-Chat-hf",
+                    "BAAI/Emu3-Gen-hf",
                 ],
                 notes: "smart-resized images → [H/8, W/8] codes of 32768, video clips → [T/4, H/8, W/8] "
-                    + "(Emu3.encode(clip:)); decoding not implemented yet",
-                matches: { ["emu3", "emu3_vqgan"].contains($0.configValue("model_type") as? String ?? "") },
+                    + "(Emu3.encode(clip:)); LM span from vocabulary_map / tokenizer.json / emu3.tiktoken; "
+                    + "no decoder yet",
+                matches: {
+                    ["emu3", "emu3_vqgan", "Emu3VisionVQ"].contains($0.configValue("model_type") as? String ?? "")
+                },
                 load: { try Emu3(directory: $0.url) }),
             ModelEntry(
                 family: "KL autoencoder (diffusers AutoencoderKL)",
@@ -96,7 +101,7 @@ public enum TokenizerRegistry {
     public static func load(_ directory: URL) throws -> any ImageTokenizer { try registry.load(directory) }
 
     /// Loads the tokenizer in `directory` reproducing `behaviour` where the original code and
-    /// transformers' port differ (only Chameleon and Janus have a transformers variant).
+    /// transformers' port differ (Chameleon's preprocessing, Janus' search, Emu3's resolution text).
     /// - Throws: ``TokenizerError`` when the family has a single behaviour, or its load error.
     public static func load(_ directory: URL, behaviour: ReferenceBehaviour) throws -> any ImageTokenizer {
         guard behaviour == .transformers else { return try load(directory) }
@@ -104,8 +109,36 @@ public enum TokenizerRegistry {
         switch model {
         case is Chameleon: return try Chameleon(directory: directory, processor: .transformers)
         case is Janus: return try Janus(directory: directory, search: .transformers)
+        case is Emu3: return try Emu3(directory: directory, behaviour: .transformers)
         default: throw TokenizerError("\(model.modelID) (\(model.descriptor.family)) has no transformers variant")
         }
+    }
+}
+
+extension TokenizerRegistry {
+    /// The image span of the LM whose files are in `directory`: its tokenizer's
+    /// ``LanguageModelImageTokenizer/lmVocabulary``, or, for an original Emu3 release
+    /// (`emu3.tiktoken`; its VQ-VAE is in a separate repository), the vocabulary alone.
+    /// - Throws: ``TokenizerError`` when the directory's model feeds no LM or has no vocabulary files,
+    ///   ``ModelConfigError`` naming a file that lacks the image tokens.
+    public static func lmVocabulary(_ directory: URL, behaviour: ReferenceBehaviour = .original) throws
+        -> VisualVocabulary
+    {
+        if FileManager.default.fileExists(atPath: directory.appendingPathComponent("emu3.tiktoken").path),
+            let vocabulary = try Emu3.lmVocabulary(directory: directory, behaviour: behaviour)
+        {
+            return vocabulary
+        }
+        let tokenizer = try load(directory, behaviour: behaviour)
+        guard let lm = tokenizer as? any LanguageModelImageTokenizer else {
+            throw TokenizerError(
+                "\(tokenizer.modelID) (\(tokenizer.descriptor.family)) feeds no LM: it has no LM vocabulary")
+        }
+        guard let vocabulary = lm.lmVocabulary else {
+            throw TokenizerError(
+                "\(directory.path) has no LM vocabulary (config.json vocabulary_map, tokenizer.json or emu3.tiktoken)")
+        }
+        return vocabulary
     }
 }
 

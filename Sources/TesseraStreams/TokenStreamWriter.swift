@@ -125,9 +125,13 @@ public final class TokenStreamWriter {
         if options.format == .bin, options.vocabulary == nil {
             throw TokenFileError(path: directory.path, reason: "bin shards need a visual vocabulary")
         }
-        if options.videoSequences, options.format != .bin || options.vocabulary?.special.frameSeparator == nil {
+        if options.videoSequences,
+            options.format != .bin
+                || (options.vocabulary?.special.frameSeparator == nil && options.vocabulary?.special.frameEnd == nil)
+        {
             throw TokenFileError(
-                path: directory.path, reason: "video sequences need bin shards and a vocabulary with a frame_separator")
+                path: directory.path,
+                reason: "video sequences need bin shards and a vocabulary with a frame_separator or frame_end")
         }
         try options.vocabulary?.validate()
         self.directory = directory

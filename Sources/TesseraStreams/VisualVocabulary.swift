@@ -14,10 +14,13 @@ import TesseraCore
 ///  "special": {"image_start": 8197, "image_end": 8196}}
 /// ```
 ///
-/// Stream of one image: `[image_start] [resolution] [image_token] tokens… [image_end]`, where
-/// tokens are in row-major order, codebooks interleaved per position (codebook `c` of a
+/// Stream of one image: `[image_start] [resolution] [image_token] tokens… [frame_end] [image_end]`,
+/// where tokens are in row-major order, codebooks interleaved per position (codebook `c` of a
 /// position maps to `codebook_offsets[c] + id`), and for 2D token grids `row_break` follows
-/// every row (Emu3 style). Frames of one video are joined with `frame_separator`.
+/// every row (Emu3 style). The resolution is one id per grid size (`resolution`) or the tokens
+/// of its text (`resolution_pieces`, Emu3's digit-by-digit `h*w`). A `[T, H, W]` clip is one
+/// span whose frames each end in `frame_end`; separate images of a video are joined with
+/// `frame_separator`.
 public struct VisualVocabulary: Codable, Sendable, Equatable {
     /// Ids of the special tokens in the LM vocabulary (each optional).
     public struct Specials: Codable, Sendable, Equatable {
@@ -29,17 +32,19 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
         public var imageToken: Int?
         /// LM id after every row of a 2D token grid (Emu3's end of line).
         public var rowBreak: Int?
-        /// LM id between the frames of a video (Emu3's end of frame).
+        /// LM id between the images of a video given frame by frame.
         public var frameSeparator: Int?
+        /// LM id after the last row of each frame (Emu3's end of frame `<|extra_201|>`; an image is one frame).
+        public var frameEnd: Int?
         /// Special tokens; each nil one is left out of streams.
         public init(
             imageStart: Int? = nil, imageEnd: Int? = nil, imageToken: Int? = nil, rowBreak: Int? = nil,
-            frameSeparator: Int? = nil
+            frameSeparator: Int? = nil, frameEnd: Int? = nil
         ) {
-            (self.imageStart, self.imageEnd, self.imageToken, self.rowBreak, self.frameSeparator) =
-                (imageStart, imageEnd, imageToken, rowBreak, frameSeparator)
+            (self.imageStart, self.imageEnd, self.imageToken, self.rowBreak, self.frameSeparator, self.frameEnd) =
+                (imageStart, imageEnd, imageToken, rowBreak, frameSeparator, frameEnd)
         }
-        var all: [Int] { [imageStart, imageEnd, imageToken, rowBreak, frameSeparator].compactMap { $0 } }
+        var all: [Int] { [imageStart, imageEnd, imageToken, rowBreak, frameSeparator, frameEnd].compactMap { $0 } }
     }
 
     /// The text form: a `printf` template with one integer for visual tokens (the id relative
@@ -55,20 +60,23 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
         public var imageToken: String?
         /// Text after every row of a 2D token grid.
         public var rowBreak: String?
-        /// Text between the frames of a video.
+        /// Text between the images of a video given frame by frame.
         public var frameSeparator: String?
+        /// Text after the last row of each frame.
+        public var frameEnd: String?
         /// Resolution marker with two integers, rows then columns of the token grid (Emu3: `%d*%d`).
         public var resolution: String?
         /// A text form; each nil string is left out of the text.
         public init(
             visual: String, imageStart: String? = nil, imageEnd: String? = nil, imageToken: String? = nil,
-            rowBreak: String? = nil, frameSeparator: String? = nil, resolution: String? = nil
+            rowBreak: String? = nil, frameSeparator: String? = nil, frameEnd: String? = nil,
+            resolution: String? = nil
         ) {
             (
                 self.visual, self.imageStart, self.imageEnd, self.imageToken, self.rowBreak, self.frameSeparator,
-                self.resolution
+                self.frameEnd, self.resolution
             ) =
-                (visual, imageStart, imageEnd, imageToken, rowBreak, frameSeparator, resolution)
+                (visual, imageStart, imageEnd, imageToken, rowBreak, frameSeparator, frameEnd, resolution)
         }
     }
 
@@ -86,6 +94,9 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
     public var special: Specials
     /// Resolution markers: token-grid size (`"32"` for 1D, `"16x16"` for 2D) → LM id.
     public var resolution: [String: Int]?
+    /// The LM ids of the pieces the text form's resolution marker is tokenized into, matched
+    /// longest first (Emu3's tokenizer splits `64*64` into `6`, `4`, `*`, `6`, `4`).
+    public var resolutionPieces: [String: Int]?
     /// The text form, for tokenizers that add visual tokens as strings; nil when there is none.
     public var text: TextForm?
 
@@ -98,11 +109,12 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
     ///   - lmVocabularySize: Size of the whole LM vocabulary, if known.
     ///   - special: Ids of the special tokens.
     ///   - resolution: Resolution marker ids by token-grid size (`"32"`, `"16x16"`).
+    ///   - resolutionPieces: LM ids of the pieces of the text form's resolution marker.
     ///   - text: The text form, if any.
     public init(
         layout: String? = nil, offset: Int = 0, codebookSizes: [Int], codebookOffsets: [Int]? = nil,
         lmVocabularySize: Int? = nil, special: Specials = Specials(), resolution: [String: Int]? = nil,
-        text: TextForm? = nil
+        resolutionPieces: [String: Int]? = nil, text: TextForm? = nil
     ) {
         self.layout = layout
         self.offset = offset
@@ -111,6 +123,7 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
         self.lmVocabularySize = lmVocabularySize
         self.special = special
         self.resolution = resolution
+        self.resolutionPieces = resolutionPieces
         self.text = text
     }
 
@@ -131,16 +144,16 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
 
     /// Emu3-style: visual tokens appended after a text vocabulary of `textVocabularySize` ids,
     /// preceded by five special tokens (image start/end, image token, end of line, end of frame);
-    /// text form `<|image start|>H*W<|image token|>…<|extra_200|>…<|image end|>`.
+    /// text form `<|image start|>H*W<|image token|>…<|extra_200|>…<|extra_200|><|extra_201|><|image end|>`.
+    /// The ids are illustrative: `tessera tokens vocabulary --from-model` reads a real Emu3's.
     public static func emu3(codebookSize: Int, textVocabularySize: Int) -> VisualVocabulary {
         let t = textVocabularySize
         return VisualVocabulary(
             layout: "emu3", offset: t + 5, codebookSizes: [codebookSize], lmVocabularySize: t + 5 + codebookSize,
-            special: Specials(
-                imageStart: t, imageEnd: t + 1, imageToken: t + 2, rowBreak: t + 3, frameSeparator: t + 4),
+            special: Specials(imageStart: t, imageEnd: t + 1, imageToken: t + 2, rowBreak: t + 3, frameEnd: t + 4),
             text: TextForm(
                 visual: "<|visual token %06d|>", imageStart: "<|image start|>", imageEnd: "<|image end|>",
-                imageToken: "<|image token|>", rowBreak: "<|extra_200|>", frameSeparator: "<|extra_201|>",
+                imageToken: "<|image token|>", rowBreak: "<|extra_200|>", frameEnd: "<|extra_201|>",
                 resolution: "%d*%d"))
     }
 
@@ -189,14 +202,21 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
                 throw fail("codebook ranges \(r) and \(other) overlap")
             }
         }
-        let specials = special.all + (resolution?.values.map { $0 } ?? [])
-        for s in specials {
+        for s in nonVisualIDs {
             guard s >= 0 else { throw fail("special id \(s) is negative") }
             if let r = ranges.first(where: { $0.contains(s) }) {
                 throw fail("special id \(s) lies inside visual range \(r)")
             }
         }
         guard Set(special.all).count == special.all.count else { throw fail("special tokens must have distinct ids") }
+        if let pieces = resolutionPieces {
+            guard resolution == nil, text?.resolution != nil else {
+                throw fail("resolution_pieces spell text.resolution and replace the resolution ids")
+            }
+            guard !pieces.keys.contains(""), Set(pieces.values).isDisjoint(with: special.all) else {
+                throw fail("resolution_pieces must be non-empty strings with ids apart from the special tokens")
+            }
+        }
         if let n = lmVocabularySize, maxID >= n { throw fail("id \(maxID) does not fit lm_vocabulary_size \(n)") }
         if let t = text {
             guard (try? Template(t.visual, integers: 1)) != nil else {
@@ -215,129 +235,155 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
         codebookOffsets ?? codebookSizes.indices.map { c in offset + codebookSizes[..<c].reduce(0, +) }
     }
 
-    /// Largest id a stream can contain.
-    public var maxID: Int {
-        (zip(lmOffsets, codebookSizes).map { $0 + $1 - 1 } + special.all + (resolution?.values.map { $0 } ?? [])).max()
-            ?? 0
+    /// Every id a stream can hold besides the visual ones.
+    var nonVisualIDs: [Int] {
+        special.all + (resolution?.values.map { $0 } ?? []) + (resolutionPieces?.values.map { $0 } ?? [])
     }
+
+    /// Largest id a stream can contain.
+    public var maxID: Int { (zip(lmOffsets, codebookSizes).map { $0 + $1 - 1 } + nonVisualIDs).max() ?? 0 }
 
     /// Smallest unsigned type that holds every id: uint16 below 65,536, else uint32.
     public var storageType: DType { max(maxID, (lmVocabularySize ?? 0) - 1) < 65536 ? .uint16 : .uint32 }
 
-    /// The LM stream of one image (or of a video's frames, joined by `frame_separator`).
-    public func stream(_ frames: [Tokens]) throws -> [Int] {
+    /// The LM stream of one image or clip (or of a video's frames given as images, joined by `frame_separator`).
+    public func stream(_ images: [Tokens]) throws -> [Int] {
         var out: [Int] = []
-        for (f, tokens) in frames.enumerated() {
+        let offsets = lmOffsets
+        for (f, tokens) in images.enumerated() {
             if f > 0, let s = special.frameSeparator { out.append(s) }
             let grid = try layout(of: tokens)
             if let s = special.imageStart { out.append(s) }
-            if let r = resolution?[grid.key] { out.append(r) }
+            out += try resolutionIDs(grid)
             if let s = special.imageToken { out.append(s) }
-            let offsets = lmOffsets, c = codebookSizes.count
-            for row in 0..<grid.rows {
-                for i in (row * grid.columns * c)..<((row + 1) * grid.columns * c) {
-                    out.append(offsets[i % c] + tokens.ids[i])
-                }
+            grid.forEachRow { positions in
+                for i in positions { out.append(offsets[i % grid.codebooks] + tokens.ids[i]) }
                 if grid.is2D, let s = special.rowBreak { out.append(s) }
+            } frameEnd: {
+                if let s = special.frameEnd { out.append(s) }
             }
             if let s = special.imageEnd { out.append(s) }
         }
         return out
     }
 
-    /// Frames back from an LM stream: special tokens removed, offsets undone, the grid shape
-    /// recovered from the row breaks. Any id that is neither visual nor special is an error.
+    /// Images back from an LM stream (split at frame separators and image ends): special tokens and
+    /// resolution markers removed, offsets undone, the grid shape recovered from the row breaks (and
+    /// `[T, H, W]` from several frame ends in one image). Any id that is neither visual nor special
+    /// is an error.
     public func tokens(fromStream stream: [Int], model: String = "") throws -> [Tokens] {
-        var frames: [[Int]] = [[]]
+        // A new image starts after a frame separator or an image end.
+        var images: [[Int]] = [[]]
         for id in stream {
-            if id == special.frameSeparator { frames.append([]) } else { frames[frames.count - 1].append(id) }
+            if id == special.frameSeparator { images.append([]); continue }
+            images[images.count - 1].append(id)
+            if id == special.imageEnd { images.append([]) }
         }
+        images = images.filter { !$0.isEmpty }
+        if images.isEmpty { images = [[]] }
         let markers = Set(
             [special.imageStart, special.imageEnd, special.imageToken].compactMap { $0 }
                 + (resolution?.values.map { $0 } ?? []))
+        let pieces = Set(resolutionPieces?.values.map { $0 } ?? [])
         let offsets = lmOffsets, c = codebookSizes.count
-        return try frames.enumerated().map { f, frame in
-            var ids: [Int] = [], rows = 0, rowLengths: Set<Int> = [], rowStart = 0
-            for id in frame {
-                if markers.contains(id) { continue }
+        return try images.enumerated().map { f, image in
+            func fail(_ reason: String) -> TokenFileError {
+                TokenFileError(path: "stream", reason: "image \(f): \(reason)")
+            }
+            var frames: [(ids: [Int], shape: [Int])] = []
+            var ids: [Int] = [], rows = 0, rowLengths: Set<Int> = [], rowStart = 0, header = true
+            func closeFrame() throws {
+                guard ids.count % c == 0 else { throw fail("\(ids.count) ids are not a multiple of \(c) codebooks") }
+                var shape = [ids.count / c]
+                if rows > 0 {
+                    guard rowStart == ids.count, rowLengths.count == 1, let w = rowLengths.first, w % c == 0 else {
+                        throw fail("rows of unequal length")
+                    }
+                    shape = [rows, w / c]
+                }
+                frames.append((ids, shape))
+                (ids, rows, rowLengths, rowStart) = ([], 0, [], 0)
+            }
+            for id in image {
+                if markers.contains(id) {
+                    if id == special.imageToken { header = false }
+                    continue
+                }
+                if header, pieces.contains(id) { continue }  // the resolution text before the grid
+                header = false
                 if id == special.rowBreak {
                     rows += 1
                     rowLengths.insert(ids.count - rowStart)
                     rowStart = ids.count
                     continue
                 }
+                if id == special.frameEnd {
+                    try closeFrame()
+                    continue
+                }
                 let k = ids.count % c
                 guard id >= offsets[k], id < offsets[k] + codebookSizes[k] else {
-                    throw TokenFileError(
-                        path: "stream",
-                        reason:
-                            "id \(id) in frame \(f) is not a token of codebook \(k) "
-                            + "(\(offsets[k])..<\(offsets[k] + codebookSizes[k]))"
-                    )
+                    let range = "\(offsets[k])..<\(offsets[k] + codebookSizes[k])"
+                    throw fail("id \(id) is not a token of codebook \(k) (\(range))")
                 }
                 ids.append(id - offsets[k])
             }
-            guard ids.count % c == 0 else {
-                throw TokenFileError(
-                    path: "stream", reason: "frame \(f): \(ids.count) ids are not a multiple of \(c) codebooks")
+            if !ids.isEmpty || rows > 0 || frames.isEmpty { try closeFrame() }
+            guard let first = frames.first, frames.allSatisfy({ $0.shape == first.shape }) else {
+                throw fail("frames of different shapes")
             }
-            var shape = [ids.count / c]
-            if rows > 0 {
-                guard rowStart == ids.count, rowLengths.count == 1, let w = rowLengths.first, w % c == 0 else {
-                    throw TokenFileError(path: "stream", reason: "frame \(f): rows of unequal length")
-                }
-                shape = [rows, w / c]
-            }
+            var shape = (frames.count > 1 ? [frames.count] : []) + first.shape
             if c > 1 { shape.append(c) }
-            return Tokens(ids: ids, shape: shape, vocabularySizes: codebookSizes, model: model)
+            return Tokens(ids: frames.flatMap(\.ids), shape: shape, vocabularySizes: codebookSizes, model: model)
         }
     }
 
     // MARK: text
 
-    /// The text form of one image (or of a video's frames).
-    public func text(_ frames: [Tokens]) throws -> String {
+    /// The text form of one image or clip (or of a video's frames given as images).
+    public func text(_ images: [Tokens]) throws -> String {
         guard let t = text else {
             throw TokenFileError(path: "vocabulary", reason: "no text form defined (\"text\": {\"visual\": …})")
         }
         let visual = try Template(t.visual, integers: 1)
         let res = try t.resolution.map { try Template($0, integers: 2) }
+        let offsets = lmOffsets
         var out = ""
-        for (f, tokens) in frames.enumerated() {
+        for (f, tokens) in images.enumerated() {
             if f > 0, let s = t.frameSeparator { out += s }
             let grid = try layout(of: tokens)
             if let s = t.imageStart { out += s }
             if let res { out += res.render([grid.rows, grid.columns]) }  // 1D: 1*N
             if let s = t.imageToken { out += s }
-            let offsets = lmOffsets, c = codebookSizes.count
-            for row in 0..<grid.rows {
-                for i in (row * grid.columns * c)..<((row + 1) * grid.columns * c) {
-                    out += visual.render([offsets[i % c] + tokens.ids[i] - offset])
-                }
+            grid.forEachRow { positions in
+                for i in positions { out += visual.render([offsets[i % grid.codebooks] + tokens.ids[i] - offset]) }
                 if grid.is2D, let s = t.rowBreak { out += s }
+            } frameEnd: {
+                if let s = t.frameEnd { out += s }
             }
             if let s = t.imageEnd { out += s }
         }
         return out
     }
 
-    /// Frames back from the text form (whitespace between tokens is ignored).
+    /// Images back from the text form (whitespace between tokens is ignored).
     public func tokens(fromText string: String, model: String = "") throws -> [Tokens] {
         guard let t = text else { throw TokenFileError(path: "vocabulary", reason: "no text form defined") }
         let visual = try Template(t.visual, integers: 1)
         let res = try t.resolution.map { try Template($0, integers: 2) }
+        // Structure tokens without an id get stand-ins, so the text parses like a stream.
+        var stand = special
+        stand.rowBreak = special.rowBreak ?? -2
+        stand.frameSeparator = special.frameSeparator ?? -3
+        stand.frameEnd = special.frameEnd ?? -4
         let specials: [(String, Int)] = [
             (t.imageStart, special.imageStart ?? -1), (t.imageEnd, special.imageEnd ?? -1),
-            (t.imageToken, special.imageToken ?? -1), (t.rowBreak, special.rowBreak ?? -2),
-            (t.frameSeparator, special.frameSeparator ?? -3),
+            (t.imageToken, special.imageToken ?? -1), (t.rowBreak, stand.rowBreak ?? -2),
+            (t.frameSeparator, stand.frameSeparator ?? -3), (t.frameEnd, stand.frameEnd ?? -4),
         ]
         .compactMap { s, id in s.map { ($0, id) } }
         var stream: [Int] = []
         var rest = Substring(string)
-        // Emitted only for structure: -2/-3 stand in for row breaks / separators that have no id.
-        var stand = special
-        if stand.rowBreak == nil { stand.rowBreak = -2 }
-        if stand.frameSeparator == nil { stand.frameSeparator = -3 }
         while let first = rest.first {
             if first.isWhitespace { rest = rest.dropFirst(); continue }
             if let (s, id) = specials.first(where: { rest.hasPrefix($0.0) }) {
@@ -354,12 +400,45 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
         }
         var copy = self
         copy.special = stand
+        copy.resolutionPieces = nil
         return try copy.tokens(fromStream: stream, model: model)
     }
 
     // MARK: helpers
 
-    private func layout(of tokens: Tokens) throws -> (rows: Int, columns: Int, is2D: Bool, key: String) {
+    /// Where the ids of one image or clip go: `frames` × `rows` × `columns` positions of `codebooks` ids.
+    struct Grid {
+        var frames: Int, rows: Int, columns: Int, codebooks: Int, is2D: Bool
+        var key: String { is2D ? "\(rows)x\(columns)" : "\(columns)" }
+
+        /// Calls `row` with the id indices of each row in order, and `frameEnd` after each frame's last row.
+        func forEachRow(_ row: (Range<Int>) -> Void, frameEnd: () -> Void) {
+            let width = columns * codebooks
+            for frame in 0..<frames {
+                for r in 0..<rows { row(((frame * rows + r) * width)..<((frame * rows + r + 1) * width)) }
+                frameEnd()
+            }
+        }
+    }
+
+    /// The resolution marker's ids for `grid`: one per size, or the pieces of its text, longest match first.
+    private func resolutionIDs(_ grid: Grid) throws -> [Int] {
+        if let id = resolution?[grid.key] { return [id] }
+        guard let pieces = resolutionPieces, let pattern = text?.resolution else { return [] }
+        var rest = Substring(try Template(pattern, integers: 2).render([grid.rows, grid.columns])), ids: [Int] = []
+        let keys = pieces.keys.sorted { $0.count > $1.count }
+        while !rest.isEmpty {
+            guard let piece = keys.first(where: { rest.hasPrefix($0) }), let id = pieces[piece] else {
+                throw TokenFileError(
+                    path: "vocabulary", reason: "resolution_pieces cannot spell \"\(rest)\" of the resolution marker")
+            }
+            ids.append(id)
+            rest = rest.dropFirst(piece.count)
+        }
+        return ids
+    }
+
+    private func layout(of tokens: Tokens) throws -> Grid {
         guard !tokens.isContinuous else {
             throw TokenFileError(path: "vocabulary", reason: "continuous tokens have no ids to map")
         }
@@ -371,16 +450,21 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
             }
             spatial.removeLast()
         }
-        guard spatial.count == 1 || spatial.count == 2, tokens.ids.count == spatial.reduce(1, *) * c else {
+        guard (1...3).contains(spatial.count), spatial.allSatisfy({ $0 > 0 }),
+            tokens.ids.count == spatial.reduce(1, *) * c
+        else {
             throw TokenFileError(
-                path: "vocabulary", reason: "token shape \(tokens.shape) is not [N], [H, W] (+ codebooks)")
+                path: "vocabulary", reason: "token shape \(tokens.shape) is not [N], [H, W] or [T, H, W] (+ codebooks)")
         }
         for (i, id) in tokens.ids.enumerated() where id < 0 || id >= codebookSizes[i % c] {
             throw TokenFileError(
                 path: "vocabulary", reason: "id \(id) does not fit codebook \(i % c) of size \(codebookSizes[i % c])")
         }
-        if spatial.count == 2 { return (spatial[0], spatial[1], true, "\(spatial[0])x\(spatial[1])") }
-        return (1, spatial[0], false, "\(spatial[0])")
+        switch spatial.count {
+        case 1: return Grid(frames: 1, rows: 1, columns: spatial[0], codebooks: c, is2D: false)
+        case 2: return Grid(frames: 1, rows: spatial[0], columns: spatial[1], codebooks: c, is2D: true)
+        default: return Grid(frames: spatial[0], rows: spatial[1], columns: spatial[2], codebooks: c, is2D: true)
+        }
     }
 }
 

@@ -59,4 +59,55 @@ import Testing
         }
         #expect("\(error!)".contains("no decoder"))
     }
+
+    /// An Emu3 LM directory as transformers converts it: the emu3_lm fixture's config and
+    /// tokenizer files, and the emu3 fixture's VQ weights under `vqmodel.`.
+    func emu3LMDirectory(_ dir: URL) throws -> URL {
+        let lm = dir.appendingPathComponent("Emu3-Chat-hf"), fm = FileManager.default
+        try fm.createDirectory(at: lm, withIntermediateDirectories: true)
+        for name in ["config.json", "tokenizer.json", "tokenizer_config.json"] {
+            try fm.copyItem(
+                at: Fixtures.url("vqgan/emu3_lm").appendingPathComponent(name), to: lm.appendingPathComponent(name))
+        }
+        let vq = try SafeTensorsFile(url: Fixtures.url("vqgan/emu3/model.safetensors"))
+        try SafeTensorsWriter.write(
+            try vq.names.map { ("vqmodel." + $0, .float(try vq.tensor($0))) },
+            to: lm.appendingPathComponent("model.safetensors"))
+        return lm
+    }
+
+    @Test func emu3StreamFromTheLMDirectory() throws {
+        let dir = try scratch("lm-emu3")
+        let lm = try emu3LMDirectory(dir)
+        let vocabulary = dir.appendingPathComponent("vocab.json"), grouped = dir.appendingPathComponent("hf.json")
+        try VocabularyCommand.parse(["--from-model", lm.path, "-o", vocabulary.path]).run()
+        try VocabularyCommand.parse(["--from-model", lm.path, "--behave-as", "transformers", "-o", grouped.path]).run()
+        // The original release's tokenizer files alone (its VQ-VAE is another repository).
+        let original = dir.appendingPathComponent("original.json")
+        try VocabularyCommand.parse(["--from-model", Fixtures.url("vqgan/emu3_original_lm").path, "-o", original.path])
+            .run()
+        #expect(try VisualVocabulary(contentsOf: vocabulary) == (try VisualVocabulary(contentsOf: original)))
+        #expect(try VisualVocabulary(contentsOf: grouped).resolutionPieces?["12"] != nil)
+        // The VQ-VAE loads from the LM's directory and knows its span; its codes (of the emu3 fixture's
+        // images: the CLI's 512² minimum is too slow for a debug build) go through `tokens to-lm`.
+        let model = try Emu3(directory: lm)
+        let vocab = try VisualVocabulary(contentsOf: vocabulary)
+        #expect(model.lmVocabulary == vocab)
+        let e = try SafeTensorsFile(url: Fixtures.url("vqgan/emu3/expected.safetensors"))
+        let image = try e.tensor("images").slice(axis: 0, 0..<1).reshaped([3, 24, 40])
+        let codes = try model.encode(preprocessed: [image], options: EncodeOptions())[0]
+        #expect(codes.ids == Array(try e.integers("image_codes").prefix(60)))
+        let tokens = dir.appendingPathComponent("t.jsonl")
+        try TokenFile.write([TokenRecord(source: "image", tokens: codes)], to: tokens, format: .jsonl)
+        let out = dir.appendingPathComponent("lm.jsonl")
+        try ToLM.parse(["--vocabulary", vocabulary.path, tokens.path, "-o", out.path]).run()
+        let line = try #require(try String(contentsOf: out, encoding: .utf8).split(separator: "\n").first)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        let ids = try #require(object["lm"] as? [Int])
+        #expect(ids == (try vocab.stream([codes])))
+        #expect(
+            ids.first == vocab.special.imageStart && ids.suffix(2) == [vocab.special.frameEnd, vocab.special.imageEnd])
+        let record = TokenRecord(source: "image", tokens: codes)
+        #expect(try vocab.tokens(fromStream: ids, model: record.tokens.model) == [record.tokens])
+    }
 }

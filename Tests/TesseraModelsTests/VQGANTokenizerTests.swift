@@ -167,6 +167,48 @@ import Testing
         #expect(throws: TokenizerError.self) { try model.decode(tokens, options: DecodeOptions()) }
     }
 
+    /// transformers' name → the original release's (BAAI/Emu3-VisionTokenizer), as
+    /// Tests/Reference/make_emu3_original_fixtures.py renames them before loading the official model.
+    static func originalName(_ key: String) -> String {
+        var k = key.replacingOccurrences(of: "encoder.down_block.down.", with: "encoder.down.")
+            .replacingOccurrences(of: "encoder.middle_block.", with: "encoder.mid.")
+            .replacingOccurrences(of: "mid.attn_norm.", with: "mid.attn_1.norm.")
+        if let r = k.range(of: #"attn_norms\.(\d+)\."#, options: .regularExpression) {
+            let index = k[r].dropFirst("attn_norms.".count).dropLast()
+            k.replaceSubrange(r, with: "attn.\(index).norm.")
+        }
+        for (hf, original) in [("q_proj", "q"), ("k_proj", "k"), ("v_proj", "v"), ("out_proj", "proj_out")] {
+            k = k.replacingOccurrences(of: ".\(hf).", with: ".\(original).")
+        }
+        return k
+    }
+
+    @Test func originalReleaseLayoutMatches() throws {
+        let dir = Fixtures.scratchFolder("emu3-original")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.copyItem(
+            at: VQGANTokenizerTests.root.appendingPathComponent("emu3_original/config.json"),
+            to: dir.appendingPathComponent("config.json"))
+        let hf = try SafeTensorsFile(url: Self.dir.appendingPathComponent("model.safetensors"))
+        let tensors: [(String, SafeTensorsWriter.Payload)] = try hf.names.map { name in
+            var t = try hf.tensor(name)
+            // The original's attention projections are 1×1 convolutions.
+            if name.hasSuffix("_proj.weight") { t = t.reshaped(t.shape + [1, 1]) }
+            return (Self.originalName(name), .float(t))
+        }
+        try SafeTensorsWriter.write(tensors, to: dir.appendingPathComponent("model.safetensors"))
+        let model = try #require(try TokenizerRegistry.load(dir) as? Emu3)
+        let e = try VQGANTokenizerTests.expected("emu3")
+        let images = try e.tensor("images")
+        let one = (0..<2).map { images.slice(axis: 0, $0..<($0 + 1)).reshaped([3, 24, 40]) }
+        let tokens = try model.encode(preprocessed: one, options: EncodeOptions())
+        #expect(tokens.flatMap(\.ids) == VQGANTokenizerTests.ints(try e.tensor("image_codes")))
+        let clip = try model.encode(clip: try e.tensor("video").reshaped([8, 3, 32, 32]))
+        #expect(clip.ids == VQGANTokenizerTests.ints(try e.tensor("video_codes")))
+        #expect(model.lmVocabulary == nil)
+    }
+
     @Test func smartResizeAsTheProcessor() {
         let image = Image(width: 200, height: 200)
         #expect(image.smartResizeTarget(factor: 8, minPixels: 512 * 512, maxPixels: 1024 * 1024) == (512, 512))
@@ -223,6 +265,15 @@ import Testing
         #expect(model.coderShape.channels == [256, 512, 512, 1024] && model.coderShape.attentionLevels == [3])
         #expect(model.coderShape.factor == 8 && model.temporalFactor == 4 && model.codebookSize == 32768)
         #expect(model.descriptor.family == "emu3" && model.descriptor.tokenShape == [64, 64])
+    }
+
+    @Test func emu3OriginalReleaseBinds() throws {
+        let dir = try Self.write(
+            "emu3_original_vq_shapes.json", config: ["model_type": "Emu3VisionVQ"], name: "emu3-original")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = try #require(try TokenizerRegistry.load(dir) as? Emu3)
+        #expect(model.coderShape.channels == [256, 512, 512, 1024] && model.coderShape.attentionLevels == [3])
+        #expect(model.coderShape.factor == 8 && model.temporalFactor == 4 && model.codebookSize == 32768)
     }
 
     @Test func janusPro1BBinds() throws {

@@ -45,12 +45,12 @@ private func snapshot(_ folder: URL) throws -> [String: Data] { try Fixtures.sna
     @Test func emu3GridWithRowBreaksAndText() throws {
         let v = VisualVocabulary.emu3(codebookSize: 8192, textVocabularySize: 100_000)
         let s = 100_000
-        #expect(try v.stream([grid]) == [s, s + 2, s + 5, s + 10, s + 3, s + 12, s + 5 + 8191, s + 3, s + 1])
+        #expect(try v.stream([grid]) == [s, s + 2, s + 5, s + 10, s + 3, s + 12, s + 5 + 8191, s + 3, s + 4, s + 1])
         #expect(try v.tokens(fromStream: v.stream([grid]), model: "m") == [grid])
         let text = try v.text([grid])
         #expect(
             text == "<|image start|>2*2<|image token|><|visual token 000000|><|visual token 000005|><|extra_200|>"
-                + "<|visual token 000007|><|visual token 008191|><|extra_200|><|image end|>")
+                + "<|visual token 000007|><|visual token 008191|><|extra_200|><|extra_201|><|image end|>")
         #expect(try v.tokens(fromText: text, model: "m") == [grid])
         #expect(v.storageType == .uint32)
     }
@@ -284,9 +284,9 @@ private func snapshot(_ folder: URL) throws -> [String: Data] { try Fixtures.sna
         let expected = Self.inputs().flatMap(\.records)
         #expect(read == expected)
         #expect(samples == Self.inputs().filter { !$0.records.isEmpty }.count)  // one sample per input, videos included
-        // The first video's stream holds two frame separators.
+        // The first video's stream holds its three frames, each an image span closed by a frame end.
         let video = Self.inputs()[4].records.map(\.tokens)
-        #expect(try options.vocabulary!.stream(video).filter { $0 == 1004 }.count == 2)
+        #expect(try options.vocabulary!.stream(video).filter { $0 == 1004 }.count == 3)
         var plain = Self.options(.jsonl)
         plain.videoSequences = true
         #expect(throws: TokenFileError.self) {

@@ -41,7 +41,7 @@ struct Encode: ParsableCommand {
             "Folder output: visual vocabulary JSON mapping ids into an LM vocabulary (see `tessera tokens vocabulary`)."
     )
     var vocabulary: String?
-    @Flag(help: "bin output: one LM sample per video, its frames joined by the vocabulary's frame_separator.")
+    @Flag(help: "bin output: one LM sample per video, frames delimited by the vocabulary's frame_separator/frame_end.")
     var videoSequences = false
     @Flag(help: "Folder output: continue an interrupted run in the same folder.")
     var resume = false

@@ -10,7 +10,10 @@ struct VocabularyCommand: ParsableCommand {
         discussion: """
             --from-model reads an LM tokenizer's own files (Chameleon: the IMGIMG names and image delimiters of \
             config.json's vocabulary_map; Janus: <begin_of_image> from tokenizer.json, codes in the generation \
-            vocabulary). Presets otherwise: \
+            vocabulary; Emu3: the visual tokens, <|image start|>/<|image token|>/<|extra_200|>/<|extra_201|>/\
+            <|image end|> and the digits of the h*w resolution text from config.json's vocabulary_map, \
+            tokenizer.json or the original emu3.tiktoken + emu3_vision_tokens.txt; --behave-as transformers \
+            spells the resolution as transformers' converted tokenizer, digit runs together). Presets otherwise: \
             plain: ids + --offset. chameleon: 8192 codes at 4…8195, <racm3:break> 8197 / <eoss> 8196. \
             emu3: codes after --text-vocabulary ids and five specials, with the <|visual token %06d|> text form. \
             Edit the JSON for other layouts (keys: offset, codebook_sizes, codebook_offsets, lm_vocabulary_size, \
@@ -22,6 +25,8 @@ struct VocabularyCommand: ParsableCommand {
 
     @Option(help: "Derive the vocabulary from an LM tokenizer's directory (see `tessera models`).")
     var fromModel: String?
+    @Option(help: "--from-model: reproduce the original tokenizer or transformers' port where they differ.")
+    var behaveAs: ReferenceBehaviour = .original
     @Option(help: "plain, chameleon or emu3 (presets; ignored with --from-model).")
     var layout: Layout = .plain
     @Option(help: "Codebook sizes, comma-separated (default: 8192 for chameleon, else 1024).")
@@ -35,18 +40,11 @@ struct VocabularyCommand: ParsableCommand {
 
     func run() throws {
         if let fromModel {
-            let tokenizer = try TokenizerRegistry.load(URL(fileURLWithPath: fromModel))
-            guard let lm = tokenizer as? any LanguageModelImageTokenizer else {
-                throw ValidationError("--from-model: \(tokenizer.modelID) is not an LM's tokenizer (no vocabulary)")
-            }
-            guard let vocabulary = lm.lmVocabulary else {
-                throw ValidationError(
-                    "--from-model: \(fromModel) has no LM vocabulary (config.json vocabulary_map or tokenizer.json)")
-            }
+            let vocabulary = try TokenizerRegistry.lmVocabulary(URL(fileURLWithPath: fromModel), behaviour: behaveAs)
             try vocabulary.validate()
             try vocabulary.write(to: URL(fileURLWithPath: output))
             print(
-                "\(vocabulary.layout ?? "model") vocabulary from \(tokenizer.modelID): codes at "
+                "\(vocabulary.layout ?? "model") vocabulary from \(fromModel): codes at "
                     + "\(vocabulary.lmOffsets), ids stored as \(vocabulary.storageType.rawValue) -> \(output)")
             return
         }

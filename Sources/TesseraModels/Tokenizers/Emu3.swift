@@ -3,7 +3,8 @@
 // stride-2 Conv3d downsamples with SiLU and two BatchNorm3d ResNet blocks — and a causal (3, 1, 1)
 // `quant_conv`, nearest of 32768 codewords. Images are repeated 4× in time (as upstream) and give
 // `[H/8, W/8]` codes; clips of T frames give `[T', H/8, W/8]` with T' = ⌊(T + 2 − 4) / 2⌋ + 1, twice.
-// This file has the encoder only (decoding Emu3's SpatialNorm decoder is not implemented yet).
+// This file has the encoder only (decoding Emu3's SpatialNorm decoder is not implemented yet);
+// Emu3Vocabulary.swift reads the LM's image span.
 import Foundation
 import TesseraCore
 import TesseraMedia
@@ -96,7 +97,7 @@ struct TemporalResBlock: Sendable {
 }
 
 /// The Emu3 vision tokenizer (encoder side).
-public struct Emu3: ImageTokenizer {
+public struct Emu3: LanguageModelImageTokenizer {
     /// The spatial part's shape (`base_channels · channel_multiplier`, `attn_resolutions` as level indices).
     public let coderShape: ConvCoderShape
     /// Frames folded into one code step (`temporal_downsample_factor`).
@@ -113,35 +114,49 @@ public struct Emu3: ImageTokenizer {
     let timeBlocks: [TemporalResBlock]
     let quantConv: CausalConv3d
     let quantizer: VectorQuantizer
+    /// The LM's image span, from the directory's `vocabulary_map` / `tokenizer.json` (nil for a bare VQ-VAE).
+    public let lmVocabulary: VisualVocabulary?
 
-    /// Loads transformers' Emu3 VQ-VAE (`emu3_vqgan`, or `vq_config` of an Emu3 LM directory with the
-    /// tokenizer under `model.vqmodel.` / `vqmodel.`).
+    /// Loads Emu3's VQ-VAE: transformers' (`emu3_vqgan`, or `vq_config` of an Emu3 LM directory with the
+    /// tokenizer under `model.vqmodel.` / `vqmodel.`) or the original release's (`Emu3VisionVQ`,
+    /// BAAI/Emu3-VisionTokenizer: taming names, 1×1-conv attention).
+    /// - Parameter behaviour: Whose tokenizer spells the resolution in the LM span: Emu3's own (digit
+    ///   by digit) or transformers' converted one (digit runs kept together).
     /// - Throws: ``ModelConfigError`` for the config, `WeightLoadError` listing key problems.
-    public init(directory: URL) throws {
+    public init(directory: URL, behaviour: ReferenceBehaviour = .original) throws {
         let url = directory.appendingPathComponent("config.json")
         let root = JSONFields(object: try readJSONConfig(url), path: url.path)
         let type = root.string("model_type")
-        guard let vq = type == "emu3" ? root.object("vq_config") : (type == "emu3_vqgan" ? root : nil) else {
+        // transformers' names (`emu3_vqgan`, `vq_config` of `emu3`), or the original release's
+        // `Emu3VisionVQ` (ch, ch_mult, z_channels, double_z; taming key names).
+        let original = type == "Emu3VisionVQ"
+        guard
+            let vq = type == "emu3" ? root.object("vq_config") : (type == "emu3_vqgan" || original ? root : nil)
+        else {
             throw ModelConfigError(path: url.path, reason: "model_type \(type ?? "nil") is not Emu3's VQ-VAE")
         }
-        let mult = try vq.ints("channel_multiplier", default: [1, 2, 2, 4])
-        let base = try vq.int("base_channels", default: 256, in: 1...4096)
-        let z = try vq.int("latent_channels", default: 4, in: 1...4096)
+        let mult = try vq.ints(original ? "ch_mult" : "channel_multiplier", default: [1, 2, 2, 4])
+        let base = try vq.int(original ? "ch" : "base_channels", default: 256, in: 1...4096)
+        let z = try vq.int(original ? "z_channels" : "latent_channels", default: 4, in: 1...4096)
         let embed = try vq.int("embed_dim", default: 4, in: 1...4096)
         codebookSize = try vq.int("codebook_size", default: 32768, in: 1...(1 << 24))
         temporalFactor = try vq.int("temporal_downsample_factor", default: 4, in: 1...64)
         guard temporalFactor & (temporalFactor - 1) == 0 else {
             throw vq.fail("temporal_downsample_factor", "a power of 2")
         }
-        if try vq.bool("double_latent", default: false) { throw vq.fail("double_latent", "false") }
+        if try vq.bool(original ? "double_z" : "double_latent", default: false) {
+            throw vq.fail(original ? "double_z" : "double_latent", "false")
+        }
         var shape = ConvCoderShape(
             channels: mult.map { $0 * base }, blocksPerLevel: try vq.int("num_res_blocks", default: 2, in: 1...16),
             latentChannels: z)
         shape.attentionLevels = Set(try vq.ints("attn_resolutions", default: [3], count: 0...16))
-        shape.attentionHeads = try vq.int("num_attention_heads", default: 1, in: 1...64)
-        let hidden = try vq.int("hidden_size", default: 1024, in: 1...65536)
-        guard hidden == shape.channels[shape.channels.count - 1], hidden % shape.attentionHeads == 0 else {
-            throw vq.fail("hidden_size", "base_channels × the last multiplier (\(shape.channels.last ?? 0))")
+        if !original {
+            shape.attentionHeads = try vq.int("num_attention_heads", default: 1, in: 1...64)
+            let hidden = try vq.int("hidden_size", default: 1024, in: 1...65536)
+            guard hidden == shape.channels[shape.channels.count - 1], hidden % shape.attentionHeads == 0 else {
+                throw vq.fail("hidden_size", "base_channels × the last multiplier (\(shape.channels.last ?? 0))")
+            }
         }
         try shape.validate(path: url.path)
         coderShape = shape
@@ -153,7 +168,7 @@ public struct Emu3: ImageTokenizer {
         let ignored = checkpoint.names.filter { !$0.hasPrefix(prefix) } + ["decoder.", "post_quant_conv."]
         let loader = WeightLoader(checkpoint, renames: prefix.isEmpty ? [] : [(prefix, "")], ignored: ignored)
         let w = loader.root
-        encoder = ConvEncoder(w["encoder"], shape: shape, keys: .emu3)
+        encoder = ConvEncoder(w["encoder"], shape: shape, keys: original ? .taming : .emu3)
         let steps = Int(log2(Double(temporalFactor)))
         timeConvs = (0..<steps).map {
             CausalConv3d(w["encoder.time_conv"][$0]["conv.conv"], in: z, out: z, kernel: (4, 3, 3), temporalStride: 2)
@@ -164,6 +179,7 @@ public struct Emu3: ImageTokenizer {
             codebook: w["quantize.embedding"].tensor("weight", shape: [codebookSize, embed]),
             metric: .euclidean(clampMin: nil))
         try loader.finish()
+        lmVocabulary = try Self.lmVocabulary(directory: directory, codes: codebookSize, behaviour: behaviour)
         let factor = shape.factor
         descriptor = TokenizerDescriptor(
             family: "emu3", modelID: directory.lastPathComponent, inputSize: PixelSize(512),
