@@ -215,6 +215,14 @@ public protocol LanguageModelImageTokenizer: ImageTokenizer {
     var lmVocabulary: VisualVocabulary? { get }
 }
 
+/// A tokenizer that encodes a video clip as a whole (`[T', H, W]` codes), not frame by frame.
+public protocol VideoClipTokenizer: ImageTokenizer {
+    /// Frames folded into one temporal code step; a clip needs at least this many.
+    var temporalFactor: Int { get }
+    /// Codes `[T', h, w]` of preprocessed frames `[T, 3, H, W]`.
+    func encode(clip frames: Tensor) throws -> Tokens
+}
+
 /// Whose behaviour an LM tokenizer reproduces where the original repository and the transformers
 /// port differ (Chameleon's preprocessing, Janus' code search).
 public enum ReferenceBehaviour: String, Sendable, CaseIterable {

@@ -110,4 +110,42 @@ import Testing
         let record = TokenRecord(source: "image", tokens: codes)
         #expect(try vocab.tokens(fromStream: ids, model: record.tokens.model) == [record.tokens])
     }
+
+    @Test func emu3VideosAreClips() throws {
+        let dir = try scratch("lm-emu3-video")
+        let model = dir.appendingPathComponent("emu3")
+        try FileManager.default.copyItem(at: Fixtures.url("vqgan/emu3"), to: model)
+        // Small pixel bounds, so the 48×32 test video keeps its size (and the debug build its speed).
+        try Data(#"{"min_pixels": 64, "max_pixels": 1048576}"#.utf8)
+            .write(to: model.appendingPathComponent("preprocessor_config.json"))
+        let video = Fixtures.url("media/videos/h264_bframes.mp4")  // 18 frames
+        let whole = dir.appendingPathComponent("whole.jsonl"), clips = dir.appendingPathComponent("clips.jsonl")
+        try Encode.parse(["--model", model.path, "--uniform", "8", video.path, "-o", whole.path]).run()
+        try Encode.parse(["--model", model.path, "--uniform", "10", "--clip-frames", "4", video.path, "-o", clips.path])
+            .run()
+        let one = try TokenFile.read(whole), chunks = try TokenFile.read(clips)
+        // 8 frames → 4 → 2 code steps; 10 in clips of 4 → 1 step each, the 2-frame tail dropped.
+        #expect(one.map(\.tokens.shape) == [[2, 8, 12]])
+        #expect(chunks.map(\.tokens.shape) == [[1, 8, 12], [1, 8, 12]])
+        let emu3 = try Emu3(directory: model)
+        func frames(_ n: Int) throws -> Tensor {
+            var reader = try VideoReader(url: video).frames(.uniform(count: n), from: nil, to: nil)
+            var frames: [Tensor] = []
+            while let frame = try reader.next() { frames.append(emu3.preprocessing.tensor(frame.image)) }
+            return Tensor.concatenate(frames.map { $0.reshaped([1] + $0.shape) }, axis: 0)
+        }
+        #expect(one.first?.tokens == (try emu3.encode(clip: try frames(8))))
+        #expect(chunks.first?.tokens == (try emu3.encode(clip: try frames(10).slice(axis: 0, 0..<4))))
+        // Three frames are too few for the temporal factor: the video fails, with its name, and the
+        // command exits non-zero without writing a file.
+        let job = BatchEncoder(tokenizer: emu3, inputs: [video])
+        job.sampling = .uniform(count: 3)
+        let failed = try job.encodeAll { _, _ in }
+        #expect(failed.first?.failure?.contains("h264_bframes.mp4") == true && failed.first?.records.isEmpty == true)
+        let short = dir.appendingPathComponent("short.jsonl")
+        #expect(throws: (any Error).self) {
+            try Encode.parse(["--model", model.path, "--uniform", "3", video.path, "-o", short.path]).run()
+        }
+        #expect(!FileManager.default.fileExists(atPath: short.path))
+    }
 }

@@ -20,6 +20,12 @@ struct Encode: ParsableCommand {
 
     @OptionGroup var tokenizer: TokenizerOptions
     @OptionGroup var sampling: SamplingOptions
+    @Option(
+        help: """
+            Video tokenizers (Emu3): encode the sampled frames of each video in clips of this many frames, \
+            one [T', H, W] record each (default: all sampled frames as one clip).
+            """)
+    var clipFrames: Int?
     @Argument(help: "Images, videos, folders or glob patterns.")
     var inputs: [String] = []
     @Option(help: "A file listing inputs, one per line ('#' starts a comment).")
@@ -51,6 +57,7 @@ struct Encode: ParsableCommand {
     var numShards: Int = 1
 
     func validate() throws {
+        if let clipFrames, clipFrames < 1 { throw ValidationError("--clip-frames must be at least 1") }
         guard numShards >= 1, (0..<numShards).contains(shardIndex) else {
             throw ValidationError("--shard-index must be in 0..<--num-shards")
         }
@@ -91,6 +98,7 @@ struct Encode: ParsableCommand {
         job.options = model.encode
         job.sampling = sampling.sampling
         job.timeRange = (sampling.start, sampling.end)
+        job.clipFrames = clipFrames
         return job
     }
 

@@ -97,7 +97,7 @@ struct TemporalResBlock: Sendable {
 }
 
 /// The Emu3 vision tokenizer (encoder side).
-public struct Emu3: LanguageModelImageTokenizer {
+public struct Emu3: LanguageModelImageTokenizer, VideoClipTokenizer {
     /// The spatial part's shape (`base_channels · channel_multiplier`, `attn_resolutions` as level indices).
     public let coderShape: ConvCoderShape
     /// Frames folded into one code step (`temporal_downsample_factor`).
@@ -106,8 +106,8 @@ public struct Emu3: LanguageModelImageTokenizer {
     public let codebookSize: Int
     /// Family `emu3`: `[H/8, W/8]` codes of 32768 for images (size varies with the image, nominal 512²).
     public let descriptor: TokenizerDescriptor
-    /// The processor's: `smart_resize` to multiples of 8 within 512²…1024² pixels, PIL bicubic,
-    /// `(x / 255 − 0.5) / 0.5`.
+    /// The processor's: `smart_resize` to multiples of 8 within 512²…1024² pixels (or the
+    /// `min_pixels` / `max_pixels` of `preprocessor_config.json`), PIL bicubic, `(x / 255 − 0.5) / 0.5`.
     public let preprocessing: Preprocessing
     let encoder: ConvEncoder
     let timeConvs: [CausalConv3d]
@@ -185,13 +185,27 @@ public struct Emu3: LanguageModelImageTokenizer {
             family: "emu3", modelID: directory.lastPathComponent, inputSize: PixelSize(512),
             tokenShape: [512 / factor, 512 / factor], vocabularySizes: [codebookSize], variableLength: false,
             outputRange: -1...1)
+        // The processor's pixel bounds, from its preprocessor_config.json where the directory has one.
+        var bounds = (min: 512 * 512, max: 1024 * 1024)
+        let processorURL = directory.appendingPathComponent("preprocessor_config.json")
+        if FileManager.default.fileExists(atPath: processorURL.path) {
+            let processor = JSONFields(object: try readJSONConfig(processorURL), path: processorURL.path)
+            bounds.min = try processor.int("min_pixels", default: bounds.min, in: 1...(1 << 28))
+            bounds.max = try processor.int("max_pixels", default: bounds.max, in: bounds.min...(1 << 28))
+        }
         preprocessing = Preprocessing(
-            resize: .smart(factor: factor, minPixels: 512 * 512, maxPixels: 1024 * 1024), filter: .bicubic,
+            resize: .smart(factor: factor, minPixels: bounds.min, maxPixels: bounds.max), filter: .bicubic,
             normalization: .rescaled(factor: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]))
     }
 
-    /// The per-frame encoder output `[T, z, h, w]` of frames `[T, 3, H, W]`.
-    func spatialLatents(_ frames: Tensor) -> Tensor { encoder(frames) }
+    /// The per-frame encoder output `[T, z, h, w]` of frames `[T, 3, H, W]`, a few frames at a time
+    /// (the encoder's activations are large; its outputs are small).
+    func spatialLatents(_ frames: Tensor) -> Tensor {
+        let t = frames.shape[0], step = 4
+        guard t > step else { return encoder(frames) }
+        return Tensor.concatenate(
+            stride(from: 0, to: t, by: step).map { encoder(frames.slice(axis: 0, $0..<min(t, $0 + step))) }, axis: 0)
+    }
 
     /// Codes `[T'][h·w]` of one clip `[T, 3, H, W]` in [−1, 1] (H, W multiples of the spatial factor).
     public func clipCodes(_ frames: Tensor) -> [[Int]] { codes(latents: spatialLatents(frames)) }

@@ -53,6 +53,10 @@ public final class BatchEncoder {
     public var sampling: FrameSampling = .all
     /// The part of each video to sample, in seconds.
     public var timeRange: (start: Double?, end: Double?) = (nil, nil)
+    /// For a ``VideoClipTokenizer`` (Emu3): the sampled frames of a video go in clips of this many
+    /// frames, one record `[T', H, W]` each (nil: the whole sample is one clip). A last clip shorter
+    /// than the tokenizer's temporal factor is dropped, unless it is the only one.
+    public var clipFrames: Int?
     /// How the tokenizer encodes: images per forward pass, token limit, sampling seed. Sample
     /// keys are the tokenizer's default (the pixels), so results do not depend on batching.
     public var options = EncodeOptions()
@@ -172,6 +176,27 @@ public final class BatchEncoder {
             }
             return false
         }
+        // Clip tokenizers take a video's frames together: they wait here until a clip is full.
+        let clipTokenizer = tokenizer as? any VideoClipTokenizer
+        var clips: [Int: [(timestamp: Double?, pixels: Tensor)]] = [:]
+        func encodeClip(_ input: Int, final: Bool) {
+            guard let clipTokenizer, let frames = clips[input], !frames.isEmpty else { return }
+            clips[input] = nil
+            let done = open[input]?.records.count ?? 0
+            if final, done > 0, frames.count < clipTokenizer.temporalFactor { return }  // a short tail
+            do {
+                guard frames.allSatisfy({ $0.pixels.shape == frames[0].pixels.shape }) else {
+                    throw TokenizerError("the frames of one clip differ in size")
+                }
+                let clip = Tensor.concatenate(frames.map { $0.pixels.reshaped([1] + $0.pixels.shape) }, axis: 0)
+                let tokens = try clipTokenizer.encode(clip: clip)
+                open[input, default: OpenInput(source: inputs[input].path)].records.append(
+                    TokenRecord(source: inputs[input].path, frameTimestamp: frames[0].timestamp, tokens: tokens))
+            } catch {
+                open[input, default: OpenInput(source: inputs[input].path)].encodeFailure =
+                    "\(inputs[input].path): \(error)"
+            }
+        }
         func encodeBatch() throws {
             guard !batch.isEmpty else { return }
             let tokens = try tokenizer.encode(preprocessed: batch.map(\.pixels), options: encodeOptions)
@@ -185,11 +210,15 @@ public final class BatchEncoder {
 
         while let item = queue.pop() {
             switch item {
+            case .frame(let input, let timestamp?, let pixels) where clipTokenizer != nil:
+                clips[input, default: []].append((timestamp, pixels))
+                if let n = clipFrames, clips[input, default: []].count >= n { encodeClip(input, final: false) }
             case .frame(let input, let timestamp, let pixels):
                 open[input, default: OpenInput(source: inputs[input].path)].pendingFrames += 1
                 batch.append((input, timestamp, pixels))
                 if batch.count >= batchSize { try encodeBatch() }
             case .end(let input, let bytes, let sha, let failure):
+                encodeClip(input, final: true)
                 open[input, default: OpenInput(source: inputs[input].path)].finish(
                     bytes: bytes, sha256: sha, failure: failure)
             // A failed input's frames still in the batch are encoded and then discarded.
@@ -213,9 +242,11 @@ public final class BatchEncoder {
         var pendingFrames = 0
         var ended = false
         var bytes = 0, sha256 = "", failure: String?
+        /// Why a clip of the input could not be encoded (the input then fails as a whole).
+        var encodeFailure: String?
         init(source: String) { self.source = source }
         mutating func finish(bytes: Int, sha256: String, failure: String?) {
-            (self.ended, self.bytes, self.sha256, self.failure) = (true, bytes, sha256, failure)
+            (self.ended, self.bytes, self.sha256, self.failure) = (true, bytes, sha256, failure ?? encodeFailure)
         }
         var result: EncodedInput {
             EncodedInput(
@@ -312,6 +343,7 @@ public final class BatchEncoder {
         text +=
             "\n--\n\(tokenizer.modelID)|\(format.rawValue)|\(sampling)|\(timeRange.start ?? -1)|\(timeRange.end ?? -1)"
         text += "|\(options.tokenLimit ?? -1)|\(options.seed.map(String.init) ?? "mode")"
+        if let clipFrames { text += "|clips \(clipFrames)" }
         if let vocabulary {
             let encoder = JSONEncoder()
             encoder.outputFormatting = .sortedKeys  // key order is otherwise random per process
