@@ -13,11 +13,13 @@ trap 'rm -rf "$dir"' EXIT
 swift build -c release --product tessera >/dev/null
 "$PYTHON" Scripts/bench_lm_tokenizers.py --save "$dir"
 for model in ${MODELS:-chameleon janus emu3}; do
-  batches=(1 8)
-  [ "$model" = emu3 ] && batches=(1 2)  # Emu3's encoder is ~10× heavier (base 256 at full resolution)
+  batches=(1 8) clip=()
+  # Emu3's encoder is ~10× heavier (base 256 at full resolution); it also encodes an 8-frame 256² clip.
+  [ "$model" = emu3 ] && batches=(1 2) clip=(--clip-frames 8 --clip-size 256)
   ours=$(.build/release/tessera bench tokenizer --model "$dir/$model" --batch "${batches[0]}" --batch "${batches[1]}" \
-    --seconds 4 --json)
-  theirs=$("$PYTHON" Scripts/bench_lm_tokenizers.py --model "$dir/$model" --batch "${batches[@]}" 2>/dev/null)
+    --seconds 4 --json "${clip[@]}")
+  theirs=$("$PYTHON" Scripts/bench_lm_tokenizers.py --model "$dir/$model" --batch "${batches[@]}" "${clip[@]}" \
+    2>/dev/null)
   "$PYTHON" - "$model" "$ours" "$theirs" <<'PY'
 import json, sys
 name, a, b = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
@@ -31,6 +33,10 @@ for ra, rb in zip(a["results"], b["results"]):
         ta, tb = ra[f"{stage}_images_per_s"], rb[f"{stage}_images_per_s"]
         g = ra.get(f"{stage}_gflops") or 0
         print(f"{ra['batch']:>5} {stage:>7} {ta:14.2f} {tb:19.2f} {ta / tb:5.2f}x {g:8.0f}")
+ca, cb = a.get("clip"), b.get("clip")
+if ca and cb:
+    print(f"clip of {ca['frames']} frames at {ca['size']}²: tessera {ca['frames_per_s']:.2f} frames/s, "
+          f"transformers {cb['frames_per_s']:.2f} frames/s, {ca['frames_per_s'] / cb['frames_per_s']:.2f}x")
 print(f"peak RSS: tessera {a['peak_rss_mb']:.0f} MB, transformers {b['peak_rss_mb']:.0f} MB")
 PY
 done

@@ -26,6 +26,8 @@ def main():
     ap.add_argument("--model")
     ap.add_argument("--batch", type=int, nargs="+", default=[1, 8])
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--clip-frames", type=int, help="Emu3: also time one clip of this many frames")
+    ap.add_argument("--clip-size", type=int, default=256)
     args = ap.parse_args()
     from transformers import (ChameleonVQVAE, ChameleonVQVAEConfig, Emu3VQVAE, Emu3VQVAEConfig, JanusVQVAE,
                               JanusVQVAEConfig)
@@ -58,7 +60,13 @@ def main():
                 dec = timed(lambda: model.decode(codes), args.repeats)
                 row.update({"decode_ms": dec * 1000, "decode_images_per_s": b / dec})
             results.append(row)
-    print(json.dumps({"torch": torch.__version__, "threads": threads, "results": results,
+        clip = None
+        if emu3 and args.clip_frames:
+            n, side = args.clip_frames, args.clip_size
+            video = torch.rand(1, n, 3, side, side) * 2 - 1
+            seconds = timed(lambda: model.encode(video, image_sizes=torch.tensor([[side, side]])), args.repeats)
+            clip = {"frames": n, "size": side, "clip_ms": seconds * 1000, "frames_per_s": n / seconds}
+    print(json.dumps({"torch": torch.__version__, "threads": threads, "results": results, "clip": clip,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3}))
 
 

@@ -26,6 +26,10 @@ struct BenchTokenizer: ParsableCommand {
         inversion: .prefixedNo,
         help: "Run each decode once before timing it (slow decoders: --no-warm-up; encoding always warms up).")
     var warmUp = true
+    @Option(help: "Video tokenizers (Emu3): also time one clip of this many frames (frames/s).")
+    var clipFrames: Int?
+    @Option(help: "Side of the clip's frames in pixels (default: the tokenizer's input size).")
+    var clipSize: Int?
 
     struct Result: Encodable {
         var batch: Int
@@ -37,9 +41,17 @@ struct BenchTokenizer: ParsableCommand {
         var decode_gflops: Double?
     }
 
+    struct ClipResult: Encodable {
+        var frames: Int
+        var size: Int
+        var clip_ms: Double
+        var frames_per_s: Double
+    }
+
     struct Report: Encodable {
         var model: String
         var results: [Result]
+        var clip: ClipResult?
         var threads: Int
         var blas: String
         var peak_rss_mb: Double
@@ -77,8 +89,19 @@ struct BenchTokenizer: ParsableCommand {
             }
             results.append(result)
         }
+        var clip: ClipResult?
+        if let frames = clipFrames {
+            guard let video = tokenizer as? any VideoClipTokenizer else {
+                throw ValidationError("--clip-frames: \(tokenizer.modelID) does not encode video clips")
+            }
+            let side = clipSize ?? size.height
+            let input = benchInput([frames, 3, side, side], in: -1...1, seed: 7)
+            let seconds = try Stopwatch.seconds(minimum: seconds) { _ = try video.encode(clip: input) }
+            clip = ClipResult(
+                frames: frames, size: side, clip_ms: seconds * 1000, frames_per_s: Double(frames) / seconds)
+        }
         let report = Report(
-            model: tokenizer.modelID, results: results, threads: Threading.threadCount, blas: BLAS.backend,
+            model: tokenizer.modelID, results: results, clip: clip, threads: Threading.threadCount, blas: BLAS.backend,
             peak_rss_mb: Double(peakResidentBytes()) / 1e6,
             sgemm_peak_gflops: measureSGEMM(m: 512, n: 2304, k: 768, seconds: 1))
         if json { return try printJSON(report) }
@@ -94,6 +117,12 @@ struct BenchTokenizer: ParsableCommand {
                 if let g = r.decode_gflops { line += String(format: " %.0f GFLOP/s", g) }
             }
             print(line)
+        }
+        if let c = clip {
+            print(
+                String(
+                    format: "clip of %d frames at %d²: %.1f ms (%.2f frames/s)", c.frames, c.size, c.clip_ms,
+                    c.frames_per_s))
         }
     }
 }
