@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The LM image tokenizers (Chameleon's VQ at 512², Janus-Pro's VQ-16 at 384², Emu3's encoder at 512²): Tessera vs
-# transformers on the same random-weight checkpoints at the published sizes, same run, batch 1
-# and 8 (Emu3: 1 and 2; encode; Janus also decode).
+# The LM image tokenizers (Chameleon's VQ at 512², Janus-Pro's VQ-16 at 384², Emu3's VQ-VAE at 512²):
+# Tessera vs transformers on the same random-weight checkpoints at the published sizes, same run,
+# batch 1 and 8 (Emu3: 1 and 2), encode; Janus also decode; Emu3 also encodes an 8-frame 256² clip
+# and decodes its codes back to 8 frames.
 #   PYTHON=~/venvs/ref/bin/python bash Scripts/bench-lm-tokenizers.sh
-# Needs torch and transformers (5.x). Takes about 15 minutes on 2 cores.
+# Needs torch and transformers (5.x). Takes about 25 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -35,8 +36,12 @@ for ra, rb in zip(a["results"], b["results"]):
         print(f"{ra['batch']:>5} {stage:>7} {ta:14.2f} {tb:19.2f} {ta / tb:5.2f}x {g:8.0f}")
 ca, cb = a.get("clip"), b.get("clip")
 if ca and cb:
-    print(f"clip of {ca['frames']} frames at {ca['size']}²: tessera {ca['frames_per_s']:.2f} frames/s, "
+    print(f"clip of {ca['frames']} frames at {ca['size']}²: encode tessera {ca['frames_per_s']:.2f} frames/s, "
           f"transformers {cb['frames_per_s']:.2f} frames/s, {ca['frames_per_s'] / cb['frames_per_s']:.2f}x")
+    if ca.get("decode_frames_per_s") and cb.get("decode_frames_per_s"):
+        da, db = ca["decode_frames_per_s"], cb["decode_frames_per_s"]
+        print(f"  decode back to {ca['frames']} frames: tessera {da:.3f} frames/s, transformers {db:.3f} frames/s, "
+              f"{da / db:.2f}x")
 print(f"peak RSS: tessera {a['peak_rss_mb']:.0f} MB, transformers {b['peak_rss_mb']:.0f} MB")
 PY
 done

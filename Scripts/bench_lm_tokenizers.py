@@ -12,8 +12,9 @@ from pathlib import Path
 import torch
 
 
-def timed(fn, repeats):
-    fn()  # warm-up
+def timed(fn, repeats, warm_up=True):
+    if warm_up:
+        fn()
     start = time.perf_counter()
     for _ in range(repeats):
         fn()
@@ -66,6 +67,11 @@ def main():
             video = torch.rand(1, n, 3, side, side) * 2 - 1
             seconds = timed(lambda: model.encode(video, image_sizes=torch.tensor([[side, side]])), args.repeats)
             clip = {"frames": n, "size": side, "clip_ms": seconds * 1000, "frames_per_s": n / seconds}
+            # Decoding the clip's codes back to its frames: once, no warm-up (minutes at the published size).
+            codes = torch.stack(model.encode(video, image_sizes=torch.tensor([[side, side]])).image_tokens)
+            frames = []
+            seconds = timed(lambda: frames.append(model.decode(codes).shape[1]), 1, warm_up=False)
+            clip.update({"decode_ms": seconds * 1000, "decode_frames_per_s": frames[-1] / seconds})
     print(json.dumps({"torch": torch.__version__, "threads": threads, "results": results, "clip": clip,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3}))
 

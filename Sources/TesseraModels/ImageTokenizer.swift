@@ -221,6 +221,20 @@ public protocol VideoClipTokenizer: ImageTokenizer {
     var temporalFactor: Int { get }
     /// Codes `[T', h, w]` of preprocessed frames `[T, 3, H, W]`.
     func encode(clip frames: Tensor) throws -> Tokens
+    /// Frames `[T, 3, H, W]` in ``TokenizerDescriptor/outputRange`` (not clamped) of a clip's codes `[T', h, w]`.
+    func decode(clip tokens: Tokens) throws -> Tensor
+}
+
+extension VideoClipTokenizer {
+    /// A clip's frames as 8-bit RGB images.
+    public func decodeFrames(_ tokens: Tokens, rounding: ImageRounding = .truncate) throws -> [Image] {
+        let frames = try decode(clip: tokens)
+        return (0..<frames.shape[0]).map {
+            Image(
+                tensor: frames.slice(axis: 0, $0..<($0 + 1)).reshaped(Array(frames.shape.dropFirst())),
+                range: descriptor.outputRange, rounding: rounding == .nearest)
+        }
+    }
 }
 
 /// Whose behaviour an LM tokenizer reproduces where the original repository and the transformers

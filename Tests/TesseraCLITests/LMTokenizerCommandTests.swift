@@ -136,6 +136,14 @@ import Testing
         }
         #expect(one.first?.tokens == (try emu3.encode(clip: try frames(8))))
         #expect(chunks.first?.tokens == (try emu3.encode(clip: try frames(10).slice(axis: 0, 0..<4))))
+        // Decoding the clip record gives its 8 frames, as the model's own decode(clip:).
+        let decoded = dir.appendingPathComponent("decoded")
+        try Decode.parse(["--model", model.path, whole.path, "-o", decoded.path]).run()
+        let names = try FileManager.default.contentsOfDirectory(atPath: decoded.path).sorted()
+        #expect(names == (0..<8).map { String(format: "h264_bframes_0.000s_frame%03d.png", $0) })
+        let expected = try emu3.decodeFrames(try #require(one.first).tokens)
+        let last = try Image(contentsOf: decoded.appendingPathComponent("h264_bframes_0.000s_frame007.png"))
+        #expect(last == expected[7] && (last.width, last.height) == (48, 32))
         // Three frames are too few for the temporal factor: the video fails, with its name, and the
         // command exits non-zero without writing a file.
         let job = BatchEncoder(tokenizer: emu3, inputs: [video])

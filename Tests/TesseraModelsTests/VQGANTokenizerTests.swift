@@ -164,14 +164,73 @@ import Testing
             #expect(throws: TokenizerError.self) { try model.encode(clip: Tensor.zeros([frames, 3, 32, 32])) }
         }
         #expect(try model.encode(clip: Tensor.zeros([4, 3, 32, 32])).shape == [1, 8, 8])
-        #expect(throws: TokenizerError.self) { try model.decode(tokens, options: DecodeOptions()) }
+    }
+
+    /// Decodes against transformers' `Emu3VQVAE.decode` (itself equal to baaivision/Emu3's to 2e-7;
+    /// Tests/Reference/make_emu3_decode_fixtures.py): images are frame 0, clips 4T' frames.
+    static func checkDecodes(_ model: Emu3) throws {
+        let e = try VQGANTokenizerTests.expected("emu3")
+        let d = try SafeTensorsFile(url: Self.dir.appendingPathComponent("decoded.safetensors"))
+        let codes = VQGANTokenizerTests.ints(try e.tensor("image_codes"))
+        let grids = (0..<2).map {
+            Tokens(ids: Array(codes[($0 * 60)..<($0 * 60 + 60)]), shape: [6, 10], vocabularySizes: [256], model: "")
+        }
+        let images = try model.decode(grids, options: DecodeOptions())
+        #expect(images.map(\.shape) == [[3, 24, 40], [3, 24, 40]])
+        #expect(
+            maxDifference(
+                Tensor.concatenate(images.map { $0.reshaped([1] + $0.shape) }, axis: 0), try d.tensor("image_decoded"))
+                <= 1e-4)
+        for (name, steps, frames) in [("video", 2, 8), ("short_video", 1, 4)] {
+            let clip = Tokens(
+                ids: VQGANTokenizerTests.ints(try e.tensor(name + "_codes")), shape: [steps, 8, 8],
+                vocabularySizes: [256], model: "")
+            let decoded = try model.decode(clip: clip)
+            #expect(decoded.shape == [frames, 3, 32, 32])
+            #expect(maxDifference(decoded, try d.tensor(name + "_decoded").reshaped(decoded.shape)) <= 1e-4)
+        }
+    }
+
+    @Test func decodesAsTransformers() throws {
+        let model = try Emu3(directory: Self.dir)
+        try Self.checkDecodes(model)
+        // The temporal stages of the 8-frame clip's decode, on their own.
+        let e = try VQGANTokenizerTests.expected("emu3")
+        let d = try SafeTensorsFile(url: Self.dir.appendingPathComponent("decoded.safetensors"))
+        let decoder = try #require(model.decoder)
+        let clip = Tokens(
+            ids: VQGANTokenizerTests.ints(try e.tensor("video_codes")), shape: [2, 8, 8], vocabularySizes: [256],
+            model: "")
+        let quant = try model.codewords(clip, decoder: decoder)
+        let post = decoder.postQuantConv(quant)
+        #expect(maxDifference(post, try d.tensor("video_post_quant").reshaped(post.shape)) <= 1e-5)
+        let h = decoder.temporal(post), zq = decoder.temporal(quant)
+        #expect(maxDifference(h, try d.tensor("video_temporal_h").reshaped(h.shape)) <= 1e-5)
+        #expect(maxDifference(zq, try d.tensor("video_temporal_zq").reshaped(zq.shape)) <= 1e-5)
+        // Bad grids and codes: errors, not traps.
+        let bad = [
+            Tokens(ids: [Int](repeating: 256, count: 60), shape: [6, 10], vocabularySizes: [256], model: ""),
+            Tokens(ids: [Int](repeating: 0, count: 59), shape: [6, 10], vocabularySizes: [256], model: ""),
+            Tokens(ids: [-1], shape: [1, 1], vocabularySizes: [256], model: ""),
+            Tokens(ids: [], shape: [0, 4], vocabularySizes: [256], model: ""),
+        ]
+        for tokens in bad {
+            #expect(throws: TokenizerError.self) { try model.decode([tokens], options: DecodeOptions()) }
+            #expect(throws: TokenizerError.self) { try model.decode(clip: tokens) }
+        }
+        #expect(throws: TokenizerError.self) { try model.decode([clip], options: DecodeOptions()) }
+        #expect(throws: TokenizerError.self) {
+            try model.decode([clip], options: DecodeOptions(steps: 4))
+        }
     }
 
     /// transformers' name → the original release's (BAAI/Emu3-VisionTokenizer), as
     /// Tests/Reference/make_emu3_original_fixtures.py renames them before loading the official model.
     static func originalName(_ key: String) -> String {
         var k = key.replacingOccurrences(of: "encoder.down_block.down.", with: "encoder.down.")
+            .replacingOccurrences(of: "decoder.up_block.up.", with: "decoder.up.")
             .replacingOccurrences(of: "encoder.middle_block.", with: "encoder.mid.")
+            .replacingOccurrences(of: "decoder.middle_block.", with: "decoder.mid.")
             .replacingOccurrences(of: "mid.attn_norm.", with: "mid.attn_1.norm.")
         if let r = k.range(of: #"attn_norms\.(\d+)\."#, options: .regularExpression) {
             let index = k[r].dropFirst("attn_norms.".count).dropLast()
@@ -207,6 +266,7 @@ import Testing
         let clip = try model.encode(clip: try e.tensor("video").reshaped([8, 3, 32, 32]))
         #expect(clip.ids == VQGANTokenizerTests.ints(try e.tensor("video_codes")))
         #expect(model.lmVocabulary == nil)
+        try Self.checkDecodes(model)
     }
 
     @Test func smartResizeAsTheProcessor() {
@@ -265,6 +325,7 @@ import Testing
         #expect(model.coderShape.channels == [256, 512, 512, 1024] && model.coderShape.attentionLevels == [3])
         #expect(model.coderShape.factor == 8 && model.temporalFactor == 4 && model.codebookSize == 32768)
         #expect(model.descriptor.family == "emu3" && model.descriptor.tokenShape == [64, 64])
+        #expect(model.decoder?.spatial.shape.conditionChannels == 4)
     }
 
     @Test func emu3OriginalReleaseBinds() throws {
@@ -274,6 +335,7 @@ import Testing
         let model = try #require(try TokenizerRegistry.load(dir) as? Emu3)
         #expect(model.coderShape.channels == [256, 512, 512, 1024] && model.coderShape.attentionLevels == [3])
         #expect(model.coderShape.factor == 8 && model.temporalFactor == 4 && model.codebookSize == 32768)
+        #expect(model.decoder != nil)
     }
 
     @Test func janusPro1BBinds() throws {

@@ -46,6 +46,9 @@ struct BenchTokenizer: ParsableCommand {
         var size: Int
         var clip_ms: Double
         var frames_per_s: Double
+        /// Decoding the clip's codes back to its frames (once, no warm-up: it takes minutes).
+        var decode_ms: Double?
+        var decode_frames_per_s: Double?
     }
 
     struct Report: Encodable {
@@ -78,7 +81,8 @@ struct BenchTokenizer: ParsableCommand {
                 (tokenizer as? FlexTok)?.flops(steps: FlexTok.defaultSteps, guided: true)
                 ?? (tokenizer as? Chameleon)?.flopsPerImage ?? (tokenizer as? Janus)?.flopsPerImage
             result.encode_gflops = flops.map { $0.encode * Double(b) / encode / 1e9 }
-            // Encoder-only checkpoints (transformers' Chameleon) and families (Emu3, so far) time encoding only.
+            // Encoder-only checkpoints (transformers' Chameleon) time encoding only; Emu3 decodes its clip
+            // below (an image decodes only frame 0 here, 4 frames in transformers: not a like-for-like row).
             if !encodeOnly, (tokenizer as? Chameleon)?.canDecode != false, !(tokenizer is Emu3) {
                 let decode = try Stopwatch.seconds(minimum: seconds, warmUp: warmUp) {
                     _ = try tokenizer.decode(tokens, options: decodeOptions)
@@ -96,9 +100,17 @@ struct BenchTokenizer: ParsableCommand {
             }
             let side = clipSize ?? size.height
             let input = benchInput([frames, 3, side, side], in: -1...1, seed: 7)
-            let seconds = try Stopwatch.seconds(minimum: seconds) { _ = try video.encode(clip: input) }
-            clip = ClipResult(
-                frames: frames, size: side, clip_ms: seconds * 1000, frames_per_s: Double(frames) / seconds)
+            var codes: Tokens?
+            let encode = try Stopwatch.seconds(minimum: seconds) { codes = try video.encode(clip: input) }
+            clip = ClipResult(frames: frames, size: side, clip_ms: encode * 1000, frames_per_s: Double(frames) / encode)
+            if !encodeOnly, let codes, (tokenizer as? Emu3)?.canDecode != false {
+                var decoded = 0
+                let decode = try Stopwatch.seconds(minimum: 0, warmUp: false) {
+                    decoded = try video.decode(clip: codes).shape[0]
+                }
+                clip?.decode_ms = decode * 1000
+                clip?.decode_frames_per_s = Double(decoded) / decode
+            }
         }
         let report = Report(
             model: tokenizer.modelID, results: results, clip: clip, threads: Threading.threadCount, blas: BLAS.backend,
@@ -121,8 +133,10 @@ struct BenchTokenizer: ParsableCommand {
         if let c = clip {
             print(
                 String(
-                    format: "clip of %d frames at %d²: %.1f ms (%.2f frames/s)", c.frames, c.size, c.clip_ms,
-                    c.frames_per_s))
+                    format: "clip of %d frames at %d²: encode %.1f ms (%.2f frames/s)", c.frames, c.size, c.clip_ms,
+                    c.frames_per_s)
+                    + (c.decode_ms.map { String(format: ", decode %.1f ms", $0) } ?? "")
+                    + (c.decode_frames_per_s.map { String(format: " (%.2f frames/s)", $0) } ?? ""))
         }
     }
 }

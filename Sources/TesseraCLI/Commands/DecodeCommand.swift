@@ -7,7 +7,8 @@ struct Decode: ParsableCommand {
         abstract: "Reconstruct images from a token file, as PNG.",
         discussion: """
             Works with every tokenizer in `tessera models`; the token file's model should be the one given \
-            (a warning says when it is not). Files are named after the record's source (and frame time).
+            (a warning says when it is not). Files are named after the record's source (and frame time); \
+            a video clip's record ([T', h, w] codes of Emu3) decodes to its frames, NAME_frame000.png and on.
 
             Sampling decoders (FlexTok) take --steps, --guidance and --guidance-mode (upstream's README \
             settings by default: 20, 7.5, apg) and draw each record's initial noise from --seed and the \
@@ -34,16 +35,25 @@ struct Decode: ParsableCommand {
                 Data(
                     "warning: tokens were made by \(other.tokens.model), decoding with \(model.modelID)\n".utf8))
         }
-        var used = Set<String>()
+        var used = Set<String>(), written = 0
         let batch = max(1, loaded.decode.batchSize)
         for start in stride(from: 0, to: records.count, by: batch) {
             let chunk = Array(records[start..<min(records.count, start + batch)])
-            let images: [Image]
+            // Per record its image, or a clip's frames.
+            let outputs: [[Image]]
             var options = loaded.decode
             options.noise = noise.map { Array($0[start..<(start + chunk.count)]) }
-            do { images = try model.decodeImages(chunk.map(\.tokens), options: options) } catch let e
-                as TokenizerError
-            {
+            do {
+                if let clips = model as? any VideoClipTokenizer, chunk.contains(where: { $0.tokens.shape.count == 3 }) {
+                    outputs = try chunk.map { record in
+                        record.tokens.shape.count == 3
+                            ? try clips.decodeFrames(record.tokens, rounding: options.rounding)
+                            : try model.decodeImages([record.tokens], options: options)
+                    }
+                } else {
+                    outputs = try model.decodeImages(chunk.map(\.tokens), options: options).map { [$0] }
+                }
+            } catch let e as TokenizerError {
                 throw ValidationError("\(tokenFile): records \(start)..<\(start + chunk.count): \(e)")
             }
             if sampling && records.count > chunk.count {
@@ -55,16 +65,21 @@ struct Decode: ParsableCommand {
                             elapsed / Double(done), elapsed / Double(done) * Double(records.count - done)
                         ).utf8))
             }
-            for (i, (record, image)) in zip(chunk, images).enumerated() {
+            for (i, (record, images)) in zip(chunk, outputs).enumerated() {
                 var name = URL(fileURLWithPath: record.source.isEmpty ? "tokens" : record.source)
                     .deletingPathExtension().lastPathComponent
                 if let t = record.frameTimestamp { name += String(format: "_%.3fs", t) }
                 if used.contains(name) { name += "_\(start + i)" }
                 used.insert(name)
-                try image.writePNG(to: out.appendingPathComponent(name + ".png"))
+                let clip = record.tokens.shape.count == 3 && model is any VideoClipTokenizer
+                for (j, image) in images.enumerated() {
+                    let file = clip ? name + String(format: "_frame%03d", j) : name
+                    try image.writePNG(to: out.appendingPathComponent(file + ".png"))
+                }
+                written += images.count
             }
         }
-        print("decoded \(records.count) image(s) to \(out.path)")
+        print("decoded \(records.count) record(s) to \(written) image(s) in \(out.path)")
     }
 }
 

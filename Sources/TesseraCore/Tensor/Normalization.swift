@@ -42,9 +42,14 @@ extension Tensor {
     /// `C / groups` channels, then a per-channel affine, then `activation` (fused: decoders
     /// follow every GroupNorm with SiLU, and one pass over the activations saves a round trip
     /// through memory).
-    public func groupNorm(groups: Int, weight: Tensor?, bias: Tensor?, eps: Float, activation: Activation = .identity)
-        -> Tensor
-    {
+    ///
+    /// - Parameter modulation: SpatialNorm's (Emu3, MoVQ): `[N, 2C, h, w]` on a grid whose sides divide
+    ///   the input's `[N, C, H, W]`; after the affine each value is multiplied by channel `c` and
+    ///   shifted by channel `C + c` of its nearest modulation pixel, before the activation.
+    public func groupNorm(
+        groups: Int, weight: Tensor?, bias: Tensor?, eps: Float, modulation: Tensor? = nil,
+        activation: Activation = .identity
+    ) -> Tensor {
         precondition(rank >= 2, "groupNorm needs [N, C, ...], got \(shape)")
         let n = shape[0], c = shape[1]
         precondition(groups > 0 && c % groups == 0, "groupNorm: \(c) channels not divisible into \(groups) groups")
@@ -52,6 +57,14 @@ extension Tensor {
         let perGroup = c / groups
         var out = [Float](repeating: 0, count: count)
         let w = weight?.scalars, b = bias?.scalars
+        let grid = modulation.map { m -> (h: Int, w: Int) in
+            precondition(
+                rank == 4 && m.rank == 4 && m.shape[0] == n && m.shape[1] == 2 * c && m.shape[2] > 0
+                    && m.shape[3] > 0 && shape[2] % m.shape[2] == 0 && shape[3] % m.shape[3] == 0,
+                "groupNorm: modulation \(m.shape) does not fit \(shape)")
+            return (m.shape[2], m.shape[3])
+        }
+        let mod = modulation?.scalars ?? []
         scalars.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
                 let p = UncheckedSendable((src.baseAddress!, dst.baseAddress!))
@@ -70,6 +83,12 @@ extension Tensor {
                             let scale = (w?[channel] ?? 1) * inv, shift = b?[channel] ?? 0
                             let off = base + ch * spatial
                             for i in 0..<spatial { o[off + i] = (s[off + i] - m) * scale + shift }
+                            if let grid {
+                                let sample = ng / groups, plane = grid.h * grid.w
+                                let scales = (sample * 2 * c + channel) * plane, shifts = scales + c * plane
+                                Self.modulate(
+                                    o + off, height: shape[2], width: shape[3], grid: grid, mod, scales, shifts)
+                            }
                             // the activation while the channel is still in cache
                             if activation != .identity { applyActivation(activation, o + off, spatial) }
                         }
@@ -78,6 +97,23 @@ extension Tensor {
             }
         }
         return Tensor(shape: shape, scalars: out)
+    }
+
+    /// `x[i, j] = x[i, j] · m[scales + (i / r, j / q)] + m[shifts + (i / r, j / q)]` over one `height × width`
+    /// plane, `r` and `q` the ratios to the modulation grid (nearest resizing by whole factors).
+    @inline(__always)
+    static func modulate(
+        _ x: UnsafeMutablePointer<Float>, height: Int, width: Int, grid: (h: Int, w: Int), _ m: [Float],
+        _ scales: Int, _ shifts: Int
+    ) {
+        let r = height / grid.h, q = width / grid.w
+        for i in 0..<height {
+            let row = x + i * width, source = (i / r) * grid.w
+            for j in 0..<grid.w {
+                let a = m[scales + source + j], b = m[shifts + source + j]
+                for k in (j * q)..<(j * q + q) { row[k] = row[k] * a + b }
+            }
+        }
     }
 
     /// `Σ f(x[i])` in Double over eight lanes.

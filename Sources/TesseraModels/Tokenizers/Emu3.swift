@@ -3,7 +3,10 @@
 // stride-2 Conv3d downsamples with SiLU and two BatchNorm3d ResNet blocks — and a causal (3, 1, 1)
 // `quant_conv`, nearest of 32768 codewords. Images are repeated 4× in time (as upstream) and give
 // `[H/8, W/8]` codes; clips of T frames give `[T', H/8, W/8]` with T' = ⌊(T + 2 − 4) / 2⌋ + 1, twice.
-// This file has the encoder only (decoding Emu3's SpatialNorm decoder is not implemented yet);
+// Decoding mirrors it: codewords and a causal `post_quant_conv`, then — for both those latents and
+// the codewords themselves — two temporal ResNet blocks and two nearest ×2 temporal upsamplings
+// with a causal (3, 3, 3) convolution and SiLU, then per frame NN's `ConvDecoder` whose norms are
+// SpatialNorms of the upsampled codewords. 4T' frames; an image is frame 0.
 // Emu3Vocabulary.swift reads the LM's image span.
 import Foundation
 import TesseraCore
@@ -96,6 +99,57 @@ struct TemporalResBlock: Sendable {
     }
 }
 
+/// The decoder's temporal part: ResNet blocks, then per step nearest ×2 in time, a causal
+/// (3, 3, 3) convolution and SiLU. `[T', C, h, w]` → `[T' · 2^steps, C, h, w]`.
+struct TemporalUpsampler: Sendable {
+    let blocks: [TemporalResBlock]
+    let convs: [CausalConv3d]
+
+    init(_ w: WeightScope, channels c: Int, blocks count: Int, steps: Int) {
+        blocks = (0..<count).map { TemporalResBlock(w["time_res_stack"][$0], channels: c) }
+        convs = (0..<steps).map {
+            CausalConv3d(w["time_conv"][$0]["conv.conv"], in: c, out: c, kernel: (3, 3, 3), temporalStride: 1)
+        }
+    }
+
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        var h = x
+        for block in blocks { h = block(h) }
+        for conv in convs {
+            h = conv(h.indexSelect(axis: 0, (0..<(2 * h.shape[0])).map { $0 / 2 })).activated(.silu)
+        }
+        return h
+    }
+}
+
+/// Emu3's decoder: `post_quant_conv`, the temporal upsampler (run on the latents and, with the
+/// same weights, on the codewords that condition the SpatialNorms), the conditioned conv decoder.
+struct Emu3Decoder: Sendable {
+    let postQuantConv: CausalConv3d
+    let temporal: TemporalUpsampler
+    let spatial: ConvDecoder
+
+    /// Frames `[T, 3, H, W]` (not clamped) of codewords `[T', D, h, w]`; only frames `0..<frames`
+    /// when given (an image needs frame 0 only: the temporal part is causal and cheap, the spatial
+    /// part is per frame and is nearly all the work).
+    func callAsFunction(_ quant: Tensor, frames: Int? = nil) -> Tensor {
+        var h = temporal(postQuantConv(quant)), zq = temporal(quant)
+        if let frames, frames < h.shape[0] {
+            h = h.slice(axis: 0, 0..<frames)
+            zq = zq.slice(axis: 0, 0..<frames)
+        }
+        // A few frames at a time: the top level's activations are large (256 channels at H × W).
+        let t = h.shape[0], f = spatial.shape.factor, pixels = h.shape[2] * h.shape[3] * f * f
+        let step = max(1, (1 << 19) / max(1, pixels))
+        guard t > step else { return spatial(h, condition: zq) }
+        return Tensor.concatenate(
+            stride(from: 0, to: t, by: step).map {
+                let part = $0..<min(t, $0 + step)
+                return spatial(h.slice(axis: 0, part), condition: zq.slice(axis: 0, part))
+            }, axis: 0)
+    }
+}
+
 /// The Emu3 vision tokenizer (encoder side).
 public struct Emu3: LanguageModelImageTokenizer, VideoClipTokenizer {
     /// The spatial part's shape (`base_channels · channel_multiplier`, `attn_resolutions` as level indices).
@@ -114,6 +168,10 @@ public struct Emu3: LanguageModelImageTokenizer, VideoClipTokenizer {
     let timeBlocks: [TemporalResBlock]
     let quantConv: CausalConv3d
     let quantizer: VectorQuantizer
+    /// nil where the checkpoint has no decoder.
+    let decoder: Emu3Decoder?
+    /// Whether the checkpoint has the decoder.
+    public var canDecode: Bool { decoder != nil }
     /// The LM's image span, from the directory's `vocabulary_map` / `tokenizer.json` (nil for a bare VQ-VAE).
     public let lmVocabulary: VisualVocabulary?
 
@@ -165,7 +223,9 @@ public struct Emu3: LanguageModelImageTokenizer, VideoClipTokenizer {
             throw ModelConfigError(path: directory.path, reason: "the checkpoint has no VQ encoder (encoder.conv_in)")
         }
         let prefix = found.isEmpty ? "" : found + "."
-        let ignored = checkpoint.names.filter { !$0.hasPrefix(prefix) } + ["decoder.", "post_quant_conv."]
+        let hasDecoder = checkpoint.contains(prefix + "decoder.conv_in.weight")
+        let ignored =
+            checkpoint.names.filter { !$0.hasPrefix(prefix) } + (hasDecoder ? [] : ["decoder.", "post_quant_conv."])
         let loader = WeightLoader(checkpoint, renames: prefix.isEmpty ? [] : [(prefix, "")], ignored: ignored)
         let w = loader.root
         encoder = ConvEncoder(w["encoder"], shape: shape, keys: original ? .taming : .emu3)
@@ -178,6 +238,22 @@ public struct Emu3: LanguageModelImageTokenizer, VideoClipTokenizer {
         quantizer = VectorQuantizer(
             codebook: w["quantize.embedding"].tensor("weight", shape: [codebookSize, embed]),
             metric: .euclidean(clampMin: nil))
+        if hasDecoder {
+            // The temporal part runs the latents and the codewords through the same weights.
+            guard embed == z else {
+                throw ModelConfigError(
+                    path: url.path, reason: "decoding needs embed_dim (\(embed)) equal to the latent channels (\(z))")
+            }
+            var decoderShape = shape
+            decoderShape.conditionChannels = embed
+            decoder = Emu3Decoder(
+                postQuantConv: CausalConv3d(
+                    w["post_quant_conv.conv"], in: embed, out: z, kernel: (3, 1, 1), temporalStride: 1),
+                temporal: TemporalUpsampler(w["decoder"], channels: z, blocks: shape.blocksPerLevel, steps: steps),
+                spatial: ConvDecoder(w["decoder"], shape: decoderShape, keys: original ? .taming : .emu3))
+        } else {
+            decoder = nil
+        }
         try loader.finish()
         lmVocabulary = try Self.lmVocabulary(directory: directory, codes: codebookSize, behaviour: behaviour)
         let factor = shape.factor
@@ -267,8 +343,51 @@ public struct Emu3: LanguageModelImageTokenizer, VideoClipTokenizer {
         }
     }
 
-    /// Not implemented yet: Emu3's decoder (SpatialNorm, temporal upsampling).
+    /// The codewords `[T', D, h, w]` of a code grid `[T', h, w]` (or `[h, w]`: T' = 1).
+    func codewords(_ tokens: Tokens, decoder: Emu3Decoder) throws -> Tensor {
+        guard decoder.spatial.shape.factor == coderShape.factor, tokens.latents == nil,
+            tokens.shape.count == 2 || tokens.shape.count == 3, tokens.shape.allSatisfy({ $0 > 0 }),
+            tokens.ids.count == tokens.shape.reduce(1, *)
+        else {
+            throw TokenizerError("\(descriptor.modelID) decodes [h, w] or [T', h, w] code grids, got \(tokens.shape)")
+        }
+        let (h, w) = (tokens.shape[tokens.shape.count - 2], tokens.shape[tokens.shape.count - 1])
+        let t = tokens.shape.count == 3 ? tokens.shape[0] : 1
+        let rows: Tensor
+        do { rows = try quantizer.decode(tokens.ids) } catch { throw TokenizerError("\(descriptor.modelID): \(error)") }
+        let d = rows.shape[1]
+        return rows.reshaped([t, h * w, d]).transposed(1, 2).reshaped([t, d, h, w])
+    }
+
+    func checkedDecoder(_ options: DecodeOptions) throws -> Emu3Decoder {
+        guard options.seed == nil, options.steps == nil, options.guidanceScale == nil, options.guidanceMode == nil,
+            options.noise == nil, options.conditioning == nil, options.tokenLimit == nil
+        else { throw TokenizerError("\(descriptor.modelID) decodes its code grid in one deterministic pass") }
+        guard let decoder else {
+            throw TokenizerError("\(descriptor.modelID) has no decoder (the checkpoint holds only the encoder)")
+        }
+        return decoder
+    }
+
+    /// Images `[3, H, W]` (not clamped) of `[h, w]` code grids: frame 0 of the 4 frames they decode
+    /// to, as upstream (only that frame is computed).
+    /// - Throws: ``TokenizerError`` without a decoder, for clips (``decode(clip:)``), bad grids or codes.
     public func decode(_ tokens: [Tokens], options: DecodeOptions) throws -> [Tensor] {
-        throw TokenizerError("\(descriptor.modelID): decoding Emu3 codes is not implemented yet (encoder only)")
+        let decoder = try checkedDecoder(options)
+        return try tokens.map { record in
+            guard record.shape.count == 2 else {
+                throw TokenizerError(
+                    "\(descriptor.modelID): a \(record.shape) clip decodes to frames (decode(clip:)), not an image")
+            }
+            let frame = decoder(try codewords(record, decoder: decoder), frames: 1)
+            return frame.reshaped(Array(frame.shape.dropFirst()))
+        }
+    }
+
+    /// Frames `[4T', 3, H, W]` (not clamped) of a clip's codes `[T', h, w]`.
+    /// - Throws: ``TokenizerError`` without a decoder, for bad grids or codes.
+    public func decode(clip tokens: Tokens) throws -> Tensor {
+        let decoder = try checkedDecoder(DecodeOptions())
+        return decoder(try codewords(tokens, decoder: decoder))
     }
 }

@@ -211,6 +211,9 @@ public struct ConvCoderShape: Sendable, Equatable {
     public var imageChannels = 3
     /// Channels of the encoder's output (`2z` for a KL posterior) or of the decoder's input.
     public var latentChannels: Int
+    /// A decoder whose every norm is a SpatialNorm conditioned on the quantized latents (Emu3, MoVQ):
+    /// their channels. nil: plain GroupNorms.
+    public var conditionChannels: Int?
 
     /// - Parameters:
     ///   - channels: channels per level, highest resolution first.
@@ -231,7 +234,7 @@ public struct ConvCoderShape: Sendable, Equatable {
         guard (1...8).contains(channels.count), channels.allSatisfy({ (1...8192).contains($0) }), groups > 0,
             channels.allSatisfy({ $0 % groups == 0 }), (1...16).contains(blocksPerLevel),
             (1...16).contains(imageChannels), (1...4096).contains(latentChannels),
-            attentionLevels.allSatisfy(channels.indices.contains)
+            attentionLevels.allSatisfy(channels.indices.contains), (1...4096).contains(conditionChannels ?? 1)
         else {
             throw ModelConfigError(
                 path: path,
@@ -242,23 +245,53 @@ public struct ConvCoderShape: Sendable, Equatable {
     }
 }
 
-/// A ResNet block without time embedding: GroupNorm → SiLU → conv 3×3, twice, plus the input
+/// A GroupNorm (eps 1e-6), or in a conditioned decoder a SpatialNorm (`norm_layer`, `conv_y`,
+/// `conv_b`): `GroupNorm(x) · conv_y(zq↑) + conv_b(zq↑)`, zq↑ the quantized latents nearest-resized
+/// to x's grid. The 1×1 convolutions run on zq's own grid, which gives the same values (they act
+/// per pixel, and nearest resizing only repeats pixels).
+struct CoderNorm: Sendable {
+    let norm: GroupNorm
+    /// `conv_y` and `conv_b` as one convolution `[2C, zq, 1, 1]`.
+    let modulation: Conv2d?
+
+    init(_ w: WeightScope, channels c: Int, shape: ConvCoderShape) {
+        guard let zq = shape.conditionChannels else {
+            norm = GroupNorm(w, groups: shape.groups, channels: c, eps: 1e-6)
+            modulation = nil
+            return
+        }
+        norm = GroupNorm(w["norm_layer"], groups: shape.groups, channels: c, eps: 1e-6)
+        let parts = ["conv_y", "conv_b"].map { Conv2d(w[$0], in: zq, out: c, kernel: (1, 1)) }
+        modulation = Conv2d(
+            weight: Tensor.concatenate(parts.map(\.weight), axis: 0),
+            bias: Tensor.concatenate(parts.compactMap(\.bias), axis: 0))
+    }
+
+    /// The norm of `x` `[N, C, H, W]`, conditioned on `zq` `[N, zq, h, w]` in a conditioned decoder.
+    func callAsFunction(_ x: Tensor, condition zq: Tensor?, activation: Activation = .identity) -> Tensor {
+        guard let modulation else { return norm(x, activation: activation) }
+        guard let zq else { preconditionFailure("a SpatialNorm decoder runs with its quantized latents") }
+        return norm(x, modulation: modulation(zq), activation: activation)
+    }
+}
+
+/// A ResNet block without time embedding: norm → SiLU → conv 3×3, twice, plus the input
 /// (through a 1×1 shortcut when the channel count changes).
 struct ConvResBlock: Sendable {
-    let norm1: GroupNorm, conv1: Conv2d, norm2: GroupNorm, conv2: Conv2d
+    let norm1: CoderNorm, conv1: Conv2d, norm2: CoderNorm, conv2: Conv2d
     let shortcut: Conv2d?
 
-    init(_ w: WeightScope, in cin: Int, out cout: Int, groups: Int, keys: ConvCoderKeys) {
-        norm1 = GroupNorm(w["norm1"], groups: groups, channels: cin, eps: 1e-6)
+    init(_ w: WeightScope, in cin: Int, out cout: Int, shape: ConvCoderShape, keys: ConvCoderKeys) {
+        norm1 = CoderNorm(w["norm1"], channels: cin, shape: shape)
         conv1 = Conv2d(w["conv1"], in: cin, out: cout, kernel: (3, 3), padding: (1, 1))
-        norm2 = GroupNorm(w["norm2"], groups: groups, channels: cout, eps: 1e-6)
+        norm2 = CoderNorm(w["norm2"], channels: cout, shape: shape)
         conv2 = Conv2d(w["conv2"], in: cout, out: cout, kernel: (3, 3), padding: (1, 1))
         shortcut = cin != cout ? Conv2d(w[keys.shortcut], in: cin, out: cout, kernel: (1, 1)) : nil
     }
 
-    func callAsFunction(_ x: Tensor) -> Tensor {
-        var h = conv1(norm1(x, activation: .silu))
-        h = conv2(norm2(h, activation: .silu))
+    func callAsFunction(_ x: Tensor, condition zq: Tensor? = nil) -> Tensor {
+        var h = conv1(norm1(x, condition: zq, activation: .silu))
+        h = conv2(norm2(h, condition: zq, activation: .silu))
         var residual = shortcut.map { $0(x) } ?? x
         residual.add(h)
         return residual
@@ -275,7 +308,7 @@ func convFlops(_ c: Conv2d, _ pixels: Int) -> Double { Double(2 * c.weight.count
 /// Single-head spatial self-attention: GroupNorm, q/k/v over channels, softmax over all
 /// positions (scale `C^-½`), the output projection, plus the input.
 struct SpatialAttention: Sendable {
-    let norm: GroupNorm
+    let norm: CoderNorm
     let qkv: Linear
     let out: Linear
     let heads: Int
@@ -285,7 +318,7 @@ struct SpatialAttention: Sendable {
         _ w: WeightScope, norm normScope: WeightScope? = nil, channels c: Int, shape: ConvCoderShape,
         keys: ConvCoderKeys
     ) {
-        norm = GroupNorm(normScope ?? w[keys.attentionNorm], groups: shape.groups, channels: c, eps: 1e-6)
+        norm = CoderNorm(normScope ?? w[keys.attentionNorm], channels: c, shape: shape)
         heads = shape.attentionHeads
         func projection(_ name: String) -> Linear {
             guard keys.convolutionProjections else { return Linear(w[name], in: c, out: c) }
@@ -300,9 +333,9 @@ struct SpatialAttention: Sendable {
         out = projection(keys.attentionOut)
     }
 
-    func callAsFunction(_ x: Tensor) -> Tensor {
+    func callAsFunction(_ x: Tensor, condition zq: Tensor? = nil) -> Tensor {
         let (b, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let tokens = norm(x).reshaped([b, c, h * w]).transposed(1, 2)  // [B, HW, C]
+        let tokens = norm(x, condition: zq).reshaped([b, c, h * w]).transposed(1, 2)  // [B, HW, C]
         let (attended, _) = packedSelfAttention(qkv(tokens), heads: heads)
         var y = out(attended).transposed(1, 2).reshaped([b, c, h, w])
         y.add(x)
@@ -327,7 +360,7 @@ struct ConvLevel: Sendable {
         shape: ConvCoderShape, keys: ConvCoderKeys, stride: Int
     ) {
         blocks = (0..<count).map {
-            ConvResBlock(w[keys.blocks][$0], in: $0 == 0 ? cin : cout, out: cout, groups: shape.groups, keys: keys)
+            ConvResBlock(w[keys.blocks][$0], in: $0 == 0 ? cin : cout, out: cout, shape: shape, keys: keys)
         }
         attentions =
             attention
@@ -344,11 +377,11 @@ struct ConvLevel: Sendable {
         }
     }
 
-    func callAsFunction(_ x: Tensor) -> Tensor {
+    func callAsFunction(_ x: Tensor, condition zq: Tensor? = nil) -> Tensor {
         var h = x
         for (i, block) in blocks.enumerated() {
-            h = block(h)
-            if i < attentions.count { h = attentions[i](h) }
+            h = block(h, condition: zq)
+            if i < attentions.count { h = attentions[i](h, condition: zq) }
         }
         return h
     }
@@ -363,19 +396,19 @@ struct ConvMidBlock: Sendable {
     let first: ConvResBlock, attention: SpatialAttention?, second: ConvResBlock
 
     init(_ w: WeightScope, channels c: Int, shape: ConvCoderShape, keys: ConvCoderKeys) {
-        first = ConvResBlock(w[keys.midFirst], in: c, out: c, groups: shape.groups, keys: keys)
+        first = ConvResBlock(w[keys.midFirst], in: c, out: c, shape: shape, keys: keys)
         attention =
             shape.midAttention
             ? SpatialAttention(
                 w[keys.midAttention], norm: keys.siblingAttentionNorms.map { w[$0.mid] }, channels: c, shape: shape,
                 keys: keys) : nil
-        second = ConvResBlock(w[keys.midSecond], in: c, out: c, groups: shape.groups, keys: keys)
+        second = ConvResBlock(w[keys.midSecond], in: c, out: c, shape: shape, keys: keys)
     }
 
-    func callAsFunction(_ x: Tensor) -> Tensor {
-        var h = first(x)
-        if let attention { h = attention(h) }
-        return second(h)
+    func callAsFunction(_ x: Tensor, condition zq: Tensor? = nil) -> Tensor {
+        var h = first(x, condition: zq)
+        if let attention { h = attention(h, condition: zq) }
+        return second(h, condition: zq)
     }
 
     func flops(_ pixels: Int) -> Double {
@@ -440,7 +473,8 @@ public struct ConvEncoder: Sendable {
 
 /// The decoder: `conv_in`, the middle block, the levels from the lowest resolution up (one more
 /// ResNet block each than the encoder; nearest ×2 and a 3×3 convolution between levels),
-/// GroupNorm → SiLU → `conv_out`. `[B, latent, h, w]` → `[B, image, h·f, w·f]`, not clamped.
+/// norm → SiLU → `conv_out`. `[B, latent, h, w]` → `[B, image, h·f, w·f]`, not clamped. With
+/// ``ConvCoderShape/conditionChannels`` every norm is a SpatialNorm of the quantized latents.
 public struct ConvDecoder: Sendable {
     /// The shape.
     public let shape: ConvCoderShape
@@ -448,7 +482,7 @@ public struct ConvDecoder: Sendable {
     let mid: ConvMidBlock
     /// In execution order: the lowest resolution first.
     let levels: [ConvLevel]
-    let normOut: GroupNorm
+    let normOut: CoderNorm
     let convOut: Conv2d
 
     /// Binds the decoder under `w` (`decoder` in every layout) with `keys`' names.
@@ -464,20 +498,22 @@ public struct ConvDecoder: Sendable {
                 out: ch[level], attention: shape.attentionLevels.contains(level),
                 resample: level > 0 ? keys.upsample : nil, shape: shape, keys: keys, stride: 1)
         }
-        normOut = GroupNorm(w[keys.normOut], groups: shape.groups, channels: ch[0], eps: 1e-6)
+        normOut = CoderNorm(w[keys.normOut], channels: ch[0], shape: shape)
         convOut = Conv2d(w["conv_out"], in: ch[0], out: shape.imageChannels, kernel: (3, 3), padding: (1, 1))
     }
 
     /// Images `[B, image, h·f, w·f]` (not clamped) for latents `[B, latent, h, w]`.
-    public func callAsFunction(_ latents: Tensor) -> Tensor {
-        var h = mid(convIn(latents))
+    /// - Parameter condition: the quantized latents `[B, conditionChannels, h, w]` a conditioned
+    ///   decoder's SpatialNorms read (required there, unused otherwise).
+    public func callAsFunction(_ latents: Tensor, condition zq: Tensor? = nil) -> Tensor {
+        var h = mid(convIn(latents), condition: zq)
         for level in levels {
-            h = level(h)
+            h = level(h, condition: zq)
             if let conv = level.resample {
                 h = conv(h.interpolated(height: h.shape[2] * 2, width: h.shape[3] * 2, mode: .nearest))
             }
         }
-        return convOut(normOut(h, activation: .silu))
+        return convOut(normOut(h, condition: zq, activation: .silu))
     }
 
     /// Floating-point operations (multiply and add counted apart) for one `h × w` latent grid.

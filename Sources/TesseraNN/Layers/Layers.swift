@@ -79,9 +79,11 @@ public struct GroupNorm: Sendable {
         self.eps = eps
     }
 
-    /// GroupNorm, then `activation` in the same pass.
-    public func callAsFunction(_ x: Tensor, activation: Activation = .identity) -> Tensor {
-        x.groupNorm(groups: groups, weight: weight, bias: bias, eps: eps, activation: activation)
+    /// GroupNorm, then SpatialNorm's `modulation` (`[N, 2C, h, w]`, see `Tensor.groupNorm`) if any,
+    /// then `activation`, in the same pass.
+    public func callAsFunction(_ x: Tensor, modulation: Tensor? = nil, activation: Activation = .identity) -> Tensor {
+        x.groupNorm(
+            groups: groups, weight: weight, bias: bias, eps: eps, modulation: modulation, activation: activation)
     }
 }
 
