@@ -10,7 +10,7 @@
 # make_flextok_fixtures.py reads apple/ml-flextok from a git mirror (default /work/.mirror);
 # make_vqgan_fixtures.py facebookresearch/chameleon and deepseek-ai/Janus;
 # make_emu3_stream_fixtures.py, make_emu3_original_fixtures.py and make_emu3_decode_fixtures.py baaivision/Emu3
-# (the first needs tiktoken).
+# (the first needs tiktoken); make_llamagen_fixtures.py FoundationVision/LlamaGen.
 # make_reduction_fixtures.py also reads facebookresearch/ToMe, dbolya/tomesd and LunarShen/TempMe
 # from git mirrors (TOME_MIRROR, TOMESD_MIRROR, TEMPME_MIRROR; defaults under /work/.mirror).
 set -euo pipefail
@@ -23,7 +23,8 @@ if [ ${#generators[@]} -eq 0 ]; then
               make_titok_fixtures make_tower_fixtures make_siglip_so400m_fixture make_projector_fixture
               make_tome_vit_fixture make_tome_tower_fixture make_reduction_fixtures make_pipeline_fixtures
               make_anyres_fixtures make_megatron_fixtures make_flextok_fixtures make_vqgan_fixtures
-              make_emu3_stream_fixtures make_emu3_original_fixtures make_emu3_decode_fixtures)
+              make_emu3_stream_fixtures make_emu3_original_fixtures make_emu3_decode_fixtures
+              make_llamagen_fixtures)
 fi
 mirror=/work/.mirror
 for name in "${generators[@]}"; do

@@ -103,6 +103,23 @@ import Testing
         #expect(relativeError(all, try e.tensor("decoded")) < 1e-4)
     }
 
+    /// LlamaGen's own checkpoint (`vq_ds16_c2i.pt` as its trainer saves it: `model`, `optimizer`,
+    /// `steps` and an `argparse.Namespace`), with no config: the sizes come from the tensors, and
+    /// codes and reconstructions equal LlamaGen's `VQModel` (Tests/Reference/make_llamagen_fixtures.py).
+    @Test func llamaGenCheckpointLoads() throws {
+        let dir = Self.root.appendingPathComponent("llamagen")
+        let model = try #require(try TokenizerRegistry.load(dir) as? Janus)
+        #expect(model.config.channelMultipliers == [1, 1] && model.config.baseChannels == 32)
+        #expect(model.config.resBlocks == 1 && model.config.attentionLevels == [1] && model.config.embedDim == 8)
+        #expect(model.descriptor.vocabularySizes == [64] && model.grid.model.canDecode)
+        let e = try Self.expected("llamagen")
+        let pixels = try e.tensor("pixels")
+        let codes = model.grid.model.codes(pixels)
+        #expect(codes == (try Self.codes(e, "codes")))
+        let decoded = try model.grid.model.decode(codes, height: 16, width: 16)
+        #expect(maxDifference(decoded, try e.tensor("decoded")) <= 1e-4)
+    }
+
     /// The same weights under Janus' original names (`gen_vision_model.`, `conv_blocks`, `res`,
     /// `mid.{0,1,2}`, the usage buffer) give the same codes.
     @Test func janusOriginalNamesLoad() throws {

@@ -49,6 +49,9 @@ struct BenchTokenizer: ParsableCommand {
         /// Decoding the clip's codes back to its frames (once, no warm-up: it takes minutes).
         var decode_ms: Double?
         var decode_frames_per_s: Double?
+        /// Direct-convolution operation counts per second (Winograd convolutions can exceed the SGEMM peak).
+        var encode_gflops: Double?
+        var decode_gflops: Double?
     }
 
     struct Report: Encodable {
@@ -103,6 +106,8 @@ struct BenchTokenizer: ParsableCommand {
             var codes: Tokens?
             let encode = try Stopwatch.seconds(minimum: seconds) { codes = try video.encode(clip: input) }
             clip = ClipResult(frames: frames, size: side, clip_ms: encode * 1000, frames_per_s: Double(frames) / encode)
+            let counts = (tokenizer as? Emu3)?.flops(frames: frames, height: side, width: side)
+            clip?.encode_gflops = counts.map { $0.encode / encode / 1e9 }
             if !encodeOnly, let codes, (tokenizer as? Emu3)?.canDecode != false {
                 var decoded = 0
                 let decode = try Stopwatch.seconds(minimum: 0, warmUp: false) {
@@ -110,6 +115,9 @@ struct BenchTokenizer: ParsableCommand {
                 }
                 clip?.decode_ms = decode * 1000
                 clip?.decode_frames_per_s = Double(decoded) / decode
+                clip?.decode_gflops = (tokenizer as? Emu3).map {
+                    $0.flops(frames: decoded, height: side, width: side).decode / decode / 1e9
+                }
             }
         }
         let report = Report(
@@ -135,8 +143,10 @@ struct BenchTokenizer: ParsableCommand {
                 String(
                     format: "clip of %d frames at %d²: encode %.1f ms (%.2f frames/s)", c.frames, c.size, c.clip_ms,
                     c.frames_per_s)
+                    + (c.encode_gflops.map { String(format: " %.0f GFLOP/s", $0) } ?? "")
                     + (c.decode_ms.map { String(format: ", decode %.1f ms", $0) } ?? "")
-                    + (c.decode_frames_per_s.map { String(format: " (%.2f frames/s)", $0) } ?? ""))
+                    + (c.decode_frames_per_s.map { String(format: " (%.2f frames/s)", $0) } ?? "")
+                    + (c.decode_gflops.map { String(format: " %.0f GFLOP/s", $0) } ?? ""))
         }
     }
 }

@@ -296,6 +296,9 @@ struct Unpickler {
         "torch._utils._rebuild_parameter_with_state", "torch._tensor._rebuild_from_type_v2", "torch.Tensor",
         "torch.nn.parameter.Parameter",
         "builtins.set", "builtins.frozenset", "_codecs.encode",
+        // Training checkpoints' other entries (LlamaGen's `args`; metrics as numpy scalars): never
+        // called, read as nothing, so the weights beside them load.
+        "argparse.Namespace", "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar", "numpy.dtype",
     ]
 
     func fail(_ reason: String) -> SafeTensorsError { SafeTensorsError(path: path, reason: "data.pkl: \(reason)") }

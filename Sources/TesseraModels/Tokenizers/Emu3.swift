@@ -140,7 +140,7 @@ struct Emu3Decoder: Sendable {
         }
         // A few frames at a time: the top level's activations are large (256 channels at H × W).
         let t = h.shape[0], f = spatial.shape.factor, pixels = h.shape[2] * h.shape[3] * f * f
-        let step = max(1, (1 << 19) / max(1, pixels))
+        let step = max(1, (1 << 17) / max(1, pixels))
         guard t > step else { return spatial(h, condition: zq) }
         return Tensor.concatenate(
             stride(from: 0, to: t, by: step).map {
@@ -172,6 +172,15 @@ public struct Emu3: LanguageModelImageTokenizer, VideoClipTokenizer {
     let decoder: Emu3Decoder?
     /// Whether the checkpoint has the decoder.
     public var canDecode: Bool { decoder != nil }
+
+    /// Floating-point operations (multiply and add counted apart, direct convolution) of encoding and of
+    /// decoding `frames` frames of `height × width`: the per-frame conv encoder and decoder, which
+    /// are nearly all the work (the temporal layers have 4 channels).
+    public func flops(frames: Int, height: Int, width: Int) -> (encode: Double, decode: Double) {
+        let f = coderShape.factor
+        let decode = decoder.map { $0.spatial.flops(height: height / f, width: width / f) } ?? 0
+        return (Double(frames) * encoder.flops(height: height, width: width), Double(frames) * decode)
+    }
     /// The LM's image span, from the directory's `vocabulary_map` / `tokenizer.json` (nil for a bare VQ-VAE).
     public let lmVocabulary: VisualVocabulary?
 

@@ -61,15 +61,9 @@ public struct Janus: LanguageModelImageTokenizer {
         case "janus_vqgan" where root != nil:
             (config, size) = try Self.transformersConfig(root ?? JSONFields(object: [:], path: configURL.path))
         default:
-            // Janus' own config (model_type multi_modality) and LlamaGen name the preset VQ-16;
-            // its codebook is read off the tensors.
-            guard let book = checkpoint.entry(prefix + "quantize.embedding.weight")?.shape, book.count == 2 else {
-                throw ModelConfigError(path: directory.path, reason: "no quantize.embedding.weight codebook")
-            }
-            config = VQGANConfig(
-                baseChannels: 128, channelMultipliers: [1, 1, 2, 2, 4], resBlocks: 2, latentChannels: 256,
-                embedDim: book[1], codebookSize: book[0])
-            config.attentionLevels = [4]
+            // Janus' own config (model_type multi_modality) and LlamaGen's checkpoints state no
+            // sizes (their code names a preset, VQ-16 or VQ-8): read them off the tensors.
+            config = try Self.inferredConfig(checkpoint, prefix: prefix, path: directory.path)
             size = 384
         }
         grid = try VQGANGrid(
@@ -119,6 +113,37 @@ public struct Janus: LanguageModelImageTokenizer {
         }
         let patches = try vq.int("num_patches", default: 24, in: 1...512)
         return (config, patches * config.factor)
+    }
+
+    /// The shape of a VQ stored under `prefix`, read off its tensors (LlamaGen's / Janus' names, or
+    /// the taming names): levels and channels from the encoder's ResNet blocks, attention where a
+    /// level has it, latent and codeword widths from `quant_conv` and the codebook.
+    static func inferredConfig(_ checkpoint: Checkpoint, prefix: String, path: String) throws -> VQGANConfig {
+        func shape(_ key: String) -> [Int]? { checkpoint.entry(prefix + key)?.shape }
+        let original = checkpoint.contains(prefix + "encoder.conv_blocks.0.res.0.conv1.weight")
+        let (levels, blocks) = original ? ("encoder.conv_blocks", "res") : ("encoder.down", "block")
+        var channels: [Int] = [], perLevel = 0
+        while perLevel < 16, checkpoint.contains(prefix + "\(levels).0.\(blocks).\(perLevel).conv1.weight") {
+            perLevel += 1
+        }
+        while channels.count < 8, let s = shape("\(levels).\(channels.count).\(blocks).0.conv2.weight"), s.count == 4 {
+            channels.append(s[0])
+        }
+        guard let book = shape("quantize.embedding.weight"), book.count == 2,
+            let convIn = shape("encoder.conv_in.weight"),
+            convIn.count == 4, convIn[0] > 0, let quant = shape("quant_conv.weight"), quant.count == 4,
+            !channels.isEmpty, perLevel > 0, channels.allSatisfy({ $0 % convIn[0] == 0 })
+        else {
+            throw ModelConfigError(
+                path: path,
+                reason: "cannot read the VQ's sizes off its tensors (\(levels).*, quant_conv, quantize.embedding)")
+        }
+        var config = VQGANConfig(
+            baseChannels: convIn[0], channelMultipliers: channels.map { $0 / convIn[0] }, resBlocks: perLevel,
+            latentChannels: quant[1], embedDim: book[1], codebookSize: book[0])
+        config.attentionLevels = Set(
+            channels.indices.filter { checkpoint.contains(prefix + "\(levels).\($0).attn.0.q.weight") })
+        return config
     }
 
     /// LlamaGen / Janus names → the taming names the conv blocks bind: `conv_blocks` → `down` /
