@@ -50,7 +50,8 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
     /// The text form: a `printf` template with one integer for visual tokens (the id relative
     /// to `offset`, e.g. `<|visual token %06d|>`) and strings for the special tokens.
     public struct TextForm: Codable, Sendable, Equatable {
-        /// Template of a visual token: one `%d` or `%0Nd` for the id relative to ``VisualVocabulary/offset``.
+        /// Template of a visual token: one `%d` or `%0Nd` for the id relative to ``VisualVocabulary/offset``
+        /// (`%A`: its digits as the letters A–J, Chameleon's `IMGIMG%AZ`).
         public var visual: String
         /// Text placed before each image.
         public var imageStart: String?
@@ -220,7 +221,7 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
         if let n = lmVocabularySize, maxID >= n { throw fail("id \(maxID) does not fit lm_vocabulary_size \(n)") }
         if let t = text {
             guard (try? Template(t.visual, integers: 1)) != nil else {
-                throw fail("text.visual must hold exactly one %d")
+                throw fail("text.visual must hold exactly one %d (or %A)")
             }
             if let r = t.resolution, (try? Template(r, integers: 2)) == nil {
                 throw fail("text.resolution must hold two %d")
@@ -468,13 +469,18 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
     }
 }
 
-/// A `printf`-style template with `%d` / `%0Nd` integers and literal text around them.
+/// A `printf`-style template with `%d` / `%0Nd` integers and literal text around them; `%A` spells
+/// an integer's decimal digits as the letters A–J (Chameleon's `IMGIMG…` token names).
 struct Template {
     var literals: [String]  // count = integers + 1
     var widths: [Int]
+    /// Per integer: spelt with letters (`%A`).
+    var letters: [Bool]
+
+    static let letterDigits = Array("ABCDEFGHIJ")
 
     init(_ pattern: String, integers: Int) throws {
-        var literals = [""], widths: [Int] = []
+        var literals = [""], widths: [Int] = [], letters: [Bool] = []
         var chars = Substring(pattern)
         while let ch = chars.first {
             chars = chars.dropFirst()
@@ -482,9 +488,11 @@ struct Template {
             if chars.first == "%" { literals[literals.count - 1].append("%"); chars = chars.dropFirst(); continue }
             let digits = chars.prefix { $0.isNumber }
             chars = chars.dropFirst(digits.count)
-            guard chars.first == "d" else {
-                throw TokenFileError(path: "vocabulary", reason: "template \(pattern): only %d / %0Nd are supported")
+            guard chars.first == "d" || (chars.first == "A" && digits.isEmpty) else {
+                throw TokenFileError(
+                    path: "vocabulary", reason: "template \(pattern): only %d / %0Nd / %A are supported")
             }
+            letters.append(chars.first == "A")
             chars = chars.dropFirst()
             widths.append(Int(digits) ?? 0)
             literals.append("")
@@ -495,12 +503,16 @@ struct Template {
         }
         self.literals = literals
         self.widths = widths
+        self.letters = letters
     }
 
     func render(_ values: [Int]) -> String {
         var s = literals[0]
         for (i, v) in values.enumerated() {
-            let digits = String(v)
+            var digits = String(v)
+            if letters[i] {
+                digits = String(digits.map { $0.wholeNumberValue.map { Self.letterDigits[$0] } ?? $0 })
+            }
             s += String(repeating: "0", count: max(0, widths[i] - digits.count)) + digits + literals[i + 1]
         }
         return s
@@ -510,8 +522,13 @@ struct Template {
         guard text.hasPrefix(literals[0]) else { return nil }
         var rest = text.dropFirst(literals[0].count), values: [Int] = []
         for i in widths.indices {
-            let digits = rest.prefix { $0.isASCII && $0.isNumber }
-            guard !digits.isEmpty, digits.count < 10, let v = Int(digits) else { return nil }
+            let spelt = letters[i]
+            let digits = rest.prefix { spelt ? Self.letterDigits.contains($0) : $0.isASCII && $0.isNumber }
+            let decimal =
+                spelt
+                ? String(digits.compactMap { Self.letterDigits.firstIndex(of: $0) }.map(String.init).joined())
+                : String(digits)
+            guard !digits.isEmpty, digits.count < 10, let v = Int(decimal) else { return nil }
             rest = rest.dropFirst(digits.count)
             guard rest.hasPrefix(literals[i + 1]) else { return nil }
             rest = rest.dropFirst(literals[i + 1].count)

@@ -48,6 +48,16 @@ import Testing
         #expect(vocabulary.offset == 4 && vocabulary.special.imageStart == 517 && vocabulary.special.imageEnd == 516)
         let lm = try Self.codes(e, "lm_ids")
         for (t, ids) in zip(tokens, lm) { #expect(try vocabulary.stream([t]) == [517] + ids + [516]) }
+        // The text form is the stream's token names in the model's own vocabulary_map, and parses back.
+        let config = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: Self.root.appendingPathComponent("chameleon/config.json")))
+        let names = try #require((config as? [String: Any])?["vocabulary_map"] as? [String: Int])
+        let nameOf = Dictionary(uniqueKeysWithValues: names.map { ($0.value, $0.key) })
+        for (t, ids) in zip(tokens, lm) {
+            let text = try vocabulary.text([t])
+            #expect(text == ([517] + ids + [516]).compactMap { nameOf[$0] }.joined())
+            #expect(try vocabulary.tokens(fromText: text).map(\.ids) == [t.ids])
+        }
     }
 
     @Test func chameleonPreprocessingMatchesBothProcessors() throws {

@@ -188,14 +188,16 @@ public struct Chameleon: LanguageModelImageTokenizer {
     static func lmVocabulary(_ names: [String: Any], codes: Int, size: Int?, path: String) throws -> VisualVocabulary {
         func fail(_ reason: String) -> ModelConfigError { ModelConfigError(path: path, reason: reason) }
         var idOfCode = [Int?](repeating: nil, count: codes)
+        var suffixes = Set<Character>()  // the last character, which transformers drops
         for (name, value) in names where name.hasPrefix("IMGIMG") && name.count > 7 {
             let digits = name.dropFirst(6).dropLast().map { c -> Character in
                 guard let a = c.asciiValue, a >= 65, a <= 74 else { return c }
                 return Character(UnicodeScalar(a - 65 + 48))
             }
-            guard let code = Int(String(digits)), let id = value as? Int else { continue }
+            guard let code = Int(String(digits)), let id = value as? Int, let last = name.last else { continue }
             guard (0..<codes).contains(code) else { throw fail("image token \(name) is code \(code), beyond \(codes)") }
             idOfCode[code] = id
+            suffixes.insert(last)
         }
         guard let first = idOfCode[0] else { throw fail("no image tokens (IMGIMG… names) in the vocabulary") }
         for (code, id) in idOfCode.enumerated() where id != first + code {
@@ -206,8 +208,14 @@ public struct Chameleon: LanguageModelImageTokenizer {
         guard let start = names["<racm3:break>"] as? Int, let end = names["<eoss>"] as? Int else {
             throw fail("the vocabulary has no <racm3:break> / <eoss> image delimiters")
         }
+        // The text form is the tokens' own names, where they share one last character.
+        let text =
+            suffixes.count == 1 && !"ABCDEFGHIJ".contains(suffixes.first ?? "A")
+            ? VisualVocabulary.TextForm(
+                visual: "IMGIMG%A" + String(suffixes.first ?? "Z"), imageStart: "<racm3:break>", imageEnd: "<eoss>")
+            : nil
         return VisualVocabulary(
             layout: "chameleon", offset: first, codebookSizes: [codes], lmVocabularySize: size,
-            special: .init(imageStart: start, imageEnd: end))
+            special: .init(imageStart: start, imageEnd: end), text: text)
     }
 }
