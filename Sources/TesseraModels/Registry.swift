@@ -71,14 +71,14 @@ public enum TokenizerRegistry {
                 },
                 load: { try Janus(directory: $0.url) }),
             ModelEntry(
-                family: "Emu3 vision tokenizer (encoder)",
+                family: "Emu3 vision tokenizer",
                 repositories: [
                     "BAAI/Emu3-VisionTokenizer (original and transformers layouts)", "BAAI/Emu3-Chat-hf",
                     "BAAI/Emu3-Gen-hf",
                 ],
                 notes: "smart-resized images → [H/8, W/8] codes of 32768, video clips → [T/4, H/8, W/8] "
-                    + "(Emu3.encode(clip:)); LM span from vocabulary_map / tokenizer.json / emu3.tiktoken; "
-                    + "no decoder yet",
+                    + "(Emu3.encode(clip:)), decoded back (images: frame 0; clips: 4T' frames); LM span from "
+                    + "vocabulary_map / tokenizer.json / emu3.tiktoken",
                 matches: {
                     ["emu3", "emu3_vqgan", "Emu3VisionVQ"].contains($0.configValue("model_type") as? String ?? "")
                 },

@@ -83,6 +83,8 @@ struct BenchTokenizer: ParsableCommand {
             let flops =
                 (tokenizer as? FlexTok)?.flops(steps: FlexTok.defaultSteps, guided: true)
                 ?? (tokenizer as? Chameleon)?.flopsPerImage ?? (tokenizer as? Janus)?.flopsPerImage
+                // Emu3 runs its spatial encoder once for the image's identical frames.
+                ?? (tokenizer as? Emu3)?.flops(frames: 1, height: size.height, width: size.width)
             result.encode_gflops = flops.map { $0.encode * Double(b) / encode / 1e9 }
             // Encoder-only checkpoints (transformers' Chameleon) time encoding only; Emu3 decodes its clip
             // below (an image decodes only frame 0 here, 4 frames in transformers: not a like-for-like row).

@@ -150,7 +150,7 @@ struct Emu3Decoder: Sendable {
     }
 }
 
-/// The Emu3 vision tokenizer (encoder side).
+/// The Emu3 vision tokenizer: images and clips to codes, and back.
 public struct Emu3: LanguageModelImageTokenizer, VideoClipTokenizer {
     /// The spatial part's shape (`base_channels · channel_multiplier`, `attn_resolutions` as level indices).
     public let coderShape: ConvCoderShape
