@@ -524,10 +524,10 @@ struct Template {
         for i in widths.indices {
             let spelt = letters[i]
             let digits = rest.prefix { spelt ? Self.letterDigits.contains($0) : $0.isASCII && $0.isNumber }
+            // Letters back to digits: A–J are 0–9.
             let decimal =
                 spelt
-                ? String(digits.compactMap { Self.letterDigits.firstIndex(of: $0) }.map(String.init).joined())
-                : String(digits)
+                ? digits.compactMap { Self.letterDigits.firstIndex(of: $0) }.map(String.init).joined() : String(digits)
             guard !digits.isEmpty, digits.count < 10, let v = Int(decimal) else { return nil }
             rest = rest.dropFirst(digits.count)
             guard rest.hasPrefix(literals[i + 1]) else { return nil }

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import tempfile
 from pathlib import Path
@@ -33,20 +32,9 @@ from safetensors.torch import load_file
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from make_emu3_original_fixtures import load_official  # noqa: E402
+from make_emu3_original_fixtures import load_official, official_config, original_name  # noqa: E402
 
 FIXTURE = HERE.parents[1] / "Tests" / "Fixtures" / "vqgan" / "emu3"
-
-
-def original_name(key: str) -> str:
-    """transformers' Emu3VQVAE name → BAAI's Emu3VisionVQModel name (encoder and decoder)."""
-    key = key.replace("encoder.down_block.down.", "encoder.down.").replace("decoder.up_block.up.", "decoder.up.")
-    key = key.replace("encoder.middle_block.", "encoder.mid.").replace("decoder.middle_block.", "decoder.mid.")
-    key = re.sub(r"attn_norms\.(\d+)\.", r"attn.\1.norm.", key)
-    key = key.replace("mid.attn_norm.", "mid.attn_1.norm.")
-    for hf, orig in [("q_proj", "q"), ("k_proj", "k"), ("v_proj", "v"), ("out_proj", "proj_out")]:
-        key = key.replace(f".{hf}.", f".{orig}.")
-    return key
 
 
 def main() -> None:
@@ -63,12 +51,7 @@ def main() -> None:
     hf = json.loads((FIXTURE / "config.json").read_text())
     with tempfile.TemporaryDirectory() as tmp, torch.no_grad():
         Config, Model, commit = load_official(a.emu3_repo, Path(tmp))
-        config = Config(codebook_size=hf["codebook_size"], embed_dim=hf["embed_dim"], z_channels=hf["latent_channels"],
-                        double_z=False, in_channels=3, out_channels=3,
-                        temporal_downsample_factor=hf["temporal_downsample_factor"], ch=hf["base_channels"],
-                        ch_mult=hf["channel_multiplier"], num_res_blocks=hf["num_res_blocks"],
-                        attn_resolutions=hf["attn_resolutions"], dropout=0.0)
-        official = Model(config).eval()
+        official = Model(official_config(Config, hf)).eval()
         state = official.state_dict()
         weights = {}
         for key, value in load_file(FIXTURE / "model.safetensors").items():

@@ -38,8 +38,9 @@ FIXTURES = ROOT / "Tests" / "Fixtures" / "vqgan"
 
 
 def original_name(key: str) -> str:
-    """transformers' Emu3VQVAE name → BAAI's Emu3VisionVQModel name."""
-    key = key.replace("encoder.down_block.down.", "encoder.down.").replace("encoder.middle_block.", "encoder.mid.")
+    """transformers' Emu3VQVAE name → BAAI's Emu3VisionVQModel name (encoder and decoder)."""
+    key = key.replace("encoder.down_block.down.", "encoder.down.").replace("decoder.up_block.up.", "decoder.up.")
+    key = key.replace("encoder.middle_block.", "encoder.mid.").replace("decoder.middle_block.", "decoder.mid.")
     key = re.sub(r"attn_norms\.(\d+)\.", r"attn.\1.norm.", key)
     key = key.replace("mid.attn_norm.", "mid.attn_1.norm.")
     for hf, orig in [("q_proj", "q"), ("k_proj", "k"), ("v_proj", "v"), ("out_proj", "proj_out")]:
@@ -63,6 +64,15 @@ def load_official(repo: str, tmp: Path):
     return configuration.Emu3VisionVQConfig, modeling.Emu3VisionVQModel, commit
 
 
+def official_config(Config, hf: dict):
+    """The original Emu3VisionVQConfig of transformers' `config.json` fields `hf`."""
+    return Config(codebook_size=hf["codebook_size"], embed_dim=hf["embed_dim"], z_channels=hf["latent_channels"],
+                  double_z=False, in_channels=3, out_channels=3,
+                  temporal_downsample_factor=hf["temporal_downsample_factor"], ch=hf["base_channels"],
+                  ch_mult=hf["channel_multiplier"], num_res_blocks=hf["num_res_blocks"],
+                  attn_resolutions=hf["attn_resolutions"], dropout=0.0)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--emu3-repo", default="/work/.mirror/baaivision+Emu3/repo")
@@ -70,11 +80,7 @@ def main() -> None:
     hf = json.loads((FIXTURES / "emu3" / "config.json").read_text())
     with tempfile.TemporaryDirectory() as tmp:
         Config, Model, commit = load_official(a.emu3_repo, Path(tmp))
-        config = Config(codebook_size=hf["codebook_size"], embed_dim=hf["embed_dim"], z_channels=hf["latent_channels"],
-                        double_z=False, in_channels=3, out_channels=3,
-                        temporal_downsample_factor=hf["temporal_downsample_factor"], ch=hf["base_channels"],
-                        ch_mult=hf["channel_multiplier"], num_res_blocks=hf["num_res_blocks"],
-                        attn_resolutions=hf["attn_resolutions"], dropout=0.0)
+        config = official_config(Config, hf)
         model = Model(config).eval()
         weights = {}
         for key, value in load_file(FIXTURES / "emu3" / "model.safetensors").items():
