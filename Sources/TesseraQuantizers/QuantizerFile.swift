@@ -158,17 +158,55 @@ public enum QuantizerFile {
             guard let v else { throw QuantizerError("\(url.path): '\(spec.type)' needs '\(name)'") }
             return v
         }
-        switch spec.type {
-        case "residual_fsq":
-            return try ResidualFSQ(
-                levels: try need(spec.levels, "levels"), quantizers: try need(spec.num_quantizers, "num_quantizers"))
-        case "residual_lfq":
-            return try ResidualLFQ(
-                dimension: try need(spec.dim, "dim"), quantizers: try need(spec.num_quantizers, "num_quantizers"))
-        default: break
+        // Every size is checked before it sizes anything: the file may say anything.
+        let check = ConfigCheck(path: url.path)
+        do {
+            for (field, value, range) in [
+                ("dim", spec.dim, 1...65536), ("codebook_size", spec.codebook_size, 1...(1 << 24)),
+                ("codebook_dim", spec.codebook_dim, 1...65536), ("heads", spec.heads, 1...1024),
+                ("num_quantizers", spec.num_quantizers, 1...ResidualFSQ.maxQuantizers),
+                ("groups", spec.groups, 1...1024), ("codebooks", spec.codebooks, 1...1024),
+            ] {
+                if let value { try check.size(field, value, in: range) }
+            }
+        } catch let e as ModelConfigError {
+            throw QuantizerError(e.description)
+        }
+        do {
+            switch spec.type {
+            case "residual_fsq":
+                return try ResidualFSQ(
+                    levels: try need(spec.levels, "levels"), quantizers: try need(spec.num_quantizers, "num_quantizers")
+                )
+            case "residual_lfq":
+                return try ResidualLFQ(
+                    dimension: try need(spec.dim, "dim"), quantizers: try need(spec.num_quantizers, "num_quantizers"))
+            default: break
+            }
+        } catch let e as QuantizerError where !e.description.hasPrefix(url.path) {
+            throw QuantizerError("\(url.path): \(e)")
         }
         let weights = url.deletingLastPathComponent().appendingPathComponent(try need(spec.weights, "weights"))
-        let loader = WeightLoader(try Checkpoint(directory: weights))
+        let checkpoint = try Checkpoint(directory: weights)
+        // The codebooks the description implies must be in the weights before any is allocated.
+        let codewords = Double(spec.codebook_size ?? (spec.type == "unitok" ? 4096 : 0))
+        // (a grouped residual VQ splits `dim` across its groups)
+        let width = Double(spec.codebook_dim ?? spec.dim ?? (spec.type == "unitok" ? 8 : 0))
+        let books = Double(
+            spec.type == "unitok"
+                ? spec.codebooks ?? 8
+                : (spec.separate_codebook_per_head ?? false ? spec.heads ?? 1 : 1) * (spec.num_quantizers ?? 1))
+        // and project_in / project_out where the codebooks' width differs from the input's
+        let dim = Double(spec.dim ?? 0), inner = width * Double(spec.type == "vq" ? spec.heads ?? 1 : 1)
+        let projections = ["vq", "residual_vq"].contains(spec.type) && inner != dim ? 2 * dim * inner : 0
+        do {
+            try check.fits(
+                codewords * width * books + projections, in: checkpoint,
+                fields: "codebook_size, codebook_dim, dim and the counts")
+        } catch let e as ModelConfigError {
+            throw QuantizerError(e.description)
+        }
+        let loader = WeightLoader(checkpoint)
         let w =
             spec.prefix.map { p in WeightScope(loader: loader, prefix: p.hasSuffix(".") ? String(p.dropLast()) : p) }
             ?? loader.root

@@ -157,45 +157,56 @@ public enum QuantizerSpec: Sendable {
     }
 }
 
-/// Usage statistics of token ids over one codebook.
+/// Usage statistics of token ids over one codebook. Counts are kept per id seen, so memory
+/// follows the ids, not the vocabulary (a file may claim any vocabulary size).
 public struct CodebookUsage: Sendable, Equatable {
     /// Number of distinct ids the codebook can produce.
     public var vocabularySize: Int
     /// Number of ids counted.
     public var tokens: Int
     /// Distinct ids seen.
-    public var used: Int
+    public var used: Int { counts.count }
     /// used / vocabularySize.
     public var utilization: Double { Double(used) / Double(max(1, vocabularySize)) }
     /// Codes never seen.
     public var dead: Int { vocabularySize - used }
     /// exp(entropy of the id distribution), in [1, used].
     public var perplexity: Double
-    /// Count per id.
-    public var histogram: [Int]
+    /// Occurrences of each id seen (ids never seen are absent).
+    public var counts: [Int: Int]
 
     /// Counts how often each id occurs.
     /// - Parameters:
     ///   - ids: The ids seen, in any order.
-    ///   - vocabularySize: Size of the codebook they come from.
-    /// - Throws: ``QuantizerError`` when an id is outside `0..<vocabularySize`.
+    ///   - vocabularySize: Size of the codebook they come from (at least 1).
+    /// - Throws: ``QuantizerError`` when the size is not positive or an id is outside `0..<vocabularySize`.
     public init(ids: [Int], vocabularySize: Int) throws {
-        var counts = [Int](repeating: 0, count: vocabularySize)
+        guard vocabularySize > 0 else {
+            throw QuantizerError("vocabulary size must be positive, got \(vocabularySize)")
+        }
+        var counts: [Int: Int] = [:]
         for id in ids {
             guard id >= 0 && id < vocabularySize else {
                 throw QuantizerError("id \(id) is outside 0..<\(vocabularySize)")
             }
-            counts[id] += 1
+            counts[id, default: 0] += 1
         }
         let total = Double(max(1, ids.count))
-        let entropy = counts.reduce(0.0) { h, c in
-            c == 0 ? h : h - Double(c) / total * Foundation.log(Double(c) / total)
+        // Summed in id order, so the result does not depend on the dictionary's order.
+        let entropy = counts.keys.sorted().reduce(0.0) { h, id in
+            let p = Double(counts[id] ?? 0) / total
+            return h - p * Foundation.log(p)
         }
         self.vocabularySize = vocabularySize
         tokens = ids.count
-        used = counts.filter { $0 > 0 }.count
         perplexity = Foundation.exp(entropy)
-        histogram = counts
+        self.counts = counts
+    }
+
+    /// The `k` most used ids with their counts, most used first (ties: smaller id first).
+    public func mostUsed(_ k: Int) -> [(id: Int, count: Int)] {
+        counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(max(0, k))
+            .map { ($0.key, $0.value) }
     }
 }
 

@@ -11,13 +11,19 @@ public struct ResidualFSQ: Sendable {
     /// Number of residual layers.
     public let quantizers: Int
 
+    /// The most residual layers a quantizer may have (published configs use a handful; a count read
+    /// from a file must not size a huge allocation).
+    public static let maxQuantizers = 1024
+
     /// A residual FSQ with `quantizers` layers of the given levels.
     /// - Parameters:
     ///   - levels: Levels of each channel, all ≥ 2.
-    ///   - quantizers: Number of residual layers, at least 1.
-    /// - Throws: ``QuantizerError`` when `quantizers` is below 1 or the levels are invalid.
+    ///   - quantizers: Number of residual layers, 1...``maxQuantizers``.
+    /// - Throws: ``QuantizerError`` when `quantizers` is out of range or the levels are invalid.
     public init(levels: [Int], quantizers: Int) throws {
-        guard quantizers >= 1 else { throw QuantizerError("residual FSQ needs at least one quantizer") }
+        guard (1...Self.maxQuantizers).contains(quantizers) else {
+            throw QuantizerError("residual FSQ needs 1...\(Self.maxQuantizers) quantizers, got \(quantizers)")
+        }
         layer = try FSQ(levels: levels, preserveSymmetry: true, hardClamp: true)
         self.quantizers = quantizers
     }
@@ -84,7 +90,9 @@ public struct ResidualLFQ: Sendable {
     ///   - quantizers: Number of residual layers, at least 1.
     /// - Throws: ``QuantizerError`` when `quantizers` is below 1 or `dimension` is not in 1...62.
     public init(dimension: Int, quantizers: Int) throws {
-        guard quantizers >= 1 else { throw QuantizerError("residual LFQ needs at least one quantizer") }
+        guard (1...ResidualFSQ.maxQuantizers).contains(quantizers) else {
+            throw QuantizerError("residual LFQ needs 1...\(ResidualFSQ.maxQuantizers) quantizers, got \(quantizers)")
+        }
         layers = try (0..<quantizers).map { try LFQ(dimension: dimension, scale: powf(2, -Float($0))) }
     }
 

@@ -19,8 +19,8 @@ public struct FSQ: Sendable, Equatable {
     ///   - levels: Levels of each channel, all ≥ 2; a level of 2 needs `preserveSymmetry`.
     ///   - preserveSymmetry: Use the `preserve_symmetry` rounding (levels symmetric about 0).
     ///   - hardClamp: Bound with a clamp to [−1, 1] instead of tanh (`bound_hard_clamp`).
-    /// - Throws: ``QuantizerError`` when `levels` is empty, holds a value below 2, or holds 2 without
-    ///   `preserveSymmetry`.
+    /// - Throws: ``QuantizerError`` when `levels` is empty, holds a value below 2, holds 2 without
+    ///   `preserveSymmetry`, or multiplies out to more than 2^62 ids.
     public init(levels: [Int], preserveSymmetry: Bool = false, hardClamp: Bool = false) throws {
         guard !levels.isEmpty, levels.allSatisfy({ $0 >= 2 }) else {
             throw QuantizerError("FSQ levels must all be ≥ 2, got \(levels)")
@@ -28,6 +28,13 @@ public struct FSQ: Sendable, Equatable {
         guard preserveSymmetry || !levels.contains(2) else {
             throw QuantizerError("FSQ level 2 needs preserve_symmetry (without it the level collapses)")
         }
+        // Ids are products of the levels: they must fit in 62 bits.
+        let size = levels.reduce(Optional(1)) { p, l in
+            p.flatMap {
+                let (q, o) = $0.multipliedReportingOverflow(by: l); return o || q > 1 << 62 ? nil : q
+            }
+        }
+        guard size != nil else { throw QuantizerError("FSQ levels \(levels) give more than 2^62 ids") }
         self.levels = levels
         self.preserveSymmetry = preserveSymmetry
         self.hardClamp = hardClamp

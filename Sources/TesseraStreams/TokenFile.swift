@@ -215,6 +215,15 @@ public enum TokenFile {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// A JSON number that is an integer of at most 15 digits (ids, shapes, vocabulary sizes).
+    private static func integer(_ v: NSNumber, _ what: String) throws -> Int {
+        let d = v.doubleValue
+        guard d == d.rounded(), abs(d) < 1e15 else {
+            throw TokenFileError(path: "", reason: "\(what) \(v) is not an integer below 10^15")
+        }
+        return Int(d)
+    }
+
     static func parse(line: String) throws -> TokenRecord {
         guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
             throw TokenFileError(path: "", reason: "not a JSON object")
@@ -231,19 +240,21 @@ public enum TokenFile {
                 tokens: Tokens(ids: [], shape: [rows.count], vocabularySizes: [], model: model, latents: t))
         }
         guard let raw = object["ids"] as? [NSNumber] else { throw TokenFileError(path: "", reason: "no ids") }
-        var ids: [Int] = []
-        for v in raw {
-            let d = v.doubleValue
-            guard d == d.rounded(), abs(d) < 1e15 else {
-                throw TokenFileError(path: "", reason: "id \(v) is not an integer")
-            }
-            ids.append(Int(d))
+        let ids = try raw.map { try integer($0, "id") }
+        let shape = try (object["shape"] as? [NSNumber])?.map { try integer($0, "shape entry") } ?? [ids.count]
+        // Checked: a shape read from a file may be negative or overflow when multiplied out.
+        let count = shape.reduce(Optional(1)) { p, d in
+            guard let p, d >= 0 else { return nil }
+            let (q, overflow) = p.multipliedReportingOverflow(by: d)
+            return overflow ? nil : q
         }
-        let shape = (object["shape"] as? [NSNumber])?.map(\.intValue) ?? [ids.count]
-        guard shape.reduce(1, *) == ids.count else {
+        guard count == ids.count else {
             throw TokenFileError(path: "", reason: "\(ids.count) ids do not fill shape \(shape)")
         }
-        let vocab = (object["vocab"] as? [NSNumber])?.map(\.intValue) ?? []
+        let vocab = try (object["vocab"] as? [NSNumber])?.map { try integer($0, "vocab entry") } ?? []
+        if let bad = vocab.first(where: { $0 < 1 }) {
+            throw TokenFileError(path: "", reason: "vocabulary size \(bad) is not positive")
+        }
         return TokenRecord(
             source: source, frameTimestamp: timestamp,
             tokens: Tokens(ids: ids, shape: shape, vocabularySizes: vocab, model: model))

@@ -1,5 +1,6 @@
 import Foundation
 import TesseraCore
+import TesseraTestSupport
 import Testing
 
 @testable import TesseraStreams
@@ -59,5 +60,21 @@ import Testing
         }
         #expect(throws: TokenFileError.self) { try TokenFile.read(temporary("txt")) }
         #expect(throws: TokenFileError.self) { try TokenFile.read(temporary("jsonl")) }
+    }
+
+    /// Shapes and vocabularies read from a file that trapped (an overflowing product) or claimed
+    /// negative sizes (Tests/Fixtures/hostile/tokens): refused, naming the file and line.
+    @Test(arguments: [
+        ("shape-overflow", "shape entry 4611686018427387904 is not an integer below 10^15"),
+        ("shape-product-overflow", "2 ids do not fill shape [100000000, 100000000, 1000000]"),
+        ("negative-shape", "4 ids do not fill shape [-1, -4]"),
+        ("negative-vocab", "vocabulary size -32 is not positive"),
+        ("vocab-int-max", "vocab entry 9223372036854775807 is not an integer below 10^15"),
+    ])
+    func hostileShapesAreRefused(_ entry: (String, String)) throws {
+        let url = Fixtures.url("hostile/tokens/\(entry.0).jsonl")
+        let error = try #require(throws: TokenFileError.self) { try TokenFile.read(url) }
+        #expect(error.path == url.path)
+        #expect("\(error)".contains("line 1: \(entry.1)"), "\(error)")
     }
 }

@@ -54,7 +54,7 @@ struct Decode: ParsableCommand {
                     outputs = try model.decodeImages(chunk.map(\.tokens), options: options).map { [$0] }
                 }
             } catch let e as TokenizerError {
-                throw ValidationError("\(tokenFile): records \(start)..<\(start + chunk.count): \(e)")
+                throw InputError("\(tokenFile): records \(start)..<\(start + chunk.count): \(e)")
             }
             if sampling && records.count > chunk.count {
                 let done = start + chunk.count, elapsed = Date().timeIntervalSince(started)

@@ -75,7 +75,7 @@ struct Encode: ParsableCommand {
         var paths = inputs
         if let inputList {
             guard let text = try? String(contentsOfFile: inputList, encoding: .utf8) else {
-                throw ValidationError("cannot read --input-list \(inputList)")
+                throw InputError("cannot read --input-list \(inputList)")
             }
             paths += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter {
                 !$0.isEmpty && !$0.hasPrefix("#")

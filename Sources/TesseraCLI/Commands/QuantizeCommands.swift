@@ -22,7 +22,9 @@ struct Quantize: ParsableCommand {
     func run() throws {
         let spec = try QuantizerSpec(parsing: quantizer)
         let array = try NPYArray(contentsOf: URL(fileURLWithPath: latents))
-        guard let d = array.shape.last, array.shape.count >= 1 else { throw ValidationError("\(latents): empty array") }
+        guard let d = array.shape.last else {
+            throw InputError("\(latents): a 0-d array; quantize takes latents [M, D] (or [..., D])")
+        }
         let rows = array.shape.dropLast().reduce(1, *)
         let ids = try spec.quantize(array.tensor().reshaped([rows, d]))
         let per = spec.idsPerRow(dimension: d)
@@ -59,7 +61,7 @@ struct Dequantize: ParsableCommand {
         }
         let per = spec.idsPerRow(dimension: d)
         guard per > 0, values.count % per == 0 else {
-            throw ValidationError("\(ids): \(values.count) ids do not split into rows of \(per)")
+            throw InputError("\(ids): \(values.count) ids do not split into rows of \(per)")
         }
         let rows = values.count / per
         let codes = try spec.dequantize(values, rows: rows, dimension: d)
@@ -92,21 +94,24 @@ struct TokenStats: ParsableCommand {
     func run() throws {
         let records = try TokenFile.read(URL(fileURLWithPath: tokenFile))
         guard let first = records.first, !first.tokens.isContinuous else {
-            throw ValidationError("\(tokenFile): no discrete tokens")
+            throw InputError("\(tokenFile): no discrete tokens (an empty file, or continuous latents)")
         }
         guard
             let size = vocab ?? first.tokens.vocabularySizes.first
                 ?? (records.flatMap(\.tokens.ids).max().map { $0 + 1 })
         else {
-            throw ValidationError("\(tokenFile): cannot tell the vocabulary size; pass --vocab")
+            throw InputError("\(tokenFile): cannot tell the vocabulary size; pass --vocab")
         }
-        let usage = try CodebookUsage(ids: records.flatMap(\.tokens.ids), vocabularySize: size)
-        let top = usage.histogram.enumerated().sorted { $0.element > $1.element }.prefix(10)
+        let usage: CodebookUsage
+        do { usage = try CodebookUsage(ids: records.flatMap(\.tokens.ids), vocabularySize: size) } catch {
+            throw InputError("\(tokenFile): \(error)")
+        }
+        let top = usage.mostUsed(10)
         if json {
             let object: [String: Any] = [
                 "records": records.count, "tokens": usage.tokens, "vocabulary": size, "used": usage.used,
                 "utilization": usage.utilization, "dead": usage.dead, "perplexity": usage.perplexity,
-                "top": top.map { [$0.offset, $0.element] },
+                "top": top.map { [$0.id, $0.count] },
             ]
             print(
                 String(
@@ -118,7 +123,7 @@ struct TokenStats: ParsableCommand {
                 String(
                     format: "used %d (%.1f%%), dead %d, perplexity %.1f", usage.used, usage.utilization * 100,
                     usage.dead, usage.perplexity))
-            print("most used: " + top.map { "\($0.offset)×\($0.element)" }.joined(separator: " "))
+            print("most used: " + top.map { "\($0.id)×\($0.count)" }.joined(separator: " "))
         }
     }
 }
@@ -148,7 +153,9 @@ struct CodebookFit: ParsableCommand {
 
     func run() throws {
         let array = try NPYArray(contentsOf: URL(fileURLWithPath: latents))
-        guard let d = array.shape.last else { throw ValidationError("\(latents): empty array") }
+        guard let d = array.shape.last else {
+            throw InputError("\(latents): a 0-d array; codebook fit takes latents [M, D] (or [..., D])")
+        }
         let data = array.tensor().reshaped([array.shape.dropLast().reduce(1, *), d])
         let start = Date()
         let result = try KMeans.fit(data, k: size, iterations: iterations, seed: seed, batchSize: batch)

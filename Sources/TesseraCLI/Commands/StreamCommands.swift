@@ -127,11 +127,11 @@ struct FromLM: ParsableCommand {
     func run() throws {
         let vocab = try VisualVocabulary(contentsOf: URL(fileURLWithPath: vocabulary))
         guard let text = try? String(contentsOfFile: streams, encoding: .utf8) else {
-            throw ValidationError("cannot read \(streams)")
+            throw InputError("cannot read \(streams)")
         }
         var records: [TokenRecord] = []
         for (n, line) in text.split(separator: "\n").enumerated() {
-            func fail(_ reason: String) -> ValidationError { ValidationError("\(streams): line \(n + 1): \(reason)") }
+            func fail(_ reason: String) -> InputError { InputError("\(streams): line \(n + 1): \(reason)") }
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
                 throw fail("not a JSON object")
             }
@@ -153,7 +153,7 @@ struct FromLM: ParsableCommand {
                         frameTimestamp: (object["frame_timestamp"] as? NSNumber)?.doubleValue, tokens: tokens))
             }
         }
-        guard !records.isEmpty else { throw ValidationError("\(streams): no streams") }
+        guard !records.isEmpty else { throw InputError("\(streams): no streams") }
         try TokenFile.write(records, to: URL(fileURLWithPath: output), format: TokenFileFormat(path: output) ?? .jsonl)
         print("\(records.count) token set(s) -> \(output)")
     }

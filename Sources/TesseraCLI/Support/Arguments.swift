@@ -80,3 +80,12 @@ func locateAssets(_ explicit: String?) throws -> URL {
 }
 
 extension GuidanceMode: ExpressibleByArgument {}
+
+/// A problem with an input file or the data in it (not with how the command was called): printed as
+/// `Error: …` naming the file, without the usage text a `ValidationError` brings.
+struct InputError: Error, CustomStringConvertible {
+    /// The message, starting with the file it is about.
+    let description: String
+
+    init(_ description: String) { self.description = description }
+}

@@ -35,7 +35,7 @@ func makeOutputDirectory(_ path: String) throws -> URL {
     do {
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     } catch {
-        throw ValidationError("cannot create output folder \(path): \(error.localizedDescription)")
+        throw InputError("cannot create output folder \(path): \(error.localizedDescription)")
     }
     return url
 }

@@ -126,7 +126,7 @@ struct TokenizerOptions: ParsableArguments {
         }
         let array: NPYArray
         do { array = try NPYArray(contentsOf: URL(fileURLWithPath: noise)) } catch {
-            throw ValidationError("--noise \(noise): \(error)")
+            throw InputError("--noise \(noise): \(error)")
         }
         let tensor = array.tensor()
         guard tensor.rank == 4, Array(tensor.shape.dropFirst()) == shape, tensor.shape[0] == records else {

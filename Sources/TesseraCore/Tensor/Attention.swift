@@ -30,7 +30,25 @@ struct AttentionLayout {
     var o: (Int, Int) -> Int, ldo: Int
 }
 
-/// Runs every (batch, head) problem of `layout`, heads in parallel with single-threaded GEMMs.
+/// Query rows per block: the block's scores (`rows × Nk`) stay in L2, and under a prefix mask
+/// (causal, or FlexTok's causal-over-registers) each block multiplies only the keys it can see.
+private let attentionBlockRows = 64
+
+/// For each query row, the end of its visible keys when every row of `mask` sees exactly a prefix
+/// of the keys (`0..<end`); nil for any other mask.
+private func prefixLengths(_ mask: [Bool], nq: Int, nk: Int) -> [Int]? {
+    var ends = [Int](repeating: 0, count: nq)
+    for qi in 0..<nq {
+        let row = mask[(qi * nk)..<((qi + 1) * nk)]
+        let end = (row.firstIndex(of: false) ?? row.endIndex) - qi * nk
+        guard !row[(qi * nk + end)...].contains(true) else { return nil }
+        ends[qi] = end
+    }
+    return ends
+}
+
+/// Runs every (batch, head) problem of `layout`, heads in parallel with single-threaded GEMMs,
+/// in blocks of query rows.
 private func attend(
     _ layout: AttentionLayout, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
     out: UnsafeMutablePointer<Float>, scale: Float, bias: Tensor?, mask: [Bool]?,
@@ -41,41 +59,71 @@ private func attend(
     precondition(mask == nil || mask!.count == nq * nk, "attention mask must have Nq * Nk entries")
     let biasStrides = bias.map { broadcastStrides($0.shape, to: [b, h, nq, nk]) }
     let statsCount = statistics.statsShape(b: b, h: h, nq: nq, nk: nk)?.reduce(1, *) ?? 0
+    // Row ends of a prefix mask; any other mask is applied element by element.
+    let ends = mask.flatMap { prefixLengths($0, nq: nq, nk: nk) }
+    let elementMask = ends == nil ? mask : nil
+    let normalize = statistics != .none
     var stats = [Float](repeating: 0, count: statsCount)
     stats.withUnsafeMutableBufferPointer { statsBuf in
-        let ctx = UncheckedSendable((q, k, v, out, statsBuf.baseAddress, bias?.scalars, biasStrides, mask, layout))
+        let ctx = UncheckedSendable(
+            (q, k, v, out, statsBuf.baseAddress, bias?.scalars, biasStrides, elementMask, layout))
         parallelChunks(b * h) { range in
             let (q, k, v, out, statsPtr, biasValues, bst, mask, L) = ctx.value
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: nq * nk)
+            let blockRows = min(attentionBlockRows, nq)
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * nk)
+            var factors = [Float](repeating: 0, count: blockRows)
             defer { scores.deallocate() }
             for head in range {
                 let bi = head / h, hi = head % h
-                BLAS.call(
-                    false, true, nq, nk, L.d, scale, q + L.q(bi, hi), L.ldq, k + L.k(bi, hi), L.ldk, 0, scores, nk)
-                for qi in 0..<nq {
-                    let r = scores + qi * nk
-                    if let biasValues, let bst {
-                        let base = bi * bst[0] + hi * bst[1] + qi * bst[2]
-                        for j in 0..<nk { r[j] += biasValues[base + j * bst[3]] }
+                for r0 in Swift.stride(from: 0, to: nq, by: blockRows) {
+                    let rows = min(blockRows, nq - r0)
+                    // Keys this block sees; the scores' row stride.
+                    let keys = ends.map { $0[r0..<(r0 + rows)].max() ?? 0 } ?? nk
+                    let o = out + L.o(bi, hi) + r0 * L.ldo
+                    guard keys > 0 else {
+                        for i in 0..<rows { (o + i * L.ldo).update(repeating: 0, count: L.dv) }
+                        continue
                     }
-                    if let mask { for j in 0..<nk where !mask[qi * nk + j] { r[j] = -.infinity } }
-                    softmaxRow(r, nk)
+                    BLAS.call(
+                        false, true, rows, keys, L.d, scale, q + L.q(bi, hi) + r0 * L.ldq, L.ldq, k + L.k(bi, hi),
+                        L.ldk, 0, scores, keys)
+                    for i in 0..<rows {
+                        let qi = r0 + i, r = scores + i * keys
+                        if let biasValues, let bst {
+                            let base = bi * bst[0] + hi * bst[1] + qi * bst[2]
+                            for j in 0..<keys { r[j] += biasValues[base + j * bst[3]] }
+                        }
+                        if let ends { for j in ends[qi]..<keys { r[j] = -.infinity } }
+                        if let mask { for j in 0..<nk where !mask[qi * nk + j] { r[j] = -.infinity } }
+                        // Without maps to hand back, 1 / sum scales the output row (Dv values), not
+                        // the probabilities (Nk values).
+                        if normalize { softmaxRow(r, keys) } else { factors[i] = exponentiateRow(r, keys) }
+                    }
+                    BLAS.call(false, false, rows, L.dv, keys, 1, scores, keys, v + L.v(bi, hi), L.ldv, 0, o, L.ldo)
+                    guard normalize, let s = statsPtr else {
+                        for i in 0..<rows {
+                            let f = factors[i], row = o + i * L.ldo
+                            for j in 0..<L.dv { row[j] *= f }
+                        }
+                        continue
+                    }
+                    switch statistics {
+                    case .none: break  // not reached: `normalize` is false
+                    case .full:
+                        for i in 0..<rows {
+                            (s + (head * nq + r0 + i) * nk).update(from: scores + i * keys, count: keys)
+                        }
+                    case .rows(let wanted):
+                        for (ri, qi) in wanted.enumerated() where (r0..<(r0 + rows)).contains(qi) {
+                            (s + (head * wanted.count + ri) * nk).update(from: scores + (qi - r0) * keys, count: keys)
+                        }
+                    case .columnMeans:
+                        let dst = s + head * nk
+                        for i in 0..<rows { for j in 0..<keys { dst[j] += scores[i * keys + j] } }
+                    }
                 }
-                BLAS.call(
-                    false, false, nq, L.dv, nk, 1, scores, nk, v + L.v(bi, hi), L.ldv, 0, out + L.o(bi, hi), L.ldo)
-                guard let s = statsPtr else { continue }
-                switch statistics {
-                case .none: break
-                case .full:
-                    (s + head * nq * nk).update(from: scores, count: nq * nk)
-                case .rows(let rows):
-                    for (ri, qi) in rows.enumerated() {
-                        (s + (head * rows.count + ri) * nk).update(from: scores + qi * nk, count: nk)
-                    }
-                case .columnMeans:
-                    let dst = s + head * nk
-                    for qi in 0..<nq { for j in 0..<nk { dst[j] += scores[qi * nk + j] } }
-                    for j in 0..<nk { dst[j] /= Float(nq) }
+                if case .columnMeans = statistics, let s = statsPtr {
+                    for j in 0..<nk { s[head * nk + j] /= Float(nq) }
                 }
             }
         }

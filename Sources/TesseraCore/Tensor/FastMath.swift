@@ -7,7 +7,7 @@
 /// The vector type of the hot loops.
 public typealias FloatVector = SIMD8<Float>
 /// e^x for each lane; 0 below −87.3, clamped (finite) above 88.7.
-@inlinable @inline(__always)
+@_transparent
 public func vexp(_ x: FloatVector) -> FloatVector {
     var clamped = x.replacing(with: 88.72283, where: x .> 88.72283)
     clamped = clamped.replacing(with: -87.33654, where: clamped .< -87.33654)

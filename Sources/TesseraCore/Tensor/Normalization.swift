@@ -53,9 +53,9 @@ extension Tensor {
         precondition(rank >= 2, "groupNorm needs [N, C, ...], got \(shape)")
         let n = shape[0], c = shape[1]
         precondition(groups > 0 && c % groups == 0, "groupNorm: \(c) channels not divisible into \(groups) groups")
+        guard count > 0 else { return self }
         let spatial = count / max(1, n * c)
         let perGroup = c / groups
-        var out = [Float](repeating: 0, count: count)
         let w = weight?.scalars, b = bias?.scalars
         let grid = modulation.map { m -> (h: Int, w: Int) in
             precondition(
@@ -65,8 +65,9 @@ extension Tensor {
             return (m.shape[2], m.shape[3])
         }
         let mod = modulation?.scalars ?? []
-        scalars.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
+        // Every element is written below (the groups cover all channels): no zero fill first.
+        let out = [Float](unsafeUninitializedCapacity: count) { dst, initialized in
+            scalars.withUnsafeBufferPointer { src in
                 let p = UncheckedSendable((src.baseAddress!, dst.baseAddress!))
                 parallelChunks(n * groups) { range in
                     let (s, o) = p.value
@@ -95,6 +96,7 @@ extension Tensor {
                     }
                 }
             }
+            initialized = count
         }
         return Tensor(shape: shape, scalars: out)
     }
@@ -176,6 +178,24 @@ extension Tensor {
 /// (a scalar loop would serialize on the add/max latency, which dominated attention rows).
 @inline(__always)
 public func softmaxRow(_ x: UnsafeMutablePointer<Float>, _ d: Int) {
+    let inv = exponentiateRow(x, d)
+    let raw = UnsafeMutableRawPointer(x)
+    let full = d & ~7
+    var i = 0
+    while i < full {
+        raw.storeBytes(
+            of: raw.loadUnaligned(fromByteOffset: i * 4, as: FloatVector.self) * inv, toByteOffset: i * 4,
+            as: FloatVector.self)
+        i += 8
+    }
+    for j in full..<d { x[j] *= inv }
+}
+
+/// The unnormalized softmax of one row, in place: `exp(x − max)`; returns 1 / the row's sum, the
+/// factor that completes the softmax (0 for a row that is all −∞, which becomes zeros). Attention
+/// applies the factor to its output rows instead of to the probabilities.
+@inline(__always)
+public func exponentiateRow(_ x: UnsafeMutablePointer<Float>, _ d: Int) -> Float {
     let raw = UnsafeMutableRawPointer(x)
     let full = d & ~7
     var lanes = FloatVector(repeating: -.infinity)
@@ -190,7 +210,7 @@ public func softmaxRow(_ x: UnsafeMutablePointer<Float>, _ d: Int) {
     for j in full..<d { m = max(m, x[j]) }
     if m == -.infinity {
         for j in 0..<d { x[j] = 0 }
-        return
+        return 0
     }
     var sums = FloatVector(repeating: 0)
     i = 0
@@ -208,15 +228,7 @@ public func softmaxRow(_ x: UnsafeMutablePointer<Float>, _ d: Int) {
     }
     var sum = sums.sum()
     for j in full..<d { sum += x[j] }
-    let inv = 1 / sum
-    i = 0
-    while i < full {
-        raw.storeBytes(
-            of: raw.loadUnaligned(fromByteOffset: i * 4, as: FloatVector.self) * inv, toByteOffset: i * 4,
-            as: FloatVector.self)
-        i += 8
-    }
-    for j in full..<d { x[j] *= inv }
+    return 1 / sum
 }
 
 extension Tensor {

@@ -59,6 +59,8 @@ public struct TiTokConfig: Sendable, Equatable {
     }
     var textLength: Int?
     var textDim: Int = 768
+    /// The config.json this came from, named by ``validate(against:)``'s errors.
+    var path: String?
     /// Resampling filter of the model's preprocessing (bicubic; One-D-Piece: bilinear).
     public var resizeFilter: ResizeFilter
 
@@ -163,6 +165,7 @@ extension TiTokConfig {
         // One-D-Piece's inference script resizes with torchvision's default (bilinear).
         let defaultFilter: ResizeFilter = hub.model.type == "one_d_piece" ? .bilinear : .bicubic
         resizeFilter = hub.dataset?.preprocessing?.interpolation.flatMap(ResizeFilter.init(rawValue:)) ?? defaultFilter
+        try checkRanges(ConfigCheck(path: path))
         guard encoder.patchSize == decoder.patchSize, imageSize % encoder.patchSize == 0 else {
             throw ModelConfigError(
                 path: path,
@@ -178,6 +181,78 @@ extension TiTokConfig {
                     "legacy TiTok without finetune_decoder predicts proxy codes only (stage-1 checkpoint); it cannot "
                     + "produce images"
             )
+        }
+        self.path = path
+    }
+
+    /// Range checks of every size, before any of them sizes an allocation (hostile or broken
+    /// configs: negative, zero or absurd values).
+    func checkRanges(_ check: ConfigCheck) throws {
+        try check.size("dataset.preprocessing.crop_size", imageSize, in: 1...8192)
+        for (name, vit) in [("enc", encoder), ("dec", decoder)] {
+            try check.size("vit_\(name)_patch_size", vit.patchSize, in: 1...imageSize)
+            try check.size("vit_\(name)_width", vit.width, in: 1...65536)
+            try check.size("vit_\(name)_num_layers", vit.layers, in: 1...1024)
+            try check.size("vit_\(name)_num_heads", vit.heads, in: 1...vit.width)
+        }
+        try check.size("num_latent_tokens", tokens, in: 1...65536)
+        try check.size("token_size", tokenSize, in: 1...65536)
+        if let size = codebookSize { try check.size("codebook_size", size, in: 1...(1 << 24)) }
+        if let text = textContext {
+            try check.size("text_context_length", text.length, in: 1...4096)
+            try check.size("text_embed_dim", text.dim, in: 1...65536)
+        }
+        if twoStage {
+            let p = pixelDecoder
+            try check.size("pixel_decoder.hidden_channels", p.hiddenChannels, in: 1...4096)
+            try check.size("pixel_decoder.z_channels", p.latentChannels, in: 1...4096)
+            try check.size("pixel_decoder.num_res_blocks", p.residualBlocks, in: 1...16)
+            try check.size("pixel_decoder.channel_mult (levels)", p.channelMultipliers.count, in: 1...8)
+            for m in p.channelMultipliers {
+                try check.size("pixel_decoder.channel_mult", m, in: 1...16)
+                // GroupNorm(32) over every level's channels
+                try check.size(
+                    "pixel_decoder.hidden_channels × channel_mult mod 32", p.hiddenChannels * m % 32, in: 0...0)
+            }
+        }
+    }
+
+    /// Ranges, then the checkpoint's tensors against the sizes that shape them (widths, depths,
+    /// grid, tokens, codebook, pixel decoder), so a config that disagrees with its weights is
+    /// refused before a model of its sizes is allocated.
+    /// - Throws: ``ModelConfigError`` naming the config file and the field.
+    public func validate(against checkpoint: Checkpoint) throws {
+        let check = ConfigCheck(path: path ?? checkpoint.path)
+        try checkRanges(check)
+        let cells = grid * grid + 1
+        for (name, vit, scope) in [("enc", encoder, "encoder"), ("dec", decoder, "decoder")] {
+            try check.agrees(
+                checkpoint, "\(scope).positional_embedding", [cells, vit.width],
+                fields: "crop_size, vit_\(name)_patch_size and vit_\(name)_width")
+            try check.agrees(
+                checkpoint, "\(scope).latent_token_positional_embedding", [tokens, vit.width],
+                fields: "num_latent_tokens and vit_\(name)_width")
+            try check.agrees(
+                checkpoint, "\(scope).transformer.\(vit.layers - 1).ln_1.weight", [vit.width],
+                fields: "vit_\(name)_num_layers and vit_\(name)_width")
+        }
+        try check.agrees(
+            checkpoint, "decoder.decoder_embed.weight", [decoder.width, tokenSize], fields: "token_size")
+        if let size = codebookSize {
+            try check.agrees(
+                checkpoint, "quantize.embedding.weight", [size, tokenSize], fields: "codebook_size and token_size")
+        }
+        guard twoStage else { return }
+        let p = pixelDecoder, mult = p.channelMultipliers, top = p.hiddenChannels * mult[mult.count - 1]
+        let fields = "pixel_decoder sizes"
+        try check.agrees(checkpoint, "pixel_decoder.conv_in.weight", [top, p.latentChannels, 3, 3], fields: fields)
+        try check.agrees(
+            checkpoint, "pixel_decoder.mid.\(p.residualBlocks - 1).conv2.weight", [top, top, 3, 3], fields: fields)
+        for (i, m) in mult.enumerated() {
+            let c = p.hiddenChannels * m
+            try check.agrees(
+                checkpoint, "pixel_decoder.up.\(i).block.\(p.residualBlocks - 1).conv2.weight", [c, c, 3, 3],
+                fields: fields)
         }
     }
 }
@@ -358,7 +433,10 @@ public struct TiTok: ImageTokenizer {
     }
 
     /// Binds a checkpoint with the original key names to `config`.
+    /// - Throws: ``ModelConfigError`` when the config's sizes are out of range or disagree with the
+    ///   checkpoint (``TiTokConfig/validate(against:)``), `WeightLoadError` listing every key problem.
     public init(config: TiTokConfig, checkpoint: Checkpoint, modelID: String) throws {
+        try config.validate(against: checkpoint)
         self.config = config
         descriptor = TokenizerDescriptor(
             family: "titok", modelID: modelID, inputSize: PixelSize(config.imageSize), tokenShape: [config.tokens],

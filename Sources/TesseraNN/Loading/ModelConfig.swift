@@ -36,3 +36,55 @@ public func loadModelConfig<T: Decodable>(_ type: T.Type, directory: URL, file: 
         throw ModelConfigError(path: url.path, reason: "not valid JSON for this model (\(error))")
     }
 }
+
+/// The sizes a config states, checked before any of them sizes an allocation. A config read from
+/// a file may say anything, and a model built from it allocates what it says before its weights
+/// are bound: each size must lie in a plausible range, and the checkpoint's tensors must agree with
+/// the sizes that shape them.
+public struct ConfigCheck: Sendable {
+    /// The config file, named in every error.
+    public let path: String
+
+    /// Checks for the config at `path`.
+    public init(path: String) { self.path = path }
+
+    /// `value` when it lies in `range`, else a ``ModelConfigError`` naming `field`.
+    @discardableResult
+    public func size(_ field: String, _ value: Int, in range: ClosedRange<Int>) throws -> Int {
+        guard range.contains(value) else {
+            throw ModelConfigError(
+                path: path, reason: "\(field) is \(value); expected \(range.lowerBound)...\(range.upperBound)")
+        }
+        return value
+    }
+
+    /// Throws a ``ModelConfigError`` unless `checkpoint` holds `key` with `shape`, the shape the
+    /// config's `fields` imply.
+    public func agrees(_ checkpoint: Checkpoint, _ key: String, _ shape: [Int], fields: String) throws {
+        guard let found = checkpoint.entry(key)?.shape else {
+            throw ModelConfigError(
+                path: path, reason: "\(fields) disagree with the checkpoint: it has no '\(key)' (expected \(shape))")
+        }
+        guard found == shape else {
+            throw ModelConfigError(
+                path: path,
+                reason: "\(fields) disagree with the checkpoint: '\(key)' is \(found), the config implies \(shape)")
+        }
+    }
+}
+
+extension ConfigCheck {
+    /// Throws a ``ModelConfigError`` unless `checkpoint` holds at least `elements` values in all: a
+    /// config implying more weights than the file has cannot bind, and building it would only
+    /// allocate zero placeholders of the sizes it names.
+    public func fits(_ elements: Double, in checkpoint: Checkpoint, fields: String) throws {
+        let held = checkpoint.names.reduce(0.0) { total, name in
+            total + (checkpoint.entry(name)?.shape.reduce(1.0) { $0 * Double($1) } ?? 0)
+        }
+        guard elements <= held else {
+            throw ModelConfigError(
+                path: path,
+                reason: "\(fields) imply \(Int(min(elements, 9e18))) weights; \(checkpoint.path) holds \(Int(held))")
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import TesseraCore
+import TesseraNN
+import TesseraTestSupport
+import Testing
+
+@testable import TesseraModels
+
+/// Configs that trapped (negative sizes, zero heads, overflowing products) or allocated a model of
+/// absurd size before its checkpoint was read (Tests/Fixtures/hostile/titok-configs.json: edits
+/// of the demo model's config.json). Each must be refused with an error naming config.json and
+/// the field, before anything of that size is allocated.
+@Suite struct HostileConfigTests {
+    struct Edit: Decodable, Sendable, CustomTestStringConvertible {
+        var `case`: String
+        var field: String
+        var value: Int
+        var expect: String
+        var testDescription: String { self.case }
+    }
+    static let edits = Fixtures.load("hostile/titok-configs.json", as: [Edit].self) ?? []
+
+    @Test func everyEditIsListed() { #expect(Self.edits.count == 11) }
+
+    @Test(arguments: edits)
+    func refusedNamingTheField(_ edit: Edit) throws {
+        let demo = Fixtures.repository.appendingPathComponent("Assets/models/titok-demo")
+        let dir = Fixtures.scratchFolder("hostile-titok")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createSymbolicLink(
+            at: dir.appendingPathComponent("model.safetensors"),
+            withDestinationURL: demo.appendingPathComponent("model.safetensors"))
+        let data = try Data(contentsOf: demo.appendingPathComponent("config.json"))
+        var config = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        if edit.field == "crop_size" {
+            config["dataset"] = ["preprocessing": ["crop_size": edit.value]]
+        } else {
+            var model = try #require(config["model"] as? [String: Any])
+            var vq = try #require(model["vq_model"] as? [String: Any])
+            vq[edit.field] = edit.value
+            model["vq_model"] = vq
+            config["model"] = model
+        }
+        let path = dir.appendingPathComponent("config.json")
+        try JSONSerialization.data(withJSONObject: config).write(to: path)
+        let error = try #require(throws: ModelConfigError.self) { try TiTok(directory: dir) }
+        #expect(error.path == path.path)
+        #expect(error.reason.contains(edit.expect), "\(error)")
+    }
+
+    /// The unedited config still loads (the checks refuse only what is wrong).
+    @Test func demoModelStillLoads() throws {
+        _ = try TiTok(directory: Fixtures.repository.appendingPathComponent("Assets/models/titok-demo"))
+    }
+}
