@@ -81,31 +81,34 @@ struct ResampleCoefficients<T: BinaryFloatingPoint> {
     let weights: [T]
 
     /// Computes coefficients mapping `inSize` samples to `outSize`, all arithmetic in `T`
-    /// (Double reproduces Pillow; Float reproduces PyTorch's antialiased interpolate).
-    init(inSize: Int, outSize: Int, filter: ResizeFilter) {
+    /// (Double reproduces Pillow; Float reproduces PyTorch's antialiased interpolate), for the
+    /// outputs `outputs` (default: all), indexed from 0: a window of a huge output costs only
+    /// its own samples.
+    init(inSize: Int, outSize: Int, filter: ResizeFilter, outputs: Range<Int>? = nil) {
+        let outputs = outputs ?? 0..<outSize
         let scale = T(inSize) / T(outSize)
         let filterScale = max(scale, 1)
         let support = T(filter.support) * filterScale
         let taps = Int((support).rounded(.up)) * 2 + 1
         let inverse = 1 / filterScale
-        var start = [Int](repeating: 0, count: outSize)
-        var count = [Int](repeating: 0, count: outSize)
-        var weights = [T](repeating: 0, count: outSize * taps)
-        for xx in 0..<outSize {
+        var start = [Int](repeating: 0, count: outputs.count)
+        var count = [Int](repeating: 0, count: outputs.count)
+        var weights = [T](repeating: 0, count: outputs.count * taps)
+        for (i, xx) in outputs.enumerated() {
             let center = (T(xx) + 0.5) * scale
             let xmin = max(0, Int(center - support + 0.5))
             let xmax = min(inSize, Int(center + support + 0.5)) - xmin
             var total: T = 0
             for x in 0..<max(0, xmax) {
                 let w = T(filter.weight(Double((T(x + xmin) - center + 0.5) * inverse)))
-                weights[xx * taps + x] = w
+                weights[i * taps + x] = w
                 total += w
             }
             if total != 0 {
-                for x in 0..<max(0, xmax) { weights[xx * taps + x] /= total }
+                for x in 0..<max(0, xmax) { weights[i * taps + x] /= total }
             }
-            start[xx] = xmin
-            count[xx] = max(0, xmax)
+            start[i] = xmin
+            count[i] = max(0, xmax)
         }
         self.taps = taps
         self.start = start
@@ -120,13 +123,14 @@ struct ResampleCoefficients<T: BinaryFloatingPoint> {
 private let precisionBits = 32 - 8 - 2
 
 /// Fixed-point weights and their precision: Pillow's fixed 22 bits, or PyTorch's largest
-/// precision whose largest weight still fits in int16.
-private func fixedPoint(_ c: ResampleCoefficients<Double>, engine: ResampleEngine) -> (
+/// precision whose largest weight (over the whole output: `largestWeight` when `c` holds a
+/// window of it) still fits in int16.
+private func fixedPoint(_ c: ResampleCoefficients<Double>, engine: ResampleEngine, largestWeight: Double?) -> (
     weights: [Int32], precision: Int32
 ) {
     var precision = precisionBits
     if engine == .pytorch {
-        let wMax = c.weights.max() ?? 0
+        let wMax = largestWeight ?? c.weights.max() ?? 0
         precision = 0
         while precision < 22 && Int(0.5 + wMax * Double(1 << (precision + 1))) < (1 << 15) { precision += 1 }
     }
@@ -149,69 +153,125 @@ extension Image {
         width outW: Int, height outH: Int, filter: ResizeFilter = .bicubic,
         engine: ResampleEngine = .pillow
     ) -> Image {
-        precondition(outW > 0 && outH > 0, "resize target must be positive, got \(outW)x\(outH)")
-        if outW == width && outH == height { return self }
-        if filter == .nearest { return resizedNearest(width: outW, height: outH) }
-        let premultiply = layout == .rgba
-        let source = premultiply ? premultiplied() : self
-        let horizontal = ResampleCoefficients<Double>(inSize: width, outSize: outW, filter: filter)
-        let vertical = ResampleCoefficients<Double>(inSize: height, outSize: outH, filter: filter)
+        resized(width: outW, height: outH, filter: filter, engine: engine, window: nil)
+    }
+
+    /// The pixels `window` (columns `x..<x+w`, rows `y..<y+h`) of the image resized to
+    /// `width`×`height`, identical to cropping the full resize, in memory and time proportional
+    /// to the window: a centre crop of an extreme aspect ratio (1×51452 to a 128-pixel shorter
+    /// side is 843 M pixels in full) costs only the crop.
+    /// - Precondition: the window lies inside the `width`×`height` output.
+    public func resized(
+        width fullW: Int, height fullH: Int, filter: ResizeFilter = .bicubic, engine: ResampleEngine = .pillow,
+        window: (x: Int, y: Int, width: Int, height: Int)?
+    ) -> Image {
+        precondition(fullW > 0 && fullH > 0, "resize target must be positive, got \(fullW)x\(fullH)")
+        let win = window ?? (0, 0, fullW, fullH)
+        precondition(
+            win.x >= 0 && win.y >= 0 && win.width > 0 && win.height > 0 && win.x + win.width <= fullW
+                && win.y + win.height <= fullH, "resize window \(win) outside \(fullW)x\(fullH)")
+        if fullW == width && fullH == height {
+            return window == nil ? self : cropped(x: win.x, y: win.y, width: win.width, height: win.height)
+        }
+        if filter == .nearest { return resizedNearest(width: fullW, height: fullH, window: win) }
+        // An axis that keeps its size is not resampled (as in Pillow): crop the source along it.
+        let keepX = fullW == width, keepY = fullH == height
+        var source = layout == .rgba ? premultiplied() : self
+        if keepX || keepY {
+            source = source.cropped(
+                x: keepX ? win.x : 0, y: keepY ? win.y : 0, width: keepX ? win.width : width,
+                height: keepY ? win.height : height)
+        }
+        let horizontal = ResampleCoefficients<Double>(
+            inSize: width, outSize: fullW, filter: filter, outputs: win.x..<(win.x + win.width))
+        let vertical = ResampleCoefficients<Double>(
+            inSize: height, outSize: fullH, filter: filter, outputs: win.y..<(win.y + win.height))
+        // PyTorch's fixed-point precision follows the largest weight over the whole output.
+        let hWeight = engine == .pytorch && window != nil ? Self.largestWeight(width, fullW, filter) : nil
+        let vWeight = engine == .pytorch && window != nil ? Self.largestWeight(height, fullH, filter) : nil
         let c = channels
         var current = source.pixels
         // Pillow 13 runs the vertical pass first when the height shrinks by more than twice
         // as many pixels as the width does; the order changes the rounded intermediate.
-        let horizontalFirst = engine == .pytorch || !(height - outH > 0 && height - outH > (width - outW) * 2)
+        let horizontalFirst = engine == .pytorch || !(height - fullH > 0 && height - fullH > (width - fullW) * 2)
         if horizontalFirst {
             var vStart = vertical.start
-            var curW = width
-            if outW != width {
+            var curW = source.width
+            if !keepX {
                 // Only the rows the vertical pass will read.
-                let firstRow = vertical.start[0]
-                let lastRow = vertical.start[outH - 1] + vertical.count[outH - 1]
+                let firstRow = keepY ? 0 : vertical.start[0]
+                let lastRow = keepY ? source.height : vertical.start[win.height - 1] + vertical.count[win.height - 1]
                 vStart = vStart.map { $0 - firstRow }
                 current = resampleRows(
-                    current, width: width, firstRow: firstRow, rows: lastRow - firstRow, channels: c,
-                    outWidth: outW, coefficients: horizontal, engine: engine)
-                curW = outW
+                    current, width: source.width, firstRow: firstRow, rows: lastRow - firstRow, channels: c,
+                    outWidth: win.width, coefficients: horizontal, engine: engine, largestWeight: hWeight)
+                curW = win.width
             }
-            if outH != height {
+            if !keepY {
                 current = resampleColumns(
-                    current, rowLength: curW * c, outRows: outH, starts: vStart, coefficients: vertical, engine: engine)
+                    current, rowLength: curW * c, outRows: win.height, starts: vStart, coefficients: vertical,
+                    engine: engine, largestWeight: vWeight)
             }
         } else {
-            current = resampleColumns(
-                current, rowLength: width * c, outRows: outH, starts: vertical.start, coefficients: vertical,
-                engine: engine)
-            if outW != width {
+            if !keepY {
+                current = resampleColumns(
+                    current, rowLength: source.width * c, outRows: win.height, starts: vertical.start,
+                    coefficients: vertical, engine: engine, largestWeight: vWeight)
+            }
+            if !keepX {
                 current = resampleRows(
-                    current, width: width, firstRow: 0, rows: outH, channels: c,
-                    outWidth: outW, coefficients: horizontal, engine: engine)
+                    current, width: source.width, firstRow: 0, rows: win.height, channels: c,
+                    outWidth: win.width, coefficients: horizontal, engine: engine, largestWeight: hWeight)
             }
         }
-        let result = Image(width: outW, height: outH, layout: layout, pixels: current)
-        return premultiply ? result.unpremultiplied() : result
+        let result = Image(width: win.width, height: win.height, layout: layout, pixels: current)
+        return layout == .rgba ? result.unpremultiplied() : result
     }
 
-    /// Pillow's NEAREST resize: an affine scale sampling each output pixel's centre.
-    private func resizedNearest(width outW: Int, height outH: Int) -> Image {
+    /// The largest normalized weight of a resize from `inSize` to `outSize` over all outputs,
+    /// computed one output at a time (PyTorch's fixed-point precision depends on it).
+    private static func largestWeight(_ inSize: Int, _ outSize: Int, _ filter: ResizeFilter) -> Double {
+        guard inSize != outSize else { return 0 }
+        // The weights repeat with the period of the scale's fraction; scanning every output is
+        // exact and costs the filter's taps per output without storing them.
+        var largest = 0.0
+        var start = 0
+        while start < outSize {
+            let end = min(outSize, start + 4096)
+            let c = ResampleCoefficients<Double>(inSize: inSize, outSize: outSize, filter: filter, outputs: start..<end)
+            largest = max(largest, c.weights.max() ?? 0)
+            start = end
+        }
+        return largest
+    }
+
+    /// Pillow's NEAREST resize (an affine scale sampling each output pixel's centre), the
+    /// pixels `window` of it.
+    private func resizedNearest(
+        width outW: Int, height outH: Int, window win: (x: Int, y: Int, width: Int, height: Int)
+    ) -> Image {
         let c = channels
         let sx = Double(width) / Double(outW), sy = Double(height) / Double(outH)
         // Pillow accumulates the source coordinate by repeated addition; so do we, to pick
         // the same pixel when a coordinate lands on an integer boundary.
-        var xs = [Int](repeating: 0, count: outW)
+        var xs = [Int](repeating: 0, count: win.width)
         var xo = sx * 0.5
-        for x in 0..<outW { xs[x] = min(width - 1, max(0, Int(xo))); xo += sx }
-        var out = [UInt8](repeating: 0, count: outW * outH * c)
+        for x in 0..<(win.x + win.width) {
+            if x >= win.x { xs[x - win.x] = min(width - 1, max(0, Int(xo))) }
+            xo += sx
+        }
+        var out = [UInt8](repeating: 0, count: win.width * win.height * c)
         var yo = sy * 0.5
-        for y in 0..<outH {
+        for y in 0..<(win.y + win.height) {
             let syi = min(height - 1, max(0, Int(yo)))
             yo += sy
-            for x in 0..<outW {
-                let s = (syi * width + xs[x]) * c, d = (y * outW + x) * c
+            guard y >= win.y else { continue }
+            for x in 0..<win.width {
+                let s = (syi * width + xs[x]) * c, d = ((y - win.y) * win.width + x) * c
                 for k in 0..<c { out[d + k] = pixels[s + k] }
             }
         }
-        return Image(width: outW, height: outH, layout: layout, pixels: out)
+        return Image(width: win.width, height: win.height, layout: layout, pixels: out)
     }
 
     /// RGBA → premultiplied RGBa, with Pillow's rounding.
@@ -242,10 +302,11 @@ extension Image {
 /// Horizontal pass: each output sample is a fixed-point weighted sum along its row.
 private func resampleRows(
     _ source: [UInt8], width: Int, firstRow: Int, rows: Int, channels c: Int,
-    outWidth outW: Int, coefficients k: ResampleCoefficients<Double>, engine: ResampleEngine
+    outWidth outW: Int, coefficients k: ResampleCoefficients<Double>, engine: ResampleEngine,
+    largestWeight: Double?
 ) -> [UInt8] {
     var out = [UInt8](unsafeUninitializedCapacity: rows * outW * c) { _, n in n = rows * outW * c }
-    let (weights, precision) = fixedPoint(k, engine: engine)
+    let (weights, precision) = fixedPoint(k, engine: engine, largestWeight: largestWeight)
     let taps = k.taps
     source.withUnsafeBufferPointer { src in
         out.withUnsafeMutableBufferPointer { dst in
@@ -302,10 +363,10 @@ private func resampleRows(
 /// same integers Pillow's per-pixel loop computes, so the result is identical.
 private func resampleColumns(
     _ source: [UInt8], rowLength: Int, outRows: Int, starts: [Int],
-    coefficients k: ResampleCoefficients<Double>, engine: ResampleEngine
+    coefficients k: ResampleCoefficients<Double>, engine: ResampleEngine, largestWeight: Double?
 ) -> [UInt8] {
     var out = [UInt8](unsafeUninitializedCapacity: outRows * rowLength) { _, n in n = outRows * rowLength }
-    let (weights, precision) = fixedPoint(k, engine: engine)
+    let (weights, precision) = fixedPoint(k, engine: engine, largestWeight: largestWeight)
     let taps = k.taps
     source.withUnsafeBufferPointer { src in
         out.withUnsafeMutableBufferPointer { dst in

@@ -73,3 +73,56 @@ struct ResizeCase: Decodable, Sendable, CustomTestStringConvertible {
         }
     }
 }
+
+/// Extreme aspect ratios under the pixel limit (Tests/Fixtures/hostile): resizing a 1×51452 JPEG to
+/// a 128-pixel shorter side is 843 M pixels (2.5 GB) before the centre crop; only the crop's
+/// window is computed now, identical to Pillow's full resize + crop
+/// (Tests/Reference/make_hostile_fixtures.py).
+@Suite struct ExtremeAspectTests {
+    /// The process's peak resident set (VmHWM), 0 without /proc.
+    static func peakResidentBytes() -> Int {
+        guard let data = FileManager.default.contents(atPath: "/proc/self/status") else { return 0 }
+        let line = String(decoding: data, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("VmHWM:") }
+        return (line?.split(separator: " ").compactMap { Int($0) }.first ?? 0) * 1024
+    }
+
+    @Test(arguments: ["tall-1x51452.jpg", "wide-65500x1.png"])
+    func cropWindowMatchesPillowInBoundedMemory(_ name: String) throws {
+        let image = try Image(contentsOf: Fixtures.url("hostile/" + name))
+        let before = Self.peakResidentBytes()
+        for filter in [ResizeFilter.bicubic, .bilinear] {
+            let p = Preprocessing(resize: .shorterSide(128), filter: filter, centerCrop: PixelSize(128))
+            let out = p.image(image)
+            let stem = String(name.split(separator: ".")[0])
+            let expected = try Image(contentsOf: Fixtures.url("hostile/\(stem)-\(filter.rawValue)-128.png"))
+            #expect(out.width == 128 && out.height == 128)
+            #expect(out.rgb().pixels == expected.rgb().pixels, "\(name) \(filter)")
+        }
+        // The full resize would raise the peak by 2.5 GB.
+        #expect(Self.peakResidentBytes() - before < 1 << 30)
+    }
+
+    /// A window of a resize equals the same crop of the full resize, for every filter, both
+    /// engines, both pass orders, RGBA, and axes that keep their size.
+    @Test func windowEqualsCropOfFullResize() {
+        var rng = SeededRandom(seed: 11)
+        for (w, h, layout) in [(7, 300, Image.Layout.rgb), (300, 9, .rgba), (40, 40, .rgb)] {
+            let pixels = (0..<(w * h * (layout == .rgba ? 4 : 3))).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            let image = Image(width: w, height: h, layout: layout, pixels: pixels)
+            for filter in ResizeFilter.allCases {
+                for engine in [ResampleEngine.pillow, .pytorch] {
+                    for (fw, fh) in [(3 * w, 2 * h), (w, h / 3), (w / 2, h), (w + 5, h / 2 + 1)] where fw > 4 && fh > 4
+                    {
+                        let full = image.resized(width: fw, height: fh, filter: filter, engine: engine)
+                        let (x, y, cw, ch) = (fw / 3, fh / 4, fw / 2, fh / 2)
+                        let window = image.resized(
+                            width: fw, height: fh, filter: filter, engine: engine, window: (x, y, cw, ch))
+                        #expect(
+                            window == full.cropped(x: x, y: y, width: cw, height: ch),
+                            "\(w)x\(h) → \(fw)x\(fh) \(filter) \(engine)")
+                    }
+                }
+            }
+        }
+    }
+}

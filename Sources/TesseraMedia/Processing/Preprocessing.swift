@@ -331,30 +331,51 @@ public struct Preprocessing: Sendable, Equatable {
         case .whiten: image = input.whitened()
         case .compositeOnWhite: image = input.compositedOnWhite()
         }
-        var out: Image
+        let target: (width: Int, height: Int)?
         switch resize {
-        case .none: out = image
-        case .shorterSide(let s): out = image.resizedShorterSide(to: s, filter: filter, engine: engine)
-        case .exact(let w, let h): out = image.resized(width: w, height: h, filter: filter, engine: engine)
-        case .shorterSideRounded(let s):
-            let (w, h) = image.shorterSideRoundedTarget(s)
-            out = image.resized(width: w, height: h, filter: filter, engine: engine)
-        case .longerSide(let s, let minimum):
-            let (w, h) = image.longerSideTarget(s, minimum: minimum)
-            out = image.resized(width: w, height: h, filter: filter, engine: engine)
+        case .none: target = nil
+        case .shorterSide(let s): target = image.shorterSideTarget(s)
+        case .exact(let w, let h): target = (w, h)
+        case .shorterSideRounded(let s): target = image.shorterSideRoundedTarget(s)
+        case .longerSide(let s, let minimum): target = image.longerSideTarget(s, minimum: minimum)
         case .smart(let factor, let minPixels, let maxPixels):
-            let (w, h) = image.smartResizeTarget(factor: factor, minPixels: minPixels, maxPixels: maxPixels)
-            out = image.resized(width: w, height: h, filter: filter, engine: engine)
+            target = image.smartResizeTarget(factor: factor, minPixels: minPixels, maxPixels: maxPixels)
         }
-        if let value = padToSquare { out = out.rgb().paddedToSquare(value: value) }
-        guard let crop = centerCrop else { return out }
+        guard let (w, h) = target else { return crop(padded(image)) }
+        // A crop inside the resized image: resize only the crop's window (identical pixels, memory
+        // for the crop alone, whatever the aspect ratio).
+        if let crop = centerCrop, padToSquare == nil, w >= crop.width, h >= crop.height {
+            let (x, y) = cropOrigin(width: w, height: h, crop: crop)
+            return image.resized(
+                width: w, height: h, filter: filter, engine: engine, window: (x, y, crop.width, crop.height))
+        }
+        return crop(padded(image.resized(width: w, height: h, filter: filter, engine: engine)))
+    }
+
+    /// `image` padded to a square when ``padToSquare`` is set.
+    private func padded(_ image: Image) -> Image {
+        padToSquare.map { image.rgb().paddedToSquare(value: $0) } ?? image
+    }
+
+    /// The centre crop of `image`, when ``centerCrop`` is set.
+    private func crop(_ image: Image) -> Image {
+        guard let crop = centerCrop else { return image }
+        guard image.width >= crop.width && image.height >= crop.height else {
+            return image.centerCropped(width: crop.width, height: crop.height)  // pads as torchvision does
+        }
+        let (x, y) = cropOrigin(width: image.width, height: image.height, crop: crop)
+        return image.cropped(x: x, y: y, width: crop.width, height: crop.height)
+    }
+
+    /// Where a centre crop of an image at least as large as `crop` starts, by ``cropRule``.
+    private func cropOrigin(width: Int, height: Int, crop: PixelSize) -> (x: Int, y: Int) {
         switch cropRule {
-        case .transformers where out.width >= crop.width && out.height >= crop.height:
-            return out.cropped(
-                x: (out.width - crop.width) / 2, y: (out.height - crop.height) / 2,
-                width: crop.width, height: crop.height)
-        case .transformers, .torchvision:
-            return out.centerCropped(width: crop.width, height: crop.height)
+        case .transformers: return ((width - crop.width) / 2, (height - crop.height) / 2)
+        case .torchvision:
+            return (
+                Int((Double(width - crop.width) / 2).rounded(.toNearestOrEven)),
+                Int((Double(height - crop.height) / 2).rounded(.toNearestOrEven))
+            )
         }
     }
 
