@@ -20,10 +20,10 @@ test: setup
 
 # Style: .swift-format (4 spaces, lines ≤ 120). CI runs `make lint`; `make format` fixes what it can.
 lint:
-	$(SWIFT) format lint --strict --recursive Package.swift Sources Examples Tests
+	$(SWIFT) format lint --strict --recursive Package.swift Sources Examples Tests Fuzz
 
 format:
-	$(SWIFT) format --in-place --recursive Package.swift Sources Examples Tests
+	$(SWIFT) format --in-place --recursive Package.swift Sources Examples Tests Fuzz
 
 bench-decode: release
 	bash Scripts/bench-decode.sh

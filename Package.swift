@@ -84,6 +84,8 @@ let package = Package(
         .executableTarget(name: "tokenize-image", dependencies: ["Tessera"], path: "Examples/Tokenize"),
         .executableTarget(name: "write-shards", dependencies: ["Tessera"], path: "Examples/WriteShards"),
         .executableTarget(name: "prune-tokens", dependencies: ["Tessera"], path: "Examples/PruneTokens"),
+        // libFuzzer targets for every input kind (Scripts/fuzz.sh; a stub in ordinary builds).
+        .executableTarget(name: "tessera-fuzz", dependencies: ["Tessera"], path: "Fuzz"),
 
         // Tests: one target per source target, sharing TesseraTestSupport (fixture paths, error measures).
         .target(

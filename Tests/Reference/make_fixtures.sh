@@ -24,7 +24,7 @@ if [ ${#generators[@]} -eq 0 ]; then
               make_tome_vit_fixture make_tome_tower_fixture make_reduction_fixtures make_pipeline_fixtures
               make_anyres_fixtures make_megatron_fixtures make_flextok_fixtures make_vqgan_fixtures
               make_emu3_stream_fixtures make_emu3_original_fixtures make_emu3_decode_fixtures
-              make_llamagen_fixtures)
+              make_llamagen_fixtures make_hostile_fixtures)
 fi
 mirror=/work/.mirror
 for name in "${generators[@]}"; do

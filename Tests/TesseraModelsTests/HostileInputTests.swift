@@ -54,3 +54,25 @@ import Testing
         _ = try TiTok(directory: Fixtures.repository.appendingPathComponent("Assets/models/titok-demo"))
     }
 }
+
+/// Found by `Scripts/fuzz.sh model-config`: an Emu3 config.json whose field names are garbled, so
+/// the published sizes stand in for them (defaults), loaded with the small fixture's weights, built
+/// a 1 GB model of zero placeholders before the key check. The encoder's tensors are now checked
+/// against the sizes first (Tests/Fixtures/hostile/emu3-defaults-config.json).
+@Suite struct FuzzFoundConfigTests {
+    @Test func emu3DefaultsAgainstSmallWeights() throws {
+        let fixture = Fixtures.url("vqgan/emu3")
+        let dir = Fixtures.scratchFolder("hostile-emu3")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for name in try FileManager.default.contentsOfDirectory(atPath: fixture.path) where name != "config.json" {
+            try FileManager.default.createSymbolicLink(
+                at: dir.appendingPathComponent(name), withDestinationURL: fixture.appendingPathComponent(name))
+        }
+        try FileManager.default.copyItem(
+            at: Fixtures.url("hostile/emu3-defaults-config.json"), to: dir.appendingPathComponent("config.json"))
+        let error = try #require(throws: ModelConfigError.self) { try TokenizerRegistry.load(dir) }
+        #expect(error.path.hasSuffix("config.json"))
+        #expect(error.reason.contains("disagree with the checkpoint"), "\(error)")
+    }
+}

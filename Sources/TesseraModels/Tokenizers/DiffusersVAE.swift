@@ -31,6 +31,7 @@ public struct DiffusersVAE: ImageTokenizer {
         }
         imageSize = side
         let loader = WeightLoader(try Checkpoint(directory: directory))
+        try config.validate(path: configURL.path, weights: loader.root)
         vae = AutoencoderKL(loader.root, config: config)
         try loader.finish()
         let grid = side / config.downsampleFactor

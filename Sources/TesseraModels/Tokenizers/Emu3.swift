@@ -237,6 +237,10 @@ public struct Emu3: LanguageModelImageTokenizer, VideoClipTokenizer {
             checkpoint.names.filter { !$0.hasPrefix(prefix) } + (hasDecoder ? [] : ["decoder.", "post_quant_conv."])
         let loader = WeightLoader(checkpoint, renames: prefix.isEmpty ? [] : [(prefix, "")], ignored: ignored)
         let w = loader.root
+        // The sizes against the tensors, before a model of those sizes exists.
+        try shape.validate(path: url.path, encoder: w["encoder"], keys: original ? .taming : .emu3)
+        try ConfigCheck(path: url.path).agrees(
+            w["quantize.embedding"], "weight", [codebookSize, embed], fields: "codebook_size and embed_dim")
         encoder = ConvEncoder(w["encoder"], shape: shape, keys: original ? .taming : .emu3)
         let steps = Int(log2(Double(temporalFactor)))
         timeConvs = (0..<steps).map {

@@ -409,6 +409,7 @@ public struct FlexTok: ImageTokenizer {
             tokenShape: [config.registers], vocabularySizes: [config.levels.reduce(1, *)], variableLength: true,
             outputRange: -1...1, noiseShape: [config.latentChannels, config.latentSize, config.latentSize])
         let w = loader.root
+        try config.vae.validate(path: loader.checkpoint?.path ?? modelID, weights: w["vae.vae"])
         vae = AutoencoderKL(w["vae.vae"], config: config.vae)
         encoder = FlexTokEncoder(w, config: config)
         decoder = FlexTokDecoder(w, config: config)

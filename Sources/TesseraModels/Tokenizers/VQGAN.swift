@@ -186,6 +186,11 @@ struct VQGANGrid: Sendable {
             checkpoint.names.filter { !$0.hasPrefix(prefix) } + ignoring + (hasDecoder ? [] : ["post_quant_conv."])
         let loader = WeightLoader(
             checkpoint, renames: prefix.isEmpty ? [] : [(prefix, "")], ignored: ignored, rewrite: rewrite)
+        // The sizes against the tensors, before a model of those sizes exists.
+        try config.coderShape.validate(path: path, encoder: loader.root["encoder"], keys: keys)
+        try ConfigCheck(path: path).agrees(
+            loader.root["quantize.embedding"], "weight", [config.codebookSize, config.embedDim],
+            fields: "the codebook size and embedding width")
         model = VQGAN(
             loader.root, config: config, keys: keys, normalizedSearch: normalizedSearch,
             normalizedLookup: normalizedLookup, decoder: hasDecoder)

@@ -31,6 +31,22 @@ public struct AutoencoderKLConfig: Sendable, Equatable {
     /// Spatial downsampling: 2 per level after the first.
     public var downsampleFactor: Int { 1 << max(0, blockOutChannels.count - 1) }
 
+    /// The encoder's shape (its output: the posterior's mean and log-variance).
+    public var encoderShape: ConvCoderShape {
+        var shape = ConvCoderShape(
+            channels: blockOutChannels, blocksPerLevel: layersPerBlock, latentChannels: 2 * latentChannels)
+        shape.midAttention = midBlockAttention
+        shape.groups = normGroups
+        shape.imageChannels = inChannels
+        return shape
+    }
+
+    /// The sizes against the weights under `w` (the autoencoder's scope), before an autoencoder of
+    /// those sizes is built (``ConvCoderShape/validate(path:encoder:keys:)``).
+    public func validate(path: String, weights w: WeightScope) throws {
+        try encoderShape.validate(path: path, encoder: w["encoder"], keys: .diffusers)
+    }
+
     /// - Parameters:
     ///   - blockOutChannels: channels per level, highest resolution first.
     ///   - layersPerBlock: ResNet blocks per encoder level.
@@ -242,6 +258,23 @@ public struct ConvCoderShape: Sendable, Equatable {
                     + "\(blocksPerLevel) blocks per level, attention at levels \(attentionLevels.sorted()), "
                     + "\(imageChannels) image and \(latentChannels) latent channels")
         }
+    }
+
+    /// Ranges (``validate(path:)``), then the encoder's tensors under `encoder` against every size
+    /// of the shape (each level's channels and depth, the image and latent channels), so a config
+    /// that disagrees with its weights, or whose defaults stand in for missing fields, is refused
+    /// before a coder of its sizes is allocated (the decoder shares the shape).
+    /// - Throws: ``ModelConfigError`` naming `path` and the tensor.
+    public func validate(path: String, encoder w: WeightScope, keys: ConvCoderKeys) throws {
+        try validate(path: path)
+        let check = ConfigCheck(path: path)
+        let fields = "the encoder's channels, blocks per level and image/latent channels"
+        try check.agrees(w["conv_in"], "weight", [channels[0], imageChannels, 3, 3], fields: fields)
+        for (i, c) in channels.enumerated() {
+            try check.agrees(
+                w[keys.down][i][keys.blocks][blocksPerLevel - 1]["conv2"], "weight", [c, c, 3, 3], fields: fields)
+        }
+        try check.agrees(w["conv_out"], "weight", [latentChannels, channels[channels.count - 1], 3, 3], fields: fields)
     }
 }
 
@@ -545,11 +578,7 @@ public struct AutoencoderKL: Sendable {
     public init(_ w: WeightScope, config c: AutoencoderKLConfig) {
         config = c
         let z = c.latentChannels
-        var shape = ConvCoderShape(
-            channels: c.blockOutChannels, blocksPerLevel: c.layersPerBlock, latentChannels: 2 * z)
-        shape.midAttention = c.midBlockAttention
-        shape.groups = c.normGroups
-        shape.imageChannels = c.inChannels
+        var shape = c.encoderShape
         encoder = ConvEncoder(w["encoder"], shape: shape, keys: .diffusers)
         shape.latentChannels = z
         shape.imageChannels = c.outChannels

@@ -88,3 +88,22 @@ extension ConfigCheck {
         }
     }
 }
+
+extension ConfigCheck {
+    /// As ``agrees(_:_:_:fields:)-(Checkpoint,_,_,_)``, for the tensor `name` under a loader's scope (its
+    /// renames and rewrites applied).
+    /// Seeded random weights (no checkpoint) take any shape.
+    public func agrees(_ w: WeightScope, _ name: String, _ shape: [Int], fields: String) throws {
+        guard w.loader.checkpoint != nil else { return }
+        let key = w.key(name)
+        guard let found = w.loader.shape(of: key) else {
+            throw ModelConfigError(
+                path: path, reason: "\(fields) disagree with the checkpoint: it has no '\(key)' (expected \(shape))")
+        }
+        guard found == shape else {
+            throw ModelConfigError(
+                path: path,
+                reason: "\(fields) disagree with the checkpoint: '\(key)' is \(found), the config implies \(shape)")
+        }
+    }
+}
