@@ -1,7 +1,7 @@
 # Tessera — common tasks. `make demo` and `make test` are the README's two commands.
 SWIFT ?= swift
 
-.PHONY: setup build release demo test lint format bench-decode fixtures clean
+.PHONY: setup build release demo test test-sanitize lint format bench-decode fixtures clean
 
 setup:
 	@bash Scripts/setup.sh
@@ -17,6 +17,12 @@ demo: release
 
 test: setup
 	$(SWIFT) test
+
+# The test suite under AddressSanitizer, then ThreadSanitizer, each in its own build folder (slow:
+# FILTER=… narrows it, e.g. FILTER='TesseraPipelinesTests|TesseraCoreTests').
+test-sanitize: setup
+	$(SWIFT) test --sanitize=address --scratch-path .build/asan $(if $(FILTER),--filter '$(FILTER)')
+	$(SWIFT) test --sanitize=thread --scratch-path .build/tsan $(if $(FILTER),--filter '$(FILTER)')
 
 # Style: .swift-format (4 spaces, lines ≤ 120). CI runs `make lint`; `make format` fixes what it can.
 lint:
