@@ -76,3 +76,46 @@ import Testing
         #expect(error.reason.contains("disagree with the checkpoint"), "\(error)")
     }
 }
+
+/// Vision-tower configs (Hugging Face CLIP/SigLIP, timm) with sizes out of range or that the
+/// checkpoint lacks, and an image processor asking for a billion-pixel resize
+/// (Tests/Fixtures/hostile/tower-configs.json): refused before a tower of those sizes is built.
+@Suite struct HostileTowerConfigTests {
+    struct Edit: Decodable, Sendable, CustomTestStringConvertible {
+        var `case`: String
+        var model: String
+        var file: String
+        var path: [String]
+        var value: Int
+        var expect: String
+        var testDescription: String { self.case }
+    }
+    static let edits = Fixtures.load("hostile/tower-configs.json", as: [Edit].self) ?? []
+
+    @Test func everyEditIsListed() { #expect(Self.edits.count == 7) }
+
+    @Test(arguments: edits)
+    func refusedNamingTheField(_ edit: Edit) throws {
+        let source = Fixtures.url(edit.model)
+        let dir = Fixtures.scratchFolder("hostile-tower")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for name in try FileManager.default.contentsOfDirectory(atPath: source.path) where name != edit.file {
+            try FileManager.default.createSymbolicLink(
+                at: dir.appendingPathComponent(name), withDestinationURL: source.appendingPathComponent(name))
+        }
+        let data = try Data(contentsOf: source.appendingPathComponent(edit.file))
+        let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        func set(_ object: [String: Any], _ path: ArraySlice<String>) -> [String: Any] {
+            var object = object
+            guard let key = path.first else { return object }
+            object[key] =
+                path.count == 1 ? edit.value : set(object[key] as? [String: Any] ?? [:], path.dropFirst())
+            return object
+        }
+        try JSONSerialization.data(withJSONObject: set(json, edit.path[...])).write(
+            to: dir.appendingPathComponent(edit.file))
+        let error = try #require(throws: ModelConfigError.self) { try VisionEncoderRegistry.load(dir) }
+        #expect(error.reason.contains(edit.expect), "\(error)")
+    }
+}

@@ -91,6 +91,12 @@ public struct HFVisionConfig: Sendable, Equatable {
         layerNormEps = v.layer_norm_eps ?? (siglip ? 1e-6 : 1e-5)
         useHead = siglip && (v.vision_use_head ?? true)
         isFullModel = raw.vision_config != nil
+        let check = ConfigCheck(path: path)
+        try check.size("hidden_size", hiddenSize, in: 1...65536)
+        try check.size("intermediate_size", intermediateSize, in: 1...262_144)
+        try check.size("num_hidden_layers", layers, in: 1...1024)
+        try check.size("num_attention_heads", heads, in: 1...hiddenSize)
+        try check.size("image_size", imageSize, in: 1...8192)
         // The patch convolution floors: 384 / 14 gives SigLIP so400m's 27 × 27 patches.
         guard hiddenSize % heads == 0, patchSize <= imageSize else {
             throw ModelConfigError(
@@ -172,6 +178,13 @@ extension Preprocessing {
             ? PixelSize(
                 width: raw?.crop_size?.width ?? config.imageSize, height: raw?.crop_size?.height ?? config.imageSize)
             : nil
+        let check = ConfigCheck(path: directory.appendingPathComponent(file).path)
+        for (field, value) in [
+            ("size.shortest_edge", raw?.size?.shortest_edge), ("size.height", raw?.size?.height),
+            ("size.width", raw?.size?.width), ("crop_size.height", crop?.height), ("crop_size.width", crop?.width),
+        ] {
+            if let value { try check.size(field, value, in: 1...8192) }
+        }
         let mean = raw?.image_mean ?? (siglip ? [0.5, 0.5, 0.5] : [0.48145466, 0.4578275, 0.40821073])
         let std = raw?.image_std ?? (siglip ? [0.5, 0.5, 0.5] : [0.26862954, 0.26130258, 0.27577711])
         guard mean.count == 3, std.count == 3 else {
@@ -208,5 +221,17 @@ struct HFVisionDirectory {
             checkpoint.contains("vision_model.embeddings.patch_embedding.weight") ? [] : [("", "vision_model.")]
         loader = WeightLoader(
             checkpoint, renames: renames, ignored: ignoring + ["vision_model.embeddings.position_ids"])
+        // The sizes against the tensors, before a tower of those sizes exists.
+        let c = config, check = ConfigCheck(path: directory.appendingPathComponent("config.json").path)
+        let w = loader.root["vision_model"]
+        try check.agrees(
+            w["embeddings.patch_embedding"], "weight", [c.hiddenSize, 3, c.patchSize, c.patchSize],
+            fields: "hidden_size and patch_size")
+        try check.agrees(
+            w["embeddings.position_embedding"], "weight", [c.grid * c.grid + (family == .clip ? 1 : 0), c.hiddenSize],
+            fields: "image_size, patch_size and hidden_size")
+        try check.agrees(
+            w["encoder.layers"][c.layers - 1]["mlp.fc1"], "weight", [c.intermediateSize, c.hiddenSize],
+            fields: "num_hidden_layers, intermediate_size and hidden_size")
     }
 }

@@ -199,6 +199,15 @@ extension TimmViTConfig {
             qkvBias = a.qkv_bias ?? qkvBias
             preNorm = a.pre_norm ?? preNorm
         }
+        let check = ConfigCheck(path: directory.appendingPathComponent("config.json").path)
+        try check.size("img_size", imageSize, in: 1...8192)
+        try check.size("embed_dim", embedDim, in: 1...65536)
+        try check.size("depth", depth, in: 1...1024)
+        try check.size("num_classes", numClasses, in: 0...1_000_000)
+        try check.size("reg_tokens", registerTokens, in: 0...1024)
+        guard mlpRatio > 0, mlpRatio <= 64 else {
+            throw ModelConfigError(path: check.path, reason: "mlp_ratio is \(mlpRatio); expected (0, 64]")
+        }
         guard heads > 0, embedDim % heads == 0, patchSize > 0, patchSize <= imageSize, depth > 0 else {
             throw ModelConfigError(
                 path: directory.appendingPathComponent("config.json").path,
@@ -259,10 +268,20 @@ public struct TimmViT: VisionEncoder {
         let loader = WeightLoader(weights)
         let w = loader.root
         let d = config.embedDim
+        // The sizes against the tensors, before a ViT of those sizes exists.
+        let check = ConfigCheck(path: loader.checkpoint?.path ?? config.architecture)
+        try check.agrees(
+            w["patch_embed.proj"], "weight", [d, 3, config.patchSize, config.patchSize],
+            fields: "embed_dim and patch_size")
+        let positions = config.gridSize * config.gridSize + (config.noEmbedClass ? 0 : config.prefixTokens)
+        try check.agrees(
+            w, "pos_embed", [1, positions, d], fields: "img_size, patch_size, the prefix tokens and embed_dim")
+        try check.agrees(
+            w["blocks"][config.depth - 1]["mlp.fc1"], "weight", [config.mlpHidden, d],
+            fields: "depth, mlp_ratio and embed_dim")
         patchEmbed = PatchEmbedding(w["patch_embed.proj"], dim: d, patchSize: config.patchSize)
         classToken = config.classToken ? w.tensor("cls_token", shape: [1, 1, d]) : nil
         registerTokens = config.registerTokens > 0 ? w.tensor("reg_token", shape: [1, config.registerTokens, d]) : nil
-        let positions = config.gridSize * config.gridSize + (config.noEmbedClass ? 0 : config.prefixTokens)
         positionEmbedding = w.tensor("pos_embed", shape: [1, positions, d])
         normPre = config.preNorm ? LayerNorm(w["norm_pre"], dim: d, eps: 1e-6) : nil
         stack = TransformerStack(w["blocks"], count: config.depth, keys: .timm, shape: config.blockShape)

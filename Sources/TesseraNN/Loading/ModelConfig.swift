@@ -61,15 +61,23 @@ public struct ConfigCheck: Sendable {
     /// Throws a ``ModelConfigError`` unless `checkpoint` holds `key` with `shape`, the shape the
     /// config's `fields` imply.
     public func agrees(_ checkpoint: Checkpoint, _ key: String, _ shape: [Int], fields: String) throws {
-        guard let found = checkpoint.entry(key)?.shape else {
-            throw ModelConfigError(
-                path: path, reason: "\(fields) disagree with the checkpoint: it has no '\(key)' (expected \(shape))")
-        }
-        guard found == shape else {
-            throw ModelConfigError(
-                path: path,
-                reason: "\(fields) disagree with the checkpoint: '\(key)' is \(found), the config implies \(shape)")
-        }
+        try compare(checkpoint.entry(key)?.shape, key, shape, fields: fields)
+    }
+
+    /// The shape `found` under `key` (nil: absent) against the `shape` the config's `fields` imply.
+    private func compare(_ found: [Int]?, _ key: String, _ shape: [Int], fields: String) throws {
+        guard found != shape else { return }
+        let problem = found.map { "'\(key)' is \($0), the config implies \(shape)" }
+        throw ModelConfigError(
+            path: path,
+            reason: "\(fields) disagree with the checkpoint: " + (problem ?? "it has no '\(key)' (expected \(shape))"))
+    }
+
+    /// As ``agrees(_:_:_:fields:)-(Checkpoint,_,_,_)``, for the tensor `name` under a loader's scope
+    /// (its renames and rewrites applied). Seeded random weights (no checkpoint) take any shape.
+    public func agrees(_ w: WeightScope, _ name: String, _ shape: [Int], fields: String) throws {
+        guard w.loader.checkpoint != nil else { return }
+        try compare(w.loader.shape(of: w.key(name)), w.key(name), shape, fields: fields)
     }
 }
 
@@ -85,25 +93,6 @@ extension ConfigCheck {
             throw ModelConfigError(
                 path: path,
                 reason: "\(fields) imply \(Int(min(elements, 9e18))) weights; \(checkpoint.path) holds \(Int(held))")
-        }
-    }
-}
-
-extension ConfigCheck {
-    /// As ``agrees(_:_:_:fields:)-(Checkpoint,_,_,_)``, for the tensor `name` under a loader's scope (its
-    /// renames and rewrites applied).
-    /// Seeded random weights (no checkpoint) take any shape.
-    public func agrees(_ w: WeightScope, _ name: String, _ shape: [Int], fields: String) throws {
-        guard w.loader.checkpoint != nil else { return }
-        let key = w.key(name)
-        guard let found = w.loader.shape(of: key) else {
-            throw ModelConfigError(
-                path: path, reason: "\(fields) disagree with the checkpoint: it has no '\(key)' (expected \(shape))")
-        }
-        guard found == shape else {
-            throw ModelConfigError(
-                path: path,
-                reason: "\(fields) disagree with the checkpoint: '\(key)' is \(found), the config implies \(shape)")
         }
     }
 }
