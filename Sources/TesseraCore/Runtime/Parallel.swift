@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 
 #if canImport(Glibc)
     import Glibc
@@ -10,14 +11,15 @@ import Dispatch
 public enum Threading {
     /// Number of worker threads for parallel loops. Defaults to `TESSERA_THREADS` when set,
     /// otherwise the number of active processor cores. Values below 1 are treated as 1.
+    /// Safe to read and set from any thread (a lock guards it: ThreadSanitizer found a test setting
+    /// it while another test's loops read it).
     public static var threadCount: Int {
-        get { max(1, _threadCount.value) }
-        set { _threadCount.value = max(1, newValue) }
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = max(1, newValue) } }
     }
 
-    nonisolated(unsafe) private static var _threadCount = Box(defaultThreadCount())
-
-    private final class Box { var value: Int; init(_ v: Int) { value = v } }
+    nonisolated(unsafe) private static var stored = max(1, defaultThreadCount())
+    private static let lock = NSLock()
 
     private static func defaultThreadCount() -> Int {
         if let raw = getenv("TESSERA_THREADS"), let n = Int(String(cString: raw)), n > 0 { return n }
