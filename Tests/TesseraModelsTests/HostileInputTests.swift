@@ -25,12 +25,6 @@ import Testing
     @Test(arguments: edits)
     func refusedNamingTheField(_ edit: Edit) throws {
         let demo = Fixtures.repository.appendingPathComponent("Assets/models/titok-demo")
-        let dir = Fixtures.scratchFolder("hostile-titok")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        try FileManager.default.createSymbolicLink(
-            at: dir.appendingPathComponent("model.safetensors"),
-            withDestinationURL: demo.appendingPathComponent("model.safetensors"))
         let data = try Data(contentsOf: demo.appendingPathComponent("config.json"))
         var config = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         if edit.field == "crop_size" {
@@ -42,8 +36,10 @@ import Testing
             model["vq_model"] = vq
             config["model"] = model
         }
+        let dir = try Fixtures.modelWithEditedFile(
+            demo, "config.json", contents: try JSONSerialization.data(withJSONObject: config))
+        defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("config.json")
-        try JSONSerialization.data(withJSONObject: config).write(to: path)
         let error = try #require(throws: ModelConfigError.self) { try TiTok(directory: dir) }
         #expect(error.path == path.path)
         #expect(error.reason.contains(edit.expect), "\(error)")
@@ -61,16 +57,10 @@ import Testing
 /// against the sizes first (Tests/Fixtures/hostile/emu3-defaults-config.json).
 @Suite struct FuzzFoundConfigTests {
     @Test func emu3DefaultsAgainstSmallWeights() throws {
-        let fixture = Fixtures.url("vqgan/emu3")
-        let dir = Fixtures.scratchFolder("hostile-emu3")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try Fixtures.modelWithEditedFile(
+            Fixtures.url("vqgan/emu3"), "config.json",
+            contents: try Data(contentsOf: Fixtures.url("hostile/emu3-defaults-config.json")))
         defer { try? FileManager.default.removeItem(at: dir) }
-        for name in try FileManager.default.contentsOfDirectory(atPath: fixture.path) where name != "config.json" {
-            try FileManager.default.createSymbolicLink(
-                at: dir.appendingPathComponent(name), withDestinationURL: fixture.appendingPathComponent(name))
-        }
-        try FileManager.default.copyItem(
-            at: Fixtures.url("hostile/emu3-defaults-config.json"), to: dir.appendingPathComponent("config.json"))
         let error = try #require(throws: ModelConfigError.self) { try TokenizerRegistry.load(dir) }
         #expect(error.path.hasSuffix("config.json"))
         #expect(error.reason.contains("disagree with the checkpoint"), "\(error)")
@@ -97,13 +87,6 @@ import Testing
     @Test(arguments: edits)
     func refusedNamingTheField(_ edit: Edit) throws {
         let source = Fixtures.url(edit.model)
-        let dir = Fixtures.scratchFolder("hostile-tower")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        for name in try FileManager.default.contentsOfDirectory(atPath: source.path) where name != edit.file {
-            try FileManager.default.createSymbolicLink(
-                at: dir.appendingPathComponent(name), withDestinationURL: source.appendingPathComponent(name))
-        }
         let data = try Data(contentsOf: source.appendingPathComponent(edit.file))
         let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         func set(_ object: [String: Any], _ path: ArraySlice<String>) -> [String: Any] {
@@ -113,8 +96,9 @@ import Testing
                 path.count == 1 ? edit.value : set(object[key] as? [String: Any] ?? [:], path.dropFirst())
             return object
         }
-        try JSONSerialization.data(withJSONObject: set(json, edit.path[...])).write(
-            to: dir.appendingPathComponent(edit.file))
+        let dir = try Fixtures.modelWithEditedFile(
+            source, edit.file, contents: try JSONSerialization.data(withJSONObject: set(json, edit.path[...])))
+        defer { try? FileManager.default.removeItem(at: dir) }
         let error = try #require(throws: ModelConfigError.self) { try VisionEncoderRegistry.load(dir) }
         #expect(error.reason.contains(edit.expect), "\(error)")
     }

@@ -75,6 +75,20 @@ public enum Fixtures {
     public static func scratchFolder(_ name: String) -> URL {
         FileManager.default.temporaryDirectory.appendingPathComponent("tessera-test-\(name)-\(UUID().uuidString)")
     }
+
+    /// A fresh scratch folder of symbolic links to the files of the model folder `model`, except
+    /// `file`, which is written as `contents`: a model with one file edited (configs of hostile
+    /// inputs). The caller removes the folder.
+    public static func modelWithEditedFile(_ model: URL, _ file: String, contents: Data) throws -> URL {
+        let dir = scratchFolder("edited-" + model.lastPathComponent)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        for name in try FileManager.default.contentsOfDirectory(atPath: model.path) where name != file {
+            try FileManager.default.createSymbolicLink(
+                at: dir.appendingPathComponent(name), withDestinationURL: model.appendingPathComponent(name))
+        }
+        try contents.write(to: dir.appendingPathComponent(file))
+        return dir
+    }
 }
 
 /// max |a − b| / max |b|: the error relative to the reference's scale.
