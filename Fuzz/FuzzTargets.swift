@@ -15,12 +15,12 @@ import Tessera
         "npy": { bytes in _ = try NPYArray(npyBytes: bytes).tensor() },
         "safetensors": { bytes in
             let file = try SafeTensorsFile(bytes: bytes)
-            for name in file.entries.keys { _ = try? file.tensor(name) }
+            for name in file.entries.keys { refusesCleanly { _ = try file.tensor(name) } }
         },
         "torch": { bytes in
             let url = try Scratch.file("model.pt", bytes)
             let checkpoint = try Checkpoint(directory: url)
-            for name in checkpoint.names { _ = try? checkpoint.tensor(name) }
+            for name in checkpoint.names { refusesCleanly { _ = try checkpoint.tensor(name) } }
         },
         "video": { bytes in
             let reader = try VideoReader(url: try Scratch.file("clip.mp4", bytes))
@@ -33,16 +33,18 @@ import Tessera
             let ext = ["jsonl", "npy", "safetensors"][Int(kind) % 3]
             let records = try TokenFile.read(try Scratch.file("tokens.\(ext)", Array(bytes.dropFirst())))
             if let first = records.first, !first.tokens.isContinuous {
-                _ = try? CodebookUsage(
-                    ids: records.flatMap(\.tokens.ids),
-                    vocabularySize: first.tokens.vocabularySizes.first ?? 1 << 20)
+                refusesCleanly {
+                    _ = try CodebookUsage(
+                        ids: records.flatMap(\.tokens.ids),
+                        vocabularySize: first.tokens.vocabularySizes.first ?? 1 << 20)
+                }
             }
         },
         "vocabulary": { bytes in _ = try VisualVocabulary(contentsOf: try Scratch.file("vocab.json", bytes)) },
         "quantizer": { bytes in
             let spec = try QuantizerSpec(parsing: try Scratch.quantizerFile(bytes).path)
             let d = spec.idsPerRow(dimension: 16) > 0 ? 16 : 1
-            _ = try? spec.quantize(Tensor(repeating: 0.25, shape: [2, d]))
+            refusesCleanly { _ = try spec.quantize(Tensor(repeating: 0.25, shape: [2, d])) }
         },
         "quantizer-spec": { bytes in _ = try QuantizerSpec(parsing: String(decoding: bytes, as: UTF8.self)) },
         // The first byte picks the model whose weights the config (the rest) is loaded with.
@@ -50,7 +52,8 @@ import Tessera
             guard let kind = bytes.first else { return }
             let models = Scratch.models
             let dir = try Scratch.model(models[Int(kind) % models.count], config: Array(bytes.dropFirst()))
-            if (try? TokenizerRegistry.load(dir)) == nil { _ = try? VisionEncoderRegistry.load(dir) }
+            // A tokenizer, else a vision tower; the tower's refusal is the one checked.
+            do { _ = try TokenizerRegistry.load(dir) } catch { _ = try VisionEncoderRegistry.load(dir) }
         },
     ]
 
@@ -107,15 +110,19 @@ import Tessera
         }
     }
 
-    let target: @Sendable ([UInt8]) throws -> Void = {
-        let name = ProcessInfo.processInfo.environment["TESSERA_FUZZ_TARGET"] ?? ""
-        guard let target = targets[name] else {
-            FileHandle.standardError.write(
-                Data("TESSERA_FUZZ_TARGET must be one of: \(targets.keys.sorted().joined(separator: ", "))\n".utf8))
-            exit(2)
+    /// The selected target (nil: `TESSERA_FUZZ_TARGET` names none).
+    let target = targets[ProcessInfo.processInfo.environment["TESSERA_FUZZ_TARGET"] ?? ""]
+
+    /// Runs `body`; an error is a valid outcome for bad input, but it must be one of Tessera's
+    /// typed errors, which say what is wrong. Anything else (a bare Foundation or decoding error)
+    /// stops the fuzzer as a finding, like a trap.
+    func refusesCleanly(_ body: () throws -> Void) {
+        do { try body() } catch let error as CustomStringConvertible where !error.description.isEmpty {
+            return
+        } catch {
+            fatalError("an error that does not describe itself: \(type(of: error)) \(error)")
         }
-        return target
-    }()
+    }
 
     @_silgen_name("LLVMFuzzerRunDriver")
     func runDriver(
@@ -128,12 +135,16 @@ import Tessera
     /// hands the arguments to libFuzzer's driver with the selected target.
     @_cdecl("tessera_fuzz_main")
     func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 {
-        _ = target
+        guard target != nil else {
+            FileHandle.standardError.write(
+                Data("TESSERA_FUZZ_TARGET must be one of: \(targets.keys.sorted().joined(separator: ", "))\n".utf8))
+            return 2
+        }
         var count = argc
         var arguments: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
         return runDriver(&count, &arguments) { data, size in
             let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
-            _ = try? target(bytes)  // thrown errors are the expected outcome for bad input
+            refusesCleanly { try target?(bytes) }
             return 0
         }
     }

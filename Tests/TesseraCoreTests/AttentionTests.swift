@@ -43,4 +43,12 @@ import Testing
         let (_, means) = scaledDotProductAttention(q: q, k: k, v: v, mask: mask, statistics: .columnMeans)
         #expect(maxDifference(try #require(means), try #require(full).mean(axis: 2)) < 1e-6)
     }
+
+    /// No queries (or no keys) is an empty result, not a trap.
+    @Test func emptyProblemsAreEmpty() {
+        let none = Tensor.zeros([1, 2, 0, 8]), some = Tensor(repeating: 1, shape: [1, 2, 3, 8])
+        #expect(scaledDotProductAttention(q: none, k: some, v: some).output.shape == [1, 2, 0, 8])
+        let out = scaledDotProductAttention(q: some, k: none, v: none).output
+        #expect(out.shape == [1, 2, 3, 8] && out.scalars.allSatisfy { $0 == 0 })
+    }
 }

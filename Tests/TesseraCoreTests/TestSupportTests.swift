@@ -37,4 +37,19 @@ import Testing
         try Data("one".utf8).write(to: a.appendingPathComponent("f.txt"))
         #expect(try Fixtures.snapshot(a) == ["f.txt": Data("one".utf8)])
     }
+
+    /// A model folder with one file edited links every other file and holds the new contents.
+    @Test func modelWithEditedFileLinksTheRest() throws {
+        let model = Fixtures.repository.appendingPathComponent("Assets/models/titok-demo")
+        let dir = try Fixtures.modelWithEditedFile(model, "config.json", contents: Data("{}".utf8))
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(try Data(contentsOf: dir.appendingPathComponent("config.json")) == Data("{}".utf8))
+        let weights = dir.appendingPathComponent("model.safetensors").path
+        #expect(
+            try FileManager.default.destinationOfSymbolicLink(atPath: weights)
+                == model.appendingPathComponent("model.safetensors").path)
+        #expect(
+            Set(try FileManager.default.contentsOfDirectory(atPath: dir.path))
+                == Set(try FileManager.default.contentsOfDirectory(atPath: model.path)))
+    }
 }

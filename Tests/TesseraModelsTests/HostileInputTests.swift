@@ -6,42 +6,49 @@ import Testing
 
 @testable import TesseraModels
 
+/// One edit of a model's JSON file (Tests/Fixtures/hostile/*-configs.json): `value` written at the
+/// key path `path` of `file` in the model folder `model` (relative to the repository).
+struct ConfigEdit: Decodable, Sendable, CustomTestStringConvertible {
+    var `case`: String
+    var model: String
+    var file: String
+    var path: [String]
+    var value: Int
+    /// What the refusal must say.
+    var expect: String
+    var testDescription: String { self.case }
+
+    /// A scratch copy of the model with the edit made (the caller removes it).
+    func apply() throws -> URL {
+        let source = Fixtures.repository.appendingPathComponent(model)
+        let data = try Data(contentsOf: source.appendingPathComponent(file))
+        let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        func set(_ object: [String: Any], _ path: ArraySlice<String>) -> [String: Any] {
+            var object = object
+            guard let key = path.first else { return object }
+            object[key] = path.count == 1 ? value : set(object[key] as? [String: Any] ?? [:], path.dropFirst())
+            return object
+        }
+        return try Fixtures.modelWithEditedFile(
+            source, file, contents: try JSONSerialization.data(withJSONObject: set(json, path[...])))
+    }
+}
+
 /// Configs that trapped (negative sizes, zero heads, overflowing products) or allocated a model of
 /// absurd size before its checkpoint was read (Tests/Fixtures/hostile/titok-configs.json: edits
 /// of the demo model's config.json). Each must be refused with an error naming config.json and
 /// the field, before anything of that size is allocated.
 @Suite struct HostileConfigTests {
-    struct Edit: Decodable, Sendable, CustomTestStringConvertible {
-        var `case`: String
-        var field: String
-        var value: Int
-        var expect: String
-        var testDescription: String { self.case }
-    }
-    static let edits = Fixtures.load("hostile/titok-configs.json", as: [Edit].self) ?? []
+    static let edits = Fixtures.load("hostile/titok-configs.json", as: [ConfigEdit].self) ?? []
 
     @Test func everyEditIsListed() { #expect(Self.edits.count == 11) }
 
     @Test(arguments: edits)
-    func refusedNamingTheField(_ edit: Edit) throws {
-        let demo = Fixtures.repository.appendingPathComponent("Assets/models/titok-demo")
-        let data = try Data(contentsOf: demo.appendingPathComponent("config.json"))
-        var config = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        if edit.field == "crop_size" {
-            config["dataset"] = ["preprocessing": ["crop_size": edit.value]]
-        } else {
-            var model = try #require(config["model"] as? [String: Any])
-            var vq = try #require(model["vq_model"] as? [String: Any])
-            vq[edit.field] = edit.value
-            model["vq_model"] = vq
-            config["model"] = model
-        }
-        let dir = try Fixtures.modelWithEditedFile(
-            demo, "config.json", contents: try JSONSerialization.data(withJSONObject: config))
+    func refusedNamingTheField(_ edit: ConfigEdit) throws {
+        let dir = try edit.apply()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("config.json")
         let error = try #require(throws: ModelConfigError.self) { try TiTok(directory: dir) }
-        #expect(error.path == path.path)
+        #expect(error.path == dir.appendingPathComponent("config.json").path)
         #expect(error.reason.contains(edit.expect), "\(error)")
     }
 
@@ -71,33 +78,13 @@ import Testing
 /// checkpoint lacks, and an image processor asking for a billion-pixel resize
 /// (Tests/Fixtures/hostile/tower-configs.json): refused before a tower of those sizes is built.
 @Suite struct HostileTowerConfigTests {
-    struct Edit: Decodable, Sendable, CustomTestStringConvertible {
-        var `case`: String
-        var model: String
-        var file: String
-        var path: [String]
-        var value: Int
-        var expect: String
-        var testDescription: String { self.case }
-    }
-    static let edits = Fixtures.load("hostile/tower-configs.json", as: [Edit].self) ?? []
+    static let edits = Fixtures.load("hostile/tower-configs.json", as: [ConfigEdit].self) ?? []
 
     @Test func everyEditIsListed() { #expect(Self.edits.count == 7) }
 
     @Test(arguments: edits)
-    func refusedNamingTheField(_ edit: Edit) throws {
-        let source = Fixtures.url(edit.model)
-        let data = try Data(contentsOf: source.appendingPathComponent(edit.file))
-        let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        func set(_ object: [String: Any], _ path: ArraySlice<String>) -> [String: Any] {
-            var object = object
-            guard let key = path.first else { return object }
-            object[key] =
-                path.count == 1 ? edit.value : set(object[key] as? [String: Any] ?? [:], path.dropFirst())
-            return object
-        }
-        let dir = try Fixtures.modelWithEditedFile(
-            source, edit.file, contents: try JSONSerialization.data(withJSONObject: set(json, edit.path[...])))
+    func refusedNamingTheField(_ edit: ConfigEdit) throws {
+        let dir = try edit.apply()
         defer { try? FileManager.default.removeItem(at: dir) }
         let error = try #require(throws: ModelConfigError.self) { try VisionEncoderRegistry.load(dir) }
         #expect(error.reason.contains(edit.expect), "\(error)")

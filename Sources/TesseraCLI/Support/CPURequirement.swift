@@ -5,6 +5,14 @@ import Foundation
 /// instruction would kill the process with SIGILL, so `tessera` checks first. This file is
 /// compiled for the baseline, like the rest of TesseraCLI.
 public enum CPURequirement {
+    /// The refusal `tessera` reports (through ArgumentParser: `Error: …`, exit status 1).
+    public struct Unmet: Error, CustomStringConvertible {
+        /// What the CPU lacks and how to rebuild.
+        public let description: String
+        /// The refusal for `description` (``unmet(cpuinfo:required:)``'s message).
+        public init(description: String) { self.description = description }
+    }
+
     /// The `/proc/cpuinfo` flags this build needs (none for a baseline or debug build).
     public static var requiredFlags: [String] {
         #if TESSERA_NEEDS_AVX2

@@ -69,7 +69,7 @@ private func attend(
             (q, k, v, out, statsBuf.baseAddress, bias?.scalars, biasStrides, elementMask, layout))
         parallelChunks(b * h) { range in
             let (q, k, v, out, statsPtr, biasValues, bst, mask, L) = ctx.value
-            let blockRows = min(attentionBlockRows, nq)
+            let blockRows = max(1, min(attentionBlockRows, nq))  // nq 0: no rows, no zero stride
             let scores = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * nk)
             var factors = [Float](repeating: 0, count: blockRows)
             defer { scores.deallocate() }
