@@ -1,6 +1,7 @@
 import CJPEG
 import CPNG
 import Foundation
+import TesseraCore
 
 /// Still-image formats Tessera decodes itself. Other containers (GIF, video) go through
 /// ``VideoReader``.
@@ -165,16 +166,19 @@ private func codecError(_ message: String, path: String, format: String) -> Medi
     return MediaError(kind, path: path, "\(format): \(message)")
 }
 
-private func checkSize(_ width: Int, _ height: Int, path: String, limit: Int) throws {
+/// Refuses a size that is zero, above the pixel limit, or whose decoding (`bytesPerPixel` for the
+/// decoder's buffers together) is above the ``MemoryLimit``.
+private func checkSize(_ width: Int, _ height: Int, bytesPerPixel: Int, path: String, limit: Int) throws {
     guard width > 0, height > 0 else {
         throw MediaError(.corrupt, path: path, "image has zero size \(width)x\(height)")
     }
     let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
     guard !overflow, pixels <= limit else {
+        let count = overflow ? "more than \(Int.max)" : "\(pixels)"
         throw MediaError(
-            .tooLarge, path: path,
-            "image is \(width)x\(height) = \(width * height) pixels, above the limit of \(limit)")
+            .tooLarge, path: path, "image is \(width)x\(height) = \(count) pixels, above the limit of \(limit)")
     }
+    try MemoryLimit.check(pixels * bytesPerPixel, for: "decoding the \(width)x\(height) image", path: path)
 }
 
 private func decodePNG(_ bytes: [UInt8], path: String, options: ImageDecodingOptions) throws -> Image {
@@ -184,8 +188,8 @@ private func decodePNG(_ bytes: [UInt8], path: String, options: ImageDecodingOpt
         throw codecError(cString(errBuf), path: path, format: "PNG")
     }
     let width = Int(info.width), height = Int(info.height)
-    try checkSize(width, height, path: path, limit: options.maxPixels)
     let layout: Image.Layout = info.has_alpha != 0 ? .rgba : .rgb
+    try checkSize(width, height, bytesPerPixel: layout.rawValue, path: path, limit: options.maxPixels)
     var pixels = [UInt8](repeating: 0, count: width * height * layout.rawValue)
     let status = pixels.withUnsafeMutableBufferPointer { out in
         tsr_png_decode(bytes, bytes.count, out.baseAddress, Int32(layout.rawValue), &errBuf, errBuf.count)
@@ -201,9 +205,10 @@ private func decodeJPEG(_ bytes: [UInt8], path: String, options: ImageDecodingOp
         throw codecError(cString(errBuf), path: path, format: "JPEG")
     }
     let width = Int(info.width), height = Int(info.height)
-    try checkSize(width, height, path: path, limit: options.maxPixels)
     let isCMYK = info.color_space == 4 || info.color_space == 5  // JCS_CMYK, JCS_YCCK
     let components = info.color_space == 1 ? 1 : (isCMYK ? 4 : 3)
+    // The decoded samples, then RGB (a conversion or an EXIF turn) next to them.
+    try checkSize(width, height, bytesPerPixel: components + 3, path: path, limit: options.maxPixels)
     var raw = [UInt8](repeating: 0, count: width * height * components)
     let status = raw.withUnsafeMutableBufferPointer { out in
         tsr_jpeg_decode(bytes, bytes.count, out.baseAddress, out.count, &errBuf, errBuf.count)

@@ -512,6 +512,7 @@ final class DecodeState: @unchecked Sendable {
         guard w > 0, h > 0, !overflow, pixels <= maxPixels else {
             throw MediaError(.tooLarge, path: path, "frame size \(w)x\(h) is invalid or above the pixel limit")
         }
+        try MemoryLimit.check(pixels * 6, for: "decoding a \(w)x\(h) frame (RGB, then turned)", path: path)
         let srcFormat = AVPixelFormat(rawValue: frame.pointee.format)
         scaler = sws_getCachedContext(
             scaler, Int32(w), Int32(h), srcFormat, Int32(w), Int32(h), AV_PIX_FMT_RGB24,

@@ -189,11 +189,33 @@ public protocol ImageTokenizer: Sendable {
     func encode(preprocessed pixels: [Tensor], options: EncodeOptions) throws -> [Tokens]
     /// Reconstructions as `[3, H, W]` tensors in ``TokenizerDescriptor/outputRange`` (not clamped).
     func decode(_ tokens: [Tokens], options: DecodeOptions) throws -> [Tensor]
+    /// About the peak bytes, beyond the weights, of encoding (or decoding) `batch` images with
+    /// `options.batchSize = batch`: activations and inputs (``checkBatchMemory(_:decoding:path:)``).
+    func workingMemory(batch: Int, decoding: Bool) -> Int
 }
 
 extension ImageTokenizer {
     /// The model id written into token files.
     public var modelID: String { descriptor.modelID }
+
+    /// Throws ``MemoryLimitError`` when forward passes of `batch` images would need more than the
+    /// ``MemoryLimit``, naming the largest batch that fits.
+    /// - Parameter path: the file the work is for (default: the model id).
+    public func checkBatchMemory(_ batch: Int, decoding: Bool, path: String? = nil) throws {
+        let limit = MemoryLimit.bytes, batch = max(1, batch)
+        let bytes = workingMemory(batch: batch, decoding: decoding)
+        guard bytes > limit else { return }
+        // The largest batch that fits, by bisection (the need grows with the batch).
+        var (fits, above) = (0, batch)
+        while above - fits > 1 {
+            let mid = (fits + above) / 2
+            if workingMemory(batch: mid, decoding: decoding) <= limit { fits = mid } else { above = mid }
+        }
+        try MemoryLimit.check(
+            bytes, for: "\(decoding ? "decoding" : "encoding") a batch of \(batch) with \(modelID)",
+            path: path ?? modelID,
+            hint: fits < 1 ? "even one image does not fit" : "a batch of \(fits) fits (--batch)")
+    }
 
     /// Tokens for decoded images (preprocessed here).
     public func encode(_ images: [Image], options: EncodeOptions = EncodeOptions()) throws -> [Tokens] {
@@ -223,6 +245,9 @@ public protocol VideoClipTokenizer: ImageTokenizer {
     func encode(clip frames: Tensor) throws -> Tokens
     /// Frames `[T, 3, H, W]` in ``TokenizerDescriptor/outputRange`` (not clamped) of a clip's codes `[T', h, w]`.
     func decode(clip tokens: Tokens) throws -> Tensor
+    /// About the peak bytes of activations, beyond the weights, of encoding a clip of `frames`
+    /// frames of `height × width`.
+    func workingMemory(clipFrames frames: Int, height: Int, width: Int) -> Int
 }
 
 extension VideoClipTokenizer {

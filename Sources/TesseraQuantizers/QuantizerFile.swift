@@ -206,7 +206,7 @@ public enum QuantizerFile {
         } catch let e as ModelConfigError {
             throw QuantizerError(e.description)
         }
-        let loader = WeightLoader(checkpoint)
+        let loader = try WeightLoader(checkpoint)
         let w =
             spec.prefix.map { p in WeightScope(loader: loader, prefix: p.hasSuffix(".") ? String(p.dropLast()) : p) }
             ?? loader.root

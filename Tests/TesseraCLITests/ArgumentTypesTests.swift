@@ -27,6 +27,16 @@ import Testing
         #expect(throws: (any Error).self) { try Encode.parse(["--shard-size", "-1M", "-o", "out", "a.png"]) }
     }
 
+    /// `--memory-limit` is read by every command that reads files, and applied before it runs.
+    @Test func memoryLimitOptionParses() throws {
+        let encode = try Encode.parse(["--memory-limit", "2.5G", "-o", "out", "a.png"])
+        #expect(encode.resources.memoryLimit?.bytes == 5 << 29)
+        #expect(try Encode.parse(["-o", "out", "a.png"]).resources.memoryLimit == nil)
+        #expect(throws: (any Error).self) { try Decode.parse(["--memory-limit", "12x", "t.jsonl", "-o", "out"]) }
+        let command = try TesseraCommand.parseAsRoot(["info", "--memory-limit", "64M", "a.png"])
+        #expect((command as? any ResourceLimited)?.resources.memoryLimit?.bytes == 64 << 20)
+    }
+
     @Test func tileChoiceParsesGridsAndAuto() {
         #expect(TileChoice(argument: "2x3") == .grid(TileGrid(rows: 2, columns: 3)))
         #expect(TileChoice(argument: "1X2") == .grid(TileGrid(rows: 1, columns: 2)))

@@ -42,7 +42,7 @@ enum FixtureKeys {
     @Test(arguments: cases)
     func matchesReference(_ c: LayerCase) throws {
         let dir = Fixtures.root.appendingPathComponent("core/layers")
-        let loader = WeightLoader(
+        let loader = try WeightLoader(
             try Checkpoint(directory: dir.appendingPathComponent("\(c.case).weights.safetensors")))
         let io = try SafeTensorsFile(url: dir.appendingPathComponent("\(c.case).io.safetensors"))
         let w = loader.root
@@ -90,7 +90,7 @@ enum FixtureKeys {
 
     @Test func strictLoadingReportsEveryProblem() throws {
         let dir = Fixtures.root.appendingPathComponent("core/layers")
-        let loader = WeightLoader(
+        let loader = try WeightLoader(
             try Checkpoint(directory: dir.appendingPathComponent("timm_block.weights.safetensors")))
         // Wrong width: every weight mismatches; a made-up key is missing; nothing is used.
         _ = Linear(loader.root["attn.qkv"], in: 16, out: 48)
@@ -105,7 +105,7 @@ enum FixtureKeys {
             #expect(e.description.contains("timm_block.weights.safetensors"))
         }
         // Renames and ignore rules for checkpoint quirks.
-        let renamed = WeightLoader(
+        let renamed = try WeightLoader(
             try Checkpoint(directory: dir.appendingPathComponent("mlp.weights.safetensors")),
             renames: [("fc1.", "first.")], ignored: ["fc2."])
         _ = Linear(renamed.root["first"], in: 32, out: 64)

@@ -84,7 +84,7 @@ struct OpCase: Decodable, Sendable, CustomTestStringConvertible {
                 q: try t("q"), k: try t("k"), v: try t("v"), bias: bias, mask: mask, statistics: .columnMeans)
             try check(try #require(cols), tolerance: 1e-5, expected: full.mean(axis: 2))
         case "multihead_attention":
-            let loader = WeightLoader(
+            let loader = try WeightLoader(
                 try Checkpoint(directory: Fixtures.root.appendingPathComponent("core/ops.safetensors")),
                 renames: [("mha/", "")])
             let attention = SelfAttention(loader.root, dim: 16, heads: 4, keys: FixtureKeys.openCLIP.attentionKeys)

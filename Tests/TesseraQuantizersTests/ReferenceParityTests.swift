@@ -65,7 +65,7 @@ enum QuantizerFixtures {
             (ids, codes) = try q.encode(rows)
             fromIDs = try q.decode(try ints("indices"))
         case "vq":
-            let loader = WeightLoader(
+            let loader = try WeightLoader(
                 try Checkpoint(directory: QuantizerFixtures.root.appendingPathComponent("cases.safetensors")),
                 renames: [("\(c.case)/state/", "")])
             let q = try MultiHeadVectorQuantizer(
@@ -76,7 +76,7 @@ enum QuantizerFixtures {
             (ids, codes) = try q.encode(rows)
             fromIDs = try q.decode(try ints("indices"))
         case "residual_vq":
-            let loader = WeightLoader(
+            let loader = try WeightLoader(
                 try Checkpoint(directory: QuantizerFixtures.root.appendingPathComponent("cases.safetensors")),
                 renames: [("\(c.case)/state/", "")])
             let q = ResidualVectorQuantizer(
@@ -85,7 +85,7 @@ enum QuantizerFixtures {
             (ids, codes) = try q.encode(rows)
             fromIDs = try q.decode(try ints("indices"))
         case "grouped_residual_vq":
-            let loader = WeightLoader(
+            let loader = try WeightLoader(
                 try Checkpoint(directory: QuantizerFixtures.root.appendingPathComponent("cases.safetensors")),
                 renames: [("\(c.case)/state/", "")])
             let q = try GroupedResidualVectorQuantizer(
@@ -163,7 +163,7 @@ enum QuantizerFixtures {
             tensors.append(("quantizer.codebooks.\(i).vocab_usage", .float(Tensor.zeros([k]))))
         }
         try SafeTensorsWriter.write(tensors, to: dir)
-        let loader = WeightLoader(try Checkpoint(directory: dir))
+        let loader = try WeightLoader(try Checkpoint(directory: dir))
         let q = try MultiHeadVectorQuantizer.uniTok(loader.root["quantizer"], codebooks: c, size: k, dim: d)
         try loader.finish()
         let x = try f.tensor("vq_unitok/x")

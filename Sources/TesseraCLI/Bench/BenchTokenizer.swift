@@ -64,6 +64,7 @@ struct BenchTokenizer: ParsableCommand {
         /// GFLOP/s of a 512×2304×768 SGEMM (FlexTok's q/k/v projection) in this run.
         var sgemm_peak_gflops: Double
     }
+    @OptionGroup var resources: ResourceOptions
 
     func run() throws {
         let tokenizer = try TokenizerRegistry.load(URL(fileURLWithPath: model))

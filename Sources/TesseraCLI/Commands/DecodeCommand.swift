@@ -21,12 +21,14 @@ struct Decode: ParsableCommand {
     var tokenFile: String
     @Option(name: .shortAndLong, help: "Output folder.")
     var output: String
+    @OptionGroup var resources: ResourceOptions
 
     func run() throws {
         let loaded = try tokenizer.load("decode")
         let model = loaded.tokenizer
         let records = try TokenFile.read(URL(fileURLWithPath: tokenFile))
         let noise = try tokenizer.noiseTensors(for: model.descriptor, records: records.count)
+        try model.checkBatchMemory(min(max(1, loaded.decode.batchSize), records.count), decoding: true, path: tokenFile)
         let sampling = model.descriptor.noiseShape != nil
         let started = Date()
         let out = try makeOutputDirectory(output)
@@ -97,6 +99,7 @@ struct Roundtrip: ParsableCommand {
     var inputs: [String]
     @Option(name: .shortAndLong, help: "Output folder.")
     var output: String
+    @OptionGroup var resources: ResourceOptions
 
     func run() throws {
         let loaded = try tokenizer.load("roundtrip")
@@ -108,6 +111,9 @@ struct Roundtrip: ParsableCommand {
         let noVideo = try SamplingOptions.parse([])
         let scan = try Media.scan(inputs)
         reportSkipped(scan.skipped)
+        let batch = min(max(1, loaded.encode.batchSize), scan.files.count)
+        try model.checkBatchMemory(batch, decoding: false)
+        try model.checkBatchMemory(batch, decoding: true)
         try forEachInputImage(
             imagesOnly(scan.files, command: "roundtrip"), sampling: noVideo, batch: loaded.encode.batchSize,
             failures: &failures

@@ -12,6 +12,7 @@ struct Demo: ParsableCommand {
     var output: String = "out/demo"
     @Option(help: "Model input size for the preprocessing step.")
     var size: Int = 256
+    @OptionGroup var resources: ResourceOptions
 
     func run() throws {
         let assetsURL = try locateAssets(assets)

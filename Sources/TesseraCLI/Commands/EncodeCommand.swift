@@ -55,6 +55,7 @@ struct Encode: ParsableCommand {
     var shardIndex: Int = 0
     @Option(help: "…out of this many (each takes every n-th input; files get a w<index>- prefix).")
     var numShards: Int = 1
+    @OptionGroup var resources: ResourceOptions
 
     func validate() throws {
         if let clipFrames, clipFrames < 1 { throw ValidationError("--clip-frames must be at least 1") }

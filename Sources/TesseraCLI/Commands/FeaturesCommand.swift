@@ -34,6 +34,7 @@ struct Features: ParsableCommand {
     var batch: Int = 8
     @Option(name: .shortAndLong, help: "Output .npy file.")
     var output: String
+    @OptionGroup var resources: ResourceOptions
 
     func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }

@@ -42,6 +42,7 @@ struct Frames: ParsableCommand {
 
     @Option(name: .shortAndLong, help: "Output folder.")
     var output: String
+    @OptionGroup var resources: ResourceOptions
 
     func run() throws {
         let out = try makeOutputDirectory(output)

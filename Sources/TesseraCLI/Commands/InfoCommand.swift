@@ -11,6 +11,7 @@ struct Info: ParsableCommand {
 
     @Flag(help: "One JSON object per file, one per line.")
     var json = false
+    @OptionGroup var resources: ResourceOptions
 
     func run() throws {
         var failures = FailureLog()

@@ -27,6 +27,7 @@ struct Preprocess: ParsableCommand {
 
     @Option(name: .shortAndLong, help: "Output folder.")
     var output: String
+    @OptionGroup var resources: ResourceOptions
 
     func validate() throws {
         if let size, size < 1 { throw ValidationError("--size must be positive") }

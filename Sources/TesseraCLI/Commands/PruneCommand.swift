@@ -95,6 +95,7 @@ struct Prune: ParsableCommand {
     var inputs: [String]
     @Option(name: .shortAndLong, help: "Output .safetensors.")
     var output: String
+    @OptionGroup var resources: ResourceOptions
 
     func run() throws {
         let tower = try VisionEncoderRegistry.load(URL(fileURLWithPath: encoder))

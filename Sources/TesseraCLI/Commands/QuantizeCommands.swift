@@ -18,6 +18,7 @@ struct Quantize: ParsableCommand {
     var latents: String
     @Option(name: .shortAndLong, help: "Output ids .npy.")
     var output: String
+    @OptionGroup var resources: ResourceOptions
 
     func run() throws {
         let spec = try QuantizerSpec(parsing: quantizer)
@@ -46,6 +47,7 @@ struct Dequantize: ParsableCommand {
     var ids: String
     @Option(name: .shortAndLong, help: "Output codes .npy.")
     var output: String
+    @OptionGroup var resources: ResourceOptions
 
     func run() throws {
         let spec = try QuantizerSpec(parsing: quantizer)
@@ -90,6 +92,7 @@ struct TokenStats: ParsableCommand {
     var vocab: Int?
     @Flag(help: "Print JSON.")
     var json = false
+    @OptionGroup var resources: ResourceOptions
 
     func run() throws {
         let records = try TokenFile.read(URL(fileURLWithPath: tokenFile))
@@ -150,6 +153,7 @@ struct CodebookFit: ParsableCommand {
     var batch: Int?
     @Option(name: .shortAndLong, help: "Output .safetensors (tensor 'codebook' [K, D]).")
     var output: String
+    @OptionGroup var resources: ResourceOptions
 
     func run() throws {
         let array = try NPYArray(contentsOf: URL(fileURLWithPath: latents))

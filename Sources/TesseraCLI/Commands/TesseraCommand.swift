@@ -16,9 +16,16 @@ public struct TesseraCommand: ParsableCommand {
 
     public init() {}
 
-    /// Runs the command line of this process (allocator policy first: see ``MemoryPolicy``).
+    /// Runs the command line of this process (allocator policy first: see ``MemoryPolicy``), with
+    /// the command's resource limits set before it runs.
     public static func main() {
         MemoryPolicy.reuseFreedBuffers()
-        main(nil)
+        do {
+            var command = try parseAsRoot()
+            (command as? any ResourceLimited)?.resources.apply()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
     }
 }

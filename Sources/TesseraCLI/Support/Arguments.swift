@@ -17,14 +17,10 @@ struct ByteSize: ExpressibleByArgument, Sendable, Equatable, CustomStringConvert
 
     init(bytes: Int) { self.bytes = bytes }
 
+    /// `MemoryLimit.parse`'s sizes (`4096`, `512K`, `256MB`, `8GiB`, `1T`), at least one byte.
     init?(argument: String) {
-        let units: [Character: Double] = ["K": 1024, "M": 1024 * 1024, "G": 1024 * 1024 * 1024]
-        var digits = argument.uppercased()
-        if digits.hasSuffix("B") { digits.removeLast() }
-        let scale = digits.last.flatMap { units[$0] } ?? 1
-        if scale > 1 { digits.removeLast() }
-        guard let value = Double(digits), value * scale >= 1, value * scale < Double(Int.max / 2) else { return nil }
-        bytes = Int(value * scale)
+        guard let bytes = MemoryLimit.parse(argument), bytes >= 1 else { return nil }
+        self.bytes = bytes
     }
 
     var description: String { "\(bytes) bytes" }

@@ -219,7 +219,7 @@ struct HFVisionDirectory {
         // checkpoints carry; both load.
         let renames: [(from: String, to: String)] =
             checkpoint.contains("vision_model.embeddings.patch_embedding.weight") ? [] : [("", "vision_model.")]
-        loader = WeightLoader(
+        loader = try WeightLoader(
             checkpoint, renames: renames, ignored: ignoring + ["vision_model.embeddings.position_ids"])
         // The sizes against the tensors, before a tower of those sizes exists.
         let c = config, check = ConfigCheck(path: directory.appendingPathComponent("config.json").path)

@@ -14,7 +14,7 @@ public struct LLaVAProjector: Sendable {
     /// or file; missing or misshapen keys are errors, other keys are ignored.
     public init(directory url: URL) throws {
         let checkpoint = try Checkpoint(directory: url)
-        let loader = WeightLoader(checkpoint, ignored: [""])
+        let loader = try WeightLoader(checkpoint, ignored: [""])
         let w = loader.root["model"]["mm_projector"]
         guard let s0 = w.shape(of: "0.weight"), s0.count == 2, let s2 = w.shape(of: "2.weight"), s2.count == 2 else {
             throw ModelConfigError(

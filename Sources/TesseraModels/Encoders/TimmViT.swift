@@ -265,7 +265,7 @@ public struct TimmViT: VisionEncoder {
             depth: config.depth, heads: config.heads, inputSize: PixelSize(config.imageSize),
             patchSize: config.patchSize, prefixTokens: config.prefixTokens,
             hasClassToken: config.classToken)
-        let loader = WeightLoader(weights)
+        let loader = try WeightLoader(weights)
         let w = loader.root
         let d = config.embedDim
         // The sizes against the tensors, before a ViT of those sizes exists.

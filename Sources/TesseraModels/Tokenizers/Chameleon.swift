@@ -75,6 +75,11 @@ public struct Chameleon: LanguageModelImageTokenizer {
     /// Whether the checkpoint has the decoder (the original release; not transformers' conversion).
     public var canDecode: Bool { grid.model.canDecode }
 
+    /// The VQGAN's activations at the input size, per image of the batch.
+    public func workingMemory(batch: Int, decoding: Bool) -> Int {
+        grid.workingMemory(batch: batch, decoding: decoding)
+    }
+
     /// Floating-point operations of encoding and decoding one image (``VQGAN/flops(height:width:)``).
     public var flopsPerImage: (encode: Double, decode: Double) {
         grid.flops

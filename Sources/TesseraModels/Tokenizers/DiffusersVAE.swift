@@ -30,7 +30,7 @@ public struct DiffusersVAE: ImageTokenizer {
                 path: configURL.path, reason: "image size \(side) is not a multiple of \(config.downsampleFactor)")
         }
         imageSize = side
-        let loader = WeightLoader(try Checkpoint(directory: directory))
+        let loader = try WeightLoader(try Checkpoint(directory: directory))
         try config.validate(path: configURL.path, weights: loader.root)
         vae = AutoencoderKL(loader.root, config: config)
         try loader.finish()
@@ -38,6 +38,12 @@ public struct DiffusersVAE: ImageTokenizer {
         descriptor = TokenizerDescriptor(
             family: "vae", modelID: directory.lastPathComponent, inputSize: PixelSize(side), tokenShape: [grid, grid],
             vocabularySizes: [], latentChannels: config.latentChannels, variableLength: false, outputRange: -1...1)
+    }
+
+    /// The encoder's or decoder's activations at the image size, per image of the batch.
+    public func workingMemory(batch: Int, decoding: Bool) -> Int {
+        let bytes = vae.activationBytes(height: imageSize, width: imageSize)
+        return batch * (4 * 3 * imageSize * imageSize + (decoding ? bytes.decode : bytes.encode))
     }
 
     /// Shorter side to the image size (bilinear, antialiased), centre crop, [−1, 1].

@@ -235,7 +235,7 @@ public struct Emu3: LanguageModelImageTokenizer, VideoClipTokenizer {
         let hasDecoder = checkpoint.contains(prefix + "decoder.conv_in.weight")
         let ignored =
             checkpoint.names.filter { !$0.hasPrefix(prefix) } + (hasDecoder ? [] : ["decoder.", "post_quant_conv."])
-        let loader = WeightLoader(checkpoint, renames: prefix.isEmpty ? [] : [(prefix, "")], ignored: ignored)
+        let loader = try WeightLoader(checkpoint, renames: prefix.isEmpty ? [] : [(prefix, "")], ignored: ignored)
         let w = loader.root
         // The sizes against the tensors, before a model of those sizes exists.
         try shape.validate(path: url.path, encoder: w["encoder"], keys: original ? .taming : .emu3)
@@ -285,6 +285,19 @@ public struct Emu3: LanguageModelImageTokenizer, VideoClipTokenizer {
         preprocessing = Preprocessing(
             resize: .smart(factor: factor, minPixels: bounds.min, maxPixels: bounds.max), filter: .bicubic,
             normalization: .rescaled(factor: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]))
+    }
+
+    /// Images are encoded and decoded one at a time (each decoded record is `temporalFactor`
+    /// frames), at the model's usual input size: a batch adds its inputs only.
+    public func workingMemory(batch: Int, decoding: Bool) -> Int {
+        let side = descriptor.inputSize.height
+        let frame = coderShape.activationBytes(height: side, width: side)
+        return batch * 4 * 3 * side * side + (decoding ? temporalFactor * frame : frame)
+    }
+
+    /// The spatial encoder runs on ``spatialLatents(_:)``'s four frames at a time.
+    public func workingMemory(clipFrames frames: Int, height: Int, width: Int) -> Int {
+        min(frames, 4) * coderShape.activationBytes(height: height, width: width)
     }
 
     /// The per-frame encoder output `[T, z, h, w]` of frames `[T, 3, H, W]`, a few frames at a time

@@ -389,7 +389,7 @@ public struct FlexTok: ImageTokenizer {
             checkpoint.names.compactMap { name in
                 name.range(of: "._checkpoint_wrapped_module.").map { String(name[..<$0.upperBound]) }
             })
-        let loader = WeightLoader(
+        let loader = try WeightLoader(
             checkpoint,
             renames: wrapped.map { ($0, String($0.dropLast("_checkpoint_wrapped_module.".count))) })
         let (tree, path) = try FlexTokConfig.tree(directory: directory, metadata: checkpoint.metadata)
@@ -627,6 +627,19 @@ public struct FlexTok: ImageTokenizer {
 }
 
 extension FlexTok {
+    /// The VAE's activations and the trunk's (the decoder's twice: both guidance passes run
+    /// together), per image of the batch.
+    public func workingMemory(batch: Int, decoding: Bool) -> Int {
+        let vae = self.vae.activationBytes(height: config.imageSize, width: config.imageSize)
+        func trunk(_ t: FlexTokConfig.Trunk) -> Int {
+            TransformerStack.activationBytes(
+                tokens: config.patches + config.registers, width: t.dim, mlpHidden: t.mlpHidden)
+        }
+        let input = 4 * 3 * config.imageSize * config.imageSize
+        return batch
+            * (input + (decoding ? max(vae.decode, 2 * trunk(config.decoder)) : vae.encode + trunk(config.encoder)))
+    }
+
     /// Floating-point operations per image of ``encode(preprocessed:options:)`` and of one
     /// ``decode(_:options:)`` at `steps` steps with guidance (a conditional pass and the compressed
     /// unconditional one per step) or without: linear layers, attention and the VAE.

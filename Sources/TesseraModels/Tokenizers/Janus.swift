@@ -91,6 +91,11 @@ public struct Janus: LanguageModelImageTokenizer {
         try grid.decode(tokens, options: options)
     }
 
+    /// The VQGAN's activations at the input size, per image of the batch.
+    public func workingMemory(batch: Int, decoding: Bool) -> Int {
+        grid.workingMemory(batch: batch, decoding: decoding)
+    }
+
     /// Floating-point operations of encoding and decoding one image (``VQGAN/flops(height:width:)``).
     public var flopsPerImage: (encode: Double, decode: Double) {
         grid.flops

@@ -444,7 +444,7 @@ public struct TiTok: ImageTokenizer {
             latentChannels: config.isVAE ? config.tokenSize : nil,
             variableLength: true, outputRange: 0...1, conditioning: config.textContext.map { [$0.length, $0.dim] })
         // TA-TiTok carries a quantizer usage buffer nothing reads.
-        let loader = WeightLoader(checkpoint, ignored: ["quantize.embed_prob"])
+        let loader = try WeightLoader(checkpoint, ignored: ["quantize.embed_prob"])
         let w = loader.root
         encoder = TiTokEncoder(w, config: config)
         decoder = TiTokDecoder(w, config: config)
@@ -509,6 +509,22 @@ public struct TiTok: ImageTokenizer {
     }
 
     // MARK: ImageTokenizer
+
+    /// The ViT encoder's or decoder's activations (patches, class token and latent tokens), and the
+    /// MaskGIT-VQGAN pixel decoder's for two-stage models, per image of the batch.
+    public func workingMemory(batch: Int, decoding: Bool) -> Int {
+        let c = config, sequence = 1 + c.grid * c.grid + c.tokens
+        func vit(_ v: TiTokConfig.ViT) -> Int {
+            TransformerStack.activationBytes(tokens: sequence, width: v.width, mlpHidden: 4 * v.width)
+        }
+        let p = c.pixelDecoder
+        let pixels = ConvCoderShape(
+            channels: p.channelMultipliers.map { p.hiddenChannels * $0 }, blocksPerLevel: p.residualBlocks,
+            latentChannels: p.latentChannels)
+        let side = c.imageSize, input = 4 * 3 * side * side
+        let decode = vit(c.decoder) + (c.twoStage ? pixels.activationBytes(height: side, width: side) : 0)
+        return batch * (input + (decoding ? decode : vit(c.encoder)))
+    }
 
     /// Token ids (VQ) or the posterior's mean (VAE; sampled with `options.seed`, one stream per
     /// image keyed by its pixels), `options.batchSize` images per forward pass.

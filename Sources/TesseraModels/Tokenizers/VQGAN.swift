@@ -146,6 +146,14 @@ public struct VQGAN: Sendable {
         return decoder(postQuantConv(latents))
     }
 
+    /// About the peak activation bytes of encoding and of decoding one `height × width` image.
+    public func activationBytes(height: Int, width: Int) -> (encode: Int, decode: Int) {
+        let shape = config.coderShape
+        return (
+            shape.activationBytes(height: height, width: width), shape.activationBytes(height: height, width: width)
+        )
+    }
+
     /// Floating-point operations (multiply and add counted apart) of encoding and of decoding one
     /// `height × width` image: convolutions and attention (the codebook search is not counted).
     public func flops(height: Int, width: Int) -> (encode: Double, decode: Double) {
@@ -168,6 +176,12 @@ struct VQGANGrid: Sendable {
 
     var grid: Int { size / model.config.factor }
 
+    /// ``ImageTokenizer/workingMemory(batch:decoding:)`` of the families built on the grid.
+    func workingMemory(batch: Int, decoding: Bool) -> Int {
+        let bytes = model.activationBytes(height: size, width: size)
+        return batch * (4 * 3 * size * size + (decoding ? bytes.decode : bytes.encode))
+    }
+
     /// Binds the VQGAN stored under `prefix` (`"model.vqmodel."`, or empty) in `checkpoint`, with or
     /// without its decoder as the checkpoint has it; every tensor outside the prefix may stay unused.
     /// - Parameters:
@@ -184,7 +198,7 @@ struct VQGANGrid: Sendable {
         // Conversions without a decoder keep `post_quant_conv`, which only decoding uses.
         let ignored =
             checkpoint.names.filter { !$0.hasPrefix(prefix) } + ignoring + (hasDecoder ? [] : ["post_quant_conv."])
-        let loader = WeightLoader(
+        let loader = try WeightLoader(
             checkpoint, renames: prefix.isEmpty ? [] : [(prefix, "")], ignored: ignored, rewrite: rewrite)
         // The sizes against the tensors, before a model of those sizes exists.
         try config.coderShape.validate(path: path, encoder: loader.root["encoder"], keys: keys)

@@ -59,11 +59,12 @@ public final class WeightLoader {
     private var unreadable: [String] = []
     private let ignored: [String]
 
-    /// A loader over `source`; see ``init(_:renames:ignored:)-(Checkpoint,_,_)``.
-    public convenience init(_ source: WeightSource, renames: [(from: String, to: String)] = [], ignored: [String] = [])
-    {
+    /// A loader over `source`; see ``init(_:renames:ignored:rewrite:)``.
+    public convenience init(
+        _ source: WeightSource, renames: [(from: String, to: String)] = [], ignored: [String] = []
+    ) throws(MemoryLimitError) {
         switch source {
-        case .checkpoint(let checkpoint): self.init(checkpoint, renames: renames, ignored: ignored)
+        case .checkpoint(let checkpoint): try self.init(checkpoint, renames: renames, ignored: ignored)
         case .random(let seed): self.init(randomSeed: seed)
         }
     }
@@ -80,20 +81,33 @@ public final class WeightLoader {
     ///   - ignored: key prefixes that may stay unused.
     ///   - rewrite: maps each key (after `renames`) to the name layers ask for, for layouts that
     ///     differ inside names (LlamaGen's `conv_blocks.{i}.res.{j}` for `down.{i}.block.{j}`).
+    /// - Throws: ``MemoryLimitError`` when the tensors the model may bind (every key not ignored)
+    ///   would not fit the ``MemoryLimit`` as float32, checked before any is read.
     public init(
         _ checkpoint: Checkpoint, renames: [(from: String, to: String)] = [], ignored: [String] = [],
         rewrite: (String) -> String = { $0 }
-    ) {
+    ) throws(MemoryLimitError) {
         self.checkpoint = checkpoint
         self.ignored = ignored
+        var bytes = 0
         for key in checkpoint.names {
             var name = key
             if let rule = renames.first(where: { key.hasPrefix($0.from) }) {
                 name = rule.to + key.dropFirst(rule.from.count)
             }
-            available[rewrite(name)] = key
+            let modelKey = rewrite(name)
+            available[modelKey] = key
+            if !ignored.contains(where: { modelKey.hasPrefix($0) }), let shape = checkpoint.entry(key)?.shape {
+                // Headers were checked against the files' sizes, so these products are bounded.
+                bytes = bytes.addingReportingOverflow(4 * shape.reduce(1, *)).partialValue
+            }
         }
+        weightBytes = bytes
+        try MemoryLimit.check(bytes, for: "binding the weights as float32", path: checkpoint.path)
     }
+
+    /// The float32 bytes of every checkpoint tensor the model may bind (0 for random weights).
+    public private(set) var weightBytes = 0
 
     /// The root scope (no prefix).
     public var root: WeightScope { WeightScope(loader: self, prefix: "") }

@@ -81,3 +81,13 @@ public struct TransformerStack: Sendable {
         return forward(x, runner: &runner).last
     }
 }
+
+extension TransformerStack {
+    /// About the peak bytes of activations of one sequence of `tokens` through a pre-norm
+    /// transformer of this `width` and MLP size (any of Tessera's: ViT, FlexTok's adaLN trunks): the
+    /// residual stream, the norm output, q/k/v, the attention output and the MLP hidden layer before
+    /// and after its activation, in float32; attention itself runs in 64-row query blocks.
+    public static func activationBytes(tokens: Int, width: Int, mlpHidden: Int) -> Int {
+        4 * tokens * (7 * width + 2 * mlpHidden + 64 * Threading.threadCount)
+    }
+}

@@ -151,6 +151,7 @@ public final class BatchEncoder {
     /// `deliver` asked to stop.
     func encodeInputs(from first: Int, deliver: (EncodedInput) throws -> Bool) throws -> Bool {
         let batchSize = max(1, options.batchSize)
+        try tokenizer.checkBatchMemory(min(batchSize, max(1, inputs.count - first)), decoding: false)
         let queue = BoundedQueue<DecodedItem>(capacity: max(4, 2 * batchSize))
         let producer = Thread { [inputs, sampling, timeRange, hashSources, preprocessing = tokenizer.preprocessing] in
             Self.produce(
@@ -197,6 +198,25 @@ public final class BatchEncoder {
                     "\(inputs[input].path): \(error)"
             }
         }
+        // A clip held whole must fit: its frames and the encoder's activations on them.
+        var refusedClips = Set<Int>()
+        func refuseClipOverLimit(_ input: Int) {
+            guard let clipTokenizer, let frames = clips[input], let last = frames.last?.pixels, last.rank == 3 else {
+                return
+            }
+            let bytes =
+                frames.count * 4 * last.count
+                + clipTokenizer.workingMemory(clipFrames: frames.count, height: last.shape[1], width: last.shape[2])
+            do {
+                try MemoryLimit.check(
+                    bytes, for: "a clip of \(frames.count) frames", path: inputs[input].path,
+                    hint: "encode it in shorter clips (--clip-frames) or sample fewer frames")
+            } catch {
+                refusedClips.insert(input)
+                clips[input] = nil
+                open[input, default: OpenInput(source: inputs[input].path)].encodeFailure = "\(error)"
+            }
+        }
         func encodeBatch() throws {
             guard !batch.isEmpty else { return }
             let tokens = try tokenizer.encode(preprocessed: batch.map(\.pixels), options: encodeOptions)
@@ -211,7 +231,9 @@ public final class BatchEncoder {
         while let item = queue.pop() {
             switch item {
             case .frame(let input, let timestamp?, let pixels) where clipTokenizer != nil:
+                guard !refusedClips.contains(input) else { break }
                 clips[input, default: []].append((timestamp, pixels))
+                refuseClipOverLimit(input)
                 if let n = clipFrames, clips[input, default: []].count >= n { encodeClip(input, final: false) }
             case .frame(let input, let timestamp, let pixels):
                 open[input, default: OpenInput(source: inputs[input].path)].pendingFrames += 1
