@@ -6,8 +6,8 @@ struct ResourceOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp(
             "Refuse work estimated to need more memory than this (decoding an image or a frame, binding "
-                + "weights, a batch, a clip), e.g. 8G or 512M. Default: TESSERA_MEMORY_LIMIT, else the memory "
-                + "this process may use (the machine's or its cgroup's).",
+                + "weights, a batch, a clip), e.g. 8G or 512M. Default: TESSERA_MEMORY_LIMIT, else 80% of the "
+                + "memory this process may use (the machine's or its cgroup's).",
             valueName: "size"))
     var memoryLimit: ByteSize?
 

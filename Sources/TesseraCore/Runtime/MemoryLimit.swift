@@ -6,10 +6,11 @@ import Foundation
 /// hosts Tessera with it).
 ///
 /// Checked where sizes come from a file or an option: decoding an image, binding a
-/// checkpoint's weights, a batch of a tokenizer, the frames of a video clip. The default is the
-/// memory this process can have: the machine's, or its cgroup's limit when lower (containers,
-/// Kubernetes pods, Ray workers). `TESSERA_MEMORY_LIMIT` (`8G`, `512MiB`, `2.5GB`, bytes)
-/// overrides it, and `tessera --memory-limit` sets it for one command.
+/// checkpoint's weights, a batch of a tokenizer, the frames of a video clip. The default is 80%
+/// of the memory this process can have (the machine's, or its cgroup's limit when lower:
+/// containers, Kubernetes pods, Ray workers), leaving the rest to the weights and the process.
+/// `TESSERA_MEMORY_LIMIT` (`8G`, `512MiB`, `2.5GB`, bytes) overrides it, and
+/// `tessera --memory-limit` sets it for one command.
 public enum MemoryLimit {
     /// The limit in bytes: ``scoped`` inside ``withLimit(_:_:)``, otherwise the process-wide value.
     /// Safe to read and set from any thread.
@@ -29,10 +30,10 @@ public enum MemoryLimit {
     nonisolated(unsafe) private static var stored = defaultLimit()
     private static let lock = NSLock()
 
-    /// `TESSERA_MEMORY_LIMIT` when set and valid, otherwise ``available``.
+    /// `TESSERA_MEMORY_LIMIT` when set and valid, otherwise 80% of ``available``.
     public static func defaultLimit() -> Int {
         if let raw = ProcessInfo.processInfo.environment["TESSERA_MEMORY_LIMIT"], let n = parse(raw) { return n }
-        return available
+        return available / 5 * 4
     }
 
     /// The memory this process can have: physical memory, or the cgroup's limit when lower.

@@ -153,10 +153,11 @@ public final class BatchEncoder {
         let batchSize = max(1, options.batchSize)
         try tokenizer.checkBatchMemory(min(batchSize, max(1, inputs.count - first)), decoding: false)
         let queue = BoundedQueue<DecodedItem>(capacity: max(4, 2 * batchSize))
+        let abandoned = LockedSet()  // videos already failed: the producer stops decoding them
         let producer = Thread { [inputs, sampling, timeRange, hashSources, preprocessing = tokenizer.preprocessing] in
             Self.produce(
                 inputs, from: first, sampling: sampling, timeRange: timeRange, hash: hashSources,
-                preprocessing: preprocessing, into: queue)
+                preprocessing: preprocessing, into: queue, skipping: abandoned)
         }
         producer.stackSize = 8 << 20
         producer.start()
@@ -213,6 +214,7 @@ public final class BatchEncoder {
                     hint: "encode it in shorter clips (--clip-frames) or sample fewer frames")
             } catch {
                 refusedClips.insert(input)
+                abandoned.insert(input)
                 clips[input] = nil
                 open[input, default: OpenInput(source: inputs[input].path)].encodeFailure = "\(error)"
             }
@@ -281,7 +283,7 @@ public final class BatchEncoder {
     /// end markers in input order.
     static func produce(
         _ inputs: [URL], from first: Int, sampling: FrameSampling, timeRange: (start: Double?, end: Double?),
-        hash: Bool, preprocessing: Preprocessing, into queue: BoundedQueue<DecodedItem>
+        hash: Bool, preprocessing: Preprocessing, into queue: BoundedQueue<DecodedItem>, skipping: LockedSet
     ) {
         let group = max(1, Threading.threadCount)
         var index = first
@@ -302,7 +304,7 @@ public final class BatchEncoder {
                 case .video:
                     streamVideo(
                         inputs[i], index: i, sampling: sampling, timeRange: timeRange, hash: hash,
-                        preprocessing: preprocessing, into: queue)
+                        preprocessing: preprocessing, into: queue, skipping: skipping)
                 }
                 if queue.isCancelled { return }
             }
@@ -336,7 +338,7 @@ public final class BatchEncoder {
 
     static func streamVideo(
         _ url: URL, index: Int, sampling: FrameSampling, timeRange: (start: Double?, end: Double?),
-        hash: Bool, preprocessing: Preprocessing, into queue: BoundedQueue<DecodedItem>
+        hash: Bool, preprocessing: Preprocessing, into queue: BoundedQueue<DecodedItem>, skipping: LockedSet
     ) {
         let bytes = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
         let sha = hash ? (try? SHA256.hex(fileAt: url)) ?? "" : ""
@@ -347,6 +349,7 @@ public final class BatchEncoder {
                 queue.push(.frame(input: index, timestamp: frame.timestamp, pixels: preprocessing.tensor(frame.image)))
                 count += 1
                 if queue.isCancelled { return }
+                if skipping.contains(index) { break }  // its failure is already recorded
             }
             queue.push(
                 .end(
@@ -375,6 +378,14 @@ public final class BatchEncoder {
         h.update(Data(text.utf8))
         return h.finalizeHex()
     }
+}
+
+/// A set of input indices shared by the producer and the consumer.
+final class LockedSet: @unchecked Sendable {
+    private var members = Set<Int>()
+    private let lock = NSLock()
+    func insert(_ member: Int) { lock.withLock { _ = members.insert(member) } }
+    func contains(_ member: Int) -> Bool { lock.withLock { members.contains(member) } }
 }
 
 /// A blocking FIFO of bounded size between one producer and one consumer.
