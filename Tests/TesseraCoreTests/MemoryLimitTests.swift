@@ -1,5 +1,5 @@
 import Foundation
-import TesseraCore
+@testable import TesseraCore
 import Testing
 
 @Suite struct MemoryLimitTests {
@@ -40,9 +40,10 @@ import Testing
         #expect(MemoryLimit.bytes == outside)
     }
 
-    /// The default never exceeds the machine's memory (nor a cgroup's limit).
+    /// The default never exceeds the machine's memory nor any limit of the process's cgroups.
     @Test func defaultIsWhatTheProcessMayUse() {
-        #expect(MemoryLimit.available > 0)
-        #expect(MemoryLimit.available <= Int(clamping: ProcessInfo.processInfo.physicalMemory))
+        let available = MemoryLimit.available
+        #expect(available > 0 && available <= Int(clamping: ProcessInfo.processInfo.physicalMemory))
+        #expect(MemoryLimit.cgroupLimits().allSatisfy { $0 >= available })
     }
 }

@@ -36,15 +36,40 @@ public enum MemoryLimit {
         return available / 5 * 4
     }
 
-    /// The memory this process can have: physical memory, or the cgroup's limit when lower.
+    /// The memory this process can have: physical memory, or its cgroup's limit when lower (the
+    /// lowest `memory.max` of cgroup v2 from the process's group up, or v1's `memory.limit_in_bytes`).
     public static var available: Int {
         let physical = Int(clamping: ProcessInfo.processInfo.physicalMemory)
-        let cgroupFiles = ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]
-        let limits = cgroupFiles.compactMap { path -> Int? in
+        return cgroupLimits().filter { $0 > 0 }.reduce(physical, min)
+    }
+
+    /// The limits of the process's cgroups and their ancestors, read from `/proc/self/cgroup`.
+    static func cgroupLimits() -> [Int] {
+        func read(_ path: String) -> Int? {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
             return Int(text.trimmingCharacters(in: .whitespacesAndNewlines))  // "max" → nil
         }
-        return limits.filter { $0 > 0 }.reduce(physical, min)
+        let lines = (try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8))?.split(separator: "\n") ?? []
+        var limits: [Int] = []
+        for line in lines {
+            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard fields.count == 3 else { continue }
+            let (root, file): (String, String)
+            if fields[0] == "0" && fields[1].isEmpty {
+                (root, file) = ("/sys/fs/cgroup", "memory.max")
+            } else if fields[1].split(separator: ",").contains("memory") {
+                (root, file) = ("/sys/fs/cgroup/memory", "memory.limit_in_bytes")
+            } else {
+                continue
+            }
+            var group = fields[2].split(separator: "/").map(String.init)
+            while true {  // the group, then each ancestor up to the root
+                if let limit = read(([root] + group + [file]).joined(separator: "/")) { limits.append(limit) }
+                if group.isEmpty { break }
+                group.removeLast()
+            }
+        }
+        return limits
     }
 
     /// Bytes from `4096`, `512K`, `64MiB`, `8G`, `2.5GB`, `1T` (binary multiples, case-insensitive);
