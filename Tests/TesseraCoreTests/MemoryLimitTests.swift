@@ -1,6 +1,7 @@
 import Foundation
-@testable import TesseraCore
 import Testing
+
+@testable import TesseraCore
 
 @Suite struct MemoryLimitTests {
     @Test(arguments: [
