@@ -168,8 +168,9 @@ public final class TokenStreamWriter {
                     path: directory.path,
                     reason: "holds a different run (other inputs, model or options); resume needs the same command")
             }
-            journal = try JSONLines.read(
-                ShardEntry.self, from: directory.appendingPathComponent(options.filePrefix + "shards.jsonl"))
+            let journalFile = directory.appendingPathComponent(options.filePrefix + "shards.jsonl")
+            journal = try JSONLines.read(ShardEntry.self, from: journalFile)
+            try Self.check(journal, of: info, in: directory, path: journalFile.path)
         } else if let stray = ((try? fm.contentsOfDirectory(atPath: directory.path)) ?? []).first(where: {
             $0.hasPrefix(options.filePrefix + "shard-") || $0 == options.filePrefix + "manifest.jsonl"
         }) {
@@ -183,6 +184,33 @@ public final class TokenStreamWriter {
         try recover(journal: journal)
         try JSONLines.encoder.encode(info).write(to: self.runURL, options: .atomic)
         if let v = options.vocabulary { try v.write(to: url("vocabulary.json")) }
+    }
+
+    /// Refuses a journal that is not this run's committed shards in order: consecutive input
+    /// ranges from 0 within the run's inputs, counts that fit them, and files that are this run's
+    /// shards and exist (the files are renamed into place before their entry is appended).
+    static func check(_ journal: [ShardEntry], of run: RunInfo, in directory: URL, path: String) throws {
+        var next = 0
+        for (line, entry) in journal.enumerated() {
+            func refuse(_ reason: String) -> TokenFileError {
+                TokenFileError(path: path, reason: "entry \(line + 1): \(reason)")
+            }
+            guard entry.inputs.count == 2, entry.inputs[0] == next, entry.inputs[1] > next,
+                entry.inputs[1] <= run.inputs
+            else { throw refuse("inputs \(entry.inputs) do not continue [0, \(next)) within \(run.inputs) inputs") }
+            guard entry.samples >= 0, entry.bytes >= 0, (0...(entry.inputs[1] - next)).contains(entry.failed) else {
+                throw refuse("negative or impossible counts")
+            }
+            for file in entry.files {
+                guard file.hasPrefix(run.filePrefix + "shard-"), !file.contains("/"),
+                    FileManager.default.fileExists(atPath: directory.appendingPathComponent(file).path)
+                else { throw refuse("'\(file)' is not a shard of this folder") }
+            }
+            if let shard = entry.shard, !entry.files.contains(shard) {
+                throw refuse("'\(shard)' is not among its files")
+            }
+            next = entry.inputs[1]
+        }
     }
 
     /// Brings the journal files back to exactly the committed shards and removes anything

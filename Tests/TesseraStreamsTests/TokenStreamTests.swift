@@ -294,6 +294,30 @@ private func snapshot(_ folder: URL) throws -> [String: Data] { try Fixtures.sna
         }
     }
 
+    /// A damaged or hostile journal is refused on resume, naming it, before anything in the folder
+    /// is touched: ranges that do not chain or pass the run's inputs (they would index the input
+    /// list), impossible counts, files outside the folder, and committed shards that are gone.
+    @Test(arguments: [
+        #"{"shard":"shard-00000.jsonl","files":["shard-00000.jsonl"],"samples":1,"failed":0,"inputs":[0,1000000000000],"bytes":1}"#,
+        #"{"shard":"shard-00000.jsonl","files":["shard-00000.jsonl"],"samples":1,"failed":0,"inputs":[-5,2],"bytes":1}"#,
+        #"{"shard":"shard-00000.jsonl","files":["shard-00000.jsonl"],"samples":1,"failed":-1,"inputs":[0,2],"bytes":1}"#,
+        #"{"shard":"../run.json","files":["../run.json"],"samples":1,"failed":0,"inputs":[0,2],"bytes":1}"#,
+        #"{"shard":"shard-00077.jsonl","files":["shard-00077.jsonl"],"samples":1,"failed":0,"inputs":[0,2],"bytes":1}"#,
+    ])
+    func refusesDamagedJournals(_ line: String) throws {
+        let folder = scratchFolder("journal")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        _ = try Self.writeAll(folder, .jsonl)
+        let journal = folder.appendingPathComponent("shards.jsonl")
+        try Data((line + "\n").utf8).write(to: journal)
+        let before = try snapshot(folder)
+        let error = try #require(throws: TokenFileError.self) {
+            try TokenStreamWriter(directory: folder, options: Self.options(.jsonl), resume: true)
+        }
+        #expect(error.path == journal.path && error.description.contains("entry 1"), "\(error)")
+        #expect(try snapshot(folder) == before)
+    }
+
     @Test func refusesForeignOrDifferentRuns() throws {
         let folder = scratchFolder("refuse")
         defer { try? FileManager.default.removeItem(at: folder) }
