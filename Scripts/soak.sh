@@ -47,7 +47,7 @@ measure() {  # label, then the command: prints wall time and peak RSS
   shift
   /usr/bin/time -f "%e %M" -o "$dir/time" "$@" >"$dir/log" 2>&1 || true
   read -r wall kb < <(tail -1 "$dir/time")  # after "Command exited with non-zero status" if it failed
-  printf '%-44s %8ss %8.0f MB  %s\n' "$label" "$wall" "$((kb / 1024))" "$(grep -E 'Error|image\(s\)|wrote' "$dir/log" | tail -1 | cut -c1-110)"
+  printf '%-44s %8ss %8.0f MB  %s\n' "$label" "$wall" "$((kb / 1024))" "$(grep -iE 'error|image\(s\)|wrote' "$dir/log" | tail -1 | cut -c1-110)"
 }
 
 measure "13000² JPEG + the demo images" "$tessera" encode --model "$model" "$dir/big" -o "$dir/out-big"
@@ -56,8 +56,8 @@ measure "2-hour video, --uniform 16" "$tessera" encode --model "$model" "$long" 
 measure "2-hour video, --fps 0.1 (720 frames)" "$tessera" encode --model "$model" "$long" --fps 0.1 -o "$dir/f.jsonl"
 measure "2-hour video, one Emu3 clip, 1 GiB limit" \
   "$tessera" encode --model "$emu3" "$long" -o "$dir/clip.jsonl" --memory-limit 1G
-measure "2-hour video, Emu3 clips of 8 at 0.1 fps" \
-  "$tessera" encode --model "$emu3" "$long" --fps 0.1 --clip-frames 8 -o "$dir/clips.jsonl"
+measure "2-hour video, Emu3 clips of 8 of 64 frames" \
+  "$tessera" encode --model "$emu3" "$long" --uniform 64 --clip-frames 8 -o "$dir/clips.jsonl"
 measure "$tiny tiny PNGs" "$tessera" encode --model "$model" "$dir/tiny" -o "$dir/out-tiny"
 
 if [ "$(id -u)" = 0 ]; then
