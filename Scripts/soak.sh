@@ -63,7 +63,8 @@ measure "$tiny tiny PNGs" "$tessera" encode --model "$model" "$dir/tiny" -o "$di
 if [ "$(id -u)" = 0 ]; then
   # At most 25,000 of the tiny files: the case runs the job three times.
   mkdir -p "$dir/small" "$dir/disk"
-  find "$dir/tiny" -name "*.png" | sort | head -25000 | xargs cp -t "$dir/disk"
+  find "$dir/tiny" -name "*.png" | sort >"$dir/list"  # (head on the pipe would trip pipefail)
+  head -25000 "$dir/list" | xargs cp -t "$dir/disk"
   mount -t tmpfs -o size=300k tmpfs "$dir/small"
   measure "disk full mid-job (300 KB)" "$tessera" encode --model "$model" "$dir/disk" -o "$dir/small/out" --shard-size 4K
   committed=$(wc -l <"$dir/small/out/shards.jsonl")
