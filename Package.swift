@@ -33,6 +33,8 @@ let package = Package(
         .library(name: "TesseraModels", targets: ["TesseraModels"]),
         .library(name: "TesseraPipelines", targets: ["TesseraPipelines"]),
         .executable(name: "tessera", targets: ["tessera"]),
+        // The C ABI (include/tessera.h) as one shared library, for Python and other languages.
+        .library(name: "TesseraC", type: .dynamic, targets: ["TesseraC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -79,6 +81,10 @@ let package = Package(
             dependencies: ["Tessera", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: cpuCheck),
         .executableTarget(name: "tessera", dependencies: ["TesseraCLI"]),
+        // The C ABI: the header is the contract (a C target so Swift and C read the same file), and
+        // TesseraC implements it with `@c @implementation`, which fails to compile on any mismatch.
+        .target(name: "CTesseraABI"),
+        .target(name: "TesseraC", dependencies: ["Tessera", "CTesseraABI"]),
 
         .executableTarget(name: "video-features", dependencies: ["Tessera"], path: "Examples/VideoFeatures"),
         .executableTarget(name: "tokenize-image", dependencies: ["Tessera"], path: "Examples/Tokenize"),

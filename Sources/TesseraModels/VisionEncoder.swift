@@ -151,6 +151,49 @@ extension VisionEncoder {
 }
 
 /// A request the encoder cannot serve (a layer outside it). Pixels of the wrong shape are a
+
+/// How ``VisionEncoder/features(_:block:pooling:)`` reduces a layer's tokens per image.
+public enum FeaturePooling: String, Sendable, CaseIterable {
+    /// The class token (SigLIP, which has none: the attention-pooled output of the final tokens).
+    case cls
+    /// The mean of the patch tokens.
+    case mean
+    /// Every token.
+    case none
+}
+
+extension VisionEncoder {
+    /// Fails when `pooling` cannot apply to block `block`'s output (nil: the final tokens): `cls`
+    /// of a model without a class token is its pooling head, which only follows the final tokens.
+    public func checkPooling(block: Int?, _ pooling: FeaturePooling) throws {
+        if pooling == .cls && descriptor.prefixTokens == 0 && block != nil {
+            throw VisionEncoderError(
+                "\(descriptor.modelID) has no class token; cls pooling takes the pooled output of the final "
+                    + "tokens only: pool mean or none at a layer")
+        }
+    }
+
+    /// Features of preprocessed pixels `[B, 3, H, W]` (``pixels(_:)``): the output of block `block`
+    /// as it is (nil: the model's final tokens, after its last norm), pooled per image:
+    /// `[B, tokens, width]` for `.none`, `[B, width]` otherwise.
+    public func features(_ pixels: Tensor, block: Int?, pooling: FeaturePooling) throws -> Tensor {
+        try checkPooling(block: block, pooling)
+        let out = forward(pixels, layers: block.map { $0 + 1 })
+        let tokens = block == nil ? out.lastHiddenState : out.blockOutput
+        let (b, n, c) = (tokens.shape[0], tokens.shape[1], tokens.shape[2])
+        switch pooling {
+        case .cls where descriptor.prefixTokens == 0:
+            guard let pooled = out.pooled else {
+                throw VisionEncoderError("\(descriptor.modelID) has no class token or pooled output")
+            }
+            return pooled  // SigLIP: the pooling head
+        case .cls: return tokens.slice(axis: 1, 0..<1).reshaped([b, c])
+        case .mean: return tokens.slice(axis: 1, descriptor.prefixTokens..<n).mean(axis: 1)
+        case .none: return tokens
+        }
+    }
+}
+
 /// programming error (``VisionEncoder/pixels(_:)`` and ``VisionEncoder/preprocessing`` give the right one).
 public struct VisionEncoderError: Error, CustomStringConvertible, Sendable, Equatable {
     /// What cannot be done.

@@ -148,20 +148,12 @@ struct Encode: ParsableCommand {
     /// Shards, manifest and error report in a folder; resumable.
     func runFolder(_ model: TokenizerOptions.Loaded, inputs: [URL], skipped: [URL]) throws {
         let fmt = format ?? .jsonl
-        let d = model.descriptor
-        var vocab = try vocabulary.map { try VisualVocabulary(contentsOf: URL(fileURLWithPath: $0)) }
-        if fmt == .bin && vocab == nil {
-            guard !d.isContinuous else {
-                throw ValidationError("\(d.modelID) has continuous tokens; bin shards need discrete ids")
-            }
-            vocab = .plain(codebookSizes: d.vocabularySizes)
-        }
-        if let v = vocab, !d.isContinuous,
-            v.codebookSizes.count != d.vocabularySizes.count
-                || zip(v.codebookSizes, d.vocabularySizes).contains(where: { $0 < $1 })
+        let given = try vocabulary.map { try VisualVocabulary(contentsOf: URL(fileURLWithPath: $0)) }
+        let vocab: VisualVocabulary?
+        do { vocab = try BatchEncoder.shardVocabulary(given, format: fmt, for: model.descriptor) } catch let e
+            as TokenizerError
         {
-            throw ValidationError(
-                "--vocabulary has codebooks \(v.codebookSizes) but \(d.modelID) produces \(d.vocabularySizes)")
+            throw ValidationError(given == nil ? e.reason : "--vocabulary: \(e.reason)")
         }
         let job = job(model, inputs: inputs)
         job.skippedInputs = skipped

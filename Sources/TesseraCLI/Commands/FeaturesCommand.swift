@@ -12,10 +12,6 @@ struct Features: ParsableCommand {
             lists their sources in order.
             """)
 
-    enum Pool: String, ExpressibleByArgument, CaseIterable {
-        case cls, mean, none
-    }
-
     @Option(help: "Model directory.")
     var model: String
     @Argument(help: "Image files or folders.")
@@ -29,7 +25,7 @@ struct Features: ParsableCommand {
             "cls: the class token (SigLIP: the attention-pooled output); mean: mean of the patch tokens; none: every "
                 + "token.")
     )
-    var pool: Pool = .cls
+    var pool: FeaturePooling = .cls
     @Option(help: "Images per forward pass.")
     var batch: Int = 8
     @Option(name: .shortAndLong, help: "Output .npy file.")
@@ -47,10 +43,8 @@ struct Features: ParsableCommand {
         do { block = try layer.map(encoder.block(forLayer:)) } catch let e as VisionEncoderError {
             throw ValidationError("--layer: \(e)")
         }
-        if pool == .cls && d.prefixTokens == 0 && block != nil {
-            throw ValidationError(
-                "\(d.modelID) has no class token; --pool cls takes the pooled output of the final "
-                    + "tokens only: use --pool mean or none with --layer")
+        do { try encoder.checkPooling(block: block, pool) } catch let e as VisionEncoderError {
+            throw ValidationError("--pool \(pool.rawValue): \(e)")
         }
         var failures = FailureLog()
         let scan = try Media.scan(inputs)
@@ -70,21 +64,7 @@ struct Features: ParsableCommand {
                 }
             }
             guard !tensors.isEmpty else { continue }
-            let out = encoder.forward(Tensor.concatenate(tensors, axis: 0), layers: block.map { $0 + 1 })
-            // a block's output as it is; without --layer the model's final tokens
-            let tokens = block == nil ? out.lastHiddenState : out.blockOutput
-            let (b, n, c) = (tokens.shape[0], tokens.shape[1], tokens.shape[2])
-            let pooled: Tensor
-            switch pool {
-            case .cls where d.prefixTokens == 0:
-                guard let p = out.pooled else {
-                    throw ValidationError("\(d.modelID) has no class token or pooled output")
-                }
-                pooled = p  // SigLIP: the pooling head
-            case .cls: pooled = tokens.slice(axis: 1, 0..<1).reshaped([b, c])
-            case .mean: pooled = tokens.slice(axis: 1, d.prefixTokens..<n).mean(axis: 1)
-            case .none: pooled = tokens
-            }
+            let pooled = try encoder.features(Tensor.concatenate(tensors, axis: 0), block: block, pooling: pool)
             rowShape = Array(pooled.shape.dropFirst())
             rows += pooled.scalars
             FileHandle.standardError.write(

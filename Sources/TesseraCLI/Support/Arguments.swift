@@ -7,6 +7,7 @@ import Tessera
 extension TokenFileFormat: ExpressibleByArgument {}
 extension ShardFormat: ExpressibleByArgument {}
 extension ResizeFilter: ExpressibleByArgument {}
+extension FeaturePooling: ExpressibleByArgument {}
 extension TokenReductionMethod: ExpressibleByArgument {}
 extension ImageRounding: ExpressibleByArgument {}
 extension ReferenceBehaviour: ExpressibleByArgument {}

@@ -81,6 +81,31 @@ public final class BatchEncoder {
         return inputs.enumerated().filter { $0.offset % count == index }.map(\.element)
     }
 
+    /// The vocabulary `format` shards of `descriptor`'s tokens are written through: `vocabulary`, or
+    /// plain ids for bin shards of a discrete model when none is given.
+    /// - Throws: ``TokenizerError`` when bin shards are asked of continuous tokens, or the vocabulary's
+    ///   codebooks do not hold the model's.
+    public static func shardVocabulary(
+        _ vocabulary: VisualVocabulary?, format: ShardFormat, for descriptor: TokenizerDescriptor
+    ) throws -> VisualVocabulary? {
+        let d = descriptor
+        var vocabulary = vocabulary
+        if format == .bin && vocabulary == nil {
+            guard !d.isContinuous else {
+                throw TokenizerError("\(d.modelID) has continuous tokens; bin shards need discrete ids")
+            }
+            vocabulary = .plain(codebookSizes: d.vocabularySizes)
+        }
+        if let v = vocabulary, !d.isContinuous,
+            v.codebookSizes.count != d.vocabularySizes.count
+                || zip(v.codebookSizes, d.vocabularySizes).contains(where: { $0 < $1 })
+        {
+            throw TokenizerError(
+                "the vocabulary has codebooks \(v.codebookSizes) but \(d.modelID) produces \(d.vocabularySizes)")
+        }
+        return vocabulary
+    }
+
     /// Runs the job into `directory` (see ``TokenStreamWriter`` for the layout and resume rules).
     public func run(
         into directory: URL, format: ShardFormat = .jsonl, vocabulary: VisualVocabulary? = nil,
