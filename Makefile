@@ -1,7 +1,8 @@
 # Tessera — common tasks. `make demo` and `make test` are the README's two commands.
 SWIFT ?= swift
 
-.PHONY: setup build release demo test test-sanitize lint format bench-decode fixtures clean
+.PHONY: setup build release demo test test-swift test-python python-library wheel test-sanitize lint format \
+	bench-decode bench-python fixtures clean
 
 setup:
 	@bash Scripts/setup.sh
@@ -15,8 +16,28 @@ release: setup
 demo: release
 	.build/release/tessera demo
 
-test: setup
+# The Swift suite, then the Python package's (which builds libTesseraC and a `tessera` linked the same
+# way, and a virtualenv outside the repository: Scripts/setup-python.sh).
+test: test-swift test-python
+
+test-swift: setup
 	$(SWIFT) test
+
+PYTHON_VENV ?= $(HOME)/.cache/tessera/venv
+PYTHON = $(PYTHON_VENV)/bin/python
+
+python-library: setup
+	bash Scripts/build-library.sh
+
+$(PYTHON):
+	bash Scripts/setup-python.sh "$(PYTHON_VENV)"
+
+test-python: wheel
+	cd python && $(PYTHON) -m pytest -q -W ignore::DeprecationWarning
+
+# dist/tessera-<version>-py3-none-manylinux_*.whl: the library with its Swift runtime inside.
+wheel: python-library $(PYTHON)
+	bash Scripts/build-wheel.sh "$(PYTHON)"
 
 # The test suite under AddressSanitizer, then ThreadSanitizer, each in its own build folder (slow:
 # FILTER=… narrows it, e.g. FILTER='TesseraPipelinesTests|TesseraCoreTests'). Leak reports are off:
@@ -39,5 +60,8 @@ bench-decode: release
 fixtures:
 	bash Tests/Reference/make_fixtures.sh
 
+bench-python: python-library $(PYTHON)
+	$(PYTHON) Scripts/bench-python.py
+
 clean:
-	rm -rf .build out
+	rm -rf .build out dist python/tessera/libTesseraC.*

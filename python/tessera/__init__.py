@@ -51,7 +51,7 @@ __all__ = [
     "StoppedError",
 ]
 
-__version__ = _lib._string(_lib.lib.tess_version)
+from ._version import __version__
 
 
 def library_version() -> str:
