@@ -25,18 +25,20 @@ test-swift: setup
 
 PYTHON_VENV ?= $(HOME)/.cache/tessera/venv
 PYTHON = $(PYTHON_VENV)/bin/python
+PYTHON_READY = $(PYTHON_VENV)/.tessera-requirements
 
 python-library: setup
 	bash Scripts/build-library.sh
 
-$(PYTHON):
+$(PYTHON_READY): python/requirements-dev.txt
 	bash Scripts/setup-python.sh "$(PYTHON_VENV)"
+	cp python/requirements-dev.txt $@
 
 test-python: wheel
 	cd python && $(PYTHON) -m pytest -q -W ignore::DeprecationWarning
 
 # dist/tessera-<version>-py3-none-manylinux_*.whl: the library with its Swift runtime inside.
-wheel: python-library $(PYTHON)
+wheel: python-library $(PYTHON_READY)
 	bash Scripts/build-wheel.sh "$(PYTHON)"
 
 # The test suite under AddressSanitizer, then ThreadSanitizer, each in its own build folder (slow:
@@ -60,7 +62,7 @@ bench-decode: release
 fixtures:
 	bash Tests/Reference/make_fixtures.sh
 
-bench-python: python-library $(PYTHON)
+bench-python: python-library $(PYTHON_READY)
 	$(PYTHON) Scripts/bench-python.py
 
 clean:
