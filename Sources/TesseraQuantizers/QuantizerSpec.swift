@@ -114,6 +114,18 @@ public enum QuantizerSpec: Sendable {
         }
     }
 
+    /// Channels per input row, when the quantizer fixes them (a dimension-wise quantizer takes
+    /// any width unless its description names one).
+    public var inputDimension: Int? {
+        switch self {
+        case .fsq(let q): q.dimension
+        case .lfq(let q): q.dimension
+        case .dimensionWise(_, let d): d
+        case .vq(let q): q.dimension
+        case .file(let q): q.inputDimension
+        }
+    }
+
     /// Vocabulary size of each id.
     public var vocabularySize: Int {
         switch self {

@@ -172,11 +172,14 @@ public struct VisualVocabulary: Codable, Sendable, Equatable {
     }
 
     /// Writes the vocabulary as JSON (atomically).
-    public func write(to url: URL) throws {
+    public func write(to url: URL) throws { try jsonData().write(to: url, options: .atomic) }
+
+    /// The vocabulary file's JSON (snake-case keys, sorted).
+    public func jsonData() throws -> Data {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(self).write(to: url, options: .atomic)
+        return try encoder.encode(self)
     }
 
     static let decoder: JSONDecoder = {

@@ -13,6 +13,7 @@ come out, and every call releases the GIL.
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import threading
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ __all__ = [
     "VisionEncoder",
     "ReducedTokens",
     "reduce",
+    "Quantizer",
+    "Vocabulary",
     "encode_dataset",
     "decode_image",
     "set_threads",
@@ -166,7 +169,7 @@ class Tokenizer(_Handle):
         )
         super().__init__(handle)
         self.path = os.fspath(path)
-        self.descriptor: dict = __import__("json").loads(
+        self.descriptor: dict = json.loads(
             _lib._string(_lib.lib.tess_tokenizer_descriptor, self.handle)
         )
 
@@ -273,7 +276,7 @@ class VisionEncoder(_Handle):
         _lib.check(_lib.lib.tess_vision_encoder_load(os.fsencode(path), None, ctypes.byref(handle)))
         super().__init__(handle)
         self.path = os.fspath(path)
-        self.descriptor: dict = __import__("json").loads(
+        self.descriptor: dict = json.loads(
             _lib._string(_lib.lib.tess_vision_encoder_descriptor, self.handle)
         )
 
@@ -350,6 +353,90 @@ def reduce(
             )
         )
     return out
+
+
+class Quantizer(_Handle):
+    """A quantizer, from the descriptions of ``tessera quantize --quantizer``: ``"fsq:8,5,5,5"``,
+    ``"lfq:16"``, ``"bsq:16"``, ``"dimwise:bits=6,range=-5:5,std=3"``,
+    ``"vq:codebook.safetensors,cosine"`` or a path to a quantizer.json (residual, grouped and
+    multi-head VQ, residual FSQ/LFQ, binary, UniTok)."""
+
+    _free = _lib.lib.tess_quantizer_free
+
+    def __init__(self, spec: str | os.PathLike):
+        handle = ctypes.c_void_p()
+        self._handle = None
+        _lib.check(_lib.lib.tess_quantizer_load(os.fsencode(spec), ctypes.byref(handle)))
+        super().__init__(handle)
+        self.descriptor: dict = json.loads(_lib._string(_lib.lib.tess_quantizer_descriptor, self.handle))
+
+    def __repr__(self) -> str:
+        return f"Quantizer({self.descriptor['spec']!r}, vocabulary {self.descriptor['vocabulary_size']})"
+
+    @property
+    def vocabulary_size(self) -> int:
+        return self.descriptor["vocabulary_size"]
+
+    def quantize(self, latents: np.ndarray) -> np.ndarray:
+        """Ids of latents ``[..., D]``: int32 ``[..., ids_per_row]``."""
+        x = np.ascontiguousarray(latents, dtype=np.float32)
+        if x.ndim < 1 or x.shape[-1] < 1:
+            raise ArgumentError(f"latents must be [..., D], got shape {x.shape}")
+        rows = int(np.prod(x.shape[:-1]))
+        result = _lib.call_result(_lib.lib.tess_quantizer_quantize, self.handle, x.ctypes.data, rows, x.shape[-1])
+        ids = result.array(0)
+        return ids.reshape(*x.shape[:-1], ids.shape[-1])
+
+    def dequantize(self, ids: np.ndarray, *, dimension: int | None = None) -> np.ndarray:
+        """Codes of ids ``[..., ids_per_row]``: float32 ``[..., width]`` (``dimension``: channels per
+        row, for dimension-wise quantizers only)."""
+        a = np.asarray(ids)
+        if a.ndim < 1 or a.dtype.kind not in "iu":
+            raise ArgumentError(f"ids must be an integer array [..., ids_per_row], got {a.dtype} {a.shape}")
+        a = np.ascontiguousarray(a, dtype=np.int32)
+        rows = int(np.prod(a.shape[:-1]))
+        result = _lib.call_result(
+            _lib.lib.tess_quantizer_dequantize, self.handle, a.ctypes.data, rows, a.shape[-1], dimension or 0
+        )
+        codes = result.array(0)
+        return codes.reshape(*a.shape[:-1], codes.shape[-1])
+
+
+class Vocabulary(_Handle):
+    """A visual vocabulary (``tessera tokens vocabulary``): how a tokenizer's codes map into an LM's
+    ids, with the image's begin/end tokens and row separators (Chameleon, Emu3, Janus, plain)."""
+
+    _free = _lib.lib.tess_vocabulary_free
+
+    def __init__(self, path: str | os.PathLike):
+        handle = ctypes.c_void_p()
+        self._handle = None
+        _lib.check(_lib.lib.tess_vocabulary_load(os.fsencode(path), ctypes.byref(handle)))
+        super().__init__(handle)
+        self.path = os.fspath(path)
+        self.info: dict = json.loads(_lib._string(_lib.lib.tess_vocabulary_json, self.handle))
+
+    def __repr__(self) -> str:
+        return f"Vocabulary({self.path!r})"
+
+    def to_lm(self, ids: np.ndarray) -> np.ndarray:
+        """The LM stream (int32) of token sets ``[N, *token_shape]``, as ``tessera tokens to-lm``."""
+        a = np.asarray(ids)
+        if a.ndim < 2 or a.dtype.kind not in "iu":
+            raise ArgumentError(f"ids must be an integer array [N, *token_shape], got {a.dtype} {a.shape}")
+        a = np.ascontiguousarray(a, dtype=np.int32)
+        shape = (ctypes.c_int64 * (a.ndim - 1))(*a.shape[1:])
+        return _lib.call_result(
+            _lib.lib.tess_vocabulary_to_lm, self.handle, a.ctypes.data, a.shape[0], shape, a.ndim - 1
+        ).array(0)
+
+    def from_lm(self, stream: np.ndarray) -> np.ndarray | list[np.ndarray]:
+        """The token sets of an LM stream: ``[N, *token_shape]`` (a list when shapes differ)."""
+        a = np.ascontiguousarray(np.asarray(stream).ravel(), dtype=np.int64)
+        if a.size and (a.min() < -(2**31) or a.max() >= 2**31):
+            raise ArgumentError("LM ids must fit in int32")
+        a = a.astype(np.int32)
+        return _stack(_lib.call_result(_lib.lib.tess_vocabulary_from_lm, self.handle, a.ctypes.data, a.size).arrays())
 
 
 def encode_dataset(

@@ -56,6 +56,8 @@ typedef struct tess_image {
 
 typedef struct tess_tokenizer tess_tokenizer;
 typedef struct tess_vision_encoder tess_vision_encoder;
+typedef struct tess_quantizer tess_quantizer;
+typedef struct tess_vocabulary tess_vocabulary;
 typedef struct tess_result tess_result;
 
 /* --- Library --------------------------------------------------------------------------- */
@@ -146,6 +148,36 @@ tess_status tess_vision_encoder_features(const tess_vision_encoder *encoder, con
  * "inflect": x, "budget_rate": x, "alpha": x}, as `tessera prune`. */
 tess_status tess_reduce(const tess_vision_encoder *encoder, const tess_image *images, int64_t count,
                         const char *options, tess_result **out);
+
+/* --- Quantizers and LM vocabularies ------------------------------------------------------ */
+
+/* A quantizer from its description, as `tessera quantize --quantizer SPEC`: "fsq:8,5,5,5",
+ * "lfq:16", "bsq:16", "dimwise:bits=6,range=-5:5,std=3", "vq:codebook.safetensors[,cosine][,l2]"
+ * or a quantizer.json (residual, grouped, multi-head VQ, residual FSQ/LFQ, binary, UniTok). */
+tess_status tess_quantizer_load(const char *spec, tess_quantizer **out);
+void tess_quantizer_free(tess_quantizer *quantizer);
+/* JSON: spec, vocabulary_size, dimension (null when any width is taken), ids_per_row. */
+size_t tess_quantizer_descriptor(const tess_quantizer *quantizer, char *buf, size_t cap);
+/* Ids of float32 latents [rows, dimension]: one int32 array [rows, ids per row]. */
+tess_status tess_quantizer_quantize(const tess_quantizer *quantizer, const float *latents, int64_t rows,
+                                    int64_t dimension, tess_result **out);
+/* Codes of int32 ids [rows, ids_per_row]: one float32 array [rows, width]. dimension: channels
+ * per row for quantizers that take any width (dimension-wise), else 0. */
+tess_status tess_quantizer_dequantize(const tess_quantizer *quantizer, const int32_t *ids, int64_t rows,
+                                      int64_t ids_per_row, int64_t dimension, tess_result **out);
+
+/* A visual vocabulary file (`tessera tokens vocabulary`): how image codes map into an LM's ids. */
+tess_status tess_vocabulary_load(const char *path, tess_vocabulary **out);
+void tess_vocabulary_free(tess_vocabulary *vocabulary);
+/* The vocabulary as JSON (the file's fields). */
+size_t tess_vocabulary_json(const tess_vocabulary *vocabulary, char *buf, size_t cap);
+/* The LM stream of count token sets int32 [count, shape...], as `tessera tokens to-lm`: each set's
+ * span (begin, codes with their row separators, end) in order. One int32 array. */
+tess_status tess_vocabulary_to_lm(const tess_vocabulary *vocabulary, const int32_t *ids, int64_t count,
+                                  const int64_t *shape, int32_t ndim, tess_result **out);
+/* The token sets of an LM stream of length ids (`tessera tokens from-lm`): one int32 array each. */
+tess_status tess_vocabulary_from_lm(const tess_vocabulary *vocabulary, const int32_t *stream, int64_t length,
+                                    tess_result **out);
 
 /* --- Datasets ---------------------------------------------------------------------------- */
 

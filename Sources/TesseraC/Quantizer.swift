@@ -1,0 +1,178 @@
+// Quantizers and LM vocabularies over the C ABI (`tessera quantize` / `tessera tokens to-lm`).
+import CTesseraABI
+import Foundation
+import Tessera
+
+/// What a `tess_quantizer*` points to.
+final class QuantizerHandle: @unchecked Sendable {  // immutable after load
+    let spec: QuantizerSpec
+    let text: String
+    init(_ spec: QuantizerSpec, text: String) {
+        self.spec = spec
+        self.text = text
+    }
+
+    static func borrow(_ pointer: OpaquePointer?) throws -> QuantizerHandle {
+        guard let pointer else { throw BoundaryError.argument("quantizer is NULL") }
+        return Unmanaged<QuantizerHandle>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
+    }
+}
+
+@c @implementation
+public func tess_quantizer_load(_ spec: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    guarded {
+        let text = try string(spec, "spec")
+        let out = try required(out, "out")
+        let parsed = try QuantizerSpec(parsing: text)
+        out.pointee = OpaquePointer(Unmanaged.passRetained(QuantizerHandle(parsed, text: text)).toOpaque())
+    }
+}
+
+@c @implementation
+public func tess_quantizer_free(_ quantizer: OpaquePointer?) {
+    guard let quantizer else { return }
+    Unmanaged<QuantizerHandle>.fromOpaque(UnsafeRawPointer(quantizer)).release()
+}
+
+@c @implementation
+public func tess_quantizer_descriptor(
+    _ quantizer: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int
+) -> Int {
+    guard let q = try? QuantizerHandle.borrow(quantizer) else { return copyOut("{}", buffer, capacity) }
+    let d = q.spec.inputDimension
+    let object: [String: Any] = [
+        "spec": q.text, "vocabulary_size": q.spec.vocabularySize, "dimension": d ?? NSNull(),
+        "ids_per_row": d.map { q.spec.idsPerRow(dimension: $0) } ?? NSNull(),
+    ]
+    return copyOut(jsonText(object), buffer, capacity)
+}
+
+@c @implementation
+public func tess_quantizer_quantize(
+    _ quantizer: OpaquePointer?, _ latents: UnsafePointer<Float>?, _ rows: Int64, _ dimension: Int64,
+    _ out: UnsafeMutablePointer<OpaquePointer?>?
+) -> Int32 {
+    guarded {
+        let q = try QuantizerHandle.borrow(quantizer).spec
+        guard rows >= 0, dimension >= 1 else {
+            throw BoundaryError.argument("latents must be [rows ≥ 0, dimension ≥ 1], got [\(rows), \(dimension)]")
+        }
+        let count = try checkedProduct([Int(rows), Int(dimension)], "latents")
+        try MemoryLimit.check(count * 8, for: "quantizing \(rows) rows of \(dimension)", path: "<latents>")
+        let values = rows == 0 ? [] : Array(UnsafeBufferPointer(start: try required(latents, "latents"), count: count))
+        let per = q.idsPerRow(dimension: Int(dimension))
+        let ids = rows == 0 ? [] : try q.quantize(Tensor(shape: [Int(rows), Int(dimension)], scalars: values))
+        try deliver(ResultBox(arrays: [.ids(ids, shape: [Int(rows), per])]), to: out)
+    }
+}
+
+@c @implementation
+public func tess_quantizer_dequantize(
+    _ quantizer: OpaquePointer?, _ ids: UnsafePointer<Int32>?, _ rows: Int64, _ idsPerRow: Int64, _ dimension: Int64,
+    _ out: UnsafeMutablePointer<OpaquePointer?>?
+) -> Int32 {
+    guarded {
+        let q = try QuantizerHandle.borrow(quantizer).spec
+        guard rows >= 0, idsPerRow >= 1, dimension >= 0 else {
+            throw BoundaryError.argument("ids must be [rows ≥ 0, ids per row ≥ 1], got [\(rows), \(idsPerRow)]")
+        }
+        let d = q.inputDimension ?? Int(dimension)
+        guard d >= 1 else { throw BoundaryError.argument("this quantizer needs dimension (channels per row)") }
+        let per = q.idsPerRow(dimension: d)
+        guard Int(idsPerRow) == per else {
+            throw BoundaryError.argument("this quantizer gives \(per) ids per row of \(d) channels, got \(idsPerRow)")
+        }
+        let count = try checkedProduct([Int(rows), per], "ids")
+        try MemoryLimit.check(count * 16, for: "dequantizing \(rows) rows", path: "<ids>")
+        guard rows > 0 else {
+            return try deliver(ResultBox(arrays: [.tensor(Tensor(shape: [0, d], scalars: []))]), to: out)
+        }
+        let values = UnsafeBufferPointer(start: try required(ids, "ids"), count: count).map(Int.init)
+        let codes = try q.dequantize(values, rows: Int(rows), dimension: d)
+        // binary latents embed their bits: the output width can differ from the input's
+        try deliver(ResultBox(arrays: [.tensor(codes.reshaped([Int(rows), codes.count / Int(rows)]))]), to: out)
+    }
+}
+
+/// What a `tess_vocabulary*` points to.
+final class VocabularyHandle: Sendable {
+    let vocabulary: VisualVocabulary
+    let path: String
+    init(_ vocabulary: VisualVocabulary, path: String) {
+        self.vocabulary = vocabulary
+        self.path = path
+    }
+
+    static func borrow(_ pointer: OpaquePointer?) throws -> VocabularyHandle {
+        guard let pointer else { throw BoundaryError.argument("vocabulary is NULL") }
+        return Unmanaged<VocabularyHandle>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
+    }
+}
+
+@c @implementation
+public func tess_vocabulary_load(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    guarded {
+        let path = try string(path, "path")
+        let out = try required(out, "out")
+        let vocabulary = try VisualVocabulary(contentsOf: URL(fileURLWithPath: path))
+        out.pointee = OpaquePointer(Unmanaged.passRetained(VocabularyHandle(vocabulary, path: path)).toOpaque())
+    }
+}
+
+@c @implementation
+public func tess_vocabulary_free(_ vocabulary: OpaquePointer?) {
+    guard let vocabulary else { return }
+    Unmanaged<VocabularyHandle>.fromOpaque(UnsafeRawPointer(vocabulary)).release()
+}
+
+@c @implementation
+public func tess_vocabulary_json(
+    _ vocabulary: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int
+) -> Int {
+    guard let v = try? VocabularyHandle.borrow(vocabulary),
+        let data = try? v.vocabulary.jsonData()
+    else { return copyOut("{}", buffer, capacity) }
+    return copyOut(String(decoding: data, as: UTF8.self), buffer, capacity)
+}
+
+@c @implementation
+public func tess_vocabulary_to_lm(
+    _ vocabulary: OpaquePointer?, _ ids: UnsafePointer<Int32>?, _ count: Int64, _ shape: UnsafePointer<Int64>?,
+    _ ndim: Int32, _ out: UnsafeMutablePointer<OpaquePointer?>?
+) -> Int32 {
+    guarded {
+        let v = try VocabularyHandle.borrow(vocabulary)
+        guard count >= 0 else { throw BoundaryError.argument("count is negative (\(count))") }
+        guard (1...8).contains(ndim) else { throw BoundaryError.argument("ndim must be in 1...8, got \(ndim)") }
+        let shape = try required(shape, "shape")
+        let setShape = (0..<Int(ndim)).map { Int(shape[$0]) }
+        let perSet = try checkedProduct(setShape, "token shape")
+        let total = try checkedProduct([perSet, Int(count)], "ids")
+        try MemoryLimit.check(total * 16, for: "mapping \(count) token sets", path: v.path)
+        let data = count == 0 ? nil : try required(ids, "ids")
+        let sets = (0..<Int(count)).map { i in
+            Tokens(
+                ids: UnsafeBufferPointer(start: data.map { $0 + i * perSet }, count: perSet).map(Int.init),
+                shape: setShape, vocabularySizes: v.vocabulary.codebookSizes, model: "")
+        }
+        let stream = try v.vocabulary.stream(sets)
+        try deliver(ResultBox(arrays: [.ids(stream, shape: [stream.count])]), to: out)
+    }
+}
+
+@c @implementation
+public func tess_vocabulary_from_lm(
+    _ vocabulary: OpaquePointer?, _ stream: UnsafePointer<Int32>?, _ length: Int64,
+    _ out: UnsafeMutablePointer<OpaquePointer?>?
+) -> Int32 {
+    guarded {
+        let v = try VocabularyHandle.borrow(vocabulary)
+        guard length >= 0 else { throw BoundaryError.argument("length is negative (\(length))") }
+        try MemoryLimit.check(Int(length) * 16, for: "reading an LM stream of \(length) ids", path: v.path)
+        let ids =
+            length == 0
+            ? [] : UnsafeBufferPointer(start: try required(stream, "stream"), count: Int(length)).map(Int.init)
+        let sets = try v.vocabulary.tokens(fromStream: ids)
+        try deliver(ResultBox(arrays: sets.map { .ids($0.ids, shape: $0.shape) }), to: out)
+    }
+}
