@@ -83,10 +83,8 @@ public func tess_encode_dataset(
                     return
                 }
                 lastReport = Date()
-                FileHandle.standardError.write(
-                    Data(
-                        "tessera: \(prefix)\(p.inputsDone)/\(p.inputsTotal) inputs, \(p.samples) samples, \(p.failed) failed, \(p.shards) shards\n"
-                            .utf8))
+                let line = "tessera: \(prefix)\(p.inputsDone)/\(p.inputsTotal) inputs, \(p.samples) samples, "
+                FileHandle.standardError.write(Data((line + "\(p.failed) failed, \(p.shards) shards\n").utf8))
             },
             stop: {
                 guard StopRequests.current != startedAt else { return .no }
