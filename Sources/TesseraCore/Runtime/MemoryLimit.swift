@@ -44,6 +44,8 @@ public enum MemoryLimit {
     }
 
     /// The limits of the process's cgroups and their ancestors, read from `/proc/self/cgroup`.
+    /// A file that is missing or unreadable (no cgroups, macOS, a sandbox) means no limit there,
+    /// hence the `try?`: this is a default, never a reason to fail.
     static func cgroupLimits() -> [Int] {
         func read(_ path: String) -> Int? {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
