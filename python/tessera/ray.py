@@ -25,11 +25,12 @@ class Tokenize:
 
     Args:
         model: the tokenizer's directory (loaded once per actor).
-        column: the images: uint8 arrays (``ray.data.read_images``) or encoded bytes
-            (``ray.data.read_binary_files``: column ``bytes``).
+        column: the images: paths (``ray.data.from_items([{"path": p} ...])``, column ``path``: the
+            actor reads the files, the fastest on shared storage), encoded bytes
+            (``ray.data.read_binary_files``: column ``bytes``) or uint8 arrays (``ray.data.read_images``).
         output_column: where the tokens go (int32 [N, *token_shape]).
         threads: Tessera's threads per actor (1: Ray runs one actor per CPU).
-        keep_images: keep the image column in the output (default: drop it).
+        keep_images: keep the image column in the output (default: keep paths, drop pixels and bytes).
         **encode_options: ``tokens``, ``batch``, ``seed`` of :meth:`tessera.Tokenizer.encode`.
     """
 
@@ -40,7 +41,7 @@ class Tokenize:
         column: str = "image",
         output_column: str = "tokens",
         threads: int = 1,
-        keep_images: bool = False,
+        keep_images: bool | None = None,
         **encode_options: Any,
     ):
         tessera.set_threads(threads)
@@ -56,7 +57,10 @@ class Tokenize:
             column = np.empty(len(tokens), dtype=object)
             column[:] = tokens
             tokens = column
-        out = dict(batch) if self.keep_images else {k: v for k, v in batch.items() if k != self.column}
+        keep = self.keep_images
+        if keep is None:  # paths are worth keeping; pixels and bytes are not
+            keep = images.dtype.kind in "US" or (images.dtype == object and len(images) and isinstance(images[0], str))
+        out = dict(batch) if keep else {k: v for k, v in batch.items() if k != self.column}
         out[self.output_column] = tokens
         return out
 

@@ -41,6 +41,13 @@ def test_map_batches_adds_tokens(cluster, demo):
     assert [r["path"] for r in rows] == [str(p) for p in IMAGES]
     np.testing.assert_array_equal(np.stack([r["tokens"] for r in rows]), expected)
     assert "bytes" not in rows[0]
+    # paths: the actors read the files
+    ds = ray.data.from_items([{"path": str(p)} for p in IMAGES]).map_batches(
+        tessera.ray.Tokenize, fn_constructor_kwargs={"model": str(DEMO_MODEL), "column": "path"},
+        compute=ray.data.ActorPoolStrategy(size=1), num_cpus=1, batch_size=3, batch_format="numpy",
+    )
+    rows = sorted(ds.take_all(), key=lambda r: r["path"])
+    np.testing.assert_array_equal(np.stack([r["tokens"] for r in rows]), expected)
     # decoded arrays (read_images decodes with Pillow, which Tessera's decoder matches bit for bit)
     ds = ray.data.read_images([str(p) for p in IMAGES], include_paths=True, mode="RGB")
     ds = ds.map_batches(
