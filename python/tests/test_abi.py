@@ -60,3 +60,30 @@ def test_threads_and_memory_limit_settings():
         assert "threads" in str(e)
     else:
         raise AssertionError("set_threads(0) was accepted")
+
+
+def test_the_header_serves_c_callers(demo, tmp_path):
+    """Examples/c/tokenize.c, compiled against tessera.h and the library, gives the package's ids."""
+    import shutil
+
+    import pytest
+
+    from conftest import DEMO_MODEL, IMAGES
+
+    cc = shutil.which("cc") or shutil.which("clang") or shutil.which("gcc")
+    if not cc:
+        pytest.skip("no C compiler")
+    library = _lib.lib.path
+    exe = tmp_path / "tokenize"
+    subprocess.run(
+        [cc, "-std=c11", "-Wall", "-Werror", "-I", str(HEADER.parent), str(ROOT / "Examples/c/tokenize.c"),
+         library, f"-Wl,-rpath,{library.rsplit('/', 1)[0]}", "-o", str(exe)],
+        check=True,
+    )
+    done = subprocess.run([str(exe), str(DEMO_MODEL), *map(str, IMAGES[:2])], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    expected = demo.encode(IMAGES[:2])
+    assert [list(map(int, line.split(":")[1].split())) for line in lines] == expected.tolist()
+    bad = subprocess.run([str(exe), str(DEMO_MODEL), str(tmp_path / "missing.png")], capture_output=True, text=True)
+    assert bad.returncode == 1 and "missing.png" in bad.stderr

@@ -99,3 +99,37 @@ def test_bad_requests(demo, tmp_path):
     summary = tessera.encode_dataset(demo, [tmp_path / "nothing-here.png"], tmp_path / "o")
     assert summary["failed_inputs"] == 1 and summary["samples"] == 0
     assert read_jsonl(tmp_path / "o/errors.jsonl")[0]["input"] == str(tmp_path / "nothing-here.png")
+
+
+def test_a_stop_request_commits_the_shard_and_resume_finishes(demo, tmp_path):
+    import threading
+    import time
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(12):
+        for p in IMAGES:
+            shutil.copy(p, folder / f"{i:02d}_{p.name}")
+    out, outcome = tmp_path / "stopped", {}
+
+    def run():
+        try:
+            outcome["summary"] = tessera.encode_dataset(demo, [folder], out, shard_samples=2, batch=1)
+        except tessera.StoppedError as e:
+            outcome["stopped"] = e
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    journal = out / "shards.jsonl"
+    deadline = time.time() + 60
+    while time.time() < deadline and not (journal.exists() and journal.read_text().strip()):
+        time.sleep(0.005)
+    tessera._lib.lib.tess_request_stop()
+    worker.join()
+    assert "stopped" in outcome, outcome
+    assert "resume" in str(outcome["stopped"]) and outcome["stopped"].path == str(out)
+    done = len(journal.read_text().splitlines())
+    assert 1 <= done < 30
+    tessera.encode_dataset(demo, [folder], out, shard_samples=2, batch=1, resume=True)
+    tessera.encode_dataset(demo, [folder], tmp_path / "clean", shard_samples=2, batch=1)
+    assert_same_folder(tmp_path / "clean", out)

@@ -197,3 +197,19 @@ def test_calls_release_the_gil(demo):
     assert images.shape[0] == 16
     # a thread holding the GIL for the whole call would leave the counter near zero
     assert ticks[0] > 10_000 * elapsed, (ticks[0], elapsed)
+
+
+def test_a_forked_child_keeps_working(demo):
+    """Spark's daemon and DataLoader workers fork after the parent used the library."""
+    import multiprocessing
+
+    expected = demo.encode(IMAGES[:2])
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        got = pool.apply(_encode_in_child, (str(DEMO_MODEL), [str(p) for p in IMAGES[:2]]))
+    np.testing.assert_array_equal(np.array(got), expected)
+
+
+def _encode_in_child(model, paths):
+    with tessera.Tokenizer(model) as tok:
+        return tok.encode(paths).tolist()
