@@ -42,7 +42,8 @@ public final class TokenStreamWriter {
     public struct Options: Sendable {
         /// The shard format.
         public var format: ShardFormat
-        /// Rotate to a new shard once this many bytes (estimated) are buffered.
+        /// Rotate to a new shard once this many bytes (estimated) are buffered (or the buffer holds
+        /// a quarter of the ``MemoryLimit``, whichever comes first).
         public var shardBytes: Int
         /// …or this many samples.
         public var shardSamples: Int?
@@ -109,6 +110,12 @@ public final class TokenStreamWriter {
     private var pending: [(key: String, record: TokenRecord, entry: ManifestEntry)] = []
     private var pendingFailures: [FailureEntry] = []
     private var pendingBytes = 0
+    /// About the memory the shard being built holds (``bufferedMemory(estimate:)`` per record).
+    private var pendingMemory = 0
+    /// A shard is also closed when its buffer reaches this: a quarter of the ``MemoryLimit`` when
+    /// the run opened, so tiny records (which a byte budget counts as nearly nothing) or a large
+    /// `shardBytes` cannot grow one shard's buffer until the process runs out of memory.
+    private let memoryBudget = max(1 << 20, MemoryLimit.bytes / 4)
     private var pendingStart: Int
     /// Test hook: called at each commit step ("files", "manifest", "errors") to simulate a crash there.
     var faultInjection: ((String) throws -> Void)?
@@ -238,6 +245,7 @@ public final class TokenStreamWriter {
         pendingInputs += 1
         if let failure = input.failure {
             pendingFailures.append(FailureEntry(input: input.source, inputIndex: inputIndex, reason: failure))
+            pendingMemory += Self.bufferedMemory(estimate: failure.utf8.count + input.source.utf8.count)
         }
         for record in input.records {
             let key = options.filePrefix + String(format: "%09d", summary.samples + pending.count)
@@ -246,15 +254,25 @@ public final class TokenStreamWriter {
                 frameTimestamp: record.frameTimestamp, model: record.tokens.model, tokens: record.tokens.positions,
                 shard: "", index: sampleIndex(forInput: inputIndex), inputIndex: inputIndex)
             pending.append((key, record, entry))
-            pendingBytes += ShardEncoder.estimatedBytes(record, format: options.format, vocabulary: options.vocabulary)
+            let estimate = ShardEncoder.estimatedBytes(record, format: options.format, vocabulary: options.vocabulary)
+            pendingBytes += estimate
+            pendingMemory += Self.bufferedMemory(estimate: estimate)
         }
-        if pendingBytes >= options.shardBytes || (options.shardSamples.map { pending.count >= $0 } ?? false) {
+        if pendingBytes >= options.shardBytes || (options.shardSamples.map { pending.count >= $0 } ?? false)
+            || pendingMemory >= memoryBudget
+        {
             try commit()
             return true
         }
         return false
     }
     private var pendingInputs = 0
+
+    /// About the memory one buffered record of `estimate` shard bytes takes until its shard is
+    /// written: its ids as 8-byte integers (shards store 2–8 bytes each, text about 4), the encoded
+    /// shard built next to them, and its source, key and manifest entry (2 KiB: 100,000 tiny
+    /// records took 168 MB more than 25,000 in `Scripts/soak.sh`).
+    static func bufferedMemory(estimate: Int) -> Int { 4 * estimate + 2048 }
 
     /// Position of the next sample in the shard; a video's frames share one with `videoSequences`.
     private func sampleIndex(forInput input: Int) -> Int {
@@ -308,6 +326,7 @@ public final class TokenStreamWriter {
         pending.removeAll()
         pendingFailures.removeAll()
         pendingBytes = 0
+        pendingMemory = 0
         pendingInputs = 0
     }
 

@@ -184,6 +184,30 @@ private func snapshot(_ folder: URL) throws -> [String: Data] { try Fixtures.sna
         return try writer.finish()
     }
 
+    @Test func shardsCloseWhenTheirBufferReachesAQuarterOfTheMemoryLimit() throws {
+        let folder = scratchFolder("memory-bound")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let records = 3000
+        let summary = try MemoryLimit.withLimit(4 << 20) {
+            // 4 MiB limit: a 1 MiB buffer, about 480 tiny records, though the byte budget is 1 GiB
+            let options = TokenStreamWriter.Options(
+                format: .jsonl, shardBytes: 1 << 30, model: "m", fingerprint: "f", inputCount: records)
+            let writer = try TokenStreamWriter(directory: folder, options: options, resume: false)
+            for i in 0..<records {
+                let tokens = Tokens(ids: [i % 64, 1, 2], shape: [3], vocabularySizes: [64], model: "m")
+                try writer.append(
+                    EncodedInput(
+                        source: "in\(i)", sourceBytes: 1, sha256: "00",
+                        records: [TokenRecord(source: "in\(i)", tokens: tokens)]))
+            }
+            return try writer.finish()
+        }
+        #expect(summary.samples == records && summary.inputsDone == records)
+        #expect((5...8).contains(summary.shards), "\(summary.shards) shards")
+        let journal = try JSONLines.read(ShardEntry.self, from: folder.appendingPathComponent("shards.jsonl"))
+        #expect(journal.reduce(0) { $0 + $1.samples } == records)
+    }
+
     @Test(arguments: ShardFormat.allCases)
     func everyFormatRoundTrips(_ format: ShardFormat) throws {
         let folder = scratchFolder("shards")

@@ -38,7 +38,10 @@ struct Encode: ParsableCommand {
     var format: ShardFormat?
     @Option(name: .shortAndLong, help: "Output token file, or a folder for shards.")
     var output: String
-    @Option(help: "Folder output: start a new shard after about this many bytes (K, M, G suffixes).")
+    @Option(
+        help: ArgumentHelp(
+            "Folder output: start a new shard after about this many bytes (K, M, G suffixes), or when its buffer "
+                + "reaches a quarter of the memory limit."))
     var shardSize = ByteSize(bytes: 256 << 20)
     @Option(help: "Folder output: …or after this many samples.")
     var shardSamples: Int?
