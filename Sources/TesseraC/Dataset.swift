@@ -39,7 +39,7 @@ public func tess_encode_dataset(
     _ tokenizer: OpaquePointer?, _ request: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?
 ) -> Int32 {
     guarded {
-        let model = try TokenizerHandle.borrow(tokenizer).tokenizer
+        let model = try borrowTokenizer(tokenizer)
         let r = try Options(
             request, call: "tess_encode_dataset",
             allowed: [

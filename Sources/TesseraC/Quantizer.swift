@@ -3,18 +3,13 @@ import CTesseraABI
 import Foundation
 import Tessera
 
-/// What a `tess_quantizer*` points to.
-final class QuantizerHandle: @unchecked Sendable {  // immutable after load
-    let spec: QuantizerSpec
-    let text: String
-    init(_ spec: QuantizerSpec, text: String) {
-        self.spec = spec
-        self.text = text
-    }
+/// What a `tess_quantizer*` holds: the quantizer and its description.
+struct LoadedQuantizer {
+    var spec: QuantizerSpec
+    var text: String
 
-    static func borrow(_ pointer: OpaquePointer?) throws -> QuantizerHandle {
-        guard let pointer else { throw BoundaryError.argument("quantizer is NULL") }
-        return Unmanaged<QuantizerHandle>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
+    static func borrow(_ pointer: OpaquePointer?) throws -> LoadedQuantizer {
+        try Handle<LoadedQuantizer>.borrow(pointer, "quantizer")
     }
 }
 
@@ -22,23 +17,21 @@ final class QuantizerHandle: @unchecked Sendable {  // immutable after load
 public func tess_quantizer_load(_ spec: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     guarded {
         let text = try string(spec, "spec")
-        let out = try required(out, "out")
-        let parsed = try QuantizerSpec(parsing: text)
-        out.pointee = OpaquePointer(Unmanaged.passRetained(QuantizerHandle(parsed, text: text)).toOpaque())
+        _ = try required(out, "out")
+        try deliver(handle: LoadedQuantizer(spec: try QuantizerSpec(parsing: text), text: text), to: out)
     }
 }
 
 @c @implementation
 public func tess_quantizer_free(_ quantizer: OpaquePointer?) {
-    guard let quantizer else { return }
-    Unmanaged<QuantizerHandle>.fromOpaque(UnsafeRawPointer(quantizer)).release()
+    Handle<LoadedQuantizer>.free(quantizer)
 }
 
 @c @implementation
 public func tess_quantizer_descriptor(
     _ quantizer: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int
 ) -> Int {
-    guard let q = try? QuantizerHandle.borrow(quantizer) else { return copyOut("{}", buffer, capacity) }
+    guard let q = try? LoadedQuantizer.borrow(quantizer) else { return copyOut("{}", buffer, capacity) }
     let d = q.spec.inputDimension
     let object: [String: Any] = [
         "spec": q.text, "vocabulary_size": q.spec.vocabularySize, "dimension": d ?? NSNull(),
@@ -53,7 +46,7 @@ public func tess_quantizer_quantize(
     _ out: UnsafeMutablePointer<OpaquePointer?>?
 ) -> Int32 {
     guarded {
-        let q = try QuantizerHandle.borrow(quantizer).spec
+        let q = try LoadedQuantizer.borrow(quantizer).spec
         guard rows >= 0, dimension >= 1 else {
             throw BoundaryError.argument("latents must be [rows ≥ 0, dimension ≥ 1], got [\(rows), \(dimension)]")
         }
@@ -72,7 +65,7 @@ public func tess_quantizer_dequantize(
     _ out: UnsafeMutablePointer<OpaquePointer?>?
 ) -> Int32 {
     guarded {
-        let q = try QuantizerHandle.borrow(quantizer).spec
+        let q = try LoadedQuantizer.borrow(quantizer).spec
         guard rows >= 0, idsPerRow >= 1, dimension >= 0 else {
             throw BoundaryError.argument("ids must be [rows ≥ 0, ids per row ≥ 1], got [\(rows), \(idsPerRow)]")
         }
@@ -94,18 +87,13 @@ public func tess_quantizer_dequantize(
     }
 }
 
-/// What a `tess_vocabulary*` points to.
-final class VocabularyHandle: Sendable {
-    let vocabulary: VisualVocabulary
-    let path: String
-    init(_ vocabulary: VisualVocabulary, path: String) {
-        self.vocabulary = vocabulary
-        self.path = path
-    }
+/// What a `tess_vocabulary*` holds: the vocabulary and its file.
+struct LoadedVocabulary {
+    var vocabulary: VisualVocabulary
+    var path: String
 
-    static func borrow(_ pointer: OpaquePointer?) throws -> VocabularyHandle {
-        guard let pointer else { throw BoundaryError.argument("vocabulary is NULL") }
-        return Unmanaged<VocabularyHandle>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
+    static func borrow(_ pointer: OpaquePointer?) throws -> LoadedVocabulary {
+        try Handle<LoadedVocabulary>.borrow(pointer, "vocabulary")
     }
 }
 
@@ -113,23 +101,23 @@ final class VocabularyHandle: Sendable {
 public func tess_vocabulary_load(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     guarded {
         let path = try string(path, "path")
-        let out = try required(out, "out")
-        let vocabulary = try VisualVocabulary(contentsOf: URL(fileURLWithPath: path))
-        out.pointee = OpaquePointer(Unmanaged.passRetained(VocabularyHandle(vocabulary, path: path)).toOpaque())
+        _ = try required(out, "out")
+        try deliver(
+            handle: LoadedVocabulary(
+                vocabulary: try VisualVocabulary(contentsOf: URL(fileURLWithPath: path)), path: path), to: out)
     }
 }
 
 @c @implementation
 public func tess_vocabulary_free(_ vocabulary: OpaquePointer?) {
-    guard let vocabulary else { return }
-    Unmanaged<VocabularyHandle>.fromOpaque(UnsafeRawPointer(vocabulary)).release()
+    Handle<LoadedVocabulary>.free(vocabulary)
 }
 
 @c @implementation
 public func tess_vocabulary_json(
     _ vocabulary: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int
 ) -> Int {
-    guard let v = try? VocabularyHandle.borrow(vocabulary),
+    guard let v = try? LoadedVocabulary.borrow(vocabulary),
         let data = try? v.vocabulary.jsonData()
     else { return copyOut("{}", buffer, capacity) }
     return copyOut(String(decoding: data, as: UTF8.self), buffer, capacity)
@@ -141,7 +129,7 @@ public func tess_vocabulary_to_lm(
     _ ndim: Int32, _ out: UnsafeMutablePointer<OpaquePointer?>?
 ) -> Int32 {
     guarded {
-        let v = try VocabularyHandle.borrow(vocabulary)
+        let v = try LoadedVocabulary.borrow(vocabulary)
         guard count >= 0 else { throw BoundaryError.argument("count is negative (\(count))") }
         guard (1...8).contains(ndim) else { throw BoundaryError.argument("ndim must be in 1...8, got \(ndim)") }
         let shape = try required(shape, "shape")
@@ -166,7 +154,7 @@ public func tess_vocabulary_from_lm(
     _ out: UnsafeMutablePointer<OpaquePointer?>?
 ) -> Int32 {
     guarded {
-        let v = try VocabularyHandle.borrow(vocabulary)
+        let v = try LoadedVocabulary.borrow(vocabulary)
         guard length >= 0 else { throw BoundaryError.argument("length is negative (\(length))") }
         try MemoryLimit.check(Int(length) * 16, for: "reading an LM stream of \(length) ids", path: v.path)
         let ids =

@@ -34,22 +34,9 @@ struct ResultArray {
 }
 
 /// What a `tess_result*` points to.
-final class ResultBox {
+struct ResultBox {
     var arrays: [ResultArray]
-    var json: String
-
-    init(arrays: [ResultArray], json: String = "{}") {
-        self.arrays = arrays
-        self.json = json
-    }
-
-    /// Hands the result to the caller (who frees it with tess_result_free).
-    func retained() -> OpaquePointer { OpaquePointer(Unmanaged.passRetained(self).toOpaque()) }
-
-    static func borrow(_ pointer: OpaquePointer?) throws -> ResultBox {
-        guard let pointer else { throw BoundaryError.argument("result is NULL") }
-        return Unmanaged<ResultBox>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
-    }
+    var json = "{}"
 
     func array(_ index: Int64) throws -> ResultArray {
         guard index >= 0 && index < arrays.count else {
@@ -61,13 +48,14 @@ final class ResultBox {
 
 /// Stores a new result in `out`.
 func deliver(_ result: ResultBox, to out: UnsafeMutablePointer<OpaquePointer?>?) throws {
-    let out = try required(out, "out")
-    out.pointee = result.retained()
+    try deliver(handle: result, to: out)
 }
+
+func borrowResult(_ pointer: OpaquePointer?) throws -> ResultBox { try Handle<ResultBox>.borrow(pointer, "result") }
 
 @c @implementation
 public func tess_result_count(_ result: OpaquePointer?) -> Int64 {
-    (try? ResultBox.borrow(result)).map { Int64($0.arrays.count) } ?? 0
+    (try? borrowResult(result)).map { Int64($0.arrays.count) } ?? 0
 }
 
 @c @implementation
@@ -76,7 +64,7 @@ public func tess_result_array(
     _ shape: UnsafeMutablePointer<Int64>?, _ maxDims: Int32, _ ndim: UnsafeMutablePointer<Int32>?
 ) -> Int32 {
     guarded {
-        let array = try ResultBox.borrow(result).array(index)
+        let array = try borrowResult(result).array(index)
         try required(dtype, "dtype").pointee = array.dtype
         try required(ndim, "ndim").pointee = Int32(array.shape.count)
         guard maxDims >= array.shape.count else {
@@ -95,7 +83,7 @@ public func tess_result_copy(
     _ result: OpaquePointer?, _ index: Int64, _ out: UnsafeMutableRawPointer?, _ capacity: Int64
 ) -> Int32 {
     guarded {
-        let array = try ResultBox.borrow(result).array(index)
+        let array = try borrowResult(result).array(index)
         let out = try required(out, "out")
         func copy<T>(_ values: [T]) throws {
             let bytes = values.count * MemoryLayout<T>.stride
@@ -118,11 +106,10 @@ public func tess_result_copy(
 
 @c @implementation
 public func tess_result_json(_ result: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int) -> Int {
-    copyOut((try? ResultBox.borrow(result))?.json ?? "{}", buffer, capacity)
+    copyOut((try? borrowResult(result))?.json ?? "{}", buffer, capacity)
 }
 
 @c @implementation
 public func tess_result_free(_ result: OpaquePointer?) {
-    guard let result else { return }
-    Unmanaged<ResultBox>.fromOpaque(UnsafeRawPointer(result)).release()
+    Handle<ResultBox>.free(result)
 }

@@ -3,15 +3,9 @@ import CTesseraABI
 import Foundation
 import Tessera
 
-/// What a `tess_tokenizer*` points to: a loaded tokenizer (immutable, so shareable by threads).
-final class TokenizerHandle: Sendable {
-    let tokenizer: any ImageTokenizer
-    init(_ tokenizer: any ImageTokenizer) { self.tokenizer = tokenizer }
-
-    static func borrow(_ pointer: OpaquePointer?) throws -> TokenizerHandle {
-        guard let pointer else { throw BoundaryError.argument("tokenizer is NULL") }
-        return Unmanaged<TokenizerHandle>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
-    }
+/// The tokenizer of a `tess_tokenizer*`.
+func borrowTokenizer(_ pointer: OpaquePointer?) throws -> any ImageTokenizer {
+    try Handle<any ImageTokenizer>.borrow(pointer, "tokenizer")
 }
 
 extension TokenizerDescriptor {
@@ -50,14 +44,13 @@ public func tess_tokenizer_load(
         let out = try required(out, "out")
         _ = tuneAllocator
         let tokenizer = try TokenizerRegistry.load(URL(fileURLWithPath: path), behaviour: behaviour)
-        out.pointee = OpaquePointer(Unmanaged.passRetained(TokenizerHandle(tokenizer)).toOpaque())
+        out.pointee = Handle<any ImageTokenizer>.make(tokenizer)
     }
 }
 
 @c @implementation
 public func tess_tokenizer_free(_ tokenizer: OpaquePointer?) {
-    guard let tokenizer else { return }
-    Unmanaged<TokenizerHandle>.fromOpaque(UnsafeRawPointer(tokenizer)).release()
+    Handle<any ImageTokenizer>.free(tokenizer)
 }
 
 @c @implementation
@@ -65,7 +58,7 @@ public func tess_tokenizer_descriptor(
     _ tokenizer: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int
 ) -> Int {
     copyOut(
-        (try? TokenizerHandle.borrow(tokenizer)).map { jsonText($0.tokenizer.descriptor.json) } ?? "{}", buffer,
+        (try? borrowTokenizer(tokenizer)).map { jsonText($0.descriptor.json) } ?? "{}", buffer,
         capacity)
 }
 
@@ -157,7 +150,7 @@ public func tess_tokenizer_encode(
     _ options: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?
 ) -> Int32 {
     guarded {
-        let model = try TokenizerHandle.borrow(tokenizer).tokenizer
+        let model = try borrowTokenizer(tokenizer)
         let options = try encodeOptions(options, for: model, call: "tess_tokenizer_encode")
         try deliver(try encodeResult(model, try inputImages(images, count), options), to: out)
     }
@@ -170,7 +163,7 @@ public func tess_tokenizer_decode(
     _ out: UnsafeMutablePointer<OpaquePointer?>?
 ) -> Int32 {
     guarded {
-        let model = try TokenizerHandle.borrow(tokenizer).tokenizer
+        let model = try borrowTokenizer(tokenizer)
         let d = model.descriptor
         let options = try decodeOptions(options, for: model)
         guard count >= 0 else { throw BoundaryError.argument("count is negative (\(count))") }

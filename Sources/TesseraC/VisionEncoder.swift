@@ -3,15 +3,9 @@ import CTesseraABI
 import Foundation
 import Tessera
 
-/// What a `tess_vision_encoder*` points to (immutable, so shareable by threads).
-final class VisionEncoderHandle: Sendable {
-    let encoder: any VisionEncoder
-    init(_ encoder: any VisionEncoder) { self.encoder = encoder }
-
-    static func borrow(_ pointer: OpaquePointer?) throws -> VisionEncoderHandle {
-        guard let pointer else { throw BoundaryError.argument("encoder is NULL") }
-        return Unmanaged<VisionEncoderHandle>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
-    }
+/// The encoder of a `tess_vision_encoder*`.
+func borrowEncoder(_ pointer: OpaquePointer?) throws -> any VisionEncoder {
+    try Handle<any VisionEncoder>.borrow(pointer, "vision encoder")
 }
 
 @c @implementation
@@ -23,22 +17,20 @@ public func tess_vision_encoder_load(
         _ = try Options(options, call: "tess_vision_encoder_load", allowed: [])
         let out = try required(out, "out")
         _ = tuneAllocator
-        let encoder = try VisionEncoderRegistry.load(URL(fileURLWithPath: path))
-        out.pointee = OpaquePointer(Unmanaged.passRetained(VisionEncoderHandle(encoder)).toOpaque())
+        out.pointee = Handle<any VisionEncoder>.make(try VisionEncoderRegistry.load(URL(fileURLWithPath: path)))
     }
 }
 
 @c @implementation
 public func tess_vision_encoder_free(_ encoder: OpaquePointer?) {
-    guard let encoder else { return }
-    Unmanaged<VisionEncoderHandle>.fromOpaque(UnsafeRawPointer(encoder)).release()
+    Handle<any VisionEncoder>.free(encoder)
 }
 
 @c @implementation
 public func tess_vision_encoder_descriptor(
     _ encoder: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int
 ) -> Int {
-    guard let d = (try? VisionEncoderHandle.borrow(encoder))?.encoder.descriptor else {
+    guard let d = (try? borrowEncoder(encoder))?.descriptor else {
         return copyOut("{}", buffer, capacity)
     }
     let object: [String: Any] = [
@@ -56,7 +48,7 @@ public func tess_vision_encoder_features(
     _ out: UnsafeMutablePointer<OpaquePointer?>?
 ) -> Int32 {
     guarded {
-        let tower = try VisionEncoderHandle.borrow(encoder).encoder
+        let tower = try borrowEncoder(encoder)
         let options = try Options(options, call: "tess_vision_encoder_features", allowed: ["layer", "pool", "batch"])
         let block = try options.int("layer").map(tower.block(forLayer:))
         let pooling = try options.choice("pool", FeaturePooling.self) ?? .none
@@ -85,7 +77,7 @@ public func tess_reduce(
     _ out: UnsafeMutablePointer<OpaquePointer?>?
 ) -> Int32 {
     guarded {
-        let tower = try VisionEncoderHandle.borrow(encoder).encoder
+        let tower = try borrowEncoder(encoder)
         let options = try Options(
             options, call: "tess_reduce",
             allowed: ["method", "keep", "layer", "seed", "r", "inflect", "budget_rate", "alpha"])

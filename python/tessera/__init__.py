@@ -110,8 +110,12 @@ class _Handle:
     """An opaque library handle, freed by close(), the context manager or garbage collection."""
 
     _free = None
+    _handle = None
 
-    def __init__(self, handle: ctypes.c_void_p):
+    def _load(self, load, *args) -> None:
+        """Calls a ``tess_*_load`` entry point and keeps the handle it returns."""
+        handle = ctypes.c_void_p()
+        _lib.check(load(*args, ctypes.byref(handle)))
         self._handle = handle
 
     @property
@@ -160,14 +164,7 @@ class Tokenizer(_Handle):
     _free = _lib.lib.tess_tokenizer_free
 
     def __init__(self, path: str | os.PathLike, *, behaviour: str = "original"):
-        handle = ctypes.c_void_p()
-        self._handle = None
-        _lib.check(
-            _lib.lib.tess_tokenizer_load(
-                os.fsencode(path), _lib.options({"behaviour": behaviour}), ctypes.byref(handle)
-            )
-        )
-        super().__init__(handle)
+        self._load(_lib.lib.tess_tokenizer_load, os.fsencode(path), _lib.options({"behaviour": behaviour}))
         self.path = os.fspath(path)
         self.descriptor: dict = json.loads(
             _lib._string(_lib.lib.tess_tokenizer_descriptor, self.handle)
@@ -271,10 +268,7 @@ class VisionEncoder(_Handle):
     _free = _lib.lib.tess_vision_encoder_free
 
     def __init__(self, path: str | os.PathLike):
-        handle = ctypes.c_void_p()
-        self._handle = None
-        _lib.check(_lib.lib.tess_vision_encoder_load(os.fsencode(path), None, ctypes.byref(handle)))
-        super().__init__(handle)
+        self._load(_lib.lib.tess_vision_encoder_load, os.fsencode(path), None)
         self.path = os.fspath(path)
         self.descriptor: dict = json.loads(
             _lib._string(_lib.lib.tess_vision_encoder_descriptor, self.handle)
@@ -364,10 +358,7 @@ class Quantizer(_Handle):
     _free = _lib.lib.tess_quantizer_free
 
     def __init__(self, spec: str | os.PathLike):
-        handle = ctypes.c_void_p()
-        self._handle = None
-        _lib.check(_lib.lib.tess_quantizer_load(os.fsencode(spec), ctypes.byref(handle)))
-        super().__init__(handle)
+        self._load(_lib.lib.tess_quantizer_load, os.fsencode(spec))
         self.descriptor: dict = json.loads(_lib._string(_lib.lib.tess_quantizer_descriptor, self.handle))
 
     def __repr__(self) -> str:
@@ -409,10 +400,7 @@ class Vocabulary(_Handle):
     _free = _lib.lib.tess_vocabulary_free
 
     def __init__(self, path: str | os.PathLike):
-        handle = ctypes.c_void_p()
-        self._handle = None
-        _lib.check(_lib.lib.tess_vocabulary_load(os.fsencode(path), ctypes.byref(handle)))
-        super().__init__(handle)
+        self._load(_lib.lib.tess_vocabulary_load, os.fsencode(path))
         self.path = os.fspath(path)
         self.info: dict = json.loads(_lib._string(_lib.lib.tess_vocabulary_json, self.handle))
 

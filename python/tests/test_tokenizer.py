@@ -213,3 +213,13 @@ def test_a_forked_child_keeps_working(demo):
 def _encode_in_child(model, paths):
     with tessera.Tokenizer(model) as tok:
         return tok.encode(paths).tolist()
+
+
+def test_a_handle_of_another_kind_is_refused(demo):
+    lib, ctypes = tessera._lib.lib, tessera._lib.ctypes
+    q = tessera.Quantizer("fsq:8,5,5,5")
+    out = ctypes.c_void_p()
+    status = lib.tess_tokenizer_encode(q.handle, None, 0, None, ctypes.byref(out))
+    assert status == tessera._lib.ERROR_ARGUMENT
+    assert "not a tokenizer handle" in tessera._lib._string(lib.tess_last_error)
+    assert lib.tess_result_count(demo.handle) == 0
