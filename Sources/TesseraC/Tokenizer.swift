@@ -159,8 +159,9 @@ public func tess_tokenizer_encode(
 @c @implementation
 public func tess_tokenizer_decode(
     _ tokenizer: OpaquePointer?, _ tokens: UnsafeRawPointer?, _ dtype: Int32, _ count: Int64,
-    _ shape: UnsafePointer<Int64>?, _ ndim: Int32, _ noise: UnsafePointer<Float>?, _ options: UnsafePointer<CChar>?,
-    _ out: UnsafeMutablePointer<OpaquePointer?>?
+    _ shape: UnsafePointer<Int64>?, _ ndim: Int32, _ noise: UnsafePointer<Float>?,
+    _ conditioning: UnsafePointer<Float>?,
+    _ conditioningSets: Int64, _ options: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?
 ) -> Int32 {
     guarded {
         let model = try borrowTokenizer(tokenizer)
@@ -203,10 +204,30 @@ public func tess_tokenizer_decode(
                 )
             }
         }
+        decode.conditioning = try conditioningTensor(conditioning, sets: conditioningSets, count: Int(count), for: d)
         try model.checkBatchMemory(min(decode.batchSize, sets.count), decoding: true, path: "<tokens>")
         let images = try model.decodeImages(sets, options: decode)
         try deliver(ResultBox(arrays: images.map(ResultArray.image)), to: out)
     }
+}
+
+/// The conditioning of a decode call: `[L, D]` shared by every token set, or `[N, L, D]` one each.
+func conditioningTensor(_ data: UnsafePointer<Float>?, sets: Int64, count: Int, for d: TokenizerDescriptor) throws
+    -> Tensor?
+{
+    guard let data else {
+        guard sets == 0 else { throw BoundaryError.argument("conditioning is NULL but conditioning_sets is \(sets)") }
+        return nil
+    }
+    guard let shape = d.conditioning else { throw BoundaryError.argument("conditioning: \(d.modelID) takes none") }
+    guard sets == 1 || sets == count else {
+        throw BoundaryError.argument(
+            "conditioning_sets must be 1 (shared) or \(count) (one per token set), got \(sets)")
+    }
+    let per = try checkedProduct(shape, "conditioning shape")
+    let total = try checkedProduct([per, Int(sets)], "conditioning")
+    let values = Array(UnsafeBufferPointer(start: data, count: total))
+    return Tensor(shape: sets == 1 ? shape : [Int(sets)] + shape, scalars: values)
 }
 
 /// The decode options of the ABI, checked against the model.

@@ -212,6 +212,7 @@ class Tokenizer(_Handle):
         guidance: float | None = None,
         guidance_mode: str | None = None,
         noise: np.ndarray | None = None,
+        conditioning: np.ndarray | None = None,
         round: bool = False,
     ) -> np.ndarray:
         """Images reconstructed from token sets, as ``tessera decode`` writes them.
@@ -224,6 +225,8 @@ class Tokenizer(_Handle):
             seed, steps, guidance, guidance_mode: sampling decoders (FlexTok): the noise seed
                 (default 0), Euler steps (20), guidance scale (7.5) and ``"apg"`` or ``"cfg"``.
             noise: sampling decoders: float32 initial noise [N, *noise_shape] (reproduces a run).
+            conditioning: decoders that need it (TA-TiTok's text embeddings, ``descriptor["conditioning"]``,
+                e.g. [77, 768]): one array shared by every token set, or [N, 77, 768] one each.
             round: round to 8 bits instead of truncating.
 
         Returns:
@@ -249,6 +252,18 @@ class Tokenizer(_Handle):
             if noise.shape != want:
                 raise ArgumentError(f"noise must be {list(want)}, got {list(noise.shape)}")
             noise_ptr = noise.ctypes.data
+        cond_ptr, cond_sets = None, 0
+        if conditioning is not None:
+            if d["conditioning"] is None:
+                raise ArgumentError(f"conditioning: {d['model_id']} takes none")
+            conditioning = np.ascontiguousarray(conditioning, dtype=np.float32)
+            shared = list(conditioning.shape) == d["conditioning"]
+            if not shared and list(conditioning.shape) != [sets.shape[0], *d["conditioning"]]:
+                raise ArgumentError(
+                    f"conditioning must be {d['conditioning']} or {[sets.shape[0], *d['conditioning']]}, "
+                    f"got {list(conditioning.shape)}"
+                )
+            cond_ptr, cond_sets = conditioning.ctypes.data, 1 if shared else sets.shape[0]
         opts = _lib.options(
             {"tokens": limit, "batch": batch, "seed": seed, "steps": steps, "guidance": guidance,
              "guidance_mode": guidance_mode, "round": round or None}
@@ -256,7 +271,7 @@ class Tokenizer(_Handle):
         result = _lib.call_result(
             _lib.lib.tess_tokenizer_decode, self.handle, sets.ctypes.data,
             _lib.DTYPE_FLOAT32 if d["continuous"] else _lib.DTYPE_INT32, sets.shape[0], shape,
-            sets.ndim - 1, noise_ptr, opts,
+            sets.ndim - 1, noise_ptr, cond_ptr, cond_sets, opts,
         )
         images = result.arrays()
         return _stack(images) if images else np.empty((0, 0, 0, 3), dtype=np.uint8)

@@ -89,7 +89,10 @@ SIGNATURES = {
     "tess_tokenizer_encode": (c_int32, [_handle_p, c_void_p, c_int64, c_char_p, POINTER(_handle_p)]),
     "tess_tokenizer_decode": (
         c_int32,
-        [_handle_p, c_void_p, c_int32, c_int64, POINTER(c_int64), c_int32, c_void_p, c_char_p, POINTER(_handle_p)],
+        [
+            _handle_p, c_void_p, c_int32, c_int64, POINTER(c_int64), c_int32, c_void_p, c_void_p, c_int64, c_char_p,
+            POINTER(_handle_p),
+        ],
     ),
     "tess_vision_encoder_load": (c_int32, [c_char_p, c_char_p, POINTER(_handle_p)]),
     "tess_vision_encoder_free": (None, [_handle_p]),

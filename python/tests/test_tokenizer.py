@@ -1,5 +1,6 @@
 """Tokenizer.encode / decode against the `tessera` command on the same inputs."""
 
+import json
 import threading
 import time
 
@@ -131,8 +132,8 @@ def test_bad_arguments_raise_and_never_crash(demo):
         assert lib.tess_tokenizer_encode(demo.handle, ctypes.byref(image), 1, None, ref) in (
             bad, tessera._lib.ERROR_MEMORY), (image.height, image.width, image.channels)
     shape = (ctypes.c_int64 * 2)(1 << 62, 1 << 62)
-    assert lib.tess_tokenizer_decode(demo.handle, None, 1, 4, shape, 2, None, None, ref) == bad
-    assert lib.tess_tokenizer_decode(demo.handle, None, 1, 1, shape, 0, None, None, ref) == bad
+    assert lib.tess_tokenizer_decode(demo.handle, None, 1, 4, shape, 2, None, None, 0, None, ref) == bad
+    assert lib.tess_tokenizer_decode(demo.handle, None, 1, 1, shape, 0, None, None, 0, None, ref) == bad
     assert lib.tess_result_copy(None, 0, None, 0) == bad
     assert lib.tess_result_count(None) == 0
     lib.tess_result_free(None)
@@ -223,3 +224,27 @@ def test_a_handle_of_another_kind_is_refused(demo):
     assert status == tessera._lib.ERROR_ARGUMENT
     assert "not a tokenizer handle" in tessera._lib._string(lib.tess_last_error)
     assert lib.tess_result_count(demo.handle) == 0
+
+
+def test_tatitok_decodes_with_text_conditioning_as_the_official_code(cli, tmp_path):
+    from test_vision import read_safetensors
+
+    model = ROOT / "Tests/Fixtures/titok/tatitok"
+    expected = read_safetensors(model / "expected.safetensors")
+    with tessera.Tokenizer(model) as tok:
+        assert tok.descriptor["conditioning"] == [77, 32]
+        ids, text = expected["ids"], expected["text_guidance"]
+        # one text per token set: the official decode's 8-bit output
+        np.testing.assert_array_equal(tok.decode(ids, conditioning=text), expected["reconstruction_u8"])
+        # one text shared by every set, against the command line's --text
+        np.save(tmp_path / "text.npy", text[0])
+        tokens = tmp_path / "t.jsonl"
+        tokens.write_text("".join(
+            json.dumps({"source": f"s{i}", "model": "tatitok", "shape": [8], "vocab": tok.descriptor["vocabulary_sizes"],
+                        "ids": row.tolist()}) + "\n" for i, row in enumerate(ids)))
+        cli("decode", "--model", model, tokens, "--text", tmp_path / "text.npy", "-o", tmp_path / "png")
+        shared = tok.decode(ids, conditioning=text[0])
+        for i, image in enumerate(shared):
+            np.testing.assert_array_equal(image, tessera.decode_image(tmp_path / "png" / f"s{i}.png"))
+        with pytest.raises(tessera.ArgumentError, match="conditioning"):
+            tok.decode(ids, conditioning=text[:, :5])

@@ -19,7 +19,7 @@ def read_safetensors(path):
     data = path.read_bytes()
     (size,) = struct.unpack("<Q", data[:8])
     header = json.loads(data[8 : 8 + size])
-    dtypes = {"F32": np.float32, "I64": np.int64, "I32": np.int32}
+    dtypes = {"F32": np.float32, "I64": np.int64, "I32": np.int32, "U8": np.uint8}
     out = {}
     for name, info in header.items():
         if name == "__metadata__":

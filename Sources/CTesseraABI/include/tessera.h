@@ -119,11 +119,13 @@ tess_status tess_tokenizer_encode(const tess_tokenizer *tokenizer, const tess_im
 /* Decodes count token sets, each of shape[0..<ndim] (int32 ids, or float32 latents for continuous
  * tokens; dtype says which), into uint8 RGB images [height, width, 3].
  * noise: NULL, or float32 initial noise [count, noise_shape...] of a sampling decoder (FlexTok).
+ * conditioning: NULL, or float32 [conditioning_sets, conditioning...] for decoders that need it
+ * (TA-TiTok's text embeddings [77, 768]): one set shared by all (conditioning_sets 1) or one each.
  * Options: {"tokens": K, "batch": 8, "seed": S, "steps": N, "guidance": G,
  *           "guidance_mode": "apg" | "cfg", "round": false}. */
 tess_status tess_tokenizer_decode(const tess_tokenizer *tokenizer, const void *tokens, int32_t dtype, int64_t count,
-                                  const int64_t *shape, int32_t ndim, const float *noise, const char *options,
-                                  tess_result **out);
+                                  const int64_t *shape, int32_t ndim, const float *noise, const float *conditioning,
+                                  int64_t conditioning_sets, const char *options, tess_result **out);
 
 /* --- Vision encoders and token reduction -------------------------------------------------- */
 
