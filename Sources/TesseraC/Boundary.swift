@@ -87,6 +87,17 @@ func guarded(_ body: () throws -> Void) -> Int32 {
     }
 }
 
+/// The text of a size-returning entry point (descriptors, JSON): `body`'s, or "{}" with the thread's
+/// last error set when it fails (a NULL or wrong handle), as those calls return no status.
+func textOrEmpty(_ body: () throws -> String) -> String {
+    do {
+        return try body()
+    } catch {
+        LastError.set(String(describing: error), path: path(of: error))
+        return "{}"
+    }
+}
+
 /// Copies `text` into `buffer` (NUL-terminated, truncated to `capacity`); returns its UTF-8 length.
 func copyOut(_ text: String, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int) -> Int {
     let bytes = Array(text.utf8)

@@ -53,7 +53,7 @@ public func tess_encode_dataset(
         let numShards = try r.int("num_shards", in: 1...1_000_000) ?? 1
         let shardIndex = try r.int("shard_index", in: 0...(numShards - 1)) ?? 0
         let limit = try r.int("tokens")
-        try model.descriptor.checkTokenLimit(limit)
+        try limit.map(model.descriptor.checkTokenBudget)
         let encode = EncodeOptions(
             tokenLimit: limit, batchSize: try r.int("batch", in: 1...4096) ?? 8, seed: try r.uint64("seed"))
         let (sampling, start, end) = try frameSampling(try r.object("sampling"))

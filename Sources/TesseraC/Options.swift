@@ -18,20 +18,33 @@ enum JSONValue: Decodable {
         let c = try decoder.singleValueContainer()
         if c.decodeNil() {
             self = .null
-        } else if let v = try? c.decode(Bool.self) {
+        } else if let v = try Self.decode(c, Bool.self) {
             self = .bool(v)
-        } else if let v = try? c.decode(Int.self) {
+        } else if let v = try Self.decode(c, Int.self) {
             self = .int(v)
-        } else if let v = try? c.decode(UInt64.self) {
+        } else if let v = try Self.decode(c, UInt64.self) {
             self = .uint(v)
-        } else if let v = try? c.decode(Double.self) {
+        } else if let v = try Self.decode(c, Double.self) {
             self = .double(v)
-        } else if let v = try? c.decode(String.self) {
+        } else if let v = try Self.decode(c, String.self) {
             self = .string(v)
-        } else if let v = try? c.decode([JSONValue].self) {
+        } else if let v = try Self.decode(c, [JSONValue].self) {
             self = .array(v)
         } else {
             self = .object(try c.decode([String: JSONValue].self))
+        }
+    }
+
+    /// The value as `T`, or nil when it is another kind of value (then the next kind is tried): a
+    /// type mismatch, or a number that `T` cannot hold (1.5 or -1 as an `Int`/`UInt64`).
+    private static func decode<T: Decodable>(_ c: any SingleValueDecodingContainer, _: T.Type) throws -> T? {
+        do {
+            return try c.decode(T.self)
+        } catch let error as DecodingError {
+            switch error {
+            case .typeMismatch, .dataCorrupted: return nil
+            default: throw error
+            }
         }
     }
 }
@@ -47,7 +60,11 @@ struct Options {
             self.init(values: [:], call: call)
             return
         }
-        guard case .object(let dictionary)? = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else {
+        let parsed: JSONValue
+        do { parsed = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) } catch {
+            throw BoundaryError.argument("\(call): options are not JSON (\(error)): \(text.prefix(200))")
+        }
+        guard case .object(let dictionary) = parsed else {
             throw BoundaryError.argument("\(call): options must be a JSON object, got \(text.prefix(200))")
         }
         try self.init(dictionary, call: call, allowed: allowed)
@@ -142,7 +159,9 @@ struct Options {
     }
 }
 
-/// Serializes a JSON-compatible value (sorted keys, so the text is stable).
+/// Serializes a JSON-compatible value (sorted keys, so the text is stable). The values are built
+/// in this target from strings, numbers, arrays and NSNull, which always serialize; "{}" stands in
+/// for the impossible failure rather than a trap.
 func jsonText(_ value: Any) -> String {
     guard
         let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])

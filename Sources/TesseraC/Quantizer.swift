@@ -31,13 +31,16 @@ public func tess_quantizer_free(_ quantizer: OpaquePointer?) {
 public func tess_quantizer_descriptor(
     _ quantizer: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int
 ) -> Int {
-    guard let q = try? LoadedQuantizer.borrow(quantizer) else { return copyOut("{}", buffer, capacity) }
-    let d = q.spec.inputDimension
-    let object: [String: Any] = [
-        "spec": q.text, "vocabulary_size": q.spec.vocabularySize, "dimension": d ?? NSNull(),
-        "ids_per_row": d.map { q.spec.idsPerRow(dimension: $0) } ?? NSNull(),
-    ]
-    return copyOut(jsonText(object), buffer, capacity)
+    let text = textOrEmpty {
+        let q = try LoadedQuantizer.borrow(quantizer)
+        let d = q.spec.inputDimension
+        let object: [String: Any] = [
+            "spec": q.text, "vocabulary_size": q.spec.vocabularySize, "dimension": d ?? NSNull(),
+            "ids_per_row": d.map { q.spec.idsPerRow(dimension: $0) } ?? NSNull(),
+        ]
+        return jsonText(object)
+    }
+    return copyOut(text, buffer, capacity)
 }
 
 @c @implementation
@@ -117,10 +120,10 @@ public func tess_vocabulary_free(_ vocabulary: OpaquePointer?) {
 public func tess_vocabulary_json(
     _ vocabulary: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int
 ) -> Int {
-    guard let v = try? LoadedVocabulary.borrow(vocabulary),
-        let data = try? v.vocabulary.jsonData()
-    else { return copyOut("{}", buffer, capacity) }
-    return copyOut(String(decoding: data, as: UTF8.self), buffer, capacity)
+    let text = textOrEmpty {
+        String(decoding: try LoadedVocabulary.borrow(vocabulary).vocabulary.jsonData(), as: UTF8.self)
+    }
+    return copyOut(text, buffer, capacity)
 }
 
 @c @implementation

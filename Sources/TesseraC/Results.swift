@@ -55,7 +55,10 @@ func borrowResult(_ pointer: OpaquePointer?) throws -> ResultBox { try Handle<Re
 
 @c @implementation
 public func tess_result_count(_ result: OpaquePointer?) -> Int64 {
-    (try? borrowResult(result)).map { Int64($0.arrays.count) } ?? 0
+    do { return Int64(try borrowResult(result).arrays.count) } catch {
+        LastError.set(String(describing: error), path: "")
+        return 0
+    }
 }
 
 @c @implementation
@@ -106,7 +109,7 @@ public func tess_result_copy(
 
 @c @implementation
 public func tess_result_json(_ result: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int) -> Int {
-    copyOut((try? borrowResult(result))?.json ?? "{}", buffer, capacity)
+    copyOut(textOrEmpty { try borrowResult(result).json }, buffer, capacity)
 }
 
 @c @implementation

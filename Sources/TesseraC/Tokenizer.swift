@@ -22,15 +22,6 @@ extension TokenizerDescriptor {
         object["noise_shape"] = noiseShape ?? NSNull()
         return object
     }
-
-    /// Fails unless `k` is a token budget this model accepts.
-    func checkTokenLimit(_ k: Int?) throws {
-        guard let k else { return }
-        guard variableLength else {
-            throw BoundaryError.argument("tokens: \(modelID) decodes whole token sets only (it is not variable-length)")
-        }
-        guard (1...positions).contains(k) else { throw BoundaryError.argument("tokens must be in 1...\(positions)") }
-    }
 }
 
 @c @implementation
@@ -57,9 +48,7 @@ public func tess_tokenizer_free(_ tokenizer: OpaquePointer?) {
 public func tess_tokenizer_descriptor(
     _ tokenizer: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int
 ) -> Int {
-    copyOut(
-        (try? borrowTokenizer(tokenizer)).map { jsonText($0.descriptor.json) } ?? "{}", buffer,
-        capacity)
+    copyOut(textOrEmpty { jsonText(try borrowTokenizer(tokenizer).descriptor.json) }, buffer, capacity)
 }
 
 /// The encode options of the ABI, checked against the model.
@@ -68,7 +57,7 @@ func encodeOptions(_ pointer: UnsafePointer<CChar>?, for tokenizer: any ImageTok
 {
     let options = try Options(pointer, call: call, allowed: ["tokens", "batch", "seed"])
     let limit = try options.int("tokens")
-    try tokenizer.descriptor.checkTokenLimit(limit)
+    try limit.map(tokenizer.descriptor.checkTokenBudget)
     return EncodeOptions(
         tokenLimit: limit, batchSize: try options.int("batch", in: 1...4096) ?? 8, seed: try options.uint64("seed"))
 }
@@ -237,11 +226,8 @@ func decodeOptions(_ pointer: UnsafePointer<CChar>?, for tokenizer: any ImageTok
         allowed: ["tokens", "batch", "seed", "steps", "guidance", "guidance_mode", "round"])
     let d = tokenizer.descriptor
     let limit = try options.int("tokens")
-    try d.checkTokenLimit(limit)
-    let sampling = ["seed", "steps", "guidance", "guidance_mode"]
-    if d.noiseShape == nil, let given = sampling.first(where: options.has) {
-        throw BoundaryError.argument("\(given): \(d.modelID) decodes in one deterministic pass (no sampling)")
-    }
+    try limit.map(d.checkTokenBudget)
+    try d.checkSamplingOptions(given: ["seed", "steps", "guidance", "guidance_mode"].filter(options.has))
     return DecodeOptions(
         tokenLimit: limit, batchSize: try options.int("batch", in: 1...4096) ?? 8, seed: try options.uint64("seed"),
         steps: try options.int("steps", in: 1...1000), guidanceScale: try options.double("guidance").map(Float.init),

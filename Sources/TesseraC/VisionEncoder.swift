@@ -30,16 +30,17 @@ public func tess_vision_encoder_free(_ encoder: OpaquePointer?) {
 public func tess_vision_encoder_descriptor(
     _ encoder: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int
 ) -> Int {
-    guard let d = (try? borrowEncoder(encoder))?.descriptor else {
-        return copyOut("{}", buffer, capacity)
+    let text = textOrEmpty {
+        let d = try borrowEncoder(encoder).descriptor
+        let object: [String: Any] = [
+            "family": d.family, "model_id": d.modelID, "width": d.width, "depth": d.depth, "heads": d.heads,
+            "input_size": [d.inputSize.height, d.inputSize.width], "patch_size": d.patchSize,
+            "prefix_tokens": d.prefixTokens, "has_class_token": d.hasClassToken, "tokens": d.tokens,
+            "grid": [d.gridRows, d.gridColumns],
+        ]
+        return jsonText(object)
     }
-    let object: [String: Any] = [
-        "family": d.family, "model_id": d.modelID, "width": d.width, "depth": d.depth, "heads": d.heads,
-        "input_size": [d.inputSize.height, d.inputSize.width], "patch_size": d.patchSize,
-        "prefix_tokens": d.prefixTokens, "has_class_token": d.hasClassToken, "tokens": d.tokens,
-        "grid": [d.gridRows, d.gridColumns],
-    ]
-    return copyOut(jsonText(object), buffer, capacity)
+    return copyOut(text, buffer, capacity)
 }
 
 @c @implementation

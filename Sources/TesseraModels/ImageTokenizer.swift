@@ -65,6 +65,24 @@ public struct TokenizerDescriptor: Sendable, Equatable {
     public var positions: Int {
         (vocabularySizes.count > 1 ? tokenShape.dropLast() : tokenShape[...]).reduce(1, *)
     }
+
+    /// Fails unless the model takes a budget of `k` token positions (variable-length models, 1…positions).
+    public func checkTokenBudget(_ k: Int) throws {
+        guard variableLength else {
+            throw TokenizerError("tokens: \(modelID) decodes whole token sets only (it is not variable-length)")
+        }
+        guard (1...positions).contains(k) else {
+            throw TokenizerError("tokens must be in 1...\(positions) for \(modelID)")
+        }
+    }
+
+    /// Fails when sampling options (`given`: their names as the caller spells them) are set for a
+    /// decoder that does not sample.
+    public func checkSamplingOptions(given: [String]) throws {
+        guard noiseShape == nil, !given.isEmpty else { return }
+        throw TokenizerError(
+            "\(given.joined(separator: ", ")): \(modelID) decodes in one deterministic pass (no sampling)")
+    }
 }
 
 /// How the 8-bit conversion of a reconstruction rounds.

@@ -143,13 +143,6 @@ class _Handle:
         raise TypeError(f"a {type(self).__name__} holds native memory and cannot be pickled; load it in the worker")
 
 
-def _stack(arrays: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
-    """One array [N, ...] when every item has the same shape, else the list."""
-    if arrays and all(a.shape == arrays[0].shape for a in arrays):
-        return np.stack(arrays)
-    return arrays if arrays else np.empty((0,), dtype=np.int32)
-
-
 class Tokenizer(_Handle):
     """An image tokenizer: any model directory of ``tessera models`` (TiTok, One-D-Piece, TA-TiTok,
     FlexTok, Chameleon, Janus-Pro, Emu3, KL autoencoders), loaded once and usable from several
@@ -198,8 +191,8 @@ class Tokenizer(_Handle):
         opts = _lib.options({"tokens": tokens, "batch": batch, "seed": seed})
         batch_ = _images.Batch(images)
         result = _lib.call_result(_lib.lib.tess_tokenizer_encode, self.handle, batch_.array, batch_.count, opts)
-        out = result.arrays()
-        return _stack(out)
+        out = result.stacked()
+        return np.empty((0,), dtype=np.int32) if out is None else out
 
     def decode(
         self,
@@ -273,8 +266,8 @@ class Tokenizer(_Handle):
             _lib.DTYPE_FLOAT32 if d["continuous"] else _lib.DTYPE_INT32, sets.shape[0], shape,
             sets.ndim - 1, noise_ptr, cond_ptr, cond_sets, opts,
         )
-        images = result.arrays()
-        return _stack(images) if images else np.empty((0, 0, 0, 3), dtype=np.uint8)
+        images = result.stacked()
+        return np.empty((0, 0, 0, 3), dtype=np.uint8) if images is None else images
 
 
 class VisionEncoder(_Handle):
@@ -303,8 +296,8 @@ class VisionEncoder(_Handle):
         batch_ = _images.Batch(images)
         out = _lib.call_result(
             _lib.lib.tess_vision_encoder_features, self.handle, batch_.array, batch_.count, opts
-        ).arrays()
-        return _stack(out)
+        ).stacked()
+        return np.empty((0,), dtype=np.float32) if out is None else out
 
 
 @dataclass
@@ -439,7 +432,8 @@ class Vocabulary(_Handle):
         if a.size and (a.min() < -(2**31) or a.max() >= 2**31):
             raise ArgumentError("LM ids must fit in int32")
         a = a.astype(np.int32)
-        return _stack(_lib.call_result(_lib.lib.tess_vocabulary_from_lm, self.handle, a.ctypes.data, a.size).arrays())
+        out = _lib.call_result(_lib.lib.tess_vocabulary_from_lm, self.handle, a.ctypes.data, a.size).stacked()
+        return np.empty((0,), dtype=np.int32) if out is None else out
 
 
 def encode_dataset(

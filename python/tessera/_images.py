@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 import numpy as np
 

@@ -11,7 +11,7 @@ import ctypes
 import json
 import os
 import sys
-from ctypes import POINTER, c_char_p, c_float, c_int32, c_int64, c_size_t, c_uint8, c_void_p
+from ctypes import POINTER, c_char_p, c_int32, c_int64, c_size_t, c_void_p
 from pathlib import Path
 
 #: The ABI this package speaks (TESS_ABI_VERSION in tessera.h).
@@ -215,19 +215,44 @@ class Result:
     def __len__(self) -> int:
         return lib.tess_result_count(self.handle)
 
-    def array(self, index: int):
+    def _spec(self, index: int):
+        """The numpy dtype and shape of array ``index``."""
         import numpy as np
 
         dtype, ndim = c_int32(), c_int32()
         shape = (c_int64 * 8)()
         check(lib.tess_result_array(self.handle, index, ctypes.byref(dtype), shape, 8, ctypes.byref(ndim)))
         np_dtype = {DTYPE_INT32: np.int32, DTYPE_FLOAT32: np.float32, DTYPE_UINT8: np.uint8}[dtype.value]
-        out = np.empty(tuple(shape[: ndim.value]), dtype=np_dtype)
+        return np_dtype, tuple(shape[: ndim.value])
+
+    def _copy(self, index: int, out) -> None:
         check(lib.tess_result_copy(self.handle, index, out.ctypes.data, out.nbytes))
+
+    def array(self, index: int):
+        import numpy as np
+
+        dtype, shape = self._spec(index)
+        out = np.empty(shape, dtype=dtype)
+        self._copy(index, out)
         return out
 
     def arrays(self) -> list:
         return [self.array(i) for i in range(len(self))]
+
+    def stacked(self):
+        """All arrays as one ``[N, ...]`` array, copied once, when they share a shape and dtype;
+        otherwise the list of arrays (None for an empty result)."""
+        import numpy as np
+
+        specs = [self._spec(i) for i in range(len(self))]
+        if not specs:
+            return None
+        if any(spec != specs[0] for spec in specs):
+            return self.arrays()
+        out = np.empty((len(specs), *specs[0][1]), dtype=specs[0][0])
+        for i in range(len(specs)):
+            self._copy(i, out[i])
+        return out
 
     def json(self):
         return json.loads(_string(lib.tess_result_json, self.handle))

@@ -13,6 +13,8 @@
  *  - Handles (tokenizer, vision encoder) are immutable once loaded and may be used from several
  *    threads at once. Results are owned by the caller until tess_result_free.
  *  - Buffers are caller-owned, C-contiguous; Tessera keeps no pointer after a call returns.
+ *  - Calls that return a size or count (descriptors, JSON, tess_result_count) give "{}" or 0 for a
+ *    NULL or wrong handle and set the thread's last error.
  */
 #ifndef TESSERA_H
 #define TESSERA_H

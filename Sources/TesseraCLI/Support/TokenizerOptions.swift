@@ -72,26 +72,17 @@ struct TokenizerOptions: ParsableArguments {
     func load(_ command: String = "encode") throws -> Loaded {
         let tokenizer = try TokenizerRegistry.load(try modelDirectory(), behaviour: behaveAs)
         let d = tokenizer.descriptor
-        for tokens in self.tokens?.values ?? [] {
-            guard d.variableLength else {
-                throw ValidationError(
-                    "--tokens: \(d.modelID) decodes whole token sets only (it is not variable-length)")
-            }
-            guard tokens >= 1 && tokens <= d.positions else {
-                throw ValidationError("--tokens must be in 1...\(d.positions) for \(d.modelID)")
-            }
+        do {
+            for tokens in self.tokens?.values ?? [] { try d.checkTokenBudget(tokens) }
+            try d.checkSamplingOptions(
+                given: [
+                    ("--steps", steps != nil), ("--guidance", guidance != nil),
+                    ("--guidance-mode", guidanceMode != nil), ("--seed", seed != nil), ("--noise", noise != nil),
+                ].filter(\.1).map(\.0))
+        } catch let e as TokenizerError {
+            throw ValidationError(e.reason.hasPrefix("tokens") ? "--" + e.reason : e.reason)
         }
         let limit = command == "roundtrip" ? nil : try singleTokenLimit(command)
-        if d.noiseShape == nil {
-            let given = [
-                ("--steps", steps != nil), ("--guidance", guidance != nil), ("--guidance-mode", guidanceMode != nil),
-                ("--seed", seed != nil), ("--noise", noise != nil),
-            ].filter(\.1).map(\.0)
-            if !given.isEmpty {
-                throw ValidationError(
-                    "\(given.joined(separator: ", ")): \(d.modelID) decodes in one deterministic pass (no sampling)")
-            }
-        }
         var conditioning: Tensor? = nil
         if let text {
             guard let shape = d.conditioning else {
