@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # FlexTok encode/decode: Tessera vs the official apple/ml-flextok code on the same random-weight
 # d12_d12-sized checkpoint (published layout, 1.4 GB, written to a temporary folder), same run,
-# upstream's README decoding settings (20 steps, guidance 7.5, APG), batch 1 and 4.
+# upstream's README decoding settings (20 steps, guidance 7.5, APG), batch 1 and 4. Encoding is the
+# mean of runs over 10 s on both sides (after a warm-up); each decode runs once.
 #   PYTHON=~/venvs/ref/bin/python bash Scripts/bench-flextok.sh
 # Needs the official code as a git mirror (FLEXTOK_REPO, default /work/.mirror/apple+ml-flextok/repo)
 # and torch, diffusers, hydra-core, einops, mup, safetensors. Takes about 15 minutes on 2 cores.
@@ -14,8 +15,8 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 swift build -c release --product tessera >/dev/null
 "$PYTHON" Scripts/bench_flextok.py --flextok-repo "$REPO" --save "$dir/d12_d12"
-ours=$(.build/release/tessera bench tokenizer --model "$dir/d12_d12" --batch 1 --batch 4 --seconds 0 --no-warm-up --json)
-theirs=$("$PYTHON" Scripts/bench_flextok.py --flextok-repo "$REPO" --model "$dir/d12_d12" --batch 1 4 2>/dev/null)
+ours=$(.build/release/tessera bench tokenizer --model "$dir/d12_d12" --batch 1 --batch 4 --seconds 10 --no-warm-up --json)
+theirs=$("$PYTHON" Scripts/bench_flextok.py --flextok-repo "$REPO" --model "$dir/d12_d12" --batch 1 4 --seconds 10 2>/dev/null)
 "$PYTHON" - "$ours" "$theirs" <<'PY'
 import json, sys
 a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])

@@ -23,6 +23,7 @@ def main():
     ap.add_argument("--batch", type=int, nargs="+", default=[1, 4])
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--guidance", type=float, default=7.5)
+    ap.add_argument("--seconds", type=float, default=10, help="minimum seconds of encoding per batch size")
     ap.add_argument("--flextok-repo", type=Path, default=Path("/work/.mirror/apple+ml-flextok/repo"))
     args = ap.parse_args()
     ft.import_flextok(args.flextok_repo)
@@ -51,9 +52,14 @@ def main():
         model.tokenize(torch.rand(1, 3, 256, 256) * 2 - 1)  # warm-up
         for b in args.batch:
             x = torch.rand(b, 3, 256, 256) * 2 - 1
-            start = time.perf_counter()
-            ids = model.tokenize(x)
-            enc = time.perf_counter() - start
+            # As `tessera bench tokenizer --seconds S`: the mean of runs until S seconds have passed.
+            runs, start = 0, time.perf_counter()
+            while True:
+                ids = model.tokenize(x)
+                runs += 1
+                if time.perf_counter() - start >= args.seconds:
+                    break
+            enc = (time.perf_counter() - start) / runs
             start = time.perf_counter()
             model.detokenize(ids, timesteps=args.steps, guidance_scale=args.guidance, perform_norm_guidance=True,
                              verbose=False)

@@ -44,6 +44,23 @@ import Testing
         #expect(maxDifference(try #require(means), try #require(full).mean(axis: 2)) < 1e-6)
     }
 
+    /// Packed self-attention for some query rows only (a last layer's read rows) equals those rows
+    /// of the full result, under a prefix mask (rows across block boundaries) and a key bias.
+    @Test func queryRowsEqualTheFullResultsRows() throws {
+        let (b, heads, n, d) = (2, 3, 150, 48)
+        var rng = SeededRandom(seed: 11)
+        let qkv = Tensor(
+            shape: [b, n, 3 * d], scalars: (0..<(b * n * 3 * d)).map { _ in Float(Int(rng.next() % 201) - 100) / 50 })
+        let mask = (0..<(n * n)).map { i in i % n < 60 || i % n <= i / n }
+        let bias = Tensor(shape: [1, 1, 1, n], scalars: (0..<n).map { $0 < 60 ? 0 : 0.7 })
+        let full = packedSelfAttention(qkv, heads: heads, bias: bias, mask: mask).output
+        for rows in [0..<60, 60..<150, 10..<11, 0..<150] {
+            let part = packedSelfAttention(qkv, heads: heads, bias: bias, mask: mask, queries: rows).output
+            #expect(part.shape == [b, rows.count, d])
+            #expect(maxDifference(part, full.slice(axis: 1, rows)) < 1e-6, "\(rows)")
+        }
+    }
+
     /// No queries (or no keys) is an empty result, not a trap.
     @Test func emptyProblemsAreEmpty() {
         let none = Tensor.zeros([1, 2, 0, 8]), some = Tensor(repeating: 1, shape: [1, 2, 3, 8])

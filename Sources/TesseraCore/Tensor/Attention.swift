@@ -172,30 +172,40 @@ public func scaledDotProductAttention(
 /// Multi-head self-attention straight from packed projections, without splitting or
 /// permuting them: `qkv` is `[B, N, 3·D]` laid out (q | k | v), each of `heads` contiguous
 /// slices of `D / heads` (timm's `qkv`, torch's `in_proj`, concatenated HF q/k/v projections).
-/// Returns `[B, N, D]` with the heads merged, ready for the output projection. `scale` defaults to
+/// Returns `[B, Nq, D]` with the heads merged, ready for the output projection. `scale` defaults to
 /// `1 / sqrt(D / heads)`.
+///
+/// `queries` limits the output to those query rows (every key still attends; nil: all `N`), for
+/// a last layer whose other rows are never read. `mask` and `bias` then still describe all `N`
+/// rows (a bias must broadcast over queries); statistics count rows within `queries`.
 public func packedSelfAttention(
     _ qkv: Tensor, heads: Int, bias: Tensor? = nil, mask: [Bool]? = nil, scale: Float? = nil,
-    statistics: AttentionStatistics = .none
+    statistics: AttentionStatistics = .none, queries: Range<Int>? = nil
 ) -> (output: Tensor, probabilities: Tensor?) {
     precondition(
         qkv.rank == 3 && qkv.shape[2] % (3 * heads) == 0,
         "packed qkv must be [B, N, 3·D] with D divisible by heads, got \(qkv.shape)")
     let (b, n) = (qkv.shape[0], qkv.shape[1])
-    let dim = qkv.shape[2] / 3, hd = dim / heads
+    let rows = queries ?? 0..<n
+    precondition(rows.lowerBound >= 0 && rows.upperBound <= n, "attention queries \(rows) outside 0..<\(n)")
+    precondition(
+        queries == nil || bias == nil || bias!.rank < 2 || bias!.shape[bias!.rank - 2] == 1,
+        "a bias must broadcast over queries when only some query rows are computed")
+    let dim = qkv.shape[2] / 3, hd = dim / heads, nq = rows.count, q0 = rows.lowerBound
     let row = 3 * dim
     let layout = AttentionLayout(
-        b: b, h: heads, nq: n, nk: n, d: hd, dv: hd,
-        q: { $0 * n * row + $1 * hd }, ldq: row, k: { $0 * n * row + dim + $1 * hd }, ldk: row,
-        v: { $0 * n * row + 2 * dim + $1 * hd }, ldv: row, o: { $0 * n * dim + $1 * hd }, ldo: dim)
-    var output = [Float](repeating: 0, count: b * n * dim)
+        b: b, h: heads, nq: nq, nk: n, d: hd, dv: hd,
+        q: { ($0 * n + q0) * row + $1 * hd }, ldq: row, k: { $0 * n * row + dim + $1 * hd }, ldk: row,
+        v: { $0 * n * row + 2 * dim + $1 * hd }, ldv: row, o: { $0 * nq * dim + $1 * hd }, ldo: dim)
+    let rowMask = mask.map { queries == nil ? $0 : Array($0[(q0 * n)..<(rows.upperBound * n)]) }
+    var output = [Float](repeating: 0, count: b * nq * dim)
     let stats = qkv.scalars.withUnsafeBufferPointer { p in
         output.withUnsafeMutableBufferPointer { op in
             attend(
                 layout, q: p.baseAddress!, k: p.baseAddress!, v: p.baseAddress!, out: op.baseAddress!,
-                scale: scale ?? 1 / Float(hd).squareRoot(), bias: bias, mask: mask, statistics: statistics)
+                scale: scale ?? 1 / Float(hd).squareRoot(), bias: bias, mask: rowMask, statistics: statistics)
         }
     }
-    let probabilities = statistics.statsShape(b: b, h: heads, nq: n, nk: n).map { Tensor(shape: $0, scalars: stats) }
-    return (Tensor(shape: [b, n, dim], scalars: output), probabilities)
+    let probabilities = statistics.statsShape(b: b, h: heads, nq: nq, nk: n).map { Tensor(shape: $0, scalars: stats) }
+    return (Tensor(shape: [b, nq, dim], scalars: output), probabilities)
 }

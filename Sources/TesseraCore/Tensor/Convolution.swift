@@ -112,10 +112,13 @@ extension Tensor {
                                                         repeating: 0, count: ow - Swift.max(hi, 0))
                                                 }
                                             } else {
-                                                for xx in 0..<ow {
-                                                    let ix = xx * sw - pw + kx
-                                                    d[xx] = ix >= 0 && ix < w ? srcRow[ix] : 0
-                                                }
+                                                // columns lo..<hi read inside the row: a branch-free strided copy
+                                                let lo = Swift.min(ow, Swift.max(0, (pw - kx + sw - 1) / sw))
+                                                let hi = Swift.max(lo, Swift.min(ow, (w + pw - kx + sw - 1) / sw))
+                                                d.initialize(repeating: 0, count: lo)
+                                                let s = srcRow - pw + kx
+                                                for xx in lo..<hi { d[xx] = s[xx * sw] }
+                                                (d + hi).initialize(repeating: 0, count: ow - hi)
                                             }
                                         }
                                     }

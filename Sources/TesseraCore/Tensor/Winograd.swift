@@ -378,8 +378,11 @@ struct WinogradPlan {
     func run(blockRows: Int) {
         let maxTiles = blockRows * tw
         let v = UnsafeMutablePointer<Float>.allocate(capacity: 36 * c * maxTiles)
+        // The GEMMs write M before it is read, except the 8 floats past its end that the output
+        // transform's last vector loads (their lanes are never stored). A smaller last block reads
+        // finite values left by the block before it.
         let m = UnsafeMutablePointer<Float>.allocate(capacity: mCapacity(tiles: maxTiles))
-        m.initialize(repeating: 0, count: mCapacity(tiles: maxTiles))
+        (m + 36 * o * maxTiles).initialize(repeating: 0, count: mCapacity(tiles: maxTiles) - 36 * o * maxTiles)
         defer { v.deallocate(); m.deallocate() }
         let shared = UncheckedSendable((self, v, m))
         for r0 in Swift.stride(from: 0, to: tileRows, by: blockRows) {

@@ -42,19 +42,25 @@ struct FlexBlock: Sendable {
         }
     }
 
-    /// `[B, L, D]` → `[B, L, D]`. Tokens before `split` take modulation row 0, the rest the last row;
-    /// `bias` is added to the attention scores.
-    func callAsFunction(_ x: Tensor, mask: [Bool]?, bias: Tensor? = nil, modulation rows: Tensor?, split: Int)
-        -> Tensor
-    {
+    /// `[B, L, D]` → `[B, L, D]`, or `[B, |kept|, D]` for the token rows `kept` only (a last block
+    /// whose other rows are never read: they are still keys and values). Tokens before `split`
+    /// take modulation row 0, the rest the last row; `bias` is added to the attention scores.
+    func callAsFunction(
+        _ x: Tensor, mask: [Bool]?, bias: Tensor? = nil, modulation rows: Tensor?, split: Int,
+        kept: Range<Int>? = nil
+    ) -> Tensor {
         let t = trunk
         var h = x.layerNorm(weight: nil, bias: nil, eps: t.eps)
         if let rows { modulate(&h, rows, chunk: 2, split: split) }
         var packed = qkv(h)
         normalizeHeads(&packed, heads: t.heads, headDim: t.headDim, eps: t.eps)
         let (attended, _) = packedSelfAttention(
-            packed, heads: t.heads, bias: bias, mask: mask, scale: 8 / Float(t.headDim))
-        var out = x
+            packed, heads: t.heads, bias: bias, mask: mask, scale: 8 / Float(t.headDim), queries: kept)
+        var out = x, split = split
+        if let kept {
+            out = x.slice(axis: 1, kept)
+            split = min(max(0, split - kept.lowerBound), kept.count)
+        }
         addGated(&out, proj(attended), rows, chunk: 0, split: split)
         h = out.layerNorm(weight: nil, bias: nil, eps: t.eps)
         if let rows { modulate(&h, rows, chunk: 4, split: split) }
@@ -234,9 +240,13 @@ struct FlexTokEncoder: Sendable {
         let patches = patchEmbed(latentPatches(latents, patch: config.patchSize)) + positions
         var x = Tensor.concatenate(
             [patches, registers.reshaped([1, config.registers, d]).expanded(batch: b)], axis: 1)
-        for block in blocks { x = block(x, mask: mask, modulation: nil, split: config.patches) }
-        let r = x.slice(axis: 1, config.patches..<(config.patches + config.registers))
-        return head(r.layerNorm(weight: nil, bias: nil, eps: config.encoder.eps))
+        // Only the registers are read: the last block computes their rows alone.
+        let registerRows = config.patches..<(config.patches + config.registers)
+        for (i, block) in blocks.enumerated() {
+            x = block(
+                x, mask: mask, modulation: nil, split: config.patches, kept: i == blocks.count - 1 ? registerRows : nil)
+        }
+        return head(x.layerNorm(weight: nil, bias: nil, eps: config.encoder.eps))
     }
 }
 
@@ -337,10 +347,13 @@ struct FlexTokDecoder: Sendable {
         let weight = Float(Foundation.log(Double(max(1, multiplicity))))
         let bias =
             multiplicity > 1 ? Tensor(shape: [1, 1, 1, l], scalars: (0..<l).map { $0 < n ? 0 : weight }) : nil
-        for block in blocks {
-            x = block(x, mask: nil, bias: bias, modulation: block.modulationRows(embedding), split: n)
+        // Only the patches are read: the last block computes their rows alone.
+        for (i, block) in blocks.enumerated() {
+            x = block(
+                x, mask: nil, bias: bias, modulation: block.modulationRows(embedding), split: n,
+                kept: i == blocks.count - 1 ? 0..<n : nil)
         }
-        var h = x.slice(axis: 1, 0..<n).layerNorm(weight: nil, bias: nil, eps: config.decoder.eps)
+        var h = x.layerNorm(weight: nil, bias: nil, eps: config.decoder.eps)
         if let headModulation {
             // (shift, scale), shift first, one embedding per image.
             let rows = headModulation(embedding.activated(.silu))
