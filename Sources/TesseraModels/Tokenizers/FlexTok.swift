@@ -49,26 +49,50 @@ struct FlexBlock: Sendable {
         _ x: Tensor, mask: [Bool]?, bias: Tensor? = nil, modulation rows: Tensor?, split: Int,
         kept: Range<Int>? = nil
     ) -> Tensor {
+        self([FlexSequence(x, mask: mask, bias: bias, split: split, kept: kept)], modulation: rows)[0]
+    }
+
+    /// Several sequences through the block at once, sharing the modulation rows: every linear
+    /// layer runs once on all their token rows (one GEMM, its weights packed once), attention
+    /// runs per sequence. The guided decode passes its conditional and unconditional sequences.
+    func callAsFunction(_ sequences: [FlexSequence], modulation rows: Tensor?) -> [Tensor] {
         let t = trunk
-        var h = x.layerNorm(weight: nil, bias: nil, eps: t.eps)
-        if let rows { modulate(&h, rows, chunk: 2, split: split) }
-        var packed = qkv(h)
-        normalizeHeads(&packed, heads: t.heads, headDim: t.headDim, eps: t.eps)
-        let (attended, _) = packedSelfAttention(
-            packed, heads: t.heads, bias: bias, mask: mask, scale: 8 / Float(t.headDim), queries: kept)
-        var out = x, split = split
-        if let kept {
-            out = x.slice(axis: 1, kept)
-            split = min(max(0, split - kept.lowerBound), kept.count)
+        let normed = sequences.map { s -> Tensor in
+            var h = s.x.layerNorm(weight: nil, bias: nil, eps: t.eps)
+            if let rows { modulate(&h, rows, chunk: 2, split: s.split) }
+            return h
         }
-        addGated(&out, proj(attended), rows, chunk: 0, split: split)
-        h = out.layerNorm(weight: nil, bias: nil, eps: t.eps)
-        if let rows { modulate(&h, rows, chunk: 4, split: split) }
+        var projections = qkv(stackedRows(normed))
+        normalizeHeads(&projections, heads: t.heads, headDim: t.headDim, eps: t.eps)
+        let attended = zip(sequences, unstackedRows(projections, like: normed)).map { s, packed in
+            packedSelfAttention(
+                packed, heads: t.heads, bias: s.bias, mask: s.mask, scale: 8 / Float(t.headDim), queries: s.kept
+            ).output
+        }
+        var outs = [Tensor](), splits = [Int]()
+        for (s, projected) in zip(sequences, unstackedRows(proj(stackedRows(attended)), like: attended)) {
+            var out = s.x, split = s.split
+            if let kept = s.kept {
+                out = s.x.slice(axis: 1, kept)
+                split = min(max(0, split - kept.lowerBound), kept.count)
+            }
+            addGated(&out, projected, rows, chunk: 0, split: split)
+            outs.append(out)
+            splits.append(split)
+        }
+        let hidden = zip(outs, splits).map { out, split -> Tensor in
+            var h = out.layerNorm(weight: nil, bias: nil, eps: t.eps)
+            if let rows { modulate(&h, rows, chunk: 4, split: split) }
+            return h
+        }
+        let h = stackedRows(hidden)
         var gate = fc1(h)
         gate.activate(.silu)
         multiply(&gate, fc3(h))
-        addGated(&out, fc2(gate), rows, chunk: 1, split: split)
-        return out
+        for (i, down) in unstackedRows(fc2(gate), like: outs).enumerated() {
+            addGated(&outs[i], down, rows, chunk: 1, split: splits[i])
+        }
+        return outs
     }
 
     /// `h · (1 + scale) + shift` with (shift, scale) the chunks `chunk`, `chunk + 1` of the 6D row.
@@ -113,6 +137,38 @@ struct FlexBlock: Sendable {
                 }
             }
         }
+    }
+}
+
+/// One token sequence of a ``FlexBlock`` call: `[B, L, D]` with its mask or bias, the first token
+/// of its second modulation group, and the rows to compute (nil: all).
+struct FlexSequence {
+    let x: Tensor
+    let mask: [Bool]?
+    let bias: Tensor?
+    let split: Int
+    let kept: Range<Int>?
+
+    init(_ x: Tensor, mask: [Bool]? = nil, bias: Tensor? = nil, split: Int, kept: Range<Int>? = nil) {
+        (self.x, self.mask, self.bias, self.split, self.kept) = (x, mask, bias, split, kept)
+    }
+}
+
+/// The token rows of `[B, L, D]` tensors stacked into one `[ΣB·L, D]` (a lone tensor is reshaped only).
+private func stackedRows(_ parts: [Tensor]) -> Tensor {
+    let flat = parts.map { $0.reshaped([$0.count / $0.shape[$0.rank - 1], $0.shape[$0.rank - 1]]) }
+    return flat.count == 1 ? flat[0] : Tensor.concatenate(flat, axis: 0)
+}
+
+/// ``stackedRows(_:)`` undone for `[ΣB·L, E]`: one `[B, L, E]` per part of `like`.
+private func unstackedRows(_ stacked: Tensor, like parts: [Tensor]) -> [Tensor] {
+    let e = stacked.shape[stacked.rank - 1]
+    var start = 0
+    return parts.map { part in
+        let shape = Array(part.shape.dropLast()) + [e], rows = part.count / part.shape[part.rank - 1]
+        defer { start += rows }
+        let piece = parts.count == 1 ? stacked : stacked.slice(axis: 0, start..<(start + rows))
+        return piece.reshaped(shape)
     }
 }
 
@@ -338,21 +394,38 @@ struct FlexTokDecoder: Sendable {
     /// The velocity `[B, C, h, w]` for noised latents `[B, C, h, w]`, times `[B]` and registers
     /// `[B, r, D]`, each register token standing for `multiplicity` identical slots.
     func callAsFunction(_ noised: Tensor, time t: [Float], registers: Tensor, multiplicity: Int = 1) -> Tensor {
-        let n = config.patches, g = config.grid, p = config.patchSize
-        let patches = patchEmbed(latentPatches(noised, patch: p)) + positions
-        var x = Tensor.concatenate([patches, registers], axis: 1)
+        velocities(noised, time: t, registerSets: [(registers, multiplicity)])[0]
+    }
+
+    /// One velocity per register set, for the same noised latents and times: the guided decode's
+    /// conditional and unconditional passes go through the trunk together (see
+    /// ``FlexBlock/callAsFunction(_:modulation:)``), the patch embedding and time embedding once.
+    func velocities(_ noised: Tensor, time t: [Float], registerSets: [(registers: Tensor, multiplicity: Int)])
+        -> [Tensor]
+    {
+        let n = config.patches
+        let patches = patchEmbed(latentPatches(noised, patch: config.patchSize)) + positions
         let embedding = timeEmbedding(t)
-        let l = x.shape[1]
+        var xs = registerSets.map { Tensor.concatenate([patches, $0.registers], axis: 1) }
         // m identical keys = one key with log(m) added to its score (softmax weights sum the copies).
-        let weight = Float(Foundation.log(Double(max(1, multiplicity))))
-        let bias =
-            multiplicity > 1 ? Tensor(shape: [1, 1, 1, l], scalars: (0..<l).map { $0 < n ? 0 : weight }) : nil
+        let biases = registerSets.map { set -> Tensor? in
+            let l = n + set.registers.shape[1], weight = Float(Foundation.log(Double(max(1, set.multiplicity))))
+            return set.multiplicity > 1
+                ? Tensor(shape: [1, 1, 1, l], scalars: (0..<l).map { $0 < n ? 0 : weight }) : nil
+        }
         // Only the patches are read: the last block computes their rows alone.
         for (i, block) in blocks.enumerated() {
-            x = block(
-                x, mask: nil, bias: bias, modulation: block.modulationRows(embedding), split: n,
-                kept: i == blocks.count - 1 ? 0..<n : nil)
+            let kept = i == blocks.count - 1 ? 0..<n : nil
+            xs = block(
+                zip(xs, biases).map { FlexSequence($0, bias: $1, split: n, kept: kept) },
+                modulation: block.modulationRows(embedding))
         }
+        return xs.map { velocity(patchRows: $0, embedding: embedding) }
+    }
+
+    /// The final layer: the trunk's patch rows `[B, N, D]` → velocity `[B, C, h, w]`.
+    private func velocity(patchRows x: Tensor, embedding: Tensor) -> Tensor {
+        let n = config.patches, g = config.grid, p = config.patchSize
         var h = x.layerNorm(weight: nil, bias: nil, eps: config.decoder.eps)
         if let headModulation {
             // (shift, scale), shift first, one embedding per image.
@@ -494,10 +567,11 @@ public struct FlexTok: ImageTokenizer {
                 v = decoder(x, time: [Float](repeating: t, count: b), registers: conditioning)
             } else {
                 // The unconditional pass runs on its one compressed register token (patches + 1).
-                let vc = decoder(x, time: [Float](repeating: t, count: b), registers: conditioning)
-                let vu = decoder(
-                    x, time: [Float](repeating: t, count: b), registers: null.registers,
-                    multiplicity: null.multiplicity)
+                // Both passes through the trunk together: each linear layer runs once per step.
+                let pair = decoder.velocities(
+                    x, time: [Float](repeating: t, count: b),
+                    registerSets: [(conditioning, 1), (null.registers, null.multiplicity)])
+                let (vc, vu) = (pair[0], pair[1])
                 v = vc
                 switch mode {
                 case .cfg:
