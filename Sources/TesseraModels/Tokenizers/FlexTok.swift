@@ -691,9 +691,11 @@ public struct FlexTok: ImageTokenizer {
             let latents = sample(
                 noise: noise, conditioning: try conditioning(Array(ids[range])), steps: steps, guidance: guidance,
                 mode: options.guidanceMode ?? .apg)
-            let images = decodeLatents(latents)
+            // The VAE decodes one image at a time: at 256² its convolutions are wide GEMMs already,
+            // and a batch's VAE activations would set the whole decode's peak memory.
             for i in 0..<range.count {
-                out.append(images.slice(axis: 0, i..<(i + 1)).reshaped([3, config.imageSize, config.imageSize]))
+                let image = decodeLatents(latents.slice(axis: 0, i..<(i + 1)))
+                out.append(image.reshaped([3, config.imageSize, config.imageSize]))
             }
         }
         return out
@@ -715,7 +717,7 @@ public struct FlexTok: ImageTokenizer {
 
 extension FlexTok {
     /// The VAE's activations and the trunk's (the decoder's twice: both guidance passes run
-    /// together), per image of the batch.
+    /// together), per image of the batch; decoding runs the VAE on one image at a time.
     public func workingMemory(batch: Int, decoding: Bool) -> Int {
         let vae = self.vae.activationBytes(height: config.imageSize, width: config.imageSize)
         func trunk(_ t: FlexTokConfig.Trunk) -> Int {
@@ -723,8 +725,8 @@ extension FlexTok {
                 tokens: config.patches + config.registers, width: t.dim, mlpHidden: t.mlpHidden)
         }
         let input = 4 * 3 * config.imageSize * config.imageSize
-        return batch
-            * (input + (decoding ? max(vae.decode, 2 * trunk(config.decoder)) : vae.encode + trunk(config.encoder)))
+        if decoding { return batch * input + max(vae.decode, batch * 2 * trunk(config.decoder)) }
+        return batch * (input + vae.encode + trunk(config.encoder))
     }
 
     /// Floating-point operations per image of ``encode(preprocessed:options:)`` and of one
