@@ -34,4 +34,17 @@ import Testing
         #expect(t.count == 24 && t.rank == 3)
         #expect(t.reshaped([6, 4])[5, 3] == 5)
     }
+
+    /// A gated linear unit over one projection equals the activated first half times the second,
+    /// exactly (the SwiGLU of FlexTok's blocks), for rows of an odd width.
+    @Test(arguments: [Activation.silu, .gelu])
+    func gatedLinearUnitIsTheActivatedGateTimesTheValue(_ activation: Activation) {
+        let (rows, h) = (5, 13)
+        let x = Tensor(shape: [1, rows, 2 * h], scalars: (0..<(rows * 2 * h)).map { Float($0 % 17) / 4 - 2 })
+        let gate = x.reshaped([rows, 2, h]).slice(axis: 1, 0..<1).reshaped([1, rows, h])
+        let value = x.reshaped([rows, 2, h]).slice(axis: 1, 1..<2).reshaped([1, rows, h])
+        let unit = x.gatedLinearUnit(activation)
+        #expect(unit.shape == [1, rows, h])
+        #expect(unit.scalars == (gate.activated(activation) * value).scalars)
+    }
 }

@@ -138,6 +138,32 @@ extension Tensor {
     }
 }
 
+extension Tensor {
+    /// `activation(x[..., :H]) · x[..., H:]` for `[..., 2H]` → `[..., H]`: a gated linear unit from one
+    /// projection whose halves are the gate and the value (SwiGLU with `.silu`: one GEMM for both
+    /// halves, one pass over its output).
+    public func gatedLinearUnit(_ activation: Activation) -> Tensor {
+        precondition(rank >= 1 && shape[rank - 1] % 2 == 0, "gatedLinearUnit needs an even last axis, got \(shape)")
+        let h = shape[rank - 1] / 2, rows = h == 0 ? 0 : count / (2 * h)
+        let out = [Float](unsafeUninitializedCapacity: rows * h) { dst, initialized in
+            scalars.withUnsafeBufferPointer { src in
+                let p = UncheckedSendable((src.baseAddress, dst.baseAddress))
+                parallelChunks(rows, minChunk: 8) { range in
+                    guard let s = p.value.0, let d = p.value.1 else { return }
+                    for r in range {
+                        let gate = d + r * h, value = s + (2 * r + 1) * h
+                        gate.update(from: s + 2 * r * h, count: h)
+                        applyActivation(activation, gate, h)
+                        for j in 0..<h { gate[j] *= value[j] }
+                    }
+                }
+            }
+            initialized = rows * h
+        }
+        return Tensor(shape: Array(shape.dropLast()) + [h], scalars: out)
+    }
+}
+
 /// Applies an activation to `count` floats in place (vectorized for the GELU/SiLU family).
 @inline(__always)
 func applyActivation(_ activation: Activation, _ q: UnsafeMutablePointer<Float>, _ n: Int) {

@@ -18,7 +18,9 @@ import TesseraQuantizers
 struct FlexBlock: Sendable {
     let qkv: Linear
     let proj: Linear
-    let fc1: Linear, fc3: Linear, fc2: Linear
+    /// `fc1` and `fc3` stacked `[2H, D]`: the gate and the value in one GEMM.
+    let fc13: Linear
+    let fc2: Linear
     let modulation: Linear?
     let trunk: FlexTokConfig.Trunk
 
@@ -28,8 +30,8 @@ struct FlexBlock: Sendable {
         let parts = ["wq", "wk", "wv"].map { Linear(w["attn"][$0], in: d, out: d, bias: false) }
         qkv = Linear(weight: Tensor.concatenate(parts.map(\.weight), axis: 0), bias: nil)
         proj = Linear(w["attn.proj"], in: d, out: d, bias: false)
-        fc1 = Linear(w["mlp.fc1"], in: d, out: t.mlpHidden, bias: false)
-        fc3 = Linear(w["mlp.fc3"], in: d, out: t.mlpHidden, bias: false)
+        let halves = ["mlp.fc1", "mlp.fc3"].map { Linear(w[$0], in: d, out: t.mlpHidden, bias: false) }
+        fc13 = Linear(weight: Tensor.concatenate(halves.map(\.weight), axis: 0), bias: nil)
         fc2 = Linear(w["mlp.fc2"], in: t.mlpHidden, out: d, bias: false)
         modulation =
             t.adaLNExpansion > 0 ? Linear(w["adaLN_modulation.1"], in: d, out: t.adaLNExpansion * 6 * d) : nil
@@ -85,11 +87,8 @@ struct FlexBlock: Sendable {
             if let rows { modulate(&h, rows, chunk: 4, split: split) }
             return h
         }
-        let h = stackedRows(hidden)
-        var gate = fc1(h)
-        gate.activate(.silu)
-        multiply(&gate, fc3(h))
-        for (i, down) in unstackedRows(fc2(gate), like: outs).enumerated() {
+        let gated = fc13(stackedRows(hidden)).gatedLinearUnit(.silu)
+        for (i, down) in unstackedRows(fc2(gated), like: outs).enumerated() {
             addGated(&outs[i], down, rows, chunk: 1, split: splits[i])
         }
         return outs
@@ -193,19 +192,6 @@ private func normalizeHeads(_ qkv: inout Tensor, heads: Int, headDim: Int, eps: 
                     let inv = 1 / (variance / Float(headDim) + eps).squareRoot()
                     for j in 0..<headDim { x[j] = (x[j] - mean) * inv }
                 }
-            }
-        }
-    }
-}
-
-/// `a *= b`, same shapes.
-private func multiply(_ a: inout Tensor, _ b: Tensor) {
-    b.scalars.withUnsafeBufferPointer { bp in
-        a.scalars.withUnsafeMutableBufferPointer { ap in
-            let ptrs = UncheckedSendable((ap.baseAddress!, bp.baseAddress!))
-            parallelChunks(ap.count / 1024 + 1, minChunk: 16) { blocks in
-                let (a, b) = ptrs.value
-                for i in (blocks.lowerBound * 1024)..<min(ap.count, blocks.upperBound * 1024) { a[i] *= b[i] }
             }
         }
     }
