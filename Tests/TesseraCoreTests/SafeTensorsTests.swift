@@ -47,6 +47,25 @@ func rawSafetensors(_ header: String, data: [UInt8]) -> [UInt8] {
         #expect(checkpoint.names == ["a", "b.half", "c.bf16", "ids"])
     }
 
+    /// Reading a tensor drops its mapped pages; reading it (or a neighbour sharing its edge pages)
+    /// again faults them back from the file with the same values.
+    @Test func tensorsReadAgainAfterTheirPagesAreReleased() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-\(UUID()).safetensors")
+        defer { try? FileManager.default.removeItem(at: url) }
+        let sizes = [5000, 3, 20000, 1, 4097]
+        let tensors = sizes.enumerated().map { i, n in
+            ("t\(i)", Tensor(shape: [n], scalars: (0..<n).map { Float($0 % 997) * 0.5 - Float(i) }))
+        }
+        try SafeTensorsWriter.write(tensors.map { ($0.0, .float($0.1)) }, to: url)
+        let file = try SafeTensorsFile(url: url)
+        for _ in 0..<2 {
+            for (name, expected) in tensors { #expect(try file.tensor(name) == expected, "\(name)") }
+        }
+        try file.withUnsafeBytes(of: "t2") { raw in
+            #expect(raw.loadUnaligned(fromByteOffset: 4 * 1001, as: Float.self) == tensors[2].1.scalars[1001])
+        }
+    }
+
     @Test func malformedFilesAreRejected() {
         let f32x2: [UInt8] = [0, 0, 128, 63, 0, 0, 0, 64]
         let cases: [(String, [UInt8])] = [

@@ -188,6 +188,10 @@ public final class SafeTensorsFile: @unchecked Sendable {
                 try convertToFloat(raw, dtype: entry.dtype, into: dst, name: name)
             }
         }
+        // The bytes now live in `out`: drop the mapped pages from this process (they stay in the
+        // page cache), so binding a checkpoint holds the weights once, not file + copy (2.7 → 1.5 GB
+        // for FlexTok d12_d12).
+        mapping.release(dataStart + entry.offsets.lowerBound..<dataStart + entry.offsets.upperBound)
         return Tensor(shape: entry.shape, scalars: out)
     }
 
@@ -391,6 +395,23 @@ final class MappedBytes: @unchecked Sendable {
         }
         bytes = UnsafeRawBufferPointer(start: p, count: size)
         unmap = { munmap(p, size) }
+        isFileMapping = true
+    }
+
+    /// Whether `bytes` maps a file (pages can be dropped and faulted back in) rather than owned memory.
+    private var isFileMapping = false
+
+    /// Drops the whole pages inside `range` from this process's resident set; a later read faults
+    /// them back in from the file. A no-op for owned buffers and off Linux.
+    func release(_ range: Range<Int>) {
+        #if os(Linux)
+            guard isFileMapping, let base = bytes.baseAddress, range.lowerBound >= 0, range.upperBound <= count
+            else { return }
+            let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+            let start = (range.lowerBound + page - 1) / page * page, end = range.upperBound / page * page
+            guard end > start else { return }
+            _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+        #endif
     }
 
     init(bytes source: [UInt8]) {

@@ -629,10 +629,13 @@ public struct FlexTok: ImageTokenizer {
         var out: [Tokens] = []
         for start in stride(from: 0, to: images.count, by: batchSize) {
             let range = start..<min(images.count, start + batchSize)
-            let pixels = Tensor.concatenate(images[range].map { $0.reshaped([1] + $0.shape) }, axis: 0)
-            let posterior = posterior(pixels)
-            let z =
-                options.draw(posterior, images: images, range: range)
+            // The VAE encodes one image at a time (as in decoding: its 256² convolutions are wide
+            // GEMMs already, and a batch's activations set the peak); the trunk takes the batch.
+            let z = Tensor.concatenate(
+                range.map { i in
+                    let one = posterior(images[i].reshaped([1] + images[i].shape))
+                    return options.draw(one, images: images, range: i..<(i + 1))
+                }, axis: 0)
             for ids in try quantize(registerLatents(z * config.scalingFactor)) {
                 let kept = Array(ids.prefix(options.tokenLimit ?? ids.count))
                 out.append(Tokens(ids: kept, shape: [kept.count], vocabularySizes: [vocabulary], model: modelID))
@@ -703,7 +706,7 @@ public struct FlexTok: ImageTokenizer {
 
 extension FlexTok {
     /// The VAE's activations and the trunk's (the decoder's twice: both guidance passes run
-    /// together), per image of the batch; decoding runs the VAE on one image at a time.
+    /// together), per image of the batch; the VAE runs on one image at a time.
     public func workingMemory(batch: Int, decoding: Bool) -> Int {
         let vae = self.vae.activationBytes(height: config.imageSize, width: config.imageSize)
         func trunk(_ t: FlexTokConfig.Trunk) -> Int {
@@ -712,7 +715,7 @@ extension FlexTok {
         }
         let input = 4 * 3 * config.imageSize * config.imageSize
         if decoding { return batch * input + max(vae.decode, batch * 2 * trunk(config.decoder)) }
-        return batch * (input + vae.encode + trunk(config.encoder))
+        return batch * input + max(vae.encode, batch * trunk(config.encoder))
     }
 
     /// Floating-point operations per image of ``encode(preprocessed:options:)`` and of one
