@@ -45,7 +45,7 @@ public struct MultiHeadVectorQuantizer: Sendable {
         _ w: WeightScope, dim: Int, codebookSize: Int, codebookDim: Int, heads: Int, separate: Bool, cosine: Bool
     ) throws {
         let projected = codebookDim * heads != dim
-        let embed = w.tensor("_codebook.embed", shape: [separate ? heads : 1, codebookSize, codebookDim])
+        let embed = try w.tensor("_codebook.embed", shape: [separate ? heads : 1, codebookSize, codebookDim])
         try self.init(
             codebooks: embed, heads: heads, cosine: cosine,
             projectIn: projected ? Linear(w["project_in"], in: dim, out: codebookDim * heads) : nil,
@@ -62,11 +62,12 @@ public struct MultiHeadVectorQuantizer: Sendable {
     public static func uniTok(_ w: WeightScope, codebooks: Int = 8, size: Int = 4096, dim: Int = 8) throws
         -> MultiHeadVectorQuantizer
     {
-        let books = (0..<codebooks).map { k -> Tensor in
+        let books = try (0..<codebooks).map { k -> Tensor in
             w.loader.skip(w["codebooks"][k].key("vocab_usage"))
-            return w["codebooks"][k].tensor("codebook.weight", shape: [size, dim]).l2Normalized(eps: 1e-12).reshaped([
-                1, size, dim,
-            ])
+            return try w["codebooks"][k].tensor("codebook.weight", shape: [size, dim]).l2Normalized(eps: 1e-12)
+                .reshaped([
+                    1, size, dim,
+                ])
         }
         return try MultiHeadVectorQuantizer(
             codebooks: Tensor.concatenate(books, axis: 0), heads: codebooks, cosine: true, inputEps: 1e-12)
@@ -128,20 +129,20 @@ public struct ResidualVectorQuantizer: Sendable {
     /// Reads a `ResidualVQ` state dict: `layers.{i}._codebook.embed` (+ projections).
     public init(
         _ w: WeightScope, dim: Int, codebookSize: Int, codebookDim: Int? = nil, quantizers: Int, cosine: Bool = false
-    ) {
+    ) throws {
         let d = codebookDim ?? dim
         let metric: VectorQuantizer.Metric = cosine ? .cosine(inputEps: 1e-6) : .euclidean(clampMin: 1e-8)
-        layers = (0..<quantizers).map { i in
+        layers = try (0..<quantizers).map { i in
             for buffer in ["_codebook.embed_avg", "_codebook.cluster_size", "_codebook.initted"] {
                 w.loader.skip(w["layers"][i].key(buffer))
             }
             return VectorQuantizer(
-                codebook: w["layers"][i].tensor("_codebook.embed", shape: [1, codebookSize, d]).reshaped([
+                codebook: try w["layers"][i].tensor("_codebook.embed", shape: [1, codebookSize, d]).reshaped([
                     codebookSize, d,
                 ]), metric: metric)
         }
-        projectIn = d != dim ? Linear(w["project_in"], in: dim, out: d) : nil
-        projectOut = d != dim ? Linear(w["project_out"], in: d, out: dim) : nil
+        projectIn = try d != dim ? Linear(w["project_in"], in: dim, out: d) : nil
+        projectOut = try d != dim ? Linear(w["project_out"], in: d, out: dim) : nil
     }
 
     /// Quantizes rows residually: layer `l` encodes what layers `0..<l` left of the projected input.

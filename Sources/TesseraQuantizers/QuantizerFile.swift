@@ -219,7 +219,7 @@ public enum QuantizerFile {
                 codebookDim: spec.codebook_dim ?? dim, heads: spec.heads ?? 1,
                 separate: spec.separate_codebook_per_head ?? false, cosine: spec.use_cosine_sim ?? false)
         case "residual_vq":
-            quantizer = ResidualVectorQuantizer(
+            quantizer = try ResidualVectorQuantizer(
                 w, dim: try need(spec.dim, "dim"), codebookSize: try need(spec.codebook_size, "codebook_size"),
                 codebookDim: spec.codebook_dim, quantizers: try need(spec.num_quantizers, "num_quantizers"))
         case "grouped_residual_vq":

@@ -140,8 +140,8 @@ public struct GroupedResidualVectorQuantizer: Sendable {
     /// Reads `rvqs.{g}.layers.{i}._codebook.embed`.
     public init(_ w: WeightScope, dim: Int, groups g: Int, codebookSize: Int, quantizers: Int) throws {
         guard g >= 1, dim % g == 0 else { throw QuantizerError("dim \(dim) does not split into \(g) groups") }
-        groups = (0..<g).map {
-            ResidualVectorQuantizer(w["rvqs"][$0], dim: dim / g, codebookSize: codebookSize, quantizers: quantizers)
+        groups = try (0..<g).map {
+            try ResidualVectorQuantizer(w["rvqs"][$0], dim: dim / g, codebookSize: codebookSize, quantizers: quantizers)
         }
     }
 

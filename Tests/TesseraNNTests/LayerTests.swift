@@ -51,18 +51,18 @@ enum FixtureKeys {
         var probs: Tensor? = nil
         switch c.case {
         case "timm_block":
-            let block = TransformerBlock(
+            let block = try TransformerBlock(
                 w, keys: FixtureKeys.timm,
                 shape: BlockShape(dim: 32, heads: 4, mlpHidden: 128, activation: .gelu, eps: 1e-6))
             (output, _) = block(try io.tensor("input"))
         case "openclip_block":
-            let block = TransformerBlock(
+            let block = try TransformerBlock(
                 w, keys: FixtureKeys.openCLIP,
                 shape: BlockShape(dim: 32, heads: 4, mlpHidden: 128, activation: .gelu, eps: 1e-5))
             (output, _) = block(try io.tensor("input"))
         case "clip_encoder_layer", "siglip_encoder_layer":
             let act = try #require(Activation(configName: cfg["hidden_act"]!.string!))
-            let block = TransformerBlock(
+            let block = try TransformerBlock(
                 w, keys: FixtureKeys.huggingFace,
                 shape: BlockShape(
                     dim: 32, heads: 4, mlpHidden: 64, activation: act,
@@ -71,12 +71,12 @@ enum FixtureKeys {
             let reference = try io.tensor("attn_probs")
             #expect(relativeError(try #require(probs), reference) <= 1e-5)
         case "swiglu":
-            output = SwiGLU(w, dim: 32, hidden: 48)(try io.tensor("input"))
+            output = try SwiGLU(w, dim: 32, hidden: 48)(try io.tensor("input"))
         case "mlp":
-            output = MLP(w, dim: 32, hidden: 64, activation: .gelu)(try io.tensor("input"))
+            output = try MLP(w, dim: 32, hidden: 64, activation: .gelu)(try io.tensor("input"))
         case "embedding":
             let ids = try io.integers("input")
-            output = Embedding(w, count: 50, dim: 16)(ids, shape: try #require(io.entries["input"]).shape)
+            output = try Embedding(w, count: 50, dim: 16)(ids, shape: try #require(io.entries["input"]).shape)
         default:
             Issue.record("no Swift layer for \(c.case)")
             return
@@ -93,8 +93,8 @@ enum FixtureKeys {
         let loader = try WeightLoader(
             try Checkpoint(directory: dir.appendingPathComponent("timm_block.weights.safetensors")))
         // Wrong width: every weight mismatches; a made-up key is missing; nothing is used.
-        _ = Linear(loader.root["attn.qkv"], in: 16, out: 48)
-        _ = loader.root.tensor("no.such.key", shape: [3])
+        _ = try Linear(loader.root["attn.qkv"], in: 16, out: 48)
+        _ = try loader.root.tensor("no.such.key", shape: [3])
         do {
             try loader.finish()
             Issue.record("expected a load error")
@@ -108,7 +108,32 @@ enum FixtureKeys {
         let renamed = try WeightLoader(
             try Checkpoint(directory: dir.appendingPathComponent("mlp.weights.safetensors")),
             renames: [("fc1.", "first.")], ignored: ["fc2."])
-        _ = Linear(renamed.root["first"], in: 32, out: 64)
+        _ = try Linear(renamed.root["first"], in: 32, out: 64)
         try renamed.finish()
+    }
+
+    /// A config far larger than its checkpoint (the fuzzers' 2000 layers of width 256000) stops at
+    /// the first stand-in past the checkpoint's size, before allocating it, and names the file.
+    @Test func configsLargerThanTheirWeightsStopBeforeAllocating() throws {
+        let file = Fixtures.root.appendingPathComponent("core/layers/mlp.weights.safetensors")
+        let loader = try WeightLoader(try Checkpoint(directory: file))
+        _ = try loader.root.tensor("missing.small", shape: [8])
+        do {
+            _ = try Linear(loader.root["huge"], in: 256_000, out: 256_000)  // 244 GiB if allocated
+            Issue.record("expected the binding to stop")
+        } catch let e as WeightLoadError {
+            #expect(e.missing == ["huge.weight", "missing.small"])
+            #expect(e.stopped?.contains("config is larger than its weights") == true, "\(e)")
+            #expect(e.description.contains("mlp.weights.safetensors"))
+        }
+        // A negative or overflowing extent is a reported problem, never a trap.
+        for shape in [[-32, 4], [1 << 40, 1 << 40]] {
+            #expect(throws: WeightLoadError.self) { try loader.root.tensor("fc1.weight", shape: shape) }
+        }
+        // Random weights stop at the memory limit.
+        let random = try WeightLoader(.random(seed: 1))
+        MemoryLimit.withLimit(1 << 20) {
+            #expect(throws: MemoryLimitError.self) { try random.root.tensor("w", shape: [1024, 1024]) }
+        }
     }
 }

@@ -87,7 +87,7 @@ struct OpCase: Decodable, Sendable, CustomTestStringConvertible {
             let loader = try WeightLoader(
                 try Checkpoint(directory: Fixtures.root.appendingPathComponent("core/ops.safetensors")),
                 renames: [("mha/", "")])
-            let attention = SelfAttention(loader.root, dim: 16, heads: 4, keys: FixtureKeys.openCLIP.attentionKeys)
+            let attention = try SelfAttention(loader.root, dim: 16, heads: 4, keys: FixtureKeys.openCLIP.attentionKeys)
             let (y, probs) = attention(try t("x"), statistics: .full)
             try check(y)
             try check(try #require(probs), "attn_weights_per_head")

@@ -79,7 +79,7 @@ enum QuantizerFixtures {
             let loader = try WeightLoader(
                 try Checkpoint(directory: QuantizerFixtures.root.appendingPathComponent("cases.safetensors")),
                 renames: [("\(c.case)/state/", "")])
-            let q = ResidualVectorQuantizer(
+            let q = try ResidualVectorQuantizer(
                 loader.root, dim: p["dim"] as! Int, codebookSize: p["codebook_size"] as! Int,
                 quantizers: p["num_quantizers"] as! Int)
             (ids, codes) = try q.encode(rows)

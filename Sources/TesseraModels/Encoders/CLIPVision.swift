@@ -34,14 +34,14 @@ public struct CLIPVisionTower: VisionEncoder {
         let config = opened.config, loader = opened.loader
         (self.config, descriptor, preprocessing) = (config, opened.descriptor, opened.preprocessing)
         let w = loader.root["vision_model"], d = config.hiddenSize
-        patchEmbed = PatchEmbedding(
+        patchEmbed = try PatchEmbedding(
             w["embeddings"]["patch_embedding"], dim: d, patchSize: config.patchSize, bias: false)
-        classEmbedding = w["embeddings"].tensor("class_embedding", shape: [d])
-        positionEmbedding = w["embeddings"].tensor(
+        classEmbedding = try w["embeddings"].tensor("class_embedding", shape: [d])
+        positionEmbedding = try w["embeddings"].tensor(
             "position_embedding.weight", shape: [config.grid * config.grid + 1, d])
-        preNorm = LayerNorm(w["pre_layrnorm"], dim: d, eps: config.layerNormEps)
-        stack = config.encoderStack(w["encoder"]["layers"])
-        postNorm = LayerNorm(w["post_layernorm"], dim: d, eps: config.layerNormEps)
+        preNorm = try LayerNorm(w["pre_layrnorm"], dim: d, eps: config.layerNormEps)
+        stack = try config.encoderStack(w["encoder"]["layers"])
+        postNorm = try LayerNorm(w["post_layernorm"], dim: d, eps: config.layerNormEps)
         try loader.finish()
     }
 

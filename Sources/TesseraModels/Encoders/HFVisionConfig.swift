@@ -110,8 +110,8 @@ public struct HFVisionConfig: Sendable, Equatable {
     public var grid: Int { PatchEmbedding.grid(imageSize, patchSize: patchSize) }
 
     /// The encoder stack `encoder.layers.{i}`.
-    func encoderStack(_ w: WeightScope) -> TransformerStack {
-        TransformerStack(
+    func encoderStack(_ w: WeightScope) throws -> TransformerStack {
+        try TransformerStack(
             w, count: layers, keys: .huggingFaceVision,
             shape: BlockShape(
                 dim: hiddenSize, heads: heads, mlpHidden: intermediateSize,

@@ -20,8 +20,8 @@ public struct LLaVAProjector: Sendable {
             throw ModelConfigError(
                 path: checkpoint.path, reason: "no LLaVA projector (model.mm_projector.0/2.weight [out, in])")
         }
-        first = Linear(w["0"], in: s0[1], out: s0[0])
-        second = Linear(w["2"], in: s2[1], out: s2[0])
+        first = try Linear(w["0"], in: s0[1], out: s0[0])
+        second = try Linear(w["2"], in: s2[1], out: s2[0])
         try loader.finish()
     }
 

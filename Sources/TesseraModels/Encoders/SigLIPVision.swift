@@ -57,20 +57,21 @@ public struct SigLIPVisionTower: VisionEncoder {
         let config = opened.config, loader = opened.loader
         (self.config, descriptor, preprocessing) = (config, opened.descriptor, opened.preprocessing)
         let w = loader.root["vision_model"], d = config.hiddenSize
-        patchEmbed = PatchEmbedding(w["embeddings"]["patch_embedding"], dim: d, patchSize: config.patchSize)
-        positionEmbedding = w["embeddings"].tensor("position_embedding.weight", shape: [config.grid * config.grid, d])
-        stack = config.encoderStack(w["encoder"]["layers"])
-        postNorm = LayerNorm(w["post_layernorm"], dim: d, eps: config.layerNormEps)
+        patchEmbed = try PatchEmbedding(w["embeddings"]["patch_embedding"], dim: d, patchSize: config.patchSize)
+        positionEmbedding = try w["embeddings"].tensor(
+            "position_embedding.weight", shape: [config.grid * config.grid, d])
+        stack = try config.encoderStack(w["encoder"]["layers"])
+        postNorm = try LayerNorm(w["post_layernorm"], dim: d, eps: config.layerNormEps)
         if config.useHead {
             let h = w["head"]
             head = PoolingHead(
-                probe: h.tensor("probe", shape: [1, 1, d]),
+                probe: try h.tensor("probe", shape: [1, 1, d]),
                 inProjection: Linear(
-                    weight: h.tensor("attention.in_proj_weight", shape: [3 * d, d]),
-                    bias: h.tensor("attention.in_proj_bias", shape: [3 * d])),
-                outProjection: Linear(h["attention"]["out_proj"], in: d, out: d),
-                norm: LayerNorm(h["layernorm"], dim: d, eps: config.layerNormEps),
-                mlp: MLP(h["mlp"], dim: d, hidden: config.intermediateSize, activation: config.activation),
+                    weight: try h.tensor("attention.in_proj_weight", shape: [3 * d, d]),
+                    bias: try h.tensor("attention.in_proj_bias", shape: [3 * d])),
+                outProjection: try Linear(h["attention"]["out_proj"], in: d, out: d),
+                norm: try LayerNorm(h["layernorm"], dim: d, eps: config.layerNormEps),
+                mlp: try MLP(h["mlp"], dim: d, hidden: config.intermediateSize, activation: config.activation),
                 heads: config.heads)
         } else {
             head = nil

@@ -279,17 +279,18 @@ public struct TimmViT: VisionEncoder {
         try check.agrees(
             w["blocks"][config.depth - 1]["mlp.fc1"], "weight", [config.mlpHidden, d],
             fields: "depth, mlp_ratio and embed_dim")
-        patchEmbed = PatchEmbedding(w["patch_embed.proj"], dim: d, patchSize: config.patchSize)
-        classToken = config.classToken ? w.tensor("cls_token", shape: [1, 1, d]) : nil
-        registerTokens = config.registerTokens > 0 ? w.tensor("reg_token", shape: [1, config.registerTokens, d]) : nil
-        positionEmbedding = w.tensor("pos_embed", shape: [1, positions, d])
-        normPre = config.preNorm ? LayerNorm(w["norm_pre"], dim: d, eps: 1e-6) : nil
-        stack = TransformerStack(w["blocks"], count: config.depth, keys: .timm, shape: config.blockShape)
+        patchEmbed = try PatchEmbedding(w["patch_embed.proj"], dim: d, patchSize: config.patchSize)
+        classToken = try config.classToken ? w.tensor("cls_token", shape: [1, 1, d]) : nil
+        registerTokens =
+            try config.registerTokens > 0 ? w.tensor("reg_token", shape: [1, config.registerTokens, d]) : nil
+        positionEmbedding = try w.tensor("pos_embed", shape: [1, positions, d])
+        normPre = try config.preNorm ? LayerNorm(w["norm_pre"], dim: d, eps: 1e-6) : nil
+        stack = try TransformerStack(w["blocks"], count: config.depth, keys: .timm, shape: config.blockShape)
         // timm puts the final norm after pooling (fc_norm) for avg-pooled models.
         let useFcNorm = w.contains("fc_norm.weight")
-        norm = w.contains("norm.weight") || !useFcNorm ? LayerNorm(w["norm"], dim: d, eps: 1e-6) : nil
-        fcNorm = useFcNorm ? LayerNorm(w["fc_norm"], dim: d, eps: 1e-6) : nil
-        head = config.numClasses > 0 ? Linear(w["head"], in: d, out: config.numClasses) : nil
+        norm = try w.contains("norm.weight") || !useFcNorm ? LayerNorm(w["norm"], dim: d, eps: 1e-6) : nil
+        fcNorm = try useFcNorm ? LayerNorm(w["fc_norm"], dim: d, eps: 1e-6) : nil
+        head = try config.numClasses > 0 ? Linear(w["head"], in: d, out: config.numClasses) : nil
         try loader.finish()
     }
 

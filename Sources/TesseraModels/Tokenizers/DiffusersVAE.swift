@@ -32,7 +32,7 @@ public struct DiffusersVAE: ImageTokenizer {
         imageSize = side
         let loader = try WeightLoader(try Checkpoint(directory: directory))
         try config.validate(path: configURL.path, weights: loader.root)
-        vae = AutoencoderKL(loader.root, config: config)
+        vae = try AutoencoderKL(loader.root, config: config)
         try loader.finish()
         let grid = side / config.downsampleFactor
         descriptor = TokenizerDescriptor(

@@ -23,9 +23,9 @@ struct CausalConv3d: Sendable {
     let temporalStride: Int
 
     /// Binds `w` (`weight` `[out, in, kt, kh, kw]`, `bias`) for stride `(temporalStride, 1, 1)`.
-    init(_ w: WeightScope, in cin: Int, out cout: Int, kernel: (Int, Int, Int), temporalStride: Int) {
-        let weight = w.tensor("weight", shape: [cout, cin, kernel.0, kernel.1, kernel.2])
-        let bias = w.tensor("bias", shape: [cout])
+    init(_ w: WeightScope, in cin: Int, out cout: Int, kernel: (Int, Int, Int), temporalStride: Int) throws {
+        let weight = try w.tensor("weight", shape: [cout, cin, kernel.0, kernel.1, kernel.2])
+        let bias = try w.tensor("bias", shape: [cout])
         let (kh, kw) = (kernel.1, kernel.2)
         taps = (0..<kernel.0).map { t in
             // weight[:, :, t] as [out, in, kh, kw].
@@ -58,9 +58,9 @@ struct CausalConv3d: Sendable {
 struct BatchNorm3d: Sendable {
     let scale: [Float], shift: [Float]
 
-    init(_ w: WeightScope, channels c: Int) {
-        let weight = w.tensor("weight", shape: [c]), bias = w.tensor("bias", shape: [c])
-        let mean = w.tensor("running_mean", shape: [c]), variance = w.tensor("running_var", shape: [c])
+    init(_ w: WeightScope, channels c: Int) throws {
+        let weight = try w.tensor("weight", shape: [c]), bias = try w.tensor("bias", shape: [c])
+        let mean = try w.tensor("running_mean", shape: [c]), variance = try w.tensor("running_var", shape: [c])
         w.loader.skip(w.key("num_batches_tracked"))
         let scale = (0..<c).map { weight.scalars[$0] / (variance.scalars[$0] + 1e-5).squareRoot() }
         shift = (0..<c).map { bias.scalars[$0] - mean.scalars[$0] * scale[$0] }
@@ -85,11 +85,11 @@ struct BatchNorm3d: Sendable {
 struct TemporalResBlock: Sendable {
     let norm1: BatchNorm3d, conv1: CausalConv3d, norm2: BatchNorm3d, conv2: CausalConv3d
 
-    init(_ w: WeightScope, channels c: Int) {
-        norm1 = BatchNorm3d(w["norm1"], channels: c)
-        conv1 = CausalConv3d(w["conv1.conv"], in: c, out: c, kernel: (3, 3, 3), temporalStride: 1)
-        norm2 = BatchNorm3d(w["norm2"], channels: c)
-        conv2 = CausalConv3d(w["conv2.conv"], in: c, out: c, kernel: (3, 3, 3), temporalStride: 1)
+    init(_ w: WeightScope, channels c: Int) throws {
+        norm1 = try BatchNorm3d(w["norm1"], channels: c)
+        conv1 = try CausalConv3d(w["conv1.conv"], in: c, out: c, kernel: (3, 3, 3), temporalStride: 1)
+        norm2 = try BatchNorm3d(w["norm2"], channels: c)
+        conv2 = try CausalConv3d(w["conv2.conv"], in: c, out: c, kernel: (3, 3, 3), temporalStride: 1)
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
@@ -105,10 +105,10 @@ struct TemporalUpsampler: Sendable {
     let blocks: [TemporalResBlock]
     let convs: [CausalConv3d]
 
-    init(_ w: WeightScope, channels c: Int, blocks count: Int, steps: Int) {
-        blocks = (0..<count).map { TemporalResBlock(w["time_res_stack"][$0], channels: c) }
-        convs = (0..<steps).map {
-            CausalConv3d(w["time_conv"][$0]["conv.conv"], in: c, out: c, kernel: (3, 3, 3), temporalStride: 1)
+    init(_ w: WeightScope, channels c: Int, blocks count: Int, steps: Int) throws {
+        blocks = try (0..<count).map { try TemporalResBlock(w["time_res_stack"][$0], channels: c) }
+        convs = try (0..<steps).map {
+            try CausalConv3d(w["time_conv"][$0]["conv.conv"], in: c, out: c, kernel: (3, 3, 3), temporalStride: 1)
         }
     }
 
@@ -241,15 +241,18 @@ public struct Emu3: LanguageModelImageTokenizer, VideoClipTokenizer {
         try shape.validate(path: url.path, encoder: w["encoder"], keys: original ? .taming : .emu3)
         try ConfigCheck(path: url.path).agrees(
             w["quantize.embedding"], "weight", [codebookSize, embed], fields: "codebook_size and embed_dim")
-        encoder = ConvEncoder(w["encoder"], shape: shape, keys: original ? .taming : .emu3)
+        encoder = try ConvEncoder(w["encoder"], shape: shape, keys: original ? .taming : .emu3)
         let steps = Int(log2(Double(temporalFactor)))
-        timeConvs = (0..<steps).map {
-            CausalConv3d(w["encoder.time_conv"][$0]["conv.conv"], in: z, out: z, kernel: (4, 3, 3), temporalStride: 2)
+        timeConvs = try (0..<steps).map {
+            try CausalConv3d(
+                w["encoder.time_conv"][$0]["conv.conv"], in: z, out: z, kernel: (4, 3, 3), temporalStride: 2)
         }
-        timeBlocks = (0..<shape.blocksPerLevel).map { TemporalResBlock(w["encoder.time_res_stack"][$0], channels: z) }
-        quantConv = CausalConv3d(w["quant_conv.conv"], in: z, out: embed, kernel: (3, 1, 1), temporalStride: 1)
+        timeBlocks = try (0..<shape.blocksPerLevel).map {
+            try TemporalResBlock(w["encoder.time_res_stack"][$0], channels: z)
+        }
+        quantConv = try CausalConv3d(w["quant_conv.conv"], in: z, out: embed, kernel: (3, 1, 1), temporalStride: 1)
         quantizer = VectorQuantizer(
-            codebook: w["quantize.embedding"].tensor("weight", shape: [codebookSize, embed]),
+            codebook: try w["quantize.embedding"].tensor("weight", shape: [codebookSize, embed]),
             metric: .euclidean(clampMin: nil))
         if hasDecoder {
             // The temporal part runs the latents and the codewords through the same weights.
@@ -260,10 +263,10 @@ public struct Emu3: LanguageModelImageTokenizer, VideoClipTokenizer {
             var decoderShape = shape
             decoderShape.conditionChannels = embed
             decoder = Emu3Decoder(
-                postQuantConv: CausalConv3d(
+                postQuantConv: try CausalConv3d(
                     w["post_quant_conv.conv"], in: embed, out: z, kernel: (3, 1, 1), temporalStride: 1),
-                temporal: TemporalUpsampler(w["decoder"], channels: z, blocks: shape.blocksPerLevel, steps: steps),
-                spatial: ConvDecoder(w["decoder"], shape: decoderShape, keys: original ? .taming : .emu3))
+                temporal: try TemporalUpsampler(w["decoder"], channels: z, blocks: shape.blocksPerLevel, steps: steps),
+                spatial: try ConvDecoder(w["decoder"], shape: decoderShape, keys: original ? .taming : .emu3))
         } else {
             decoder = nil
         }

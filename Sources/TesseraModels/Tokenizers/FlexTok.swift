@@ -24,17 +24,17 @@ struct FlexBlock: Sendable {
     let modulation: Linear?
     let trunk: FlexTokConfig.Trunk
 
-    init(_ w: WeightScope, trunk t: FlexTokConfig.Trunk) {
+    init(_ w: WeightScope, trunk t: FlexTokConfig.Trunk) throws {
         trunk = t
         let d = t.dim
-        let parts = ["wq", "wk", "wv"].map { Linear(w["attn"][$0], in: d, out: d, bias: false) }
+        let parts = try ["wq", "wk", "wv"].map { try Linear(w["attn"][$0], in: d, out: d, bias: false) }
         qkv = Linear(weight: Tensor.concatenate(parts.map(\.weight), axis: 0), bias: nil)
-        proj = Linear(w["attn.proj"], in: d, out: d, bias: false)
-        let halves = ["mlp.fc1", "mlp.fc3"].map { Linear(w[$0], in: d, out: t.mlpHidden, bias: false) }
+        proj = try Linear(w["attn.proj"], in: d, out: d, bias: false)
+        let halves = try ["mlp.fc1", "mlp.fc3"].map { try Linear(w[$0], in: d, out: t.mlpHidden, bias: false) }
         fc13 = Linear(weight: Tensor.concatenate(halves.map(\.weight), axis: 0), bias: nil)
-        fc2 = Linear(w["mlp.fc2"], in: t.mlpHidden, out: d, bias: false)
+        fc2 = try Linear(w["mlp.fc2"], in: t.mlpHidden, out: d, bias: false)
         modulation =
-            t.adaLNExpansion > 0 ? Linear(w["adaLN_modulation.1"], in: d, out: t.adaLNExpansion * 6 * d) : nil
+            t.adaLNExpansion > 0 ? try Linear(w["adaLN_modulation.1"], in: d, out: t.adaLNExpansion * 6 * d) : nil
     }
 
     /// The `[B, E, 6D]` modulation rows for a time embedding `[B, D]` (`adaLN_modulation(e)`).
@@ -226,14 +226,16 @@ func latentPatches(_ z: Tensor, patch p: Int) -> Tensor {
 }
 
 /// The `[g·g, D]` table a `PositionalEmbeddingAdder` adds to a `g × g` patch grid (token y·g + x).
-private func patchPositions(_ w: WeightScope, kind: FlexTokConfig.PatchPositions, dim d: Int, grid g: Int) -> Tensor {
+private func patchPositions(_ w: WeightScope, kind: FlexTokConfig.PatchPositions, dim d: Int, grid g: Int) throws
+    -> Tensor
+{
     switch kind {
     case .sincos:
         // [1, D, g, g] → [g·g, D]
-        return w.tensor("posembs", shape: [1, d, g, g]).reshaped([d, g * g]).transposed(0, 1)
+        return try w.tensor("posembs", shape: [1, d, g, g]).reshaped([d, g * g]).transposed(0, 1)
     case .learnableSum:
         // [2, 1, D, g]: rows (y) + columns (x).
-        let table = w.tensor("posembs", shape: [2, 1, d, g])
+        let table = try w.tensor("posembs", shape: [2, 1, d, g])
         var out = [Float](repeating: 0, count: g * g * d)
         for y in 0..<g {
             for x in 0..<g {
@@ -260,15 +262,15 @@ struct FlexTokEncoder: Sendable {
     let head: Linear
     let mask: [Bool]
 
-    init(_ root: WeightScope, config c: FlexTokConfig) {
+    init(_ root: WeightScope, config c: FlexTokConfig) throws {
         config = c
         let w = root["encoder.module_dict"], d = c.encoder.dim, m = c.modules
-        patchEmbed = Linear(
+        patchEmbed = try Linear(
             w[m.encoderPatches]["patch_proj"], in: c.patchSize * c.patchSize * c.latentChannels, out: d)
-        positions = patchPositions(w[m.encoderPositions], kind: c.encoderPositions, dim: d, grid: c.grid)
-        registers = w[m.registers].tensor("registers", shape: [c.registers, d])
-        blocks = (0..<c.encoder.depth).map { FlexBlock(w[c.encoder.module]["blocks"][$0], trunk: c.encoder) }
-        head = Linear(w[m.encoderHead]["proj"], in: d, out: c.levels.count)
+        positions = try patchPositions(w[m.encoderPositions], kind: c.encoderPositions, dim: d, grid: c.grid)
+        registers = try w[m.registers].tensor("registers", shape: [c.registers, d])
+        blocks = try (0..<c.encoder.depth).map { try FlexBlock(w[c.encoder.module]["blocks"][$0], trunk: c.encoder) }
+        head = try Linear(w[m.encoderHead]["proj"], in: d, out: c.levels.count)
         let n = c.patches, l = c.patches + c.registers
         mask = (0..<(l * l)).map { i in
             let (q, k) = (i / l, i % l)
@@ -309,27 +311,27 @@ struct FlexTokDecoder: Sendable {
     let headModulation: Linear?
     let head: Linear
 
-    init(_ root: WeightScope, config c: FlexTokConfig) {
+    init(_ root: WeightScope, config c: FlexTokConfig) throws {
         config = c
         let w = root["decoder.module_dict"], d = c.decoder.dim, m = c.modules
-        fromLatents = Linear(w[m.fromLatents]["proj"], in: c.levels.count, out: d)
-        registerPositions = w[m.registerPositions].tensor("posembs", shape: [1, 1, d, c.registers])
+        fromLatents = try Linear(w[m.fromLatents]["proj"], in: c.levels.count, out: d)
+        registerPositions = try w[m.registerPositions].tensor("posembs", shape: [1, 1, d, c.registers])
             .reshaped([d, c.registers]).transposed(0, 1)
-        maskToken = w[m.nestedDropout].tensor("dropout_mask_token", shape: [d])
+        maskToken = try w[m.nestedDropout].tensor("dropout_mask_token", shape: [d])
         if case .learned = c.nullCondition {
-            nullToken = w[m.nullCondition].tensor("nullcond", shape: [d])
+            nullToken = try w[m.nullCondition].tensor("nullcond", shape: [d])
         } else {
             nullToken = Tensor.zeros([d])
         }
-        patchEmbed = Linear(
+        patchEmbed = try Linear(
             w[m.decoderPatches]["patch_proj"], in: c.patchSize * c.patchSize * c.latentChannels, out: d)
-        positions = patchPositions(w[m.decoderPositions], kind: c.decoderPositions, dim: d, grid: c.grid)
-        time1 = Linear(w[m.time]["mlp.0"], in: c.frequencyEmbedding, out: d)
-        time2 = Linear(w[m.time]["mlp.2"], in: d, out: d)
-        blocks = (0..<c.decoder.depth).map { FlexBlock(w[c.decoder.module]["blocks"][$0], trunk: c.decoder) }
+        positions = try patchPositions(w[m.decoderPositions], kind: c.decoderPositions, dim: d, grid: c.grid)
+        time1 = try Linear(w[m.time]["mlp.0"], in: c.frequencyEmbedding, out: d)
+        time2 = try Linear(w[m.time]["mlp.2"], in: d, out: d)
+        blocks = try (0..<c.decoder.depth).map { try FlexBlock(w[c.decoder.module]["blocks"][$0], trunk: c.decoder) }
         let headScope = w[m.head]
-        headModulation = c.headAdaLN ? Linear(headScope["adaLN_modulation.1"], in: d, out: 2 * d) : nil
-        head = Linear(headScope["proj"], in: d, out: c.patchSize * c.patchSize * c.latentChannels)
+        headModulation = try c.headAdaLN ? Linear(headScope["adaLN_modulation.1"], in: d, out: 2 * d) : nil
+        head = try Linear(headScope["proj"], in: d, out: c.patchSize * c.patchSize * c.latentChannels)
     }
 
     /// The conditioning registers `[B, R, D]` for FSQ codes `[B, R, levels]` of which the first
@@ -482,9 +484,9 @@ public struct FlexTok: ImageTokenizer {
             outputRange: -1...1, noiseShape: [config.latentChannels, config.latentSize, config.latentSize])
         let w = loader.root
         try config.vae.validate(path: loader.checkpoint?.path ?? modelID, weights: w["vae.vae"])
-        vae = AutoencoderKL(w["vae.vae"], config: config.vae)
-        encoder = FlexTokEncoder(w, config: config)
-        decoder = FlexTokDecoder(w, config: config)
+        vae = try AutoencoderKL(w["vae.vae"], config: config.vae)
+        encoder = try FlexTokEncoder(w, config: config)
+        decoder = try FlexTokDecoder(w, config: config)
         fsq = try FSQ(levels: config.levels)
         try loader.finish()
     }

@@ -46,12 +46,12 @@ struct PixelResBlock: Sendable {
     let norm1: GroupNorm, conv1: Conv2d, norm2: GroupNorm, conv2: Conv2d
     let shortcut: Conv2d?
 
-    init(_ w: WeightScope, in cin: Int, out cout: Int) {
-        norm1 = GroupNorm(w["norm1"], groups: 32, channels: cin, eps: 1e-6)
-        conv1 = Conv2d(w["conv1"], in: cin, out: cout, kernel: (3, 3), padding: (1, 1), bias: false)
-        norm2 = GroupNorm(w["norm2"], groups: 32, channels: cout, eps: 1e-6)
-        conv2 = Conv2d(w["conv2"], in: cout, out: cout, kernel: (3, 3), padding: (1, 1), bias: false)
-        shortcut = cin != cout ? Conv2d(w["nin_shortcut"], in: cout, out: cout, kernel: (1, 1), bias: false) : nil
+    init(_ w: WeightScope, in cin: Int, out cout: Int) throws {
+        norm1 = try GroupNorm(w["norm1"], groups: 32, channels: cin, eps: 1e-6)
+        conv1 = try Conv2d(w["conv1"], in: cin, out: cout, kernel: (3, 3), padding: (1, 1), bias: false)
+        norm2 = try GroupNorm(w["norm2"], groups: 32, channels: cout, eps: 1e-6)
+        conv2 = try Conv2d(w["conv2"], in: cout, out: cout, kernel: (3, 3), padding: (1, 1), bias: false)
+        shortcut = try cin != cout ? Conv2d(w["nin_shortcut"], in: cout, out: cout, kernel: (1, 1), bias: false) : nil
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
@@ -76,27 +76,28 @@ public struct MaskGITPixelDecoder: Sendable {
     let convOut: Conv2d
 
     /// Binds the decoder under `w` (`pixel_decoder` in TiTok checkpoints).
-    public init(_ w: WeightScope, config c: PixelDecoderConfig) {
+    public init(_ w: WeightScope, config c: PixelDecoderConfig) throws {
         let mult = c.channelMultipliers, hidden = c.hiddenChannels, levelsCount = mult.count
         let top = hidden * mult[levelsCount - 1]
-        convIn = Conv2d(w["conv_in"], in: c.latentChannels, out: top, kernel: (3, 3), padding: (1, 1))
-        mid = (0..<c.residualBlocks).map { PixelResBlock(w["mid"][$0], in: top, out: top) }
+        convIn = try Conv2d(w["conv_in"], in: c.latentChannels, out: top, kernel: (3, 3), padding: (1, 1))
+        mid = try (0..<c.residualBlocks).map { try PixelResBlock(w["mid"][$0], in: top, out: top) }
         var levels: [(blocks: [PixelResBlock], upsample: Conv2d?)] = []
         for i in stride(from: levelsCount - 1, through: 0, by: -1) {
             var cin = i == levelsCount - 1 ? top : hidden * mult[i + 1]
             let cout = hidden * mult[i]
             var blocks: [PixelResBlock] = []
             for b in 0..<c.residualBlocks {
-                blocks.append(PixelResBlock(w["up"][i]["block"][b], in: cin, out: cout))
+                blocks.append(try PixelResBlock(w["up"][i]["block"][b], in: cin, out: cout))
                 cin = cout
             }
             let upsample =
-                i != 0 ? Conv2d(w["up"][i]["upsample_conv"], in: cout, out: cout, kernel: (3, 3), padding: (1, 1)) : nil
+                i != 0
+                ? try Conv2d(w["up"][i]["upsample_conv"], in: cout, out: cout, kernel: (3, 3), padding: (1, 1)) : nil
             levels.append((blocks, upsample))
         }
         self.levels = levels
-        normOut = GroupNorm(w["norm_out"], groups: 32, channels: hidden * mult[0], eps: 1e-6)
-        convOut = Conv2d(w["conv_out"], in: hidden * mult[0], out: 3, kernel: (3, 3), padding: (1, 1))
+        normOut = try GroupNorm(w["norm_out"], groups: 32, channels: hidden * mult[0], eps: 1e-6)
+        convOut = try Conv2d(w["conv_out"], in: hidden * mult[0], out: 3, kernel: (3, 3), padding: (1, 1))
     }
 
     /// `[B, z, h, w]` latents → `[B, 3, h·2^(levels−1), w·2^(levels−1)]` image (not clamped).

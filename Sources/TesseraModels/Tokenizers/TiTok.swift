@@ -25,8 +25,8 @@ public struct TiTokConfig: Sendable, Equatable {
         public var patchSize: Int
 
         /// The stack `transformer.{i}`: open_clip residual attention blocks (exact GELU, eps 1e-5).
-        func stack(_ w: WeightScope) -> TransformerStack {
-            TransformerStack(
+        func stack(_ w: WeightScope) throws -> TransformerStack {
+            try TransformerStack(
                 w, count: layers, keys: .openCLIP,
                 shape: BlockShape(dim: width, heads: heads, mlpHidden: 4 * width, activation: .gelu, eps: 1e-5))
         }
@@ -269,10 +269,10 @@ extension BlockKeys {
 }
 
 /// A 1×1 convolution as a `Linear` over channels (`weight` `[out, in, 1, 1]`, `bias`).
-private func pointwise(_ w: WeightScope, in cin: Int, out cout: Int) -> Linear {
+private func pointwise(_ w: WeightScope, in cin: Int, out cout: Int) throws -> Linear {
     Linear(
-        weight: w.tensor("weight", shape: [cout, cin, 1, 1]).reshaped([cout, cin]),
-        bias: w.tensor("bias", shape: [cout]))
+        weight: try w.tensor("weight", shape: [cout, cin, 1, 1]).reshaped([cout, cin]),
+        bias: try w.tensor("bias", shape: [cout]))
 }
 
 // MARK: - Encoder
@@ -290,18 +290,18 @@ struct TiTokEncoder: Sendable {
     let stack: TransformerStack
     let convOut: Linear  // 1×1 conv W → Te
 
-    init(_ root: WeightScope, config c: TiTokConfig) {
+    init(_ root: WeightScope, config c: TiTokConfig) throws {
         config = c
         let w = root["encoder"], width = c.encoder.width, outChannels = c.isVAE ? 2 * c.tokenSize : c.tokenSize
-        patchEmbed = PatchEmbedding(w["patch_embed"], dim: width, patchSize: c.encoder.patchSize)
-        classEmbedding = w.tensor("class_embedding", shape: [1, width])
-        positionalEmbedding = w.tensor("positional_embedding", shape: [c.grid * c.grid + 1, width])
-        latentTokens = root.tensor("latent_tokens", shape: [c.tokens, width])
-        latentPositionalEmbedding = w.tensor("latent_token_positional_embedding", shape: [c.tokens, width])
-        lnPre = LayerNorm(w["ln_pre"], dim: width, eps: 1e-5)
-        lnPost = LayerNorm(w["ln_post"], dim: width, eps: 1e-5)
-        stack = c.encoder.stack(w["transformer"])
-        convOut = pointwise(w["conv_out"], in: width, out: outChannels)
+        patchEmbed = try PatchEmbedding(w["patch_embed"], dim: width, patchSize: c.encoder.patchSize)
+        classEmbedding = try w.tensor("class_embedding", shape: [1, width])
+        positionalEmbedding = try w.tensor("positional_embedding", shape: [c.grid * c.grid + 1, width])
+        latentTokens = try root.tensor("latent_tokens", shape: [c.tokens, width])
+        latentPositionalEmbedding = try w.tensor("latent_token_positional_embedding", shape: [c.tokens, width])
+        lnPre = try LayerNorm(w["ln_pre"], dim: width, eps: 1e-5)
+        lnPost = try LayerNorm(w["ln_post"], dim: width, eps: 1e-5)
+        stack = try c.encoder.stack(w["transformer"])
+        convOut = try pointwise(w["conv_out"], in: width, out: outChannels)
     }
 
     /// `[B, 3, S, S]` pixels in [0, 1] → `[B, Te, N]` latents (the original's `[B, Te, 1, N]`).
@@ -344,30 +344,30 @@ struct TiTokDecoder: Sendable {
     let textProjection: Linear?
     let textPositionalEmbedding: Tensor?
 
-    init(_ root: WeightScope, config c: TiTokConfig) {
+    init(_ root: WeightScope, config c: TiTokConfig) throws {
         config = c
         let w = root["decoder"], width = c.decoder.width
-        embed = Linear(w["decoder_embed"], in: c.tokenSize, out: width)
-        classEmbedding = w.tensor("class_embedding", shape: [1, width])
-        positionalEmbedding = w.tensor("positional_embedding", shape: [c.grid * c.grid + 1, width])
-        maskToken = w.tensor("mask_token", shape: [1, 1, width])
-        latentPositionalEmbedding = w.tensor("latent_token_positional_embedding", shape: [c.tokens, width])
-        lnPre = LayerNorm(w["ln_pre"], dim: width, eps: 1e-5)
-        lnPost = LayerNorm(w["ln_post"], dim: width, eps: 1e-5)
-        stack = c.decoder.stack(w["transformer"])
+        embed = try Linear(w["decoder_embed"], in: c.tokenSize, out: width)
+        classEmbedding = try w.tensor("class_embedding", shape: [1, width])
+        positionalEmbedding = try w.tensor("positional_embedding", shape: [c.grid * c.grid + 1, width])
+        maskToken = try w.tensor("mask_token", shape: [1, 1, width])
+        latentPositionalEmbedding = try w.tensor("latent_token_positional_embedding", shape: [c.tokens, width])
+        lnPre = try LayerNorm(w["ln_pre"], dim: width, eps: 1e-5)
+        lnPost = try LayerNorm(w["ln_post"], dim: width, eps: 1e-5)
+        stack = try c.decoder.stack(w["transformer"])
         if c.isLegacy {
             head = .proxyCodes(
-                pointwise(w["ffn"]["0"], in: width, out: 2 * width),
-                pointwise(w["ffn"]["2"], in: 2 * width, out: 1024))
+                try pointwise(w["ffn"]["0"], in: width, out: 2 * width),
+                try pointwise(w["ffn"]["2"], in: 2 * width, out: 1024))
         } else {
             let p = c.decoder.patchSize
             head = .pixels(
-                pointwise(w["ffn"]["0"], in: width, out: p * p * 3),
-                convOut: Conv2d(w["conv_out"], in: 3, out: 3, kernel: (3, 3), padding: (1, 1)))
+                try pointwise(w["ffn"]["0"], in: width, out: p * p * 3),
+                convOut: try Conv2d(w["conv_out"], in: 3, out: 3, kernel: (3, 3), padding: (1, 1)))
         }
         if let text = c.textContext {
-            textProjection = Linear(w["text_guidance_proj"], in: text.dim, out: width)
-            textPositionalEmbedding = w.tensor("text_guidance_positional_embedding", shape: [text.length, width])
+            textProjection = try Linear(w["text_guidance_proj"], in: text.dim, out: width)
+            textPositionalEmbedding = try w.tensor("text_guidance_positional_embedding", shape: [text.length, width])
         } else {
             textProjection = nil
             textPositionalEmbedding = nil
@@ -446,17 +446,17 @@ public struct TiTok: ImageTokenizer {
         // TA-TiTok carries a quantizer usage buffer nothing reads.
         let loader = try WeightLoader(checkpoint, ignored: ["quantize.embed_prob"])
         let w = loader.root
-        encoder = TiTokEncoder(w, config: config)
-        decoder = TiTokDecoder(w, config: config)
-        quantizer = config.codebookSize.map {
+        encoder = try TiTokEncoder(w, config: config)
+        decoder = try TiTokDecoder(w, config: config)
+        quantizer = try config.codebookSize.map {
             VectorQuantizer(
-                codebook: w.tensor("quantize.embedding.weight", shape: [$0, config.tokenSize]),
+                codebook: try w.tensor("quantize.embedding.weight", shape: [$0, config.tokenSize]),
                 useL2Norm: config.useL2Norm)
         }
         if config.twoStage {
-            pixelCodebook = w.tensor(
+            pixelCodebook = try w.tensor(
                 "pixel_quantize.embedding.weight", shape: [1024, config.pixelDecoder.latentChannels])
-            pixelDecoder = MaskGITPixelDecoder(w["pixel_decoder"], config: config.pixelDecoder)
+            pixelDecoder = try MaskGITPixelDecoder(w["pixel_decoder"], config: config.pixelDecoder)
         } else {
             pixelCodebook = nil
             pixelDecoder = nil

@@ -95,19 +95,19 @@ public struct VQGAN: Sendable {
     public init(
         _ w: WeightScope, config c: VQGANConfig, keys: ConvCoderKeys, normalizedSearch: Bool, normalizedLookup: Bool,
         decoder hasDecoder: Bool
-    ) {
+    ) throws {
         config = c
         let shape = c.coderShape
-        encoder = ConvEncoder(w["encoder"], shape: shape, keys: keys)
-        quantConv = Conv2d(w["quant_conv"], in: c.latentChannels, out: c.embedDim, kernel: (1, 1))
-        let codebook = w["quantize.embedding"].tensor("weight", shape: [c.codebookSize, c.embedDim])
+        encoder = try ConvEncoder(w["encoder"], shape: shape, keys: keys)
+        quantConv = try Conv2d(w["quant_conv"], in: c.latentChannels, out: c.embedDim, kernel: (1, 1))
+        let codebook = try w["quantize.embedding"].tensor("weight", shape: [c.codebookSize, c.embedDim])
         quantizer = VectorQuantizer(
             codebook: codebook, metric: .euclidean(clampMin: nil), normalizeInputs: normalizedSearch,
             normalizeCodebook: normalizedSearch)
         lookup = normalizedLookup ? codebook.l2Normalized() : codebook
         if hasDecoder {
-            postQuantConv = Conv2d(w["post_quant_conv"], in: c.embedDim, out: c.latentChannels, kernel: (1, 1))
-            decoder = ConvDecoder(w["decoder"], shape: shape, keys: keys)
+            postQuantConv = try Conv2d(w["post_quant_conv"], in: c.embedDim, out: c.latentChannels, kernel: (1, 1))
+            decoder = try ConvDecoder(w["decoder"], shape: shape, keys: keys)
         } else {
             postQuantConv = nil
             decoder = nil
@@ -205,7 +205,7 @@ struct VQGANGrid: Sendable {
         try ConfigCheck(path: path).agrees(
             loader.root["quantize.embedding"], "weight", [config.codebookSize, config.embedDim],
             fields: "the codebook size and embedding width")
-        model = VQGAN(
+        model = try VQGAN(
             loader.root, config: config, keys: keys, normalizedSearch: normalizedSearch,
             normalizedLookup: normalizedLookup, decoder: hasDecoder)
         try loader.finish()

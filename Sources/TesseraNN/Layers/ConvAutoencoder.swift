@@ -297,14 +297,14 @@ struct CoderNorm: Sendable {
     /// `conv_y` and `conv_b` as one convolution `[2C, zq, 1, 1]`.
     let modulation: Conv2d?
 
-    init(_ w: WeightScope, channels c: Int, shape: ConvCoderShape) {
+    init(_ w: WeightScope, channels c: Int, shape: ConvCoderShape) throws {
         guard let zq = shape.conditionChannels else {
-            norm = GroupNorm(w, groups: shape.groups, channels: c, eps: 1e-6)
+            norm = try GroupNorm(w, groups: shape.groups, channels: c, eps: 1e-6)
             modulation = nil
             return
         }
-        norm = GroupNorm(w["norm_layer"], groups: shape.groups, channels: c, eps: 1e-6)
-        let parts = ["conv_y", "conv_b"].map { Conv2d(w[$0], in: zq, out: c, kernel: (1, 1)) }
+        norm = try GroupNorm(w["norm_layer"], groups: shape.groups, channels: c, eps: 1e-6)
+        let parts = try ["conv_y", "conv_b"].map { try Conv2d(w[$0], in: zq, out: c, kernel: (1, 1)) }
         modulation = Conv2d(
             weight: Tensor.concatenate(parts.map(\.weight), axis: 0),
             bias: Tensor.concatenate(parts.compactMap(\.bias), axis: 0))
@@ -324,12 +324,12 @@ struct ConvResBlock: Sendable {
     let norm1: CoderNorm, conv1: Conv2d, norm2: CoderNorm, conv2: Conv2d
     let shortcut: Conv2d?
 
-    init(_ w: WeightScope, in cin: Int, out cout: Int, shape: ConvCoderShape, keys: ConvCoderKeys) {
-        norm1 = CoderNorm(w["norm1"], channels: cin, shape: shape)
-        conv1 = Conv2d(w["conv1"], in: cin, out: cout, kernel: (3, 3), padding: (1, 1))
-        norm2 = CoderNorm(w["norm2"], channels: cout, shape: shape)
-        conv2 = Conv2d(w["conv2"], in: cout, out: cout, kernel: (3, 3), padding: (1, 1))
-        shortcut = cin != cout ? Conv2d(w[keys.shortcut], in: cin, out: cout, kernel: (1, 1)) : nil
+    init(_ w: WeightScope, in cin: Int, out cout: Int, shape: ConvCoderShape, keys: ConvCoderKeys) throws {
+        norm1 = try CoderNorm(w["norm1"], channels: cin, shape: shape)
+        conv1 = try Conv2d(w["conv1"], in: cin, out: cout, kernel: (3, 3), padding: (1, 1))
+        norm2 = try CoderNorm(w["norm2"], channels: cout, shape: shape)
+        conv2 = try Conv2d(w["conv2"], in: cout, out: cout, kernel: (3, 3), padding: (1, 1))
+        shortcut = try cin != cout ? Conv2d(w[keys.shortcut], in: cin, out: cout, kernel: (1, 1)) : nil
     }
 
     func callAsFunction(_ x: Tensor, condition zq: Tensor? = nil) -> Tensor {
@@ -360,20 +360,20 @@ struct SpatialAttention: Sendable {
     init(
         _ w: WeightScope, norm normScope: WeightScope? = nil, channels c: Int, shape: ConvCoderShape,
         keys: ConvCoderKeys
-    ) {
-        norm = CoderNorm(normScope ?? w[keys.attentionNorm], channels: c, shape: shape)
+    ) throws {
+        norm = try CoderNorm(normScope ?? w[keys.attentionNorm], channels: c, shape: shape)
         heads = shape.attentionHeads
-        func projection(_ name: String) -> Linear {
-            guard keys.convolutionProjections else { return Linear(w[name], in: c, out: c) }
-            return Linear(
+        func projection(_ name: String) throws -> Linear {
+            guard keys.convolutionProjections else { return try Linear(w[name], in: c, out: c) }
+            return try Linear(
                 weight: w[name].tensor("weight", shape: [c, c, 1, 1]).reshaped([c, c]),
                 bias: w[name].tensor("bias", shape: [c]))
         }
-        let parts = [keys.query, keys.key, keys.value].map(projection)
+        let parts = try [keys.query, keys.key, keys.value].map(projection)
         qkv = Linear(
             weight: Tensor.concatenate(parts.map(\.weight), axis: 0),
             bias: Tensor.concatenate(parts.compactMap(\.bias), axis: 0))
-        out = projection(keys.attentionOut)
+        out = try projection(keys.attentionOut)
     }
 
     func callAsFunction(_ x: Tensor, condition zq: Tensor? = nil) -> Tensor {
@@ -401,22 +401,23 @@ struct ConvLevel: Sendable {
     init(
         _ w: WeightScope, count: Int, in cin: Int, out cout: Int, attention: Bool, resample: String?,
         shape: ConvCoderShape, keys: ConvCoderKeys, stride: Int
-    ) {
-        blocks = (0..<count).map {
-            ConvResBlock(w[keys.blocks][$0], in: $0 == 0 ? cin : cout, out: cout, shape: shape, keys: keys)
+    ) throws {
+        blocks = try (0..<count).map {
+            try ConvResBlock(w[keys.blocks][$0], in: $0 == 0 ? cin : cout, out: cout, shape: shape, keys: keys)
         }
         attentions =
             attention
-            ? (0..<count).map { j in
-                SpatialAttention(
+            ? try (0..<count).map { j in
+                try SpatialAttention(
                     w[keys.attentions][j], norm: keys.siblingAttentionNorms.map { w[$0.level][j] }, channels: cout,
                     shape: shape, keys: keys)
             } : []
         // Downsampling convolves the zero-padded input with stride 2 and no padding; upsampling
         // (after nearest ×2) with stride 1 and padding 1.
         let padding = stride == 2 ? 0 : 1
-        self.resample = resample.map {
-            Conv2d(w[$0], in: cout, out: cout, kernel: (3, 3), stride: (stride, stride), padding: (padding, padding))
+        self.resample = try resample.map {
+            try Conv2d(
+                w[$0], in: cout, out: cout, kernel: (3, 3), stride: (stride, stride), padding: (padding, padding))
         }
     }
 
@@ -438,14 +439,14 @@ struct ConvLevel: Sendable {
 struct ConvMidBlock: Sendable {
     let first: ConvResBlock, attention: SpatialAttention?, second: ConvResBlock
 
-    init(_ w: WeightScope, channels c: Int, shape: ConvCoderShape, keys: ConvCoderKeys) {
-        first = ConvResBlock(w[keys.midFirst], in: c, out: c, shape: shape, keys: keys)
+    init(_ w: WeightScope, channels c: Int, shape: ConvCoderShape, keys: ConvCoderKeys) throws {
+        first = try ConvResBlock(w[keys.midFirst], in: c, out: c, shape: shape, keys: keys)
         attention =
             shape.midAttention
-            ? SpatialAttention(
+            ? try SpatialAttention(
                 w[keys.midAttention], norm: keys.siblingAttentionNorms.map { w[$0.mid] }, channels: c, shape: shape,
                 keys: keys) : nil
-        second = ConvResBlock(w[keys.midSecond], in: c, out: c, shape: shape, keys: keys)
+        second = try ConvResBlock(w[keys.midSecond], in: c, out: c, shape: shape, keys: keys)
     }
 
     func callAsFunction(_ x: Tensor, condition zq: Tensor? = nil) -> Tensor {
@@ -472,19 +473,19 @@ public struct ConvEncoder: Sendable {
     let convOut: Conv2d
 
     /// Binds the encoder under `w` (`encoder` in every layout) with `keys`' names.
-    public init(_ w: WeightScope, shape: ConvCoderShape, keys: ConvCoderKeys) {
+    public init(_ w: WeightScope, shape: ConvCoderShape, keys: ConvCoderKeys) throws {
         self.shape = shape
         let ch = shape.channels, top = ch[ch.count - 1]
-        convIn = Conv2d(w["conv_in"], in: shape.imageChannels, out: ch[0], kernel: (3, 3), padding: (1, 1))
-        levels = ch.indices.map { i in
-            ConvLevel(
+        convIn = try Conv2d(w["conv_in"], in: shape.imageChannels, out: ch[0], kernel: (3, 3), padding: (1, 1))
+        levels = try ch.indices.map { i in
+            try ConvLevel(
                 w[keys.down][i], count: shape.blocksPerLevel, in: i == 0 ? ch[0] : ch[i - 1], out: ch[i],
                 attention: shape.attentionLevels.contains(i), resample: i < ch.count - 1 ? keys.downsample : nil,
                 shape: shape, keys: keys, stride: 2)
         }
-        mid = ConvMidBlock(w, channels: top, shape: shape, keys: keys)
-        normOut = GroupNorm(w[keys.normOut], groups: shape.groups, channels: top, eps: 1e-6)
-        convOut = Conv2d(w["conv_out"], in: top, out: shape.latentChannels, kernel: (3, 3), padding: (1, 1))
+        mid = try ConvMidBlock(w, channels: top, shape: shape, keys: keys)
+        normOut = try GroupNorm(w[keys.normOut], groups: shape.groups, channels: top, eps: 1e-6)
+        convOut = try Conv2d(w["conv_out"], in: top, out: shape.latentChannels, kernel: (3, 3), padding: (1, 1))
     }
 
     /// Latents `[B, latent, H/f, W/f]` for images `[B, image, H, W]`.
@@ -529,20 +530,20 @@ public struct ConvDecoder: Sendable {
     let convOut: Conv2d
 
     /// Binds the decoder under `w` (`decoder` in every layout) with `keys`' names.
-    public init(_ w: WeightScope, shape: ConvCoderShape, keys: ConvCoderKeys) {
+    public init(_ w: WeightScope, shape: ConvCoderShape, keys: ConvCoderKeys) throws {
         self.shape = shape
         let ch = shape.channels, count = ch.count, top = ch[count - 1]
-        convIn = Conv2d(w["conv_in"], in: shape.latentChannels, out: top, kernel: (3, 3), padding: (1, 1))
-        mid = ConvMidBlock(w, channels: top, shape: shape, keys: keys)
-        levels = (0..<count).reversed().map { level in
+        convIn = try Conv2d(w["conv_in"], in: shape.latentChannels, out: top, kernel: (3, 3), padding: (1, 1))
+        mid = try ConvMidBlock(w, channels: top, shape: shape, keys: keys)
+        levels = try (0..<count).reversed().map { level in
             let index = keys.upOrder == .byLevel ? level : count - 1 - level
-            return ConvLevel(
+            return try ConvLevel(
                 w[keys.up][index], count: shape.blocksPerLevel + 1, in: level == count - 1 ? top : ch[level + 1],
                 out: ch[level], attention: shape.attentionLevels.contains(level),
                 resample: level > 0 ? keys.upsample : nil, shape: shape, keys: keys, stride: 1)
         }
-        normOut = CoderNorm(w[keys.normOut], channels: ch[0], shape: shape)
-        convOut = Conv2d(w["conv_out"], in: ch[0], out: shape.imageChannels, kernel: (3, 3), padding: (1, 1))
+        normOut = try CoderNorm(w[keys.normOut], channels: ch[0], shape: shape)
+        convOut = try Conv2d(w["conv_out"], in: ch[0], out: shape.imageChannels, kernel: (3, 3), padding: (1, 1))
     }
 
     /// Images `[B, image, h·f, w·f]` (not clamped) for latents `[B, latent, h, w]`.
@@ -585,16 +586,16 @@ public struct AutoencoderKL: Sendable {
 
     /// Binds the autoencoder under `w` with the diffusers key names (`encoder.*`, `decoder.*`,
     /// `quant_conv`, `post_quant_conv`).
-    public init(_ w: WeightScope, config c: AutoencoderKLConfig) {
+    public init(_ w: WeightScope, config c: AutoencoderKLConfig) throws {
         config = c
         let z = c.latentChannels
         var shape = c.encoderShape
-        encoder = ConvEncoder(w["encoder"], shape: shape, keys: .diffusers)
+        encoder = try ConvEncoder(w["encoder"], shape: shape, keys: .diffusers)
         shape.latentChannels = z
         shape.imageChannels = c.outChannels
-        decoder = ConvDecoder(w["decoder"], shape: shape, keys: .diffusers)
-        quantConv = c.quantConvolutions ? Conv2d(w["quant_conv"], in: 2 * z, out: 2 * z, kernel: (1, 1)) : nil
-        postQuantConv = c.quantConvolutions ? Conv2d(w["post_quant_conv"], in: z, out: z, kernel: (1, 1)) : nil
+        decoder = try ConvDecoder(w["decoder"], shape: shape, keys: .diffusers)
+        quantConv = try c.quantConvolutions ? Conv2d(w["quant_conv"], in: 2 * z, out: 2 * z, kernel: (1, 1)) : nil
+        postQuantConv = try c.quantConvolutions ? Conv2d(w["post_quant_conv"], in: z, out: z, kernel: (1, 1)) : nil
     }
 
     /// The posterior's parameters `[B, 2C, H/f, W/f]` (mean, then log-variance) for images

@@ -16,9 +16,9 @@ public struct Linear: Sendable {
     ///   - inFeatures: input width.
     ///   - outFeatures: output width.
     ///   - bias: whether the checkpoint has a bias.
-    public init(_ w: WeightScope, in inFeatures: Int, out outFeatures: Int, bias: Bool = true) {
-        weight = w.tensor("weight", shape: [outFeatures, inFeatures])
-        self.bias = bias ? w.tensor("bias", shape: [outFeatures]) : nil
+    public init(_ w: WeightScope, in inFeatures: Int, out outFeatures: Int, bias: Bool = true) throws {
+        weight = try w.tensor("weight", shape: [outFeatures, inFeatures])
+        self.bias = try bias ? w.tensor("bias", shape: [outFeatures]) : nil
     }
 
     /// Input width.
@@ -45,9 +45,9 @@ public struct LayerNorm: Sendable {
     ///   - eps: variance epsilon (the family's: 1e-5 for open_clip, 1e-6 for timm and SigLIP).
     ///   - affine: whether the checkpoint has `weight` (and `bias`).
     ///   - bias: whether an affine norm has a `bias` (some LLM norms do not).
-    public init(_ w: WeightScope, dim: Int, eps: Float, affine: Bool = true, bias: Bool = true) {
-        weight = affine ? w.tensor("weight", shape: [dim]) : nil
-        self.bias = affine && bias ? w.tensor("bias", shape: [dim]) : nil
+    public init(_ w: WeightScope, dim: Int, eps: Float, affine: Bool = true, bias: Bool = true) throws {
+        weight = try affine ? w.tensor("weight", shape: [dim]) : nil
+        self.bias = try affine && bias ? w.tensor("bias", shape: [dim]) : nil
         self.eps = eps
     }
 
@@ -72,10 +72,10 @@ public struct GroupNorm: Sendable {
     ///   - channels: input channels.
     ///   - eps: variance epsilon.
     ///   - affine: whether the checkpoint has `weight` and `bias`.
-    public init(_ w: WeightScope, groups: Int, channels: Int, eps: Float, affine: Bool = true) {
+    public init(_ w: WeightScope, groups: Int, channels: Int, eps: Float, affine: Bool = true) throws {
         self.groups = groups
-        weight = affine ? w.tensor("weight", shape: [channels]) : nil
-        bias = affine ? w.tensor("bias", shape: [channels]) : nil
+        weight = try affine ? w.tensor("weight", shape: [channels]) : nil
+        bias = try affine ? w.tensor("bias", shape: [channels]) : nil
         self.eps = eps
     }
 
@@ -109,9 +109,9 @@ public struct Conv2d: Sendable {
     public init(
         _ w: WeightScope, in inChannels: Int, out outChannels: Int, kernel: (Int, Int),
         stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0), bias: Bool = true
-    ) {
-        weight = w.tensor("weight", shape: [outChannels, inChannels, kernel.0, kernel.1])
-        self.bias = bias ? w.tensor("bias", shape: [outChannels]) : nil
+    ) throws {
+        weight = try w.tensor("weight", shape: [outChannels, inChannels, kernel.0, kernel.1])
+        self.bias = try bias ? w.tensor("bias", shape: [outChannels]) : nil
         self.stride = stride
         self.padding = padding
     }
@@ -148,8 +148,8 @@ public struct Embedding: Sendable {
     public var weight: Tensor
 
     /// Binds `weight` `[count, dim]` under `w`.
-    public init(_ w: WeightScope, count: Int, dim: Int) {
-        weight = w.tensor("weight", shape: [count, dim])
+    public init(_ w: WeightScope, count: Int, dim: Int) throws {
+        weight = try w.tensor("weight", shape: [count, dim])
     }
 
     /// Rows for `ids` (any shape given by `shape`): `[shape..., dim]`.
@@ -178,9 +178,9 @@ public struct MLP: Sendable {
     public init(
         _ w: WeightScope, dim: Int, hidden: Int, activation: Activation,
         names: (String, String) = ("fc1", "fc2"), bias: Bool = true
-    ) {
-        fc1 = Linear(w[names.0], in: dim, out: hidden, bias: bias)
-        fc2 = Linear(w[names.1], in: hidden, out: dim, bias: bias)
+    ) throws {
+        fc1 = try Linear(w[names.0], in: dim, out: hidden, bias: bias)
+        fc2 = try Linear(w[names.1], in: hidden, out: dim, bias: bias)
         self.activation = activation
     }
 
@@ -208,11 +208,11 @@ public struct SwiGLU: Sendable {
     ///   - dim: model width.
     ///   - hidden: hidden width.
     ///   - normEps: epsilon of the optional hidden LayerNorm (present when the checkpoint has `norm.weight`).
-    public init(_ w: WeightScope, dim: Int, hidden: Int, normEps: Float = 1e-5) {
-        gate = Linear(w["fc1_g"], in: dim, out: hidden)
-        up = Linear(w["fc1_x"], in: dim, out: hidden)
-        norm = w.contains("norm.weight") ? LayerNorm(w["norm"], dim: hidden, eps: normEps) : nil
-        down = Linear(w["fc2"], in: hidden, out: dim)
+    public init(_ w: WeightScope, dim: Int, hidden: Int, normEps: Float = 1e-5) throws {
+        gate = try Linear(w["fc1_g"], in: dim, out: hidden)
+        up = try Linear(w["fc1_x"], in: dim, out: hidden)
+        norm = try w.contains("norm.weight") ? LayerNorm(w["norm"], dim: hidden, eps: normEps) : nil
+        down = try Linear(w["fc2"], in: hidden, out: dim)
     }
 
     /// `fc2(norm?(silu(gate(x)) · up(x)))`.
@@ -240,8 +240,8 @@ public struct PatchEmbedding: Sendable {
     ///   - dim: token width.
     ///   - patchSize: kernel and stride.
     ///   - bias: whether the convolution has a bias (CLIP's has none).
-    public init(_ w: WeightScope, channels: Int = 3, dim: Int, patchSize: Int, bias: Bool = true) {
-        projection = Conv2d(
+    public init(_ w: WeightScope, channels: Int = 3, dim: Int, patchSize: Int, bias: Bool = true) throws {
+        projection = try Conv2d(
             w, in: channels, out: dim, kernel: (patchSize, patchSize),
             stride: (patchSize, patchSize), bias: bias)
         self.patchSize = patchSize

@@ -21,6 +21,10 @@ public struct WeightLoadError: Error, CustomStringConvertible, Sendable {
     public var mismatched: [Mismatch]
     /// Keys that exist but could not be read (bad dtype, …).
     public var unreadable: [String]
+    /// Why binding stopped before the model was complete, when it did: the model asked for more
+    /// tensors the checkpoint cannot supply than a stand-in budget allows (a config far larger
+    /// than its weights), so the keys above are only the first problems.
+    public var stopped: String? = nil
 
     /// Every problem, one per line, under the checkpoint's path.
     public var description: String {
@@ -29,6 +33,7 @@ public struct WeightLoadError: Error, CustomStringConvertible, Sendable {
         if !unused.isEmpty { lines.append("  unused keys (\(unused.count)): " + unused.joined(separator: ", ")) }
         for m in mismatched { lines.append("  shape mismatch: \(m.key) is \(m.found), model expects \(m.expected)") }
         if !unreadable.isEmpty { lines.append("  unreadable keys: " + unreadable.joined(separator: ", ")) }
+        if let stopped { lines.append("  stopped: " + stopped) }
         return lines.joined(separator: "\n")
     }
 }
@@ -119,27 +124,74 @@ public final class WeightLoader {
     public func shape(of key: String) -> [Int]? { available[key].flatMap { checkpoint?.entry($0)?.shape } }
 
     /// The tensor under `key`, which must have `shape`. A problem is recorded and a zero
-    /// tensor of the expected shape returned, so construction goes on and every problem is
+    /// tensor of the expected shape stands in, so construction goes on and every problem is
     /// reported together by ``finish()``.
-    public func tensor(_ key: String, shape: [Int]) -> Tensor {
-        if random != nil { return randomTensor(key, shape: shape) }
+    /// - Throws: ``WeightLoadError`` (the problems so far) once the stand-ins would exceed the
+    ///   checkpoint's own size (at least 256 MiB) or the ``MemoryLimit``: a config far larger than
+    ///   its weights never gets a model of its sizes allocated. With random weights,
+    ///   ``MemoryLimitError`` once the model would exceed the limit.
+    public func tensor(_ key: String, shape: [Int]) throws -> Tensor {
+        let bytes = try Self.bytes(of: shape, key: key, path: checkpoint?.path ?? "<random weights>")
+        if random != nil {
+            allocated += bytes
+            try MemoryLimit.check(allocated, for: "random weights up to \(key)", path: "<random weights>")
+            return randomTensor(key, shape: shape)
+        }
         guard let checkpoint, let source = available[key] else {
             missing.append(key)
-            return Tensor.zeros(shape)
+            return try standIn(key, shape: shape, bytes: bytes)
         }
         used.insert(key)
         let found = checkpoint.entry(source)?.shape ?? []
         guard found == shape else {
             mismatched.append(.init(key: key, expected: shape, found: found))
-            return Tensor.zeros(shape)
+            return try standIn(key, shape: shape, bytes: bytes)
         }
         do {
-            return try checkpoint.tensor(source)
+            let tensor = try checkpoint.tensor(source)
+            allocated += bytes
+            return tensor
         } catch {
             unreadable.append("\(key) (\(error))")
-            return Tensor.zeros(shape)
+            return try standIn(key, shape: shape, bytes: bytes)
         }
     }
+
+    /// Float32 bytes of a shape a layer asks for; a negative or overflowing shape is a config
+    /// problem reported as such, never a trap.
+    private static func bytes(of shape: [Int], key: String, path: String) throws -> Int {
+        var count = 1
+        for extent in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: extent)
+            guard extent >= 0, !overflow, product <= Int.max / 4 else {
+                throw WeightLoadError(
+                    path: path, missing: [], unused: [], mismatched: [], unreadable: [],
+                    stopped: "the model asks for \(key) of shape \(shape), which no config should give")
+            }
+            count = product
+        }
+        return 4 * count
+    }
+
+    /// Zeros for a tensor the checkpoint cannot supply, within the stand-in budget.
+    private func standIn(_ key: String, shape: [Int], bytes: Int) throws -> Tensor {
+        standIns += bytes
+        let budget = max(weightBytes, 256 << 20)
+        if standIns > budget || allocated + standIns > MemoryLimit.bytes {
+            throw WeightLoadError(
+                path: checkpoint?.path ?? "<random weights>", missing: missing.sorted(), unused: [],
+                mismatched: mismatched, unreadable: unreadable,
+                stopped: "at \(key): the model's tensors that the checkpoint cannot supply already need "
+                    + "\(MemoryLimit.format(standIns)), more than "
+                    + (standIns > budget
+                        ? "the checkpoint's own \(MemoryLimit.format(budget)); its config is larger than its weights"
+                        : "the memory limit of \(MemoryLimit.format(MemoryLimit.bytes)) allows"))
+        }
+        return Tensor.zeros(shape)
+    }
+
+    private var allocated = 0  // bytes bound from the checkpoint (or drawn at random)
+    private var standIns = 0  // bytes of zeros standing in for missing, mismatched or unreadable keys
 
     private func randomTensor(_ key: String, shape: [Int]) -> Tensor {
         guard var generator = random else { return Tensor.zeros(shape) }
@@ -151,8 +203,8 @@ public final class WeightLoader {
     }
 
     /// The tensor under `key` if present (its shape still checked), else nil.
-    public func optionalTensor(_ key: String, shape: [Int]) -> Tensor? {
-        contains(key) ? tensor(key, shape: shape) : nil
+    public func optionalTensor(_ key: String, shape: [Int]) throws -> Tensor? {
+        contains(key) ? try tensor(key, shape: shape) : nil
     }
 
     /// Marks keys as deliberately unused (e.g. buffers the forward pass recomputes).
@@ -195,10 +247,10 @@ public struct WeightScope {
     public subscript(_ index: Int) -> WeightScope { self[String(index)] }
 
     /// The tensor `name` inside this scope; see ``WeightLoader/tensor(_:shape:)``.
-    public func tensor(_ name: String, shape: [Int]) -> Tensor { loader.tensor(key(name), shape: shape) }
+    public func tensor(_ name: String, shape: [Int]) throws -> Tensor { try loader.tensor(key(name), shape: shape) }
     /// The tensor `name` inside this scope if the checkpoint has it (its shape still checked).
-    public func optionalTensor(_ name: String, shape: [Int]) -> Tensor? {
-        loader.optionalTensor(key(name), shape: shape)
+    public func optionalTensor(_ name: String, shape: [Int]) throws -> Tensor? {
+        try loader.optionalTensor(key(name), shape: shape)
     }
     /// Whether the checkpoint has `name` inside this scope.
     public func contains(_ name: String) -> Bool { loader.contains(key(name)) }

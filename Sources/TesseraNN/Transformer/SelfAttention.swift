@@ -45,24 +45,24 @@ public struct SelfAttention: Sendable {
     ///   - heads: number of heads.
     ///   - keys: where the projections are stored.
     ///   - qkvBias: whether the q/k/v projections have biases.
-    public init(_ w: WeightScope, dim: Int, heads: Int, keys: AttentionKeys, qkvBias: Bool = true) {
+    public init(_ w: WeightScope, dim: Int, heads: Int, keys: AttentionKeys, qkvBias: Bool = true) throws {
         precondition(heads > 0 && dim % heads == 0, "dim \(dim) not divisible by \(heads) heads")
         self.dim = dim
         self.heads = heads
         switch keys.projections {
         case .packed(let name):
-            qkv = Linear(w[name], in: dim, out: 3 * dim, bias: qkvBias)
+            qkv = try Linear(w[name], in: dim, out: 3 * dim, bias: qkvBias)
         case .packedTensors(let weight, let bias):
             qkv = Linear(
-                weight: w.tensor(weight, shape: [3 * dim, dim]),
-                bias: qkvBias ? w.tensor(bias, shape: [3 * dim]) : nil)
+                weight: try w.tensor(weight, shape: [3 * dim, dim]),
+                bias: qkvBias ? try w.tensor(bias, shape: [3 * dim]) : nil)
         case .separate(let query, let key, let value):
-            let parts = [query, key, value].map { Linear(w[$0], in: dim, out: dim, bias: qkvBias) }
+            let parts = try [query, key, value].map { try Linear(w[$0], in: dim, out: dim, bias: qkvBias) }
             qkv = Linear(
                 weight: Tensor.concatenate(parts.map(\.weight), axis: 0),
                 bias: qkvBias ? Tensor.concatenate(parts.compactMap(\.bias), axis: 0) : nil)
         }
-        out = Linear(w[keys.output], in: dim, out: dim)
+        out = try Linear(w[keys.output], in: dim, out: dim)
     }
 
     /// Attention output `[B, N, D]` (after the output projection) and the requested probabilities.

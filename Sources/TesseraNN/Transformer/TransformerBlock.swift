@@ -107,16 +107,16 @@ public struct TransformerBlock: Sendable {
     public var layerScale2: Tensor?
 
     /// Binds a block under `w` with the family's `keys`.
-    public init(_ w: WeightScope, keys: BlockKeys, shape: BlockShape) {
+    public init(_ w: WeightScope, keys: BlockKeys, shape: BlockShape) throws {
         let d = shape.dim
-        norm1 = LayerNorm(w[keys.norm1], dim: d, eps: shape.eps)
-        attention = SelfAttention(
+        norm1 = try LayerNorm(w[keys.norm1], dim: d, eps: shape.eps)
+        attention = try SelfAttention(
             w[keys.attention], dim: d, heads: shape.heads, keys: keys.attentionKeys,
             qkvBias: shape.qkvBias)
-        norm2 = LayerNorm(w[keys.norm2], dim: d, eps: shape.eps)
-        mlp = MLP(w[keys.mlp], dim: d, hidden: shape.mlpHidden, activation: shape.activation, names: keys.mlpLayers)
-        layerScale1 = keys.layerScale1.flatMap { w.optionalTensor($0, shape: [d]) }
-        layerScale2 = keys.layerScale2.flatMap { w.optionalTensor($0, shape: [d]) }
+        norm2 = try LayerNorm(w[keys.norm2], dim: d, eps: shape.eps)
+        mlp = try MLP(w[keys.mlp], dim: d, hidden: shape.mlpHidden, activation: shape.activation, names: keys.mlpLayers)
+        layerScale1 = try keys.layerScale1.flatMap { try w.optionalTensor($0, shape: [d]) }
+        layerScale2 = try keys.layerScale2.flatMap { try w.optionalTensor($0, shape: [d]) }
     }
 
     /// `ls1 · attn(norm1(x))` with its input, packed q/k/v and probabilities.

@@ -51,8 +51,8 @@ public struct TransformerStack: Sendable {
     public init(blocks: [TransformerBlock]) { self.blocks = blocks }
 
     /// Binds `count` blocks under `w.0`, `w.1`, … with the family's key layout.
-    public init(_ w: WeightScope, count: Int, keys: BlockKeys, shape: BlockShape) {
-        blocks = (0..<max(0, count)).map { TransformerBlock(w[$0], keys: keys, shape: shape) }
+    public init(_ w: WeightScope, count: Int, keys: BlockKeys, shape: BlockShape) throws {
+        blocks = try (0..<max(0, count)).map { try TransformerBlock(w[$0], keys: keys, shape: shape) }
     }
 
     /// Number of blocks.
